@@ -1,0 +1,93 @@
+/**
+ * The incident record: one per node per outage. It is the audit trail (approvals, refusals,
+ * command ids, outcomes) and the workflow's memory (the task token waiting for an approval).
+ */
+import type { Finding, RemediationId } from './model.js';
+import type { MessageRef, NodeRef } from './ports.js';
+
+export const INCIDENT_PHASES = [
+  'diagnosing',
+  'findings', // findings posted, nothing to approve
+  'awaiting-approval',
+  'fixing',
+  'verifying',
+  'recovered',
+  'escalated',
+  'closed', // handled by a person ("I'll handle it"), or alarm back to OK
+] as const;
+export type IncidentPhase = (typeof INCIDENT_PHASES)[number];
+
+/** One line of the audit trail. Never holds a secret. */
+export interface AuditEntry {
+  /** ISO-8601 UTC. */
+  readonly at: string;
+  /** e.g. `opened`, `diagnosis-sent`, `approved`, `refused`, `fix-sent`, `verified`, `escalated`. */
+  readonly action: string;
+  /** Slack user id, or `nodemedic`. */
+  readonly actor: string;
+  readonly detail: string;
+}
+
+export interface Approval {
+  readonly remediation: RemediationId;
+  readonly user: string;
+  readonly at: string;
+}
+
+export interface Incident {
+  /** `cluster#instanceId#openedAt`-style id; stable for the incident's life. */
+  readonly id: string;
+  /** Dedupe key: the open incident for this node (`cluster#instanceId`). */
+  readonly nodeKey: string;
+  readonly node: NodeRef;
+  readonly alarmName: string;
+  readonly openedAt: string;
+  readonly phase: IncidentPhase;
+  /** The status card (thread root). */
+  readonly card: MessageRef | null;
+  readonly findings: readonly Finding[];
+  /** Remediations offered, frozen once posted. */
+  readonly offered: readonly RemediationId[];
+  /** The remediation requested for approval and who asked for it (destructive: requester can't approve). */
+  readonly requested: { readonly remediation: RemediationId; readonly by: string } | null;
+  readonly approvals: readonly Approval[];
+  /** Step Functions task token (or in-process token) of the pending approval wait. */
+  readonly taskToken: string | null;
+  /** Fix attempts on this node in this incident (retry budget). */
+  readonly attempts: number;
+  readonly audit: readonly AuditEntry[];
+  /** Optimistic-lock version; every write increments it. */
+  readonly version: number;
+}
+
+/** Incident persistence: DynamoDB in AWS, memory locally. */
+export interface IncidentStore {
+  /**
+   * Open an incident for the node unless one is open already (conditional write).
+   * Returns the open incident and whether this call created it.
+   */
+  open(init: Omit<Incident, 'version'>): Promise<{ incident: Incident; created: boolean }>;
+  get(id: string): Promise<Incident | null>;
+  findOpenByNode(nodeKey: string): Promise<Incident | null>;
+  /**
+   * Apply `change` to the stored incident atomically (conditional on version). Retries on
+   * conflict. Returns the updated incident.
+   */
+  update(id: string, change: (current: Incident) => Incident): Promise<Incident>;
+  /** Incidents in `fixing`/`verifying` for a cluster (blast radius). */
+  countInFlight(cluster: string): Promise<number>;
+  /**
+   * Record a one-shot key (Slack retry ids, click ids). Returns false when it was seen before.
+   * Used for idempotency of clicks and redeliveries.
+   */
+  claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
+}
+
+/** Runs one workflow execution per incident: Step Functions in AWS, in-process locally. */
+export interface Workflow {
+  start(incidentId: string, input: Record<string, unknown>): Promise<{ executionId: string }>;
+  /** Resume a waiting approval (SendTaskSuccess). */
+  resume(taskToken: string, output: Record<string, unknown>): Promise<void>;
+  /** Fail a waiting approval (SendTaskFailure), e.g. on deny. */
+  fail(taskToken: string, error: string, cause: string): Promise<void>;
+}

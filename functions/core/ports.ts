@@ -1,0 +1,107 @@
+/**
+ * The ports the core owns. Adapters implement them: AWS (SSM, EC2, DynamoDB, Step Functions,
+ * Slack Web API) for Lambda, and local ones (shell, static inventory, memory, in-process workflow,
+ * the Slack stand-in) for the CLI, the demo and tests. The core imports none of the adapters.
+ */
+import type { RemediationId } from './model.js';
+
+/** A node nodemedic may work on, as resolved from the inventory. */
+export interface NodeRef {
+  /** Validated EC2 instance id (`^i-[0-9a-f]{8,17}$`), or `local-*` for the local mode. */
+  readonly instanceId: string;
+  /** Kubernetes node name (the private DNS name on EKS), when known. */
+  readonly nodeName: string | null;
+  readonly cluster: string;
+  /** The Auto Scaling group, for replace-node; null when the node is not in one. */
+  readonly autoScalingGroup: string | null;
+}
+
+/** Which script a command runs: the diagnosis, or one fix. */
+export type ScriptId = 'diagnose' | RemediationId;
+
+/** A command to send: a script plus its parameters (validated against allowedPattern before sending). */
+export interface CommandRequest {
+  readonly node: NodeRef;
+  readonly script: ScriptId;
+  /** Parameter values; never interpolated into a shell string by any adapter. */
+  readonly parameters: Readonly<Record<string, string>>;
+  /** Execution timeout for the script on the node, seconds. */
+  readonly timeoutSeconds: number;
+  /** Free text kept in the SSM comment / audit (incident id). */
+  readonly comment: string;
+}
+
+export type CommandStatus =
+  | 'pending' // not finished yet: poll again
+  | 'success'
+  | 'failed' // ran and exited non-zero
+  | 'timed-out'
+  | 'undeliverable' // the node never got it (agent offline, DeliveryTimedOut, Undeliverable)
+  | 'cancelled';
+
+export interface CommandInvocation {
+  readonly commandId: string;
+  readonly status: CommandStatus;
+  /** SSM's own status word, for the audit (e.g. `DeliveryTimedOut`). */
+  readonly detail: string;
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** True when stdout hit the transport's cap (SSM: 24,000 characters). */
+  readonly stdoutTruncated: boolean;
+}
+
+/** Runs scripts on nodes: SSM Run Command in AWS, a local shell runner locally. */
+export interface CommandRunner {
+  send(request: CommandRequest): Promise<{ commandId: string }>;
+  get(commandId: string, node: NodeRef): Promise<CommandInvocation>;
+}
+
+/** Whether the node's agent and the instance itself are alive. */
+export interface Reachability {
+  /** SSM PingStatus (`Online`, `ConnectionLost`, `Inactive`) or `local`. */
+  readonly agent: string;
+  /** EC2 instance state (`running`, `stopped`...). */
+  readonly instanceState: string;
+  /** EC2 system/instance status checks (`ok`, `impaired`, `initializing`...). */
+  readonly systemStatus: string;
+  readonly instanceStatus: string;
+  /** True when a command can be expected to reach the node. */
+  readonly reachable: boolean;
+}
+
+/** The fleet: node lookup and the instance-level actions that do not go through a script. */
+export interface NodeInventory {
+  /** Resolve by instance id or node name; throws NodeNotFoundError for unknown / untagged nodes. */
+  resolve(query: { instanceId?: string; nodeName?: string; cluster?: string }): Promise<NodeRef>;
+  reachability(node: NodeRef): Promise<Reachability>;
+  /** The tail of the console output (EC2 GetConsoleOutput), decoded, capped. */
+  consoleOutput(node: NodeRef): Promise<string>;
+  /** Count of nodes in the cluster and how many are NotReady right now (for the blast radius). */
+  clusterHealth(cluster: string): Promise<{ total: number; notReady: number }>;
+  reboot(node: NodeRef): Promise<void>;
+  /** Terminate within its Auto Scaling group so the group brings a fresh node. */
+  replace(node: NodeRef): Promise<void>;
+}
+
+/** A Slack message reference. */
+export interface MessageRef {
+  readonly channel: string;
+  readonly ts: string;
+}
+
+/** Block Kit payload, as produced by the one renderer (functions/core/render). */
+export interface ChatMessage {
+  /** Fallback text for notifications and screen readers. */
+  readonly text: string;
+  readonly blocks: readonly unknown[];
+}
+
+/** Slack (Web API) in AWS, the local stand-in locally. */
+export interface Chat {
+  post(channel: string, message: ChatMessage, threadTs?: string): Promise<MessageRef>;
+  update(ref: MessageRef, message: ChatMessage): Promise<void>;
+  postEphemeral(channel: string, user: string, text: string, threadTs?: string): Promise<void>;
+  /** Members of a user group (`usergroups.users.list`). */
+  userGroupMembers(groupId: string): Promise<readonly string[]>;
+}
