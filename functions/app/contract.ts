@@ -1,0 +1,112 @@
+/**
+ * The workflow contract: the steps of one incident's execution, their inputs and outputs, and the
+ * Lambda handler that runs each one in AWS. The Step Functions definition (infra/) and the
+ * in-process runner (functions/local/) both follow this file, so the two cannot drift apart.
+ *
+ * Flow (design.md):
+ *   reachability ─┬─ unreachable ────────────────────────────────┐
+ *                 └─ send(diagnose) → wait/poll loop ──────────── analyze (post findings)
+ *   analyze ─ offered && !held → awaitApproval (task token, timeout → escalate)
+ *     approve → send(recheck) → poll → evaluate(recheck) ─ cause gone → outcome(skipped)
+ *             → send(fix) → poll → evaluate(fix) → send(verify) → poll → evaluate(verify)
+ *                 ─ recovered → outcome(recovered)   ─ not → send(rollback)? → escalate
+ *     deny → end (the listener already closed the card)      rerun → send(diagnose)
+ */
+import type { RemediationId } from '../core/model.js';
+import type { CommandStatus } from '../core/ports.js';
+
+/** Why a command is sent: the same send/poll handlers serve every purpose. */
+export type CommandPurpose = 'diagnose' | 'recheck' | 'fix' | 'verify' | 'rollback';
+
+/** Every step receives the incident id; the incident record holds the rest. */
+export interface StepInput {
+  readonly incidentId: string;
+}
+
+export interface ReachabilityOutput {
+  readonly reachable: boolean;
+}
+
+export interface SendInput extends StepInput {
+  readonly purpose: CommandPurpose;
+  /** Required for `fix` and `rollback`; diagnose/recheck/verify run the diagnostic script. */
+  readonly remediation?: RemediationId;
+}
+
+export interface SendOutput {
+  /** null when the action needed no command (EC2 reboot / ASG replace ran directly). */
+  readonly commandId: string | null;
+  /** Seconds the workflow waits before the first poll. */
+  readonly waitSeconds: number;
+}
+
+export interface PollInput extends StepInput {
+  readonly commandId: string;
+  /** 0 on the first poll; the handler returns the next value. */
+  readonly attempt: number;
+}
+
+export interface PollOutput {
+  readonly done: boolean;
+  readonly status: CommandStatus;
+  readonly attempt: number;
+  /** Backoff for the next Wait state (2, 4, 8... capped), seconds. */
+  readonly waitSeconds: number;
+}
+
+export interface AnalyzeInput extends StepInput {
+  /** null when the node was unreachable: the analysis uses EC2 evidence instead. */
+  readonly commandId: string | null;
+}
+
+export interface AnalyzeOutput {
+  /** Remediations offered with buttons (runnable ones only). */
+  readonly offered: readonly RemediationId[];
+  /** True when per-node fixes are held (blast radius, fixes in flight, cooldown). */
+  readonly held: boolean;
+  /** True when the workflow should wait for an approval. */
+  readonly awaitApproval: boolean;
+}
+
+export interface AwaitApprovalInput extends StepInput {
+  readonly taskToken: string;
+}
+
+/** What the Slack listener sends back through SendTaskSuccess. */
+export interface ApprovalDecision {
+  readonly decision: 'approve' | 'rerun';
+  readonly remediation: RemediationId | null;
+  readonly by: readonly string[];
+}
+
+export interface EvaluateInput extends StepInput {
+  readonly purpose: 'recheck' | 'fix' | 'verify' | 'rollback';
+  readonly commandId: string | null;
+  readonly remediation: RemediationId;
+}
+
+export interface EvaluateOutput {
+  /** recheck: cause still holds; fix: command succeeded; verify: node recovered. */
+  readonly ok: boolean;
+  /** verify failed and the remediation has a rollback script. */
+  readonly rollback: boolean;
+}
+
+export interface EscalateInput extends StepInput {
+  readonly reason: 'approval-timeout' | 'fix-failed' | 'not-recovered' | 'diagnosis-failed' | 'cause-gone';
+}
+
+/** The Lambda handlers, by file name under functions/handlers/ (one esbuild bundle each). */
+export const HANDLERS = {
+  alarm: 'EventBridge alarm state change → open incident, start the execution (or post recovery)',
+  reachability: 'SSM PingStatus + EC2 status checks',
+  send: 'SendCommand for any purpose; EC2/ASG actions for reboot/replace',
+  poll: 'GetCommandInvocation with backoff',
+  analyze: 'parse facts, analyze, post the findings and buttons',
+  'await-approval': 'save the task token on the incident, mark the card as awaiting approval',
+  evaluate: 'judge a recheck, a fix or a verification from its command output',
+  outcome: 'post the final outcome (recovered, skipped) and close the incident',
+  escalate: 'mention the on-call group, mark the card escalated',
+  slack: 'Function URL: Bolt AwsLambdaReceiver for interactivity and events',
+} as const;
+export type HandlerName = keyof typeof HANDLERS;
