@@ -57,6 +57,12 @@ export const SCRIPT_PARAMETERS = {
     default: '/etc/systemd/system',
     description: 'where systemd unit drop-ins live',
   },
+  mode: {
+    env: 'NODEMEDIC_MODE',
+    allowedPattern: '^(apply|rollback)$',
+    default: 'apply',
+    description: 'fix scripts: apply the fix, or roll back the last apply (where the fix has a rollback)',
+  },
   nofile: {
     env: 'NODEMEDIC_NOFILE',
     allowedPattern: '^$|^[0-9]{1,10}$|^infinity$',
