@@ -92,6 +92,12 @@ export interface EvaluateOutput {
   readonly rollback: boolean;
 }
 
+export interface OutcomeInput extends StepInput {
+  /** recovered: verification passed; skipped: the recheck found the cause gone, nothing ran. */
+  readonly kind: 'recovered' | 'skipped';
+  readonly remediation: RemediationId;
+}
+
 export interface EscalateInput extends StepInput {
   readonly reason: 'approval-timeout' | 'fix-failed' | 'not-recovered' | 'diagnosis-failed' | 'cause-gone';
 }

@@ -34,6 +34,15 @@ export interface Approval {
   readonly at: string;
 }
 
+/** A command nodemedic sent to the node, kept so a retried step never sends it twice. */
+export interface SentCommand {
+  /** `diagnose`, `recheck`, `fix`, `verify` or `rollback`, with the attempt number: `fix#1`. */
+  readonly key: string;
+  readonly commandId: string | null;
+  readonly script: string;
+  readonly at: string;
+}
+
 export interface Incident {
   /** `cluster#instanceId#openedAt`-style id; stable for the incident's life. */
   readonly id: string;
@@ -56,6 +65,16 @@ export interface Incident {
   /** Fix attempts on this node in this incident (retry budget). */
   readonly attempts: number;
   readonly audit: readonly AuditEntry[];
+  /**
+   * The thread replies go to. For an alarm, the card itself; for a mention in another
+   * integration's alert thread, that thread's root (the card is then a reply in it).
+   * Absent means `card`.
+   */
+  readonly thread?: MessageRef | null;
+  /** The findings reply carrying the buttons, so an expiry can turn them into text. */
+  readonly findingsMessage?: MessageRef | null;
+  /** Commands sent for this incident, newest last (audit and idempotency of sends). */
+  readonly commands?: readonly SentCommand[];
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
