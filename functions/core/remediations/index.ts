@@ -2,6 +2,7 @@
  * The remediation catalog: one module per id, gathered here. Consumers (Slack rendering, SSM
  * documents, the workflow) read titles, tiers, timeouts and parameters from this one place.
  */
+import { InvalidInputError } from '../errors.js';
 import type { RemediationId } from '../model.js';
 import { collectGoroutineDump } from './collect-goroutine-dump.js';
 import { cordonDrain } from './cordon-drain.js';
@@ -40,12 +41,21 @@ export const REMEDIATIONS: Readonly<Record<RemediationId, Remediation>> = Object
   REMEDIATION_LIST.map((r) => [r.id, r]),
 ) as Record<RemediationId, Remediation>;
 
-/** Look one up; the id type makes a miss impossible for typed callers. */
-export function remediationById(id: RemediationId): Remediation {
-  return REMEDIATIONS[id];
+/**
+ * Look one up. Ids from a workflow payload or a Slack click are untrusted strings, so a miss
+ * throws InvalidInputError naming the id rather than returning undefined.
+ */
+export function getRemediation(id: RemediationId): Remediation {
+  const found = Object.hasOwn(REMEDIATIONS, id) ? REMEDIATIONS[id] : undefined;
+  if (!found)
+    throw new InvalidInputError(`unknown remediation id ${JSON.stringify(String(id).slice(0, 60))}`);
+  return found;
 }
+
+/** Alias of `getRemediation`. */
+export const remediationById = getRemediation;
 
 /** True for remediations nodemedic runs itself (a node script or an EC2/ASG action), not `person` ones. */
 export function isRunnable(id: RemediationId): boolean {
-  return REMEDIATIONS[id].runsOn !== 'person';
+  return getRemediation(id).runsOn !== 'person';
 }
