@@ -1,0 +1,239 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  dedupeKey,
+  type ParsedAlarm,
+  parseAlarmEvent,
+  validateInstanceId,
+} from '../../functions/core/alarm.js';
+import { InvalidInputError } from '../../functions/core/errors.js';
+
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../fixtures/alarms/${name}`, import.meta.url), 'utf8'));
+
+const NODE = {
+  instanceId: 'i-0abc123def4567890',
+  nodeName: 'ip-10-0-1-23.eu-west-1.compute.internal',
+  cluster: 'prod',
+};
+const WHERE = { region: 'eu-west-1', account: '123456789012' };
+
+/** Catch the thrown error so a table row can assert on its code and message. */
+function refusal(event: unknown, filter?: Parameters<typeof parseAlarmEvent>[1]): InvalidInputError {
+  try {
+    parseAlarmEvent(event, filter);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return error as InvalidInputError;
+  }
+  throw new Error('expected parseAlarmEvent to refuse the event');
+}
+
+describe('parseAlarmEvent: events it handles', () => {
+  const cases: { fixture: string; expected: Partial<ParsedAlarm> }[] = [
+    {
+      fixture: 'single-metric.json',
+      expected: {
+        alarmName: 'nodemedic-notready-ip-10-0-1-23',
+        state: 'ALARM',
+        previousState: 'OK',
+        time: '2026-11-27T03:14:07.125+0000',
+        ...WHERE,
+        ...NODE,
+      },
+    },
+    { fixture: 'ok.json', expected: { state: 'OK', previousState: 'ALARM', ...NODE } },
+    {
+      fixture: 'insufficient-data.json',
+      expected: { state: 'INSUFFICIENT_DATA', previousState: 'OK', ...NODE },
+    },
+    {
+      fixture: 'metric-math.json',
+      expected: { alarmName: 'nodemedic-notready-math-ip-10-0-1-23', state: 'ALARM', ...NODE },
+    },
+    {
+      fixture: 'cluster-only.json',
+      expected: {
+        alarmName: 'nodemedic-prod-failed-nodes',
+        cluster: 'prod',
+        instanceId: null,
+        nodeName: null,
+      },
+    },
+    {
+      fixture: 'instance-only.json',
+      expected: { instanceId: NODE.instanceId, nodeName: null, cluster: null },
+    },
+  ];
+  it.each(cases)('$fixture', ({ fixture: name, expected }) => {
+    expect(parseAlarmEvent(fixture(name))).toMatchObject(expected);
+  });
+
+  it('keeps CloudWatch reason text and ignores reasonData, a JSON string it does not need', () => {
+    const parsed = parseAlarmEvent(fixture('single-metric.json'));
+    expect(parsed.reason).toMatch(/^Threshold Crossed/);
+    expect(Object.keys(parsed).sort()).toEqual(
+      [
+        'account',
+        'alarmName',
+        'cluster',
+        'instanceId',
+        'nodeName',
+        'previousState',
+        'reason',
+        'region',
+        'state',
+        'time',
+      ].sort(),
+    );
+  });
+
+  it('falls back to the event time and a null previous state when the detail lacks them', () => {
+    const event = fixture('single-metric.json') as { detail: Record<string, Record<string, unknown>> };
+    delete event.detail.state!.timestamp;
+    delete event.detail.previousState;
+    expect(parseAlarmEvent(event)).toMatchObject({ time: '2026-11-27T03:14:07Z', previousState: null });
+  });
+});
+
+describe('parseAlarmEvent: events it refuses, with a reason naming the problem', () => {
+  const cases: { fixture: string; code: string; reason: RegExp }[] = [
+    { fixture: 'composite.json', code: 'ALARM_UNSUPPORTED', reason: /composite alarm/ },
+    { fixture: 'other-detail-type.json', code: 'ALARM_UNSUPPORTED', reason: /EC2 Instance State-change/ },
+    {
+      fixture: 'missing-dimensions.json',
+      code: 'ALARM_UNSUPPORTED',
+      reason: /no InstanceId, NodeName or ClusterName dimension/,
+    },
+    {
+      fixture: 'metric-math-expression-only.json',
+      code: 'ALARM_UNSUPPORTED',
+      reason: /no InstanceId, NodeName or ClusterName/,
+    },
+    { fixture: 'two-nodes.json', code: 'ALARM_UNSUPPORTED', reason: /different InstanceId values/ },
+    { fixture: 'junk.json', code: 'ALARM_MALFORMED', reason: /not a JSON object \(got a list\)/ },
+    {
+      fixture: 'bad-instance-id.json',
+      code: 'ALARM_MALFORMED',
+      reason: /InstanceId "i-0abc; rm -rf \/" is not/,
+    },
+  ];
+  it.each(cases)('$fixture → $code', ({ fixture: name, code, reason }) => {
+    const error = refusal(fixture(name));
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(reason);
+  });
+
+  /** The single-metric fixture with the field at `path` set to `value` (undefined: removed). */
+  const mutate = (path: string, value: unknown): unknown => {
+    const event = fixture('single-metric.json') as Record<string, unknown>;
+    const keys = path.split('.');
+    const last = keys.pop()!;
+    let at = event;
+    for (const key of keys) at = at[key] as Record<string, unknown>;
+    if (value === undefined) delete at[last];
+    else at[last] = value;
+    return event;
+  };
+  const DIMS = 'detail.configuration.metrics.0.metricStat.metric.dimensions';
+  const shapes: { name: string; event: unknown; reason: RegExp }[] = [
+    { name: 'null', event: null, reason: /got null/ },
+    { name: 'a string', event: 'ALARM', reason: /got "ALARM"/ },
+    { name: 'an empty object', event: {}, reason: /"detail-type" or "source" is missing/ },
+    { name: 'no detail', event: mutate('detail', undefined), reason: /"detail" is missing/ },
+    { name: 'no alarm name', event: mutate('detail.alarmName', undefined), reason: /alarmName/ },
+    {
+      name: 'an unknown state',
+      event: mutate('detail.state.value', 'BROKEN'),
+      reason: /"BROKEN", not one of ALARM, OK, INSUFFICIENT_DATA/,
+    },
+    {
+      name: 'metrics not a list',
+      event: mutate('detail.configuration.metrics', {}),
+      reason: /metrics" is missing or not a list/,
+    },
+    {
+      name: 'dimensions as a list (the old API shape)',
+      event: mutate(DIMS, [{ name: 'InstanceId' }]),
+      reason: /dimensions are not an object map/,
+    },
+    {
+      name: 'a node name that is not a DNS name',
+      event: mutate(`${DIMS}.NodeName`, 'Node $(id)'),
+      reason: /NodeName "Node \$\(id\)" is not a Kubernetes node name/,
+    },
+    {
+      name: 'a cluster name with the dedupe separator',
+      event: mutate(`${DIMS}.ClusterName`, 'a#b'),
+      reason: /ClusterName "a#b" is not a valid cluster name/,
+    },
+    { name: 'no region', event: mutate('region', undefined), reason: /"region" or "account"/ },
+  ];
+  it.each(shapes)('malformed: $name', ({ event, reason }) => {
+    const error = refusal(event);
+    expect(error.code).toBe('ALARM_MALFORMED');
+    expect(error.message).toMatch(reason);
+  });
+});
+
+describe('parseAlarmEvent: the alarm filter', () => {
+  const event = fixture('single-metric.json');
+  const cases: { filter: Parameters<typeof parseAlarmEvent>[1]; accepted: boolean }[] = [
+    { filter: undefined, accepted: true },
+    { filter: {}, accepted: true },
+    { filter: { names: [], namePrefixes: [] }, accepted: true },
+    { filter: { namePrefixes: ['nodemedic-notready-'] }, accepted: true },
+    { filter: { names: ['nodemedic-notready-ip-10-0-1-23'] }, accepted: true },
+    { filter: { names: ['other'], namePrefixes: ['nodemedic-'] }, accepted: true },
+    { filter: { namePrefixes: ['billing-'] }, accepted: false },
+    { filter: { names: ['nodemedic-notready-ip-10-0-1'] }, accepted: false },
+  ];
+  it.each(cases)('$filter → accepted: $accepted', ({ filter, accepted }) => {
+    if (accepted) {
+      expect(parseAlarmEvent(event, filter).alarmName).toBe('nodemedic-notready-ip-10-0-1-23');
+    } else {
+      const error = refusal(event, filter);
+      expect(error.code).toBe('ALARM_FILTERED');
+      expect(error.message).toContain('nodemedic-notready-ip-10-0-1-23');
+    }
+  });
+
+  it('filters before judging the shape, so a foreign composite alarm is "filtered", not "unsupported"', () => {
+    expect(refusal(fixture('composite.json'), { namePrefixes: ['x-'] }).code).toBe('ALARM_FILTERED');
+  });
+});
+
+describe('validateInstanceId', () => {
+  it.each(['i-0abc123d', 'i-0abc123def4567890'])('accepts %s', (id) => {
+    expect(validateInstanceId(id)).toBe(id);
+  });
+  it.each([
+    '',
+    'i-0abc123',
+    'i-0ABC123DEF',
+    'i-0abc123def45678901',
+    'i-0abc123d;reboot',
+    ' i-0abc123d',
+    'local-node',
+  ])('refuses %j', (id) => {
+    expect(() => validateInstanceId(id)).toThrow(
+      expect.objectContaining({
+        code: 'INSTANCE_ID_INVALID',
+        message: expect.stringContaining('not an EC2 instance id'),
+      }),
+    );
+  });
+});
+
+describe('dedupeKey', () => {
+  it('joins cluster and instance id, so redelivered and flapping alarms map to one key', () => {
+    expect(dedupeKey('prod', 'i-0abc123def4567890')).toBe('prod#i-0abc123def4567890');
+  });
+  it.each([
+    ['', 'i-0abc123d'],
+    ['prod', ''],
+    ['a#b', 'i-0abc123d'],
+  ])('refuses cluster %j with instance %j', (cluster, instanceId) => {
+    expect(() => dedupeKey(cluster, instanceId)).toThrow(InvalidInputError);
+  });
+});
