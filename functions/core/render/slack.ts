@@ -7,6 +7,7 @@
 import type { Incident, IncidentPhase } from '../incident.js';
 import type { Finding, RemediationId, Report, Severity, Tier } from '../model.js';
 import type { ChatMessage } from '../ports.js';
+import { getRemediation as remediationMeta } from '../remediations/index.js';
 import {
   clip,
   context,
@@ -19,7 +20,6 @@ import {
   slackDate,
   truncate,
 } from './mrkdwn.js';
-import { remediationMeta } from './remediation-meta.js';
 
 export { escapeMrkdwn, SLACK_LIMITS } from './mrkdwn.js';
 
