@@ -1,0 +1,71 @@
+/**
+ * Who may approve: a member of the configured on-call Slack user group, or a user on the
+ * configured allow-list (design.md, safety model). Checked server-side on every click. Group
+ * members are cached briefly per `Chat`, so a burst of clicks costs one `usergroups.users.list`
+ * and a removal from the group takes effect within the cache's lifetime.
+ */
+import { InvalidInputError } from '../core/errors.js';
+import type { Chat } from '../core/ports.js';
+
+/** What `isAuthorized` needs. */
+export interface AuthorizeOptions {
+  readonly chat: Chat;
+  /** The on-call user group (`S…`); null when only the allow-list applies. */
+  readonly userGroupId: string | null;
+  /** Slack user ids always allowed, e.g. the team lead while the group is being set up. */
+  readonly allowList: readonly string[];
+  /** How long a group's member list is trusted, seconds. @default 60 */
+  readonly cacheSeconds?: number;
+  /** Time source, epoch ms; tests move it forward. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Cached member lists, per Chat (one per Lambda container) and group. */
+const cache = new WeakMap<Chat, Map<string, { members: ReadonlySet<string>; expires: number }>>();
+
+/**
+ * True when `user` may approve fixes. The allow-list is checked first and needs no Slack call.
+ * A Slack failure propagates (DependencyError): the caller refuses the click rather than guess,
+ * so a failure never grants access.
+ */
+export async function isAuthorized(user: string, options: AuthorizeOptions): Promise<boolean> {
+  if (!user) return false;
+  if (options.allowList.includes(user)) return true;
+  if (!options.userGroupId) return false;
+  const members = await groupMembers(options);
+  return members.has(user);
+}
+
+async function groupMembers(options: AuthorizeOptions): Promise<ReadonlySet<string>> {
+  const groupId = options.userGroupId as string;
+  const now = (options.now ?? Date.now)();
+  let perChat = cache.get(options.chat);
+  if (!perChat) {
+    perChat = new Map();
+    cache.set(options.chat, perChat);
+  }
+  const hit = perChat.get(groupId);
+  if (hit && hit.expires > now) return hit.members;
+  const members = new Set(await options.chat.userGroupMembers(groupId));
+  perChat.set(groupId, { members, expires: now + (options.cacheSeconds ?? 60) * 1000 });
+  return members;
+}
+
+/**
+ * Parse the `ONCALL_ALLOWLIST` setting: comma-separated Slack user ids, blanks ignored. A name
+ * or an `@handle` would never match a click's user id, so it is refused rather than ignored.
+ */
+export function parseAllowList(value: string | undefined): string[] {
+  const ids = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const bad = ids.filter((id) => !/^[UW][A-Z0-9]{2,}$/.test(id));
+  if (bad.length > 0) {
+    throw new InvalidInputError(
+      `ONCALL_ALLOWLIST must hold Slack user ids (U…/W…), got ${bad.map((b) => JSON.stringify(b.slice(0, 40))).join(', ')}`,
+      { code: 'CONFIG_INVALID' },
+    );
+  }
+  return ids;
+}
