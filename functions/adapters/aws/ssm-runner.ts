@@ -1,0 +1,192 @@
+/**
+ * `CommandRunner` over SSM Run Command: nodemedic's own Command documents (built at synth from the
+ * scripts, infra/documents.ts), SendCommand to one instance, GetCommandInvocation to read the
+ * outcome. Values reach the document only as parameters, checked here against the same
+ * `allowedPattern` the document enforces; nothing is spliced into a command line.
+ */
+import {
+  GetCommandInvocationCommand,
+  type GetCommandInvocationCommandOutput,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { validateInstanceId } from '../../core/alarm.js';
+import { DependencyError, InvalidInputError } from '../../core/errors.js';
+import type {
+  CommandInvocation,
+  CommandRequest,
+  CommandRunner,
+  CommandStatus,
+  NodeRef,
+  ScriptId,
+} from '../../core/ports.js';
+import { scriptEnvironment } from '../../core/script-params.js';
+
+/** Options of {@link SsmCommandRunner}. */
+export interface SsmCommandRunnerOptions {
+  readonly client: SSMClient;
+  /** SSM document name per script (`diagnose` and each remediation that runs on the node). */
+  readonly documents: Readonly<Partial<Record<ScriptId, string>>>;
+  /** Not supported: output goes through GetCommandInvocation only (see stdoutTruncated). */
+  readonly outputBucket?: never;
+}
+
+/** SSM cuts StandardOutputContent at this many characters. */
+export const SSM_STDOUT_CAP = 24_000;
+/** SendCommand's Comment limit. */
+export const SSM_COMMENT_MAX = 100;
+/** SendCommand's smallest TimeoutSeconds. */
+const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
+
+/**
+ * SSM's status words to ours. `StatusDetails` is read first: it is finer (a `TimedOut` status is
+ * `DeliveryTimedOut` when the node never got the command, `ExecutionTimedOut` when it ran too long).
+ */
+const STATUS: Readonly<Record<string, CommandStatus>> = {
+  Pending: 'pending',
+  InProgress: 'pending',
+  Delayed: 'pending',
+  Success: 'success',
+  Failed: 'failed',
+  TimedOut: 'timed-out',
+  ExecutionTimedOut: 'timed-out',
+  Cancelled: 'cancelled',
+  Cancelling: 'cancelled',
+  Undeliverable: 'undeliverable',
+  DeliveryTimedOut: 'undeliverable',
+  Terminated: 'undeliverable',
+};
+
+/** Exceptions worth retrying after a pause. */
+const RETRYABLE = new Set([
+  'ThrottlingException',
+  'TooManyUpdates',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+/** Runs scripts on EC2 nodes through SSM Run Command. */
+export class SsmCommandRunner implements CommandRunner {
+  private readonly client: SSMClient;
+  private readonly documents: Readonly<Partial<Record<ScriptId, string>>>;
+
+  constructor(options: SsmCommandRunnerOptions) {
+    this.client = options.client;
+    this.documents = options.documents;
+  }
+
+  async send(request: CommandRequest): Promise<{ commandId: string }> {
+    const instanceId = validateInstanceId(request.node.instanceId);
+    const document = this.documents[request.script];
+    if (!document) {
+      throw new InvalidInputError(`no SSM document is configured for script "${request.script}"`, {
+        code: 'SCRIPT_HAS_NO_DOCUMENT',
+      });
+    }
+    // Throws, naming the parameter, on an unknown name or a value outside its allowedPattern.
+    scriptEnvironment(request.parameters);
+    if (!Number.isInteger(request.timeoutSeconds) || request.timeoutSeconds < 1) {
+      throw new InvalidInputError(`timeoutSeconds must be a positive integer, got ${request.timeoutSeconds}`);
+    }
+    const parameters = Object.fromEntries(
+      Object.entries(request.parameters).map(([name, value]) => [name, [value]]),
+    );
+    try {
+      const out = await this.client.send(
+        new SendCommandCommand({
+          InstanceIds: [instanceId],
+          DocumentName: document,
+          Parameters: parameters,
+          // SendCommand's TimeoutSeconds is the delivery window (the script's own execution timeout
+          // is in the document): a node that has not picked the command up by then is reported
+          // DeliveryTimedOut instead of leaving the workflow waiting. SSM's minimum is 30 s.
+          TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, request.timeoutSeconds),
+          Comment: clip(request.comment || `nodemedic ${request.script}`, SSM_COMMENT_MAX),
+        }),
+      );
+      const commandId = out.Command?.CommandId;
+      if (!commandId) throw new DependencyError('SSM_FAILED', 'SendCommand returned no command id');
+      return { commandId };
+    } catch (error) {
+      throw toDependencyError(error, `SendCommand ${document} to ${instanceId}`);
+    }
+  }
+
+  async get(commandId: string, node: NodeRef): Promise<CommandInvocation> {
+    const instanceId = validateInstanceId(node.instanceId);
+    let out: GetCommandInvocationCommandOutput;
+    try {
+      out = await this.client.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      );
+    } catch (error) {
+      // Right after SendCommand the invocation may not be visible yet (eventual consistency). Say
+      // "pending" and let the caller's attempt budget decide when that has lasted too long.
+      if (errorName(error) === 'InvocationDoesNotExist') {
+        return {
+          commandId,
+          status: 'pending',
+          detail: 'InvocationDoesNotExist',
+          exitCode: null,
+          stdout: '',
+          stderr: '',
+          stdoutTruncated: false,
+        };
+      }
+      throw toDependencyError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
+    }
+    const word = out.StatusDetails || out.Status || '';
+    const status = STATUS[word] ?? (out.Status ? STATUS[out.Status] : undefined);
+    if (!status) {
+      throw new DependencyError(
+        'SSM_UNKNOWN_STATUS',
+        `command ${commandId} has a status nodemedic does not know: "${word}"`,
+      );
+    }
+    const stdout = out.StandardOutputContent ?? '';
+    const code = out.ResponseCode;
+    return {
+      commandId,
+      status,
+      detail: word,
+      // SSM reports -1 until the script has exited.
+      exitCode: status === 'pending' || code === undefined || code < 0 ? null : code,
+      stdout,
+      stderr: out.StandardErrorContent ?? '',
+      stdoutTruncated: stdout.length >= SSM_STDOUT_CAP,
+    };
+  }
+}
+
+function errorName(error: unknown): string {
+  return (error as { name?: unknown })?.name && typeof (error as { name: unknown }).name === 'string'
+    ? (error as { name: string }).name
+    : 'Error';
+}
+
+/** Map an SDK error to a DependencyError naming the call; our own modelled errors pass through. */
+function toDependencyError(error: unknown, what: string): Error {
+  if (error instanceof DependencyError || error instanceof InvalidInputError) return error;
+  const name = errorName(error);
+  if (RETRYABLE.has(name)) {
+    return new DependencyError('SSM_THROTTLED', `${what}: SSM is throttling or busy (${name}); retry later`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+  if (name === 'InvalidInstanceId') {
+    // SSM says this when the instance is not a managed instance, or its agent is not online.
+    return new DependencyError(
+      'SSM_INSTANCE_NOT_MANAGED',
+      `${what}: the instance is not managed by SSM or not online (${name})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  return new DependencyError('SSM_FAILED', `${what} failed (${name})`, { cause: error });
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
