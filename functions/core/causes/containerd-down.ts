@@ -1,0 +1,64 @@
+import type { Evidence } from '../model.js';
+import type { Cause } from './cause.js';
+import { why } from './helpers.js';
+
+/** containerd is not running, or systemd keeps restarting it. */
+export const containerdDown: Cause = {
+  id: 'containerd-down',
+  title: 'containerd process',
+  why: 'Without a containerd process kubelet gets `connection refused` on the socket, reports the container runtime down, and the node turns NotReady.',
+  remediations: ['restart-containerd'],
+  detect(facts) {
+    const c = facts.containerd;
+    if (c.status === 'unknown') return { state: 'unknown', reason: why(c) };
+    // A running process that does not answer is socket-unreachable / fd-exhaustion, not "down":
+    // only the absence of the process counts here.
+    if (c.status === 'n/a' || c.pid !== null) return { state: 'not-matched' };
+    const svc = c.service;
+    const evidence: Evidence[] = [
+      {
+        source: 'containerd',
+        text:
+          c.pidSource === 'systemd'
+            ? 'no containerd process (systemd MainPID is 0)'
+            : 'no containerd process (`pgrep -x containerd` found none)',
+      },
+    ];
+    if (svc.status === 'ok' && svc.activeState) {
+      evidence.push({
+        source: 'containerd.service',
+        text: `ActiveState=${svc.activeState}${svc.subState ? ` SubState=${svc.subState}` : ''}`,
+      });
+    }
+    const restarts = svc.status === 'ok' && typeof svc.nRestarts === 'number' ? svc.nRestarts : 0;
+    const looping = restarts > 0 || (svc.status === 'ok' && svc.subState === 'auto-restart');
+    if (restarts > 0) {
+      evidence.push({
+        source: 'containerd.service',
+        text: `NRestarts=${restarts}: systemd keeps restarting it`,
+      });
+    }
+    const configBroken = facts.config.status === 'ok' && facts.config.parses === false;
+    return {
+      state: 'matched',
+      finding: {
+        cause: 'containerd-down',
+        severity: 'critical',
+        // With systemd unreadable we only have pgrep's word for it.
+        confidence: svc.status === 'unknown' ? 'medium' : 'high',
+        summary: looping
+          ? 'containerd is not running: systemd keeps restarting it'
+          : 'containerd is not running',
+        evidence,
+        // A restart cannot succeed while the config does not parse: a person fixes it first
+        // (config-invalid carries that remediation).
+        remediations: configBroken ? [] : ['restart-containerd'],
+      },
+      notes: configBroken
+        ? [
+            'containerd cannot start until its config parses, so a restart is not offered (see config-invalid)',
+          ]
+        : [],
+    };
+  },
+};
