@@ -1,0 +1,759 @@
+/**
+ * `NodeMedic`: the whole bot as one construct a user drops into their own CDK app. It creates the
+ * incident table, the Slack secret (unless given one), the SSM documents built from the scripts,
+ * one bundled Lambda per handler with its own least-privilege role, the Step Functions workflow,
+ * the EventBridge rule on alarm state changes (with a DLQ), the Slack Function URL, and optionally
+ * an example Container Insights alarm.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, type FunctionUrl, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { CfnDocument } from 'aws-cdk-lib/aws-ssm';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
+import type { AlarmFilter } from '../functions/core/alarm.js';
+import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
+import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
+import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
+import { NodemedicWorkflow } from './workflow.js';
+
+/** The repository root, found from this file so the construct works from any working directory. */
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The example alarm on Container Insights' node readiness (opt-in). */
+export interface ContainerInsightsAlarmProps {
+  /** The EKS cluster whose nodes are watched (the `ClusterName` dimension). */
+  readonly clusterName: string;
+  /**
+   * Nodes to alarm on, one alarm each, on `node_status_condition_ready` (dimensions ClusterName,
+   * NodeName, InstanceId; Container Insights with enhanced observability). Node names and instance
+   * ids change with every scale-out, so a static list suits fixed node sets only.
+   * @default - no per-node alarms: one alarm on the cluster's `cluster_failed_node_count` instead.
+   *   That alarm names no node, so the alarm function reports that it cannot pick one; prefer
+   *   per-node alarms (or your own, named with the filter's prefix) to get a diagnosis.
+   */
+  readonly nodes?: readonly { readonly nodeName: string; readonly instanceId: string }[];
+  /**
+   * Evaluation period.
+   * @default Duration.minutes(1)
+   */
+  readonly period?: Duration;
+  /**
+   * Consecutive breaching periods before ALARM (a kubelet restart flaps Ready for a few seconds).
+   * @default 3
+   */
+  readonly evaluationPeriods?: number;
+}
+
+/** Version policy overrides for the analyzer (functions/core/version.ts). */
+export interface VersionPolicyProps {
+  /** Oldest containerd version that is not reported as outdated. @default '1.7.0' */
+  readonly minimum?: string;
+  /** Versions reported with a reason even above the minimum. @default the analyzer's built-in list */
+  readonly knownBad?: readonly { readonly version: string; readonly reason: string }[];
+}
+
+/** Props of {@link NodeMedic}. */
+export interface NodeMedicProps {
+  /** The Slack channel alarm incidents are posted in (`C…`); the bot must be a member. */
+  readonly slackChannelId: string;
+  /**
+   * A Secrets Manager secret holding JSON `{"botToken":"xoxb-…","signingSecret":"…"}`.
+   * @default - a new secret with placeholder values: after the first deploy, fill it with
+   *   `aws secretsmanager put-secret-value --secret-id <SlackSecretArn output> --secret-string
+   *   '{"botToken":"xoxb-…","signingSecret":"…"}'`. Functions cache it for 5 minutes.
+   */
+  readonly slackSecret?: ISecret;
+  /**
+   * Slack user group (`S…`) whose members may approve fixes, and who are mentioned on escalation.
+   * @default - none: only `onCallAllowList` may approve
+   */
+  readonly onCallUserGroupId?: string;
+  /**
+   * Slack user ids (`U…`/`W…`) who may approve fixes in addition to the user group.
+   * @default []
+   */
+  readonly onCallAllowList?: readonly string[];
+  /**
+   * Which alarms start an incident: by name prefix, or by exact name. Pass `{}` to accept every
+   * alarm in the account and region.
+   * @default { namePrefixes: ['nodemedic-'] }
+   */
+  readonly alarmFilter?: AlarmFilter;
+  /**
+   * The EC2 tag naming an instance's cluster. nodemedic touches only instances (and Auto Scaling
+   * groups, for replace-node) carrying this tag with one of `clusterNames`; IAM enforces it too.
+   * @default 'eks:cluster-name'
+   */
+  readonly clusterTagKey?: string;
+  /** Clusters nodemedic may work on: values of `clusterTagKey`. At least one. */
+  readonly clusterNames: readonly string[];
+  /**
+   * Safety policy overrides (functions/core/policy.ts), validated at synth.
+   * @default the policy's defaults (1 fix in flight per cluster, 30% hold, 15 min approval...)
+   */
+  readonly safetyPolicy?: Partial<SafetyPolicy>;
+  /**
+   * Containerd version policy overrides for the analyzer.
+   * @default the analyzer's defaults
+   */
+  readonly versionPolicy?: VersionPolicyProps;
+  /**
+   * Create an example alarm on Container Insights' node readiness, named with the filter's first
+   * prefix so it starts incidents.
+   * @default - no alarm: bring your own, named to match `alarmFilter`
+   */
+  readonly containerInsightsAlarm?: ContainerInsightsAlarmProps;
+  /**
+   * Retention of the functions' and the workflow's logs.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Log level of the functions (Powertools Logger).
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Bundle the AWS SDK v3 into each function instead of using the one in the Lambda runtime.
+   * @default false: the runtime's SDK (smaller bundles; see bench/bundles.ts for the figures)
+   */
+  readonly bundleAwsSdk?: boolean;
+  /**
+   * Removal policy of the incident table (the audit trail).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+}
+
+/** Environment variables the handlers read (functions/handlers/runtime.ts and wiring/). */
+export type HandlerEnvName =
+  | 'TABLE_NAME'
+  | 'SLACK_SECRET_ID'
+  | 'SLACK_CHANNEL_ID'
+  | 'CLUSTER_TAG_KEY'
+  | 'CLUSTER_NAMES'
+  | 'STATE_MACHINE_ARN'
+  | 'DOCUMENTS'
+  | 'SAFETY_POLICY'
+  | 'VERSION_POLICY'
+  | 'ONCALL_USERGROUP_ID'
+  | 'ONCALL_ALLOWLIST'
+  | 'ALARM_FILTER';
+
+/**
+ * Which configuration each function gets, beyond the ones every function needs (TABLE_NAME,
+ * SLACK_CHANNEL_ID, SAFETY_POLICY, ONCALL_USERGROUP_ID). It mirrors the ports each handler
+ * composes: chat → SLACK_SECRET_ID, inventory → CLUSTER_*, runner → DOCUMENTS, workflow →
+ * STATE_MACHINE_ARN.
+ */
+export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]>> = {
+  alarm: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ALARM_FILTER'],
+  reachability: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
+  send: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS'],
+  poll: ['DOCUMENTS'],
+  analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
+  'await-approval': ['SLACK_SECRET_ID'],
+  evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
+  outcome: ['SLACK_SECRET_ID', 'ALARM_FILTER'],
+  escalate: ['SLACK_SECRET_ID'],
+  slack: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ONCALL_ALLOWLIST'],
+};
+
+const COMMON_ENV: readonly HandlerEnvName[] = [
+  'TABLE_NAME',
+  'SLACK_CHANNEL_ID',
+  'SAFETY_POLICY',
+  'ONCALL_USERGROUP_ID',
+];
+
+/** Per-function sizing: Bolt's import dominates the Slack function's cold start, so it gets more CPU. */
+const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>> = {
+  alarm: { memory: 256, timeout: 30 },
+  reachability: { memory: 256, timeout: 30 },
+  send: { memory: 256, timeout: 30 },
+  poll: { memory: 256, timeout: 15 },
+  analyze: { memory: 512, timeout: 60 },
+  'await-approval': { memory: 256, timeout: 30 },
+  evaluate: { memory: 512, timeout: 60 },
+  outcome: { memory: 256, timeout: 30 },
+  escalate: { memory: 256, timeout: 30 },
+  slack: { memory: 1024, timeout: 15 },
+};
+
+/**
+ * The esbuild options every function is bundled with (bench/bundles.ts bundles the same way).
+ * ESM output needs a real `require` for the CommonJS dependencies (Bolt, undici...) that call it.
+ */
+export function bundlingOptions(bundleAwsSdk: boolean): BundlingOptions {
+  return {
+    minify: true,
+    sourceMap: false,
+    metafile: false,
+    format: OutputFormat.ESM,
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    banner:
+      "import{createRequire as __nmCreateRequire}from'node:module';const require=__nmCreateRequire(import.meta.url);",
+    externalModules: bundleAwsSdk ? [] : ['@aws-sdk/*'],
+  };
+}
+
+/** IAM role descriptions accept Latin-1 only: the contract's arrows become `->`. */
+function describe(name: HandlerName): string {
+  return `nodemedic ${name}: ${HANDLERS[name]}`
+    .replace(/→/g, '->')
+    .replace(/[^\t\n\r\x20-\x7e\xa1-\xff]/g, '-')
+    .slice(0, 256);
+}
+
+/** `await-approval` → `AwaitApproval`. */
+function pascal(name: string): string {
+  return name
+    .split('-')
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join('');
+}
+
+const SLACK_CHANNEL = /^[CG][A-Z0-9]{6,}$/;
+const SLACK_GROUP = /^S[A-Z0-9]{6,}$/;
+const SLACK_USER = /^[UW][A-Z0-9]{6,}$/;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
+
+/** Synth-time validation of the props: a clear message naming the prop, never a broken deploy. */
+function validateProps(props: NodeMedicProps): void {
+  const fail = (message: string): never => {
+    throw new Error(`NodeMedic: ${message}`);
+  };
+  const concrete = (v: string) => !Token.isUnresolved(v);
+  if (concrete(props.slackChannelId) && !SLACK_CHANNEL.test(props.slackChannelId)) {
+    fail(
+      `slackChannelId must be a Slack channel id like C0123456789, got ${JSON.stringify(props.slackChannelId)}`,
+    );
+  }
+  if (props.clusterNames.length === 0) fail('clusterNames must name at least one cluster');
+  for (const name of props.clusterNames) {
+    if (concrete(name) && !TAG_VALUE.test(name))
+      fail(`clusterNames: ${JSON.stringify(name)} is not a valid tag value`);
+  }
+  const tagKey = props.clusterTagKey;
+  if (tagKey !== undefined && (tagKey.length === 0 || tagKey.length > 128 || !TAG_VALUE.test(tagKey))) {
+    fail(`clusterTagKey ${JSON.stringify(tagKey)} is not a valid tag key`);
+  }
+  if (props.onCallUserGroupId !== undefined && !SLACK_GROUP.test(props.onCallUserGroupId)) {
+    fail(
+      `onCallUserGroupId must be a Slack user group id like S0123456789, got ${JSON.stringify(props.onCallUserGroupId)}`,
+    );
+  }
+  for (const user of props.onCallAllowList ?? []) {
+    if (!SLACK_USER.test(user))
+      fail(`onCallAllowList: ${JSON.stringify(user)} is not a Slack user id like U0123456789`);
+  }
+  for (const name of [...(props.alarmFilter?.namePrefixes ?? []), ...(props.alarmFilter?.names ?? [])]) {
+    if (name.length === 0 || name.length > 255)
+      fail(`alarmFilter: ${JSON.stringify(name)} is not a usable alarm name`);
+  }
+  if (props.alarmFilter?.namePrefixes?.length === 0 && props.alarmFilter.names === undefined) {
+    fail('alarmFilter.namePrefixes is empty: pass {} to accept every alarm, or name a prefix');
+  }
+}
+
+/**
+ * nodemedic, deployed: from a NotReady alarm to findings and approved fixes in the Slack thread.
+ *
+ * @example
+ * new NodeMedic(stack, 'NodeMedic', { slackChannelId: 'C0123456789', clusterNames: ['prod'] });
+ */
+export class NodeMedic extends Construct {
+  /** The incident table (pk `pk`, TTL attribute `ttl`). */
+  public readonly table: Table;
+  /** The Slack secret (`{botToken, signingSecret}`), given or created. */
+  public readonly slackSecret: ISecret;
+  /** One execution per incident. */
+  public readonly stateMachine: StateMachine;
+  /** The Lambda functions by handler name. */
+  public readonly functions: Readonly<Record<HandlerName, NodejsFunction>>;
+  /** The SSM Command documents by script id (`diagnose` and each node remediation). */
+  public readonly documents: Readonly<Record<string, CfnDocument>>;
+  /** Slack's interactivity and event request URL. */
+  public readonly slackUrl: FunctionUrl;
+  /** The EventBridge rule on alarm state changes. */
+  public readonly alarmRule: Rule;
+  /** Where alarm events go when the alarm function keeps failing (rule DLQ and async failure destination). */
+  public readonly dlq: Queue;
+  /** The validated safety policy the functions run with. */
+  public readonly safetyPolicy: SafetyPolicy;
+  /** The example Container Insights alarms, when `containerInsightsAlarm` is set. */
+  public readonly exampleAlarms: readonly Alarm[];
+
+  constructor(scope: Construct, id: string, props: NodeMedicProps) {
+    super(scope, id);
+    validateProps(props);
+    const stack = Stack.of(this);
+    const clusterTagKey = props.clusterTagKey ?? 'eks:cluster-name';
+    const clusterNames = [...props.clusterNames];
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    this.safetyPolicy = validateSafetyPolicy(props.safetyPolicy ?? {});
+
+    // --- The example alarm first: its names may extend the filter the rule and functions use.
+    const filter: AlarmFilter = props.alarmFilter ?? { namePrefixes: ['nodemedic-'] };
+    const examples = props.containerInsightsAlarm
+      ? this.exampleAlarm(props.containerInsightsAlarm, filter.namePrefixes?.[0] ?? 'nodemedic-')
+      : [];
+    const exampleNames = examples.map((a) => a.name);
+    const accepts = (name: string) =>
+      (filter.namePrefixes ?? []).some((p) => name.startsWith(p)) || (filter.names ?? []).includes(name);
+    const everyAlarm = !filter.namePrefixes?.length && !filter.names?.length;
+    const extraNames = everyAlarm ? [] : exampleNames.filter((n) => !accepts(n));
+    const alarmFilter: AlarmFilter = everyAlarm
+      ? {}
+      : {
+          ...(filter.namePrefixes?.length ? { namePrefixes: [...filter.namePrefixes] } : {}),
+          ...(filter.names?.length || extraNames.length
+            ? { names: [...(filter.names ?? []), ...extraNames] }
+            : {}),
+        };
+    this.exampleAlarms = examples.map((e) => e.alarm);
+
+    // --- Storage and secrets.
+    this.table = new Table(this, 'Incidents', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      encryption: TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    if (props.slackSecret) {
+      this.slackSecret = props.slackSecret;
+    } else {
+      const secret = new Secret(this, 'SlackSecret', {
+        description:
+          'nodemedic Slack app credentials: JSON {"botToken":"xoxb-…","signingSecret":"…"}. Replace the placeholders.',
+        // Placeholders, not secrets: the real values are put with put-secret-value after deploy,
+        // and CloudFormation leaves them alone as long as this template value does not change.
+        secretObjectValue: {
+          botToken: SecretValue.unsafePlainText('REPLACE_ME'),
+          signingSecret: SecretValue.unsafePlainText('REPLACE_ME'),
+        },
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'Slack bot tokens and signing secrets are issued and rotated in Slack, not by a rotation Lambda; the operator puts the new values.',
+      });
+      this.slackSecret = secret;
+    }
+
+    // --- SSM documents, built from the scripts.
+    const nodeScripts: ScriptSpec[] = REMEDIATION_LIST.filter((r) => r.runsOn === 'node').map((r) => ({
+      id: r.id,
+      parameters: r.parameters,
+      timeoutSeconds: r.timeoutSeconds,
+    }));
+    this.documents = new NodemedicDocuments(this, 'Documents', {
+      scriptsDir: join(REPO_ROOT, 'functions', 'scripts'),
+      scripts: [DIAGNOSE_SCRIPT, ...nodeScripts],
+    }).documents;
+    const documentArns = Object.values(this.documents).map((doc) =>
+      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: doc.ref }),
+    );
+
+    // --- Functions.
+    this.dlq = new Queue(this, 'AlarmDlq', {
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the alarm rule target and of the alarm function.',
+    });
+
+    const env: Partial<Record<HandlerEnvName, string>> = {
+      TABLE_NAME: this.table.tableName,
+      SLACK_SECRET_ID: this.slackSecret.secretArn,
+      SLACK_CHANNEL_ID: props.slackChannelId,
+      CLUSTER_TAG_KEY: clusterTagKey,
+      CLUSTER_NAMES: clusterNames.join(','),
+      DOCUMENTS: stack.toJsonString(
+        Object.fromEntries(Object.entries(this.documents).map(([k, d]) => [k, d.ref])),
+      ),
+      SAFETY_POLICY: JSON.stringify(this.safetyPolicy),
+      ALARM_FILTER: JSON.stringify(alarmFilter),
+      ...(props.versionPolicy ? { VERSION_POLICY: JSON.stringify(props.versionPolicy) } : {}),
+      ...(props.onCallUserGroupId ? { ONCALL_USERGROUP_ID: props.onCallUserGroupId } : {}),
+      ...(props.onCallAllowList?.length ? { ONCALL_ALLOWLIST: props.onCallAllowList.join(',') } : {}),
+    };
+
+    const functions = {} as Record<HandlerName, NodejsFunction>;
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      functions[name] = this.handlerFunction(name, {
+        env,
+        logRetention,
+        logLevel: props.logLevel ?? 'INFO',
+        bundling: bundlingOptions(props.bundleAwsSdk ?? false),
+      });
+    }
+    this.functions = functions;
+
+    // --- The workflow. The state machine ARN is set on the alarm and slack functions only: the
+    // functions it invokes must not reference it, or CloudFormation sees a dependency loop.
+    const workflowLogs = new LogGroup(this, 'WorkflowLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new NodemedicWorkflow(this, 'Workflow', {
+      functions: {
+        reachability: functions.reachability,
+        send: functions.send,
+        poll: functions.poll,
+        analyze: functions.analyze,
+        awaitApproval: functions['await-approval'],
+        evaluate: functions.evaluate,
+        outcome: functions.outcome,
+        escalate: functions.escalate,
+      },
+      approvalTimeout: Duration.minutes(this.safetyPolicy.approvalTimeoutMinutes),
+      logGroup: workflowLogs,
+    }).stateMachine;
+    for (const name of ['alarm', 'slack'] as const) {
+      functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+      this.stateMachine.grantStartExecution(functions[name]);
+      // slack: approve/deny resume the approval wait; alarm: an alarm back to OK ends it.
+      this.stateMachine.grantTaskResponse(functions[name]);
+    }
+    this.acknowledgeWorkflowWildcards();
+
+    // --- Permissions, least privilege per function.
+    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    const tagged = { StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: clusterNames } };
+    const chatFunctions: HandlerName[] = [
+      'alarm',
+      'send',
+      'analyze',
+      'await-approval',
+      'evaluate',
+      'outcome',
+      'escalate',
+      'slack',
+    ];
+    for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (name === 'poll') this.table.grantReadData(functions[name]);
+      else this.table.grantReadWriteData(functions[name]);
+    }
+
+    this.unscoped(
+      functions.alarm,
+      ['ec2:DescribeInstances'],
+      'EC2 Describe* calls do not support resource-level permissions',
+    );
+    this.unscoped(
+      functions.reachability,
+      ['ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
+      'neither DescribeInstanceInformation nor EC2 DescribeInstanceStatus supports resource-level permissions',
+    );
+    // SendCommand is authorized on the document AND on each target instance: documents are ours
+    // by ARN, instances only when they carry the cluster tag (SendCommand honours aws:ResourceTag
+    // and ssm:resourceTag on the instance resource).
+    functions.send.addToRolePolicy(
+      new PolicyStatement({ sid: 'OwnDocuments', actions: ['ssm:SendCommand'], resources: documentArns }),
+    );
+    this.tagScoped(
+      functions.send,
+      'ClusterInstances',
+      ['ssm:SendCommand', 'ec2:RebootInstances'],
+      instances,
+      tagged,
+    );
+    this.tagScoped(
+      functions.send,
+      'ClusterGroups',
+      ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+      stack.formatArn({
+        service: 'autoscaling',
+        resource: 'autoScalingGroup',
+        resourceName: '*:autoScalingGroupName/*',
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+      tagged,
+    );
+    this.unscoped(
+      functions.send,
+      ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
+      'EC2 Describe* and SSM DescribeInstanceInformation do not support resource-level permissions',
+    );
+    this.unscoped(
+      functions.poll,
+      ['ssm:GetCommandInvocation'],
+      'GetCommandInvocation does not support resource-level permissions (command ids are not ARNs)',
+    );
+    this.tagScoped(functions.analyze, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
+    this.unscoped(
+      functions.analyze,
+      [
+        'ssm:GetCommandInvocation',
+        'ssm:DescribeInstanceInformation',
+        'ec2:DescribeInstanceStatus',
+        'ec2:DescribeInstances',
+      ],
+      'GetCommandInvocation, DescribeInstanceInformation and EC2 Describe* do not support resource-level permissions',
+    );
+    this.unscoped(
+      functions.evaluate,
+      ['ssm:GetCommandInvocation'],
+      'GetCommandInvocation does not support resource-level permissions (command ids are not ARNs)',
+    );
+    const alarmArns = this.alarmArns(alarmFilter);
+    functions.outcome.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'NodemedicAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: alarmArns,
+      }),
+    );
+    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
+      Validations.of(functions.outcome.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
+        reason:
+          'cloudwatch:DescribeAlarms on the alarms the filter accepts: a name prefix is a wildcard by nature.',
+      });
+    }
+    this.unscoped(
+      functions.slack,
+      ['ec2:DescribeInstances'],
+      'EC2 Describe* calls do not support resource-level permissions',
+    );
+
+    // --- Trigger: alarm state changes → the alarm function (retries, then the DLQ).
+    this.alarmRule = new Rule(this, 'AlarmRule', {
+      description: 'nodemedic: CloudWatch alarm state changes (ALARM opens an incident, OK closes it)',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        detail: {
+          state: { value: ['ALARM', 'OK'] },
+          ...(everyAlarm
+            ? {}
+            : {
+                alarmName: [
+                  ...(alarmFilter.namePrefixes ?? []).map((prefix) => ({ prefix })),
+                  ...(alarmFilter.names ?? []),
+                ],
+              }),
+        },
+      },
+    });
+    this.alarmRule.addTarget(
+      new LambdaTarget(functions.alarm, {
+        deadLetterQueue: this.dlq,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(1),
+      }),
+    );
+    functions.alarm.configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
+
+    // --- Slack: Bolt behind a Function URL.
+    this.slackUrl = functions.slack.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+  }
+
+  /** One function with its own role (logs to its own group only) and the env it needs. */
+  private handlerFunction(
+    name: HandlerName,
+    opts: {
+      env: Partial<Record<HandlerEnvName, string>>;
+      logRetention: RetentionDays;
+      logLevel: string;
+      bundling: BundlingOptions;
+    },
+  ): NodejsFunction {
+    const id = pascal(name);
+    const logGroup = new LogGroup(this, `${id}Logs`, {
+      retention: opts.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // A role of our own instead of AWSLambdaBasicExecutionRole: it may write to this group only.
+    const role = new Role(this, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: describe(name),
+    });
+    logGroup.grantWrite(role);
+    const environment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: 'nodemedic',
+      LOG_LEVEL: opts.logLevel,
+    };
+    for (const key of [...COMMON_ENV, ...HANDLER_ENV[name]]) {
+      const value = opts.env[key];
+      // STATE_MACHINE_ARN is added after the state machine exists; optional ones may be absent.
+      if (value !== undefined) environment[key] = value;
+    }
+    return new NodejsFunction(this, id, {
+      entry: join(REPO_ROOT, 'functions', 'handlers', `${name}.ts`),
+      handler: 'handler',
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: SIZING[name].memory,
+      timeout: Duration.seconds(SIZING[name].timeout),
+      description: describe(name),
+      role,
+      logGroup,
+      environment,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      bundling: opts.bundling,
+    });
+  }
+
+  /** Actions that admit no resource narrower than `*`, each acknowledged with its reason. */
+  private unscoped(fn: NodejsFunction, actions: string[], why: string): void {
+    fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions, resources: ['*'] }));
+    Validations.of(fn.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: `${actions.join(', ')}: ${why}.`,
+    });
+  }
+
+  /** Actions on every instance/group of the account, narrowed by the cluster tag condition. */
+  private tagScoped(
+    fn: NodejsFunction,
+    sid: string,
+    actions: string[],
+    resource: string,
+    condition: Record<string, Record<string, string[]>>,
+  ): void {
+    fn.addToRolePolicy(new PolicyStatement({ sid, actions, resources: [resource], conditions: condition }));
+    Validations.of(fn.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(this, resource)}]`,
+      reason: `${actions.join(', ')}: instances and groups come and go, so the ARN is a wildcard narrowed by the cluster tag condition.`,
+    });
+  }
+
+  /** DescribeAlarms on the alarms the filter accepts (alarm ARNs support prefix wildcards). */
+  private alarmArns(filter: AlarmFilter): string[] {
+    const stack = Stack.of(this);
+    const arn = (name: string) =>
+      stack.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    if (!filter.namePrefixes?.length && !filter.names?.length) return [arn('*')];
+    return [...(filter.namePrefixes ?? []).map((p) => arn(`${p}*`)), ...(filter.names ?? []).map(arn)];
+  }
+
+  /** The state machine role's wildcards: `Arn:*` on invoked functions, X-Ray and log delivery. */
+  private acknowledgeWorkflowWildcards(): void {
+    const role = this.stateMachine.role;
+    for (const name of [
+      'reachability',
+      'send',
+      'poll',
+      'analyze',
+      'await-approval',
+      'evaluate',
+      'outcome',
+      'escalate',
+    ] as const) {
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this, `${this.functions[name].functionArn}:*`)}]`,
+        reason: `Step Functions' LambdaInvoke grants ${name} and its versions/aliases (Arn:*); only nodemedic's own function.`,
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs delivery (CreateLogDelivery...) do not support resource-level permissions.',
+    });
+  }
+
+  /** The opt-in example alarms on Container Insights readiness. */
+  private exampleAlarm(props: ContainerInsightsAlarmProps, prefix: string): { name: string; alarm: Alarm }[] {
+    const period = props.period ?? Duration.minutes(1);
+    const evaluationPeriods = props.evaluationPeriods ?? 3;
+    if (!props.nodes?.length) {
+      const name = `${prefix}${props.clusterName}-failed-nodes`;
+      const alarm = new Alarm(this, 'ClusterFailedNodesAlarm', {
+        alarmName: name,
+        alarmDescription: `nodemedic: a node of ${props.clusterName} is not Ready (Container Insights cluster_failed_node_count > 0)`,
+        metric: new Metric({
+          namespace: 'ContainerInsights',
+          metricName: 'cluster_failed_node_count',
+          dimensionsMap: { ClusterName: props.clusterName },
+          statistic: 'Maximum',
+          period,
+        }),
+        threshold: 0,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods,
+        // No data means the agent is gone, not that a node failed: this alarm names no node anyway.
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      return [{ name, alarm }];
+    }
+    return props.nodes.map((node, i) => {
+      const name = `${prefix}${props.clusterName}-${node.nodeName}-not-ready`;
+      const alarm = new Alarm(this, `NodeReadyAlarm${i}`, {
+        alarmName: name,
+        alarmDescription: `nodemedic: node ${node.nodeName} (${node.instanceId}) of ${props.clusterName} is not Ready`,
+        metric: new Metric({
+          namespace: 'ContainerInsights',
+          metricName: 'node_status_condition_ready',
+          dimensionsMap: {
+            ClusterName: props.clusterName,
+            NodeName: node.nodeName,
+            InstanceId: node.instanceId,
+          },
+          statistic: 'Minimum',
+          period,
+        }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods,
+        // A wedged kubelet stops reporting: silence is the symptom, so it breaches.
+        treatMissingData: TreatMissingData.BREACHING,
+      });
+      return { name, alarm };
+    });
+  }
+}
+
+/**
+ * A resource as cdk-nag spells it in a finding id (`AwsSolutions-IAM5[Resource::…]`): the resolved
+ * value with `Ref`s as `<Name>` and `GetAtt`s as `<Resource.Attr>`, joined (cdk-nag's
+ * flattenCfnReference), so the acknowledgement names exactly the statement it excuses.
+ */
+export function nagResource(scope: Construct, value: string): string {
+  const visit = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    if (node && typeof node === 'object') {
+      const o = node as Record<string, unknown>;
+      if (Array.isArray(o['Fn::Join'])) {
+        const [sep, items] = o['Fn::Join'] as [string, unknown[]];
+        return items.map(visit).join(sep);
+      }
+      if (Array.isArray(o['Fn::GetAtt'])) {
+        const [res, attr] = o['Fn::GetAtt'] as [unknown, unknown];
+        return `<${visit(res)}.${visit(attr)}>`;
+      }
+      if ('Ref' in o) return `<${visit(o.Ref)}>`;
+    }
+    return JSON.stringify(node);
+  };
+  return visit(Stack.of(scope).resolve(value));
+}
