@@ -9,6 +9,11 @@ import { logEvidence, logMatch, why } from './helpers.js';
  */
 const CRITICAL_PLUGINS = [/^io\.containerd\.metadata\.v1[./]bolt$/, /^io\.containerd\.grpc\.v1[./]cri$/];
 
+/** The errored plugins that matter (bolt metadata, CRI), ignoring ones like devmapper. */
+export function criticalPluginErrors(errored: readonly string[]): string[] {
+  return errored.filter((id) => CRITICAL_PLUGINS.some((re) => re.test(id)));
+}
+
 /** containerd's persistent state (bolt metadata DB) is corrupt. */
 export const stateCorruption: Cause = {
   id: 'state-corruption',
@@ -17,8 +22,7 @@ export const stateCorruption: Cause = {
   remediations: ['replace-node', 'reset-state', 'cordon-drain'],
   detect(facts) {
     const p = facts.plugins;
-    const critical =
-      p.status === 'ok' ? p.errored.filter((id) => CRITICAL_PLUGINS.some((re) => re.test(id))) : [];
+    const critical = p.status === 'ok' ? criticalPluginErrors(p.errored) : [];
     const logged = logMatch(facts.logs.containerd, 'invalid-database');
     if (critical.length === 0 && !logged) {
       if (p.status === 'unknown') return { state: 'unknown', reason: why(p) };

@@ -1,0 +1,93 @@
+/**
+ * The safety policy as typed, validated data (medik8s-style): blast radius, cooldowns, retry
+ * budget, approval window and the two-person rule's size. Deployments override it through the
+ * construct's props / the `SAFETY_POLICY` JSON; `validateSafetyPolicy` runs on every override.
+ */
+import { CatalogError } from './errors.js';
+
+/** Limits that keep nodemedic from making an outage worse. */
+export interface SafetyPolicy {
+  /** Fixes allowed to run at once in one cluster (default 1): a bad fix hits one node, not many. */
+  readonly maxFixesInFlightPerCluster: number;
+  /**
+   * Above this percentage of a cluster's nodes NotReady (and at least two of them), per-node
+   * fixes are held and one cluster-level alert is posted: a shared cause is likely (default 30).
+   */
+  readonly clusterHoldPercent: number;
+  /** Minutes between fix attempts on one node (default 15), so a fix can settle before the next. */
+  readonly nodeCooldownMinutes: number;
+  /** Fix attempts per node per incident (default 2); beyond it a person takes over. */
+  readonly retryBudget: number;
+  /**
+   * Minutes to wait for an approval before escalating (default 15). Must stay below 30, EKS node
+   * auto-repair's NotReady window, so a person hears about it before the node is replaced.
+   */
+  readonly approvalTimeoutMinutes: number;
+  /** Distinct approvers a destructive fix needs, the requester excluded (default 2, never fewer). */
+  readonly destructiveApprovers: number;
+}
+
+/** The defaults from design.md's safety model. */
+export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
+  maxFixesInFlightPerCluster: 1,
+  clusterHoldPercent: 30,
+  nodeCooldownMinutes: 15,
+  retryBudget: 2,
+  approvalTimeoutMinutes: 15,
+  destructiveApprovers: 2,
+});
+
+/** Per-field bounds: [min, max, integer?]. Bounds are inclusive unless noted in `rules`. */
+const RULES: Readonly<
+  Record<keyof SafetyPolicy, { min: number; max: number; integer: boolean; why: string }>
+> = {
+  maxFixesInFlightPerCluster: { min: 1, max: 100, integer: true, why: 'at least 1 fix may run' },
+  clusterHoldPercent: { min: 1, max: 100, integer: false, why: 'a percentage' },
+  nodeCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
+  retryBudget: { min: 1, max: 10, integer: true, why: 'at least one attempt' },
+  approvalTimeoutMinutes: {
+    min: 1,
+    max: 29,
+    integer: false,
+    why: "it must expire before EKS auto-repair's 30 minutes",
+  },
+  destructiveApprovers: {
+    min: 2,
+    max: 5,
+    integer: true,
+    why: 'destructive fixes need two distinct approvers',
+  },
+};
+
+/**
+ * Merge `p` over the defaults and validate every field. Throws CatalogError naming the field for
+ * an unknown key, a non-number, or a value outside its bounds.
+ */
+export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+    throw new CatalogError(`safety policy: expected an object, got ${p === null ? 'null' : typeof p}`);
+  }
+  for (const key of Object.keys(p)) {
+    if (!Object.hasOwn(RULES, key)) {
+      throw new CatalogError(`safety policy.${key}: unknown field (known: ${Object.keys(RULES).join(', ')})`);
+    }
+  }
+  const merged: Record<string, number> = { ...DEFAULT_SAFETY_POLICY };
+  for (const [key, rule] of Object.entries(RULES)) {
+    const value = (p as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new CatalogError(`safety policy.${key}: expected a number, got ${JSON.stringify(value)}`);
+    }
+    if (rule.integer && !Number.isInteger(value)) {
+      throw new CatalogError(`safety policy.${key}: expected a whole number, got ${value}`);
+    }
+    if (value < rule.min || value > rule.max) {
+      throw new CatalogError(
+        `safety policy.${key}: ${value} is outside ${rule.min}..${rule.max} (${rule.why})`,
+      );
+    }
+    merged[key] = value;
+  }
+  return Object.freeze(merged) as unknown as SafetyPolicy;
+}
