@@ -3,7 +3,7 @@
  * each with quoted evidence and ranked remediations. No I/O: the same function serves the Lambda
  * analyze step, the CLI and the tests.
  */
-import { CAUSE_LIST } from './causes/index.js';
+import { CATALOG } from './catalog.js';
 import { InvalidInputError, MalformedFactsError } from './errors.js';
 import { FACTS_SCHEMA, type Facts } from './facts.js';
 import {
@@ -273,7 +273,7 @@ export function analyze(facts: Facts, options?: AnalyzeOptions): Report {
   const findings: Finding[] = [];
   const notes: string[] = [];
   let undecided = false;
-  for (const cause of CAUSE_LIST) {
+  for (const cause of CATALOG.causes) {
     const detection = cause.detect(facts, { versionPolicy });
     if (detection.state === 'matched') findings.push(detection.finding);
     if (detection.state === 'unknown') {

@@ -1,0 +1,119 @@
+/**
+ * The catalog of causes and remediations, validated at module load (and in CI by its test), in
+ * the manner of node-problem-detector's `Validate()`: a broken catalog fails fast instead of
+ * offering a fix that cannot run or cannot be verified.
+ */
+import { CAUSE_LIST, type Cause } from './causes/index.js';
+import { CatalogError } from './errors.js';
+import { CAUSE_IDS, REMEDIATION_IDS, TIERS } from './model.js';
+import { REMEDIATION_LIST, type Remediation } from './remediations/index.js';
+import { SCRIPT_PARAMETERS } from './script-params.js';
+
+/** The two lists the analyzer and the plan work from. */
+export interface Catalog {
+  readonly causes: readonly Cause[];
+  readonly remediations: readonly Remediation[];
+}
+
+const RUNS_ON = ['node', 'instance', 'person'];
+
+/**
+ * Check a catalog; throws CatalogError listing every problem found:
+ * unknown or duplicate ids, a cause id or remediation id without a module, a cause referencing a
+ * remediation that does not exist (or one that does not list the cause in `fixes`), a runnable
+ * fix without a positive timeout or without a verifying cause, a `manual` tier that is not for a
+ * person (or the reverse), unknown script parameters, and rollbacks that cannot run.
+ */
+export function validateCatalog(
+  catalog: Catalog = { causes: CAUSE_LIST, remediations: REMEDIATION_LIST },
+): void {
+  const problems: string[] = [];
+  const causeIds = new Set<string>();
+  for (const cause of catalog.causes) {
+    const id = String(cause.id);
+    if (!(CAUSE_IDS as readonly string[]).includes(id)) problems.push(`cause "${id}": unknown cause id`);
+    if (causeIds.has(id)) problems.push(`cause "${id}": duplicate`);
+    causeIds.add(id);
+    if (!cause.title || !cause.why) problems.push(`cause "${id}": title and why are required`);
+    if (typeof cause.detect !== 'function') problems.push(`cause "${id}": detect is not a function`);
+  }
+  for (const id of CAUSE_IDS) if (!causeIds.has(id)) problems.push(`cause "${id}": no module in the catalog`);
+
+  const byId = new Map<string, Remediation>();
+  for (const r of catalog.remediations) {
+    const id = String(r.id);
+    if (!(REMEDIATION_IDS as readonly string[]).includes(id))
+      problems.push(`remediation "${id}": unknown remediation id`);
+    if (byId.has(id)) problems.push(`remediation "${id}": duplicate`);
+    byId.set(id, r);
+    if (!(TIERS as readonly string[]).includes(r.tier))
+      problems.push(`remediation "${id}": unknown tier "${r.tier}"`);
+    if (!RUNS_ON.includes(r.runsOn)) problems.push(`remediation "${id}": unknown runsOn "${r.runsOn}"`);
+    if ((r.tier === 'manual') !== (r.runsOn === 'person')) {
+      problems.push(
+        `remediation "${id}": tier manual and runsOn person go together (tier ${r.tier}, runsOn ${r.runsOn})`,
+      );
+    }
+    const runnable = r.runsOn !== 'person';
+    if (runnable && !(Number.isInteger(r.timeoutSeconds) && r.timeoutSeconds > 0)) {
+      problems.push(
+        `remediation "${id}": a runnable fix needs a positive timeoutSeconds, got ${r.timeoutSeconds}`,
+      );
+    }
+    if (runnable && r.fixes.length > 0 && r.verify.length === 0) {
+      problems.push(`remediation "${id}": a runnable fix needs at least one verifying cause`);
+    }
+    for (const c of [...r.fixes, ...r.verify]) {
+      if (!(CAUSE_IDS as readonly string[]).includes(c))
+        problems.push(`remediation "${id}": unknown cause "${c}"`);
+    }
+    for (const p of r.parameters) {
+      if (!Object.hasOwn(SCRIPT_PARAMETERS, p))
+        problems.push(`remediation "${id}": unknown script parameter "${p}"`);
+    }
+    if (r.runsOn !== 'node' && r.parameters.length > 0) {
+      problems.push(`remediation "${id}": only node scripts take script parameters`);
+    }
+    if (r.rollback === 'script') {
+      if (r.runsOn !== 'node') problems.push(`remediation "${id}": a rollback script needs runsOn node`);
+      if (!r.parameters.includes('mode'))
+        problems.push(`remediation "${id}": a rollback script needs the "mode" parameter`);
+    }
+  }
+  for (const id of REMEDIATION_IDS)
+    if (!byId.has(id)) problems.push(`remediation "${id}": no module in the catalog`);
+  for (const r of catalog.remediations) {
+    if (r.rollback && r.rollback !== 'script' && !byId.has(r.rollback)) {
+      problems.push(`remediation "${r.id}": rollback "${r.rollback}" does not exist`);
+    }
+  }
+
+  // Causes and remediations describe the same relation from both sides; they must agree.
+  for (const cause of catalog.causes) {
+    for (const rid of cause.remediations) {
+      const r = byId.get(rid);
+      if (!r) {
+        problems.push(`cause "${cause.id}": remediation "${rid}" does not exist`);
+        continue;
+      }
+      // An action that fixes nothing (the goroutine dump) may be offered beside fixes.
+      if (r.fixes.length > 0 && !r.fixes.includes(cause.id)) {
+        problems.push(`cause "${cause.id}": remediation "${rid}" does not list it in fixes`);
+      }
+    }
+  }
+  for (const r of catalog.remediations) {
+    for (const c of r.fixes) {
+      const cause = catalog.causes.find((x) => x.id === c);
+      if (cause && !cause.remediations.includes(r.id)) {
+        problems.push(`remediation "${r.id}": fixes "${c}" but that cause does not offer it`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new CatalogError(`invalid catalog:\n- ${problems.join('\n- ')}`);
+}
+
+validateCatalog();
+
+/** The validated catalog (validation ran when this module loaded). */
+export const CATALOG: Catalog = { causes: CAUSE_LIST, remediations: REMEDIATION_LIST };
