@@ -128,7 +128,9 @@ export class WebApiChat implements Chat {
   async threadMessages(
     channel: string,
     ts: string,
-  ): Promise<readonly { ts: string; text: string; user?: string }[]> {
+  ): Promise<
+    readonly { ts: string; text: string; user?: string; blocks?: unknown; attachments?: unknown }[]
+  > {
     const result = await this.#call('conversations.replies', () =>
       this.#client.conversations.replies({ channel, ts, limit: 20 }),
     );
@@ -136,6 +138,8 @@ export class WebApiChat implements Chat {
       ts: m.ts ?? '',
       text: m.text ?? '',
       ...(m.user ? { user: m.user } : {}),
+      ...(m.blocks ? { blocks: m.blocks } : {}),
+      ...(m.attachments ? { attachments: m.attachments } : {}),
     }));
   }
 

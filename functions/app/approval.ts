@@ -1,0 +1,398 @@
+/**
+ * The approval use cases behind the findings message's buttons: approve a fix, deny ("I'll handle
+ * it"), re-run the diagnosis. The Slack listeners ack first and then call one of these; each does
+ * a handful of fast calls (store, Step Functions, Slack) so the whole request stays inside Slack's
+ * 3-second budget.
+ *
+ * Safety (design.md): every click is authorized server-side, refusals are answered privately,
+ * logged and audited; Slack retries and double clicks never act twice (a one-shot key per click,
+ * and the decision itself is taken inside the store's atomic update, so two concurrent clicks can
+ * never both resume the workflow); a destructive fix waits for two distinct approvers, neither of
+ * them the requester (`applyApproval`, functions/core/plan.ts).
+ */
+import { NodemedicError } from '../core/errors.js';
+import type { Approval, AuditEntry, Incident, IncidentStore, Workflow } from '../core/incident.js';
+import { REMEDIATION_IDS, type RemediationId } from '../core/model.js';
+import { applyApproval } from '../core/plan.js';
+import type { SafetyPolicy } from '../core/policy.js';
+import type { Chat, MessageRef } from '../core/ports.js';
+import { getRemediation } from '../core/remediations/index.js';
+import { decisionText, renderCard, renderDecision } from '../core/render/slack.js';
+import { isAuthorized } from './authorize.js';
+import type { ApprovalDecision } from './contract.js';
+import type { AppLogger } from './deps.js';
+
+/** What the approval use cases need. */
+export interface ApprovalDeps {
+  readonly store: IncidentStore;
+  readonly workflow: Workflow;
+  readonly chat: Chat;
+  readonly policy: SafetyPolicy;
+  readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
+  readonly clock: () => Date;
+  readonly logger: AppLogger;
+}
+
+/** One button press, as the listener read it from the signed payload. */
+export interface Click {
+  /** The button's value: the incident id. */
+  readonly incidentId: string;
+  readonly user: string;
+  readonly channel: string;
+  /** The message carrying the button (the findings message). */
+  readonly messageTs: string;
+  /** The thread the message is in, for ephemeral replies. */
+  readonly threadTs?: string;
+  /** True when Slack marked the request as a retry (`x-slack-retry-num`). */
+  readonly retry: boolean;
+}
+
+/** What became of a click; the listener needs nothing more (the use case already replied). */
+export type ClickOutcome =
+  | { readonly kind: 'approved'; readonly remediation: RemediationId; readonly approvers: readonly string[] }
+  | {
+      readonly kind: 'needs-another';
+      readonly remediation: RemediationId;
+      readonly have: number;
+      readonly need: number;
+    }
+  | { readonly kind: 'rejected'; readonly reason: string }
+  | { readonly kind: 'denied' }
+  | { readonly kind: 'rerun' }
+  /** Not authorized: refused privately, logged, audited. */
+  | { readonly kind: 'refused' }
+  /** The same click again (retry, double click): nothing done. */
+  | { readonly kind: 'duplicate' }
+  /** The button was used or expired already. */
+  | { readonly kind: 'stale'; readonly detail: string }
+  | { readonly kind: 'not-found' }
+  /** The workflow could not be resumed; the incident was escalated. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+/** How long a click's one-shot key is kept: longer than any approval window. */
+const CLICK_TTL_SECONDS = 86_400;
+
+/** Audit actions that close an approval round, for the "already handled by X at T" answer. */
+const DECISION_ACTIONS = new Set([
+  'approved',
+  'denied',
+  'rerun',
+  'escalated',
+  'expired',
+  'alarm-ok',
+  'resume-failed',
+]);
+
+/** Approve `remediation` (a fix button, `nm_fix:<id>`). */
+export async function approveFix(
+  deps: ApprovalDeps,
+  click: Click & { readonly remediation: string },
+): Promise<ClickOutcome> {
+  if (!isRemediationId(click.remediation)) {
+    await privately(
+      deps,
+      click,
+      `That button names an unknown fix (${click.remediation.slice(0, 60)}); nothing was done.`,
+    );
+    return { kind: 'rejected', reason: 'unknown remediation' };
+  }
+  const remediation = click.remediation;
+  const gate = await admit(deps, click, `fix:${remediation}`);
+  if (gate.kind !== 'admitted') return gate.outcome;
+  const at = deps.clock().toISOString();
+  let outcome: ClickOutcome = { kind: 'stale', detail: '' };
+  let token: string | null = null;
+  const updated = await deps.store.update(click.incidentId, (current) => {
+    token = null;
+    const stale = staleReason(current, click.messageTs);
+    if (stale) {
+      outcome = { kind: 'stale', detail: stale };
+      return current;
+    }
+    if (!current.offered.includes(remediation)) {
+      outcome = { kind: 'rejected', reason: `${remediation} was not offered for this incident` };
+      return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: not offered`));
+    }
+    const decision = applyApproval(
+      { requested: current.requested, approvals: current.approvals },
+      { remediation, user: click.user, at },
+      deps.policy,
+    );
+    if (decision.outcome === 'rejected') {
+      outcome = { kind: 'rejected', reason: decision.reason };
+      return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: ${decision.reason}`));
+    }
+    const approval: Approval = { remediation, user: click.user, at };
+    const base: Incident = {
+      ...current,
+      requested: current.requested ?? { remediation, by: click.user },
+      approvals: [...current.approvals, approval],
+    };
+    if (decision.outcome === 'needs-another') {
+      outcome = { kind: 'needs-another', remediation, have: decision.have, need: decision.need };
+      return withAudit(
+        base,
+        entry(at, 'approval', click.user, `${remediation}: ${decision.have} of ${decision.need}`),
+      );
+    }
+    outcome = { kind: 'approved', remediation, approvers: decision.approvers };
+    token = current.taskToken;
+    return withAudit(
+      { ...base, phase: 'fixing', taskToken: null },
+      entry(at, 'approved', click.user, `${remediation} by ${decision.approvers.join(', ')}`),
+    );
+  });
+  const result = outcome as ClickOutcome;
+  switch (result.kind) {
+    case 'stale':
+      await privately(deps, click, result.detail);
+      return result;
+    case 'rejected':
+      await privately(deps, click, `Not recorded: ${result.reason}.`);
+      return result;
+    case 'needs-another': {
+      const title = getRemediation(remediation).title;
+      await privately(
+        deps,
+        click,
+        `Your approval of *${title}* is recorded (${result.have} of ${result.need}). It needs another on-call engineer, not the requester.`,
+      );
+      await refreshCard(deps, updated);
+      return result;
+    }
+    case 'approved': {
+      const decision: ApprovalDecision = { decision: 'approve', remediation, by: result.approvers };
+      const resumed = await resume(deps, updated, token, decision, click);
+      if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
+      await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
+      deps.logger.info('fix approved', { incidentId: updated.id, remediation, approvers: result.approvers });
+      return result;
+    }
+    default:
+      return result;
+  }
+}
+
+/** Deny / "I'll handle it": fail the waiting approval and close the card with who did it. */
+export async function denyFix(deps: ApprovalDeps, click: Click): Promise<ClickOutcome> {
+  const gate = await admit(deps, click, 'deny');
+  if (gate.kind !== 'admitted') return gate.outcome;
+  const at = deps.clock().toISOString();
+  let stale: string | null = null;
+  let token: string | null = null;
+  const updated = await deps.store.update(click.incidentId, (current) => {
+    stale = staleReason(current, click.messageTs);
+    token = stale ? null : current.taskToken;
+    if (stale) return current;
+    return withAudit(
+      { ...current, phase: 'closed', taskToken: null },
+      entry(at, 'denied', click.user, 'denied the fixes: a person handles it'),
+    );
+  });
+  if (stale) {
+    await privately(deps, click, stale);
+    return { kind: 'stale', detail: stale };
+  }
+  try {
+    await deps.workflow.fail(token as unknown as string, 'Denied', `denied by ${click.user} at ${at}`);
+  } catch (err) {
+    // The card is closed either way: a person has taken over, and nothing will run.
+    deps.logger.warn('could not stop the waiting workflow after a deny', {
+      incidentId: updated.id,
+      error: describe(err),
+    });
+  }
+  await closeButtons(deps, updated, click, decisionText('Handled by a person', [click.user], at));
+  await updateCard(deps, updated, `Closed: <@${click.user}> is handling it.`);
+  deps.logger.info('fixes denied', { incidentId: updated.id, by: click.user });
+  return { kind: 'denied' };
+}
+
+/** Re-run the diagnosis: resume the waiting workflow with `{ decision: 'rerun' }`. */
+export async function rerunDiagnosis(deps: ApprovalDeps, click: Click): Promise<ClickOutcome> {
+  const gate = await admit(deps, click, 'rerun');
+  if (gate.kind !== 'admitted') return gate.outcome;
+  const at = deps.clock().toISOString();
+  let stale: string | null = null;
+  let token: string | null = null;
+  const updated = await deps.store.update(click.incidentId, (current) => {
+    stale = staleReason(current, click.messageTs);
+    token = stale ? null : current.taskToken;
+    if (stale) return current;
+    return withAudit(
+      { ...current, phase: 'diagnosing', taskToken: null, requested: null, approvals: [] },
+      entry(at, 'rerun', click.user, 'asked for a new diagnosis'),
+    );
+  });
+  if (stale) {
+    await privately(deps, click, stale);
+    return { kind: 'stale', detail: stale };
+  }
+  const decision: ApprovalDecision = { decision: 'rerun', remediation: null, by: [click.user] };
+  const resumed = await resume(deps, updated, token, decision, click);
+  if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
+  await closeButtons(deps, updated, click, decisionText('Re-run requested', [click.user], at));
+  return { kind: 'rerun' };
+}
+
+type Gate = { kind: 'admitted'; incident: Incident } | { kind: 'closed'; outcome: ClickOutcome };
+
+/**
+ * What every button does first: find the incident, drop repeats of the same click, and check
+ * that the clicker may approve. Authorization comes after the repeat check so a retried refusal
+ * is not audited twice, and before anything about the incident is told to the clicker.
+ */
+async function admit(deps: ApprovalDeps, click: Click, action: string): Promise<Gate> {
+  const incident = await deps.store.get(click.incidentId);
+  if (!incident) {
+    await privately(deps, click, 'This incident is unknown (it may have expired); nothing was done.');
+    return { kind: 'closed', outcome: { kind: 'not-found' } };
+  }
+  const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}`;
+  if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
+    deps.logger.info('repeated click ignored', {
+      incidentId: incident.id,
+      user: click.user,
+      action,
+      retry: click.retry,
+    });
+    // A Slack retry gets no second answer; a person pressing again is told where things stand.
+    if (!click.retry) await privately(deps, click, repeatText(incident, action));
+    return { kind: 'closed', outcome: { kind: 'duplicate' } };
+  }
+  let allowed: boolean;
+  try {
+    allowed = await isAuthorized(click.user, { chat: deps.chat, ...deps.onCall });
+  } catch (err) {
+    // Fail closed: without the group's member list nobody is let through.
+    deps.logger.error('authorization check failed', {
+      incidentId: incident.id,
+      user: click.user,
+      error: describe(err),
+    });
+    await privately(
+      deps,
+      click,
+      'nodemedic could not check your on-call membership right now; nothing was done. Try again in a minute.',
+    );
+    return { kind: 'closed', outcome: { kind: 'rejected', reason: 'authorization check failed' } };
+  }
+  if (!allowed) {
+    deps.logger.warn('unauthorized click refused', { incidentId: incident.id, user: click.user, action });
+    const at = deps.clock().toISOString();
+    await deps.store.update(incident.id, (current) =>
+      withAudit(
+        current,
+        entry(at, 'refused', click.user, `${action}: not in the on-call group or allow-list`),
+      ),
+    );
+    await privately(
+      deps,
+      click,
+      'Only members of the on-call group (or the allow-list) can act on nodemedic incidents. Your click was refused and logged.',
+    );
+    return { kind: 'closed', outcome: { kind: 'refused' } };
+  }
+  return { kind: 'admitted', incident };
+}
+
+/** Why a button no longer acts, or null when the incident is waiting for exactly this message. */
+function staleReason(incident: Incident, messageTs: string): string | null {
+  const current = incident.findingsMessage?.ts;
+  const waiting = incident.phase === 'awaiting-approval' && incident.taskToken !== null;
+  if (waiting && (current === undefined || current === messageTs)) return null;
+  const last = [...incident.audit].reverse().find((a) => DECISION_ACTIONS.has(a.action));
+  if (last) return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${last.detail}).`;
+  return `These buttons no longer act: the incident is ${incident.phase}.`;
+}
+
+function repeatText(incident: Incident, action: string): string {
+  const mine = action.startsWith('fix:') && incident.requested && incident.phase === 'awaiting-approval';
+  if (mine) {
+    const need = incident.approvals.length;
+    return `You already approved this; it is still waiting for another approver (${need} recorded so far).`;
+  }
+  return 'You already pressed this button; it was handled once.';
+}
+
+async function resume(
+  deps: ApprovalDeps,
+  incident: Incident,
+  token: string | null,
+  decision: ApprovalDecision,
+  click: Click,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    if (!token) throw new NodemedicError('NO_TASK_TOKEN', 'the incident holds no task token');
+    await deps.workflow.resume(token, { ...decision });
+    return { ok: true };
+  } catch (err) {
+    // The approval cannot reach the workflow (token expired, Step Functions down): nothing will
+    // run, so a person must take over now rather than believe a fix is coming.
+    const reason = describe(err);
+    deps.logger.error('could not resume the workflow', { incidentId: incident.id, error: reason });
+    const at = deps.clock().toISOString();
+    const escalated = await deps.store.update(incident.id, (current) =>
+      withAudit(
+        { ...current, phase: 'escalated', taskToken: null },
+        entry(at, 'resume-failed', 'nodemedic', reason),
+      ),
+    );
+    await privately(
+      deps,
+      click,
+      `Recorded, but the workflow could not be resumed (${reason}). The incident is escalated.`,
+    );
+    await updateCard(
+      deps,
+      escalated,
+      `The approval could not reach the workflow (${reason}): a person must take over.`,
+    );
+    return { ok: false, reason };
+  }
+}
+
+/** Turn the buttons into text and bring the card up to date. */
+async function closeButtons(
+  deps: ApprovalDeps,
+  incident: Incident,
+  click: Click,
+  text: string,
+): Promise<void> {
+  const ref: MessageRef = incident.findingsMessage ?? { channel: click.channel, ts: click.messageTs };
+  await deps.chat.update(ref, renderDecision(incident, text));
+  await refreshCard(deps, incident);
+}
+
+async function refreshCard(deps: ApprovalDeps, incident: Incident): Promise<void> {
+  if (incident.card) await deps.chat.update(incident.card, renderCard(incident));
+}
+
+async function updateCard(deps: ApprovalDeps, incident: Incident, note: string): Promise<void> {
+  if (incident.card) await deps.chat.update(incident.card, renderCard(incident, { note }));
+}
+
+async function privately(deps: ApprovalDeps, click: Click, text: string): Promise<void> {
+  await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
+}
+
+function entry(at: string, action: string, actor: string, detail: string): AuditEntry {
+  return { at, action, actor, detail };
+}
+
+function withAudit(incident: Incident, audit: AuditEntry): Incident {
+  return { ...incident, audit: [...incident.audit, audit] };
+}
+
+function who(actor: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : actor;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isRemediationId(value: string): value is RemediationId {
+  return (REMEDIATION_IDS as readonly string[]).includes(value);
+}

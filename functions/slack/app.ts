@@ -1,0 +1,173 @@
+/**
+ * The Bolt app behind the Slack Function URL: interactivity (the findings message's buttons) and
+ * events (`app_mention`). It verifies Slack's v0 signature through `AwsLambdaReceiver`, and adds
+ * what that receiver lacks (toolchain.md): tolerant Content-Type and UTF-8 base64 bodies, and a
+ * clean 400 instead of a crash on a body it cannot parse. Deduplication of replays and retries is
+ * done by the listeners (the receiver accepts a replay inside its 5-minute window).
+ */
+import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
+import type { WebClientOptions } from '@slack/web-api';
+import { WebApiChat } from '../adapters/slack/web-chat.js';
+import type { AppLogger } from '../app/deps.js';
+import type { IncidentStore, Workflow } from '../core/incident.js';
+import type { SafetyPolicy } from '../core/policy.js';
+import type { Chat } from '../core/ports.js';
+import * as denyListener from './listeners/deny.js';
+import * as errorListener from './listeners/errors.js';
+import * as fixListener from './listeners/fix.js';
+import * as mentionListener from './listeners/mention.js';
+import * as rerunListener from './listeners/rerun.js';
+
+/** A diagnosis request from a mention: the lead's use case (functions/app/incidents.ts) serves it. */
+export interface DiagnosisRequest {
+  readonly channel: string;
+  /** The thread the card and findings go to. */
+  readonly threadTs: string;
+  readonly query: { readonly instanceId?: string; readonly nodeName?: string };
+  /** Slack user id of the person who asked. */
+  readonly requestedBy: string;
+}
+
+/** Everything the Slack app needs; each composition root (Lambda, local demo, tests) builds one. */
+export interface SlackAppDeps {
+  readonly signingSecret: string;
+  readonly botToken: string;
+  /** Passed to Bolt's WebClient: `slackApiUrl` for the local stand-in, `retryConfig` in tests. */
+  readonly clientOptions?: WebClientOptions;
+  readonly store: IncidentStore;
+  readonly workflow: Workflow;
+  /** @default a WebApiChat over Bolt's own client */
+  readonly chat?: Chat;
+  readonly policy: SafetyPolicy;
+  readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
+  readonly startDiagnosis: (req: DiagnosisRequest) => Promise<{ incidentId: string; created: boolean }>;
+  readonly logger: AppLogger;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+/** What each listener's `register` receives: the deps with the defaults filled in. */
+export interface ListenerDeps extends Omit<SlackAppDeps, 'chat' | 'clock'> {
+  readonly chat: Chat;
+  readonly clock: () => Date;
+  /** Reads a thread (conversations.replies), for mentions under someone else's alert. */
+  readonly slack: WebApiChat;
+}
+
+/** A Lambda Function URL (payload v2) or API Gateway event, as much as this edge reads. */
+export interface SlackHttpEvent {
+  body?: string | null;
+  headers: Record<string, string | undefined>;
+  isBase64Encoded: boolean;
+  [key: string]: unknown;
+}
+
+/** The Lambda response. */
+export interface SlackHttpResponse {
+  statusCode: number;
+  headers?: Record<string, string | number | boolean>;
+  body: string;
+}
+
+/** The Lambda handler: a normalized event into Bolt's receiver. */
+export type SlackHandler = (event: SlackHttpEvent, context: unknown) => Promise<SlackHttpResponse>;
+
+/**
+ * Build the Bolt app and its Lambda receiver. No Slack call happens here: `auth.test` is skipped
+ * (`tokenVerificationEnabled: false`), so a cold start costs no round trip.
+ */
+export function createSlackApp(deps: SlackAppDeps): {
+  app: App;
+  receiver: AwsLambdaReceiver;
+  handler: SlackHandler;
+} {
+  const boltLogger = toBoltLogger(deps.logger);
+  const receiver = new AwsLambdaReceiver({
+    signingSecret: deps.signingSecret,
+    logger: boltLogger,
+    invalidRequestSignatureHandler: ({ ts }) => {
+      // Never log the signature or body: only that a request was refused, and its claimed age.
+      deps.logger.warn('refused a Slack request with an invalid or stale signature', { timestamp: ts });
+    },
+  });
+  const app = new App({
+    token: deps.botToken,
+    receiver,
+    logger: boltLogger,
+    tokenVerificationEnabled: false,
+    ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
+  });
+  const slack = new WebApiChat({ client: app.client });
+  const listenerDeps: ListenerDeps = {
+    ...deps,
+    chat: deps.chat ?? slack,
+    clock: deps.clock ?? (() => new Date()),
+    slack,
+  };
+  fixListener.register(app, listenerDeps);
+  denyListener.register(app, listenerDeps);
+  rerunListener.register(app, listenerDeps);
+  mentionListener.register(app, listenerDeps);
+  errorListener.register(app, listenerDeps);
+
+  let started: Promise<(event: never, context: unknown) => Promise<SlackHttpResponse>> | undefined;
+  const handler: SlackHandler = async (event, context) => {
+    started ??= receiver.start() as never;
+    const boltHandler = await started;
+    let normalized: SlackHttpEvent;
+    try {
+      normalized = normalizeEvent(event);
+    } catch (err) {
+      deps.logger.warn('refused a Slack request with an unreadable body', { error: String(err) });
+      return { statusCode: 400, body: 'unreadable body' };
+    }
+    try {
+      return await boltHandler(normalized as never, context);
+    } catch (err) {
+      // The receiver parses the body before it checks the signature, and throws on junk.
+      deps.logger.warn('refused a Slack request it could not parse', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return { statusCode: 400, body: 'unparseable body' };
+    }
+  };
+  return { app, receiver, handler };
+}
+
+/**
+ * Make an event the receiver reads correctly: Content-Type without parameters
+ * (`application/x-www-form-urlencoded; charset=utf-8` is otherwise parsed as JSON), and a base64
+ * body decoded as UTF-8 (the receiver decodes ASCII, which corrupts non-ASCII text and breaks the
+ * signature). The signature is over the raw bytes, which UTF-8 decoding preserves.
+ */
+export function normalizeEvent(event: SlackHttpEvent): SlackHttpEvent {
+  const headers: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    headers[key.toLowerCase()] =
+      key.toLowerCase() === 'content-type' && value ? value.split(';')[0]!.trim().toLowerCase() : value;
+  }
+  let body = event.body ?? '';
+  if (event.isBase64Encoded) {
+    const bytes = Buffer.from(body, 'base64');
+    body = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  }
+  return { ...event, headers, body, isBase64Encoded: false };
+}
+
+function toBoltLogger(logger: AppLogger) {
+  let level = LogLevel.INFO;
+  let name = 'bolt';
+  return {
+    debug: () => {},
+    info: (...msg: unknown[]) => logger.info(`${name}: ${msg.map(String).join(' ')}`),
+    warn: (...msg: unknown[]) => logger.warn(`${name}: ${msg.map(String).join(' ')}`),
+    error: (...msg: unknown[]) => logger.error(`${name}: ${msg.map(String).join(' ')}`),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: (n: string) => {
+      name = n;
+    },
+  };
+}
