@@ -1,0 +1,65 @@
+/**
+ * nodemedic's command line (`npm run -s nodemedic -- <command>`): dispatches to one command module
+ * and turns its result into the process exit code. Commands never call process.exit themselves.
+ */
+import { pathToFileURL } from 'node:url';
+import { diagnoseCommand } from './diagnose.js';
+import { type CliIo, EXIT, processIo } from './io.js';
+
+/** Top-level `--help`. */
+export const USAGE = `Usage: nodemedic <command> [options]
+
+Commands:
+  diagnose      diagnose containerd on this machine and print the findings (see diagnose --help)
+  parse-alarm   print what nodemedic reads from an EventBridge alarm event FILE (see parse-alarm --help)
+
+Exit codes: 0 healthy/done, 1 findings, 2 usage or internal error.
+`;
+
+/** A command module's entry point. */
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+/** parse-alarm lives in its own module (another part of the CLI); load it only when asked. */
+async function parseAlarm(args: string[], io: CliIo): Promise<number> {
+  // A variable specifier keeps this file compiling whether or not the module is present yet.
+  const specifier = './parse-alarm.js';
+  let mod: { parseAlarmCommand?: Command };
+  try {
+    mod = (await import(specifier)) as { parseAlarmCommand?: Command };
+  } catch (err) {
+    io.stderr(`nodemedic: the parse-alarm command is not available: ${(err as Error).message}\n`);
+    return EXIT.error;
+  }
+  if (typeof mod.parseAlarmCommand !== 'function') {
+    io.stderr('nodemedic: the parse-alarm module does not export parseAlarmCommand\n');
+    return EXIT.error;
+  }
+  return mod.parseAlarmCommand(args, io);
+}
+
+const COMMANDS: Record<string, Command> = {
+  diagnose: diagnoseCommand,
+  'parse-alarm': parseAlarm,
+};
+
+/** Run the CLI with `argv` (without node and the script path); resolves with the exit code. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    (command === undefined ? io.stderr : io.stdout)(USAGE);
+    return command === undefined ? EXIT.error : EXIT.ok;
+  }
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!run) {
+    io.stderr(
+      `nodemedic: unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})\n`,
+    );
+    return EXIT.error;
+  }
+  return run(rest, io);
+}
+
+// Run when executed directly (`tsx functions/cli/main.ts ...`), not when imported by tests.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
