@@ -1,0 +1,438 @@
+import { describe, expect, it } from 'vitest';
+import { type AnalyzeOptions, analyze } from '../../functions/core/analyze.js';
+import { CAUSES } from '../../functions/core/causes/index.js';
+import type { Facts } from '../../functions/core/facts.js';
+import { CAUSE_IDS, type CauseId, type Report, SEVERITIES } from '../../functions/core/model.js';
+import { base, fixture, nodeBase, patched } from './support/facts.js';
+
+/** The sandbox runs Debian's 1.6.20: a policy at or below it makes the base healthy. */
+const LENIENT: AnalyzeOptions = { versionPolicy: { minimum: '1.6.0' } };
+
+interface Case {
+  readonly name: string;
+  readonly facts: () => Facts;
+  readonly options?: AnalyzeOptions;
+}
+
+/** Every cause: one fixture that must match it and one that must not (cdk-nag style). */
+const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; notMatched: Case[] }> = {
+  'containerd-down': {
+    matched: [
+      {
+        name: 'no process, unit failed after restarts',
+        facts: () =>
+          patched(nodeBase(), (f) => {
+            f.containerd.pid = null;
+            f.containerd.service = { status: 'ok', activeState: 'failed', subState: 'failed', nRestarts: 5 };
+            f.socket.exists = false;
+            f.socket.isSocket = false;
+            f.socket.call = null;
+            f.plugins = { status: 'unknown', reason: 'daemon not answering', total: null, errored: [] };
+          }),
+      },
+    ],
+    notMatched: [{ name: 'healthy sandbox', facts: base }],
+  },
+  'config-invalid': {
+    matched: [
+      {
+        name: 'TOML error with the line',
+        facts: () =>
+          patched(base(), (f) => {
+            f.config.parses = false;
+            f.config.parseError =
+              'failed to load TOML from /tmp/nm-sandbox/config.toml: (13, 5): was expecting token =, but got "}" instead';
+            f.config.errorLine = 13;
+            f.config.errorLineText = '    }';
+          }),
+      },
+    ],
+    notMatched: [
+      {
+        name: 'config parses (an old toml-load-failed log line is history)',
+        facts: () =>
+          patched(base(), (f) => {
+            f.logs.containerd = [
+              { id: 'toml-load-failed', count: 1, samples: ['failed to load TOML: (3, 1)'] },
+            ];
+          }),
+      },
+    ],
+  },
+  'state-corruption': {
+    matched: [
+      {
+        name: 'bolt and CRI plugins in error',
+        facts: () =>
+          patched(base(), (f) => {
+            f.plugins.errored = [
+              'io.containerd.snapshotter.v1/devmapper',
+              'io.containerd.metadata.v1/bolt',
+              'io.containerd.grpc.v1/cri',
+            ];
+          }),
+      },
+      {
+        name: '`invalid database` in the log',
+        facts: () =>
+          patched(base(), (f) => {
+            f.logs.containerd = [
+              {
+                id: 'invalid-database',
+                count: 1,
+                samples: [
+                  'level=warning msg="failed to load plugin io.containerd.metadata.v1.bolt" error="invalid database"',
+                ],
+              },
+            ];
+          }),
+      },
+    ],
+    notMatched: [{ name: 'only devmapper in error (normal without devmapper)', facts: base }],
+  },
+  'socket-unreachable': {
+    matched: [
+      {
+        name: 'socket removed while the daemon runs',
+        facts: () =>
+          patched(base(), (f) => {
+            f.socket.exists = false;
+            f.socket.isSocket = false;
+            f.socket.mode = null;
+            f.socket.owner = null;
+            f.socket.call = {
+              ok: false,
+              exitCode: 1,
+              elapsedMs: 12,
+              error: 'connect: no such file or directory',
+            };
+          }),
+      },
+      {
+        name: "kubelet's endpoint names another socket",
+        facts: () =>
+          patched(nodeBase(), (f) => {
+            f.kubelet.runtimeEndpoint = 'unix:///var/run/dockershim.sock';
+          }),
+      },
+    ],
+    notMatched: [
+      { name: 'socket answers', facts: base },
+      {
+        name: 'socket missing because the daemon is down (containerd-down explains it)',
+        facts: () =>
+          patched(base(), (f) => {
+            f.containerd.pid = null;
+            f.socket.exists = false;
+            f.socket.isSocket = false;
+            f.socket.call = null;
+          }),
+      },
+    ],
+  },
+  'fd-exhaustion': {
+    matched: [
+      {
+        name: 'open fds at the soft limit',
+        facts: () =>
+          patched(base(), (f) => {
+            f.fds.open = 1021;
+            f.fds.limitSoft = 1024;
+            f.fds.limitHard = 524288;
+          }),
+      },
+      {
+        name: '`too many open files` in the log',
+        facts: () =>
+          patched(base(), (f) => {
+            f.logs.containerd = [
+              {
+                id: 'too-many-open-files',
+                count: 40,
+                samples: ['accept unix /run/containerd/containerd.sock: accept4: too many open files'],
+              },
+            ];
+          }),
+      },
+    ],
+    notMatched: [
+      {
+        name: 'unlimited soft limit',
+        facts: () =>
+          patched(base(), (f) => {
+            f.fds.open = 50_000;
+            f.fds.limitSoft = null;
+          }),
+      },
+    ],
+  },
+  'grpc-limits': {
+    matched: [
+      {
+        name: 'max_recv_message_size of 2 KiB',
+        facts: () =>
+          patched(base(), (f) => {
+            f.config.grpc = [...f.config.grpc, 'max_recv_message_size = 2048'];
+          }),
+      },
+      {
+        name: '`received message larger than max` in the kubelet log',
+        facts: () =>
+          patched(base(), (f) => {
+            f.logs.kubelet = [
+              {
+                id: 'message-too-large',
+                count: 2,
+                samples: [
+                  'rpc error: code = ResourceExhausted desc = grpc: received message larger than max (16777300 vs. 16777216)',
+                ],
+              },
+            ];
+          }),
+      },
+    ],
+    notMatched: [
+      {
+        name: 'limits at or above the default, and a no-op max_concurrent_streams',
+        facts: () =>
+          patched(base(), (f) => {
+            f.config.grpc = [
+              'max_recv_message_size = 16_777_216',
+              'max_send_message_size = 33554432',
+              'max_concurrent_streams = 10',
+            ];
+          }),
+      },
+    ],
+  },
+  'resource-starvation': {
+    matched: [
+      {
+        name: 'recorded starved node (PSI, load, OOM kills)',
+        facts: () => fixture('resource-starvation.json'),
+      },
+    ],
+    notMatched: [{ name: 'idle sandbox', facts: base }],
+  },
+  'disk-pressure': {
+    matched: [
+      { name: 'root dir full, `no space left on device`', facts: () => fixture('disk-pressure.json') },
+    ],
+    notMatched: [
+      {
+        name: 'root at 89%',
+        facts: () =>
+          patched(base(), (f) => {
+            f.disk.root.usePct = 89;
+          }),
+      },
+    ],
+  },
+  'outdated-version': {
+    matched: [{ name: 'Debian 1.6.20 under the default policy', facts: base, options: {} }],
+    notMatched: [{ name: '1.6.20 with minimum 1.6.0', facts: base, options: LENIENT }],
+  },
+  'kubelet-down': {
+    matched: [{ name: 'kubelet failed while containerd answers', facts: () => fixture('kubelet-down.json') }],
+    notMatched: [
+      { name: 'kubelet not installed', facts: base },
+      {
+        name: 'kubelet unhealthy because containerd is down',
+        facts: () =>
+          patched(fixture('kubelet-down.json'), (f) => {
+            f.socket.call = { ok: false, exitCode: 124, elapsedMs: 15000, error: 'timeout' };
+          }),
+      },
+    ],
+  },
+};
+
+function causes(report: Report): CauseId[] {
+  return report.findings.map((f) => f.cause);
+}
+
+describe('analyze: one matched and one not-matched case per cause', () => {
+  for (const [cause, { matched, notMatched }] of Object.entries(CASES)) {
+    describe(cause, () => {
+      it.each(matched)('matches: $name', ({ facts, options }) => {
+        const report = analyze(facts(), options ?? LENIENT);
+        const finding = report.findings.find((f) => f.cause === cause);
+        expect(finding, JSON.stringify(report.findings)).toBeDefined();
+        expect(report.healthy).toBe(false);
+        expect(finding!.evidence.length).toBeGreaterThan(0);
+        expect(finding!.summary).not.toMatch(/\.$|\n/);
+        // A finding only proposes fixes its cause declares, so the catalog check covers it.
+        for (const r of finding!.remediations) expect(CAUSES[cause as CauseId].remediations).toContain(r);
+      });
+      it.each(notMatched)('does not match: $name', ({ facts, options }) => {
+        expect(causes(analyze(facts(), options ?? LENIENT))).not.toContain(cause);
+      });
+    });
+  }
+});
+
+describe('analyze: the report', () => {
+  it('calls the sandbox healthy when the minimum is at or below its version', () => {
+    const report = analyze(base(), LENIENT);
+    expect(report).toMatchObject({ healthy: true, findings: [] });
+    expect(report.notes).toEqual(['kubelet checks not applicable: kubelet not installed']);
+    expect(report.facts).toEqual(base());
+  });
+
+  it('says Debian 1.6 is past end of life under the default policy', () => {
+    const [finding] = analyze(base()).findings;
+    expect(finding).toMatchObject({
+      cause: 'outdated-version',
+      severity: 'warning',
+      remediations: ['replace-node', 'upgrade-containerd'],
+    });
+    expect(finding!.summary).toContain('1.6.20~ds1');
+    expect(finding!.summary).toContain('past end of life');
+  });
+
+  it('flags a known-bad version from the policy data with its reason', () => {
+    const report = analyze(base(), {
+      versionPolicy: {
+        minimum: '1.6.0',
+        knownBad: [{ version: '1.6.20', reason: 'leaks shims on restart' }],
+      },
+    });
+    expect(report.findings[0]!.evidence.map((e) => e.text)).toContain('known bad: leaks shims on restart');
+  });
+
+  it('quotes fd figures against the limit', () => {
+    const facts = CASES['fd-exhaustion'].matched[0]!.facts();
+    const finding = analyze(facts, LENIENT).findings.find((f) => f.cause === 'fd-exhaustion')!;
+    expect(finding.evidence[0]!.text).toContain('1021 of 1024 open files (99.7%)');
+    expect(finding.remediations).toEqual(['raise-nofile', 'restart-containerd']);
+  });
+
+  it('shows the failing config line and offers only the manual fix, never a restart', () => {
+    const facts = patched(CASES['config-invalid'].matched[0]!.facts(), (f) => {
+      f.containerd.pid = null;
+      f.socket.call = null;
+    });
+    const report = analyze(facts, LENIENT);
+    const config = report.findings.find((f) => f.cause === 'config-invalid')!;
+    expect(config.remediations).toEqual(['fix-config-manually']);
+    expect(config.evidence.map((e) => e.text)).toContain('/tmp/nm-sandbox/config.toml line 13:     }');
+    const down = report.findings.find((f) => f.cause === 'containerd-down')!;
+    expect(down.remediations).toEqual([]);
+    expect(report.findings.flatMap((f) => f.remediations)).not.toContain('restart-containerd');
+  });
+
+  it('ranks replace-node, then reset-state, then cordon-drain for corrupt state', () => {
+    const finding = analyze(CASES['state-corruption'].matched[0]!.facts(), LENIENT).findings[0]!;
+    expect(finding.remediations).toEqual(['replace-node', 'reset-state', 'cordon-drain']);
+    expect(finding.evidence.map((e) => e.text)).not.toContain(
+      'plugin io.containerd.snapshotter.v1/devmapper STATUS error',
+    );
+  });
+
+  it('reports an endpoint mismatch for a person instead of guessing', () => {
+    const finding = analyze(CASES['socket-unreachable'].matched[1]!.facts(), LENIENT).findings[0]!;
+    expect(finding.remediations).toEqual(['fix-endpoint-mismatch']);
+  });
+
+  it('notes a max_concurrent_streams key by name as a no-op, without a finding', () => {
+    const report = analyze(CASES['grpc-limits'].notMatched[0]!.facts(), LENIENT);
+    expect(report.findings).toEqual([]);
+    expect(report.notes.join('\n')).toMatch(
+      /`max_concurrent_streams`.*does not exist in containerd.*does nothing/,
+    );
+  });
+
+  it('raises the gRPC limit for a tiny max_recv_message_size', () => {
+    const finding = analyze(CASES['grpc-limits'].matched[0]!.facts(), LENIENT).findings[0]!;
+    expect(finding).toMatchObject({
+      cause: 'grpc-limits',
+      severity: 'critical',
+      remediations: ['raise-grpc-message-size'],
+    });
+    expect(finding.evidence[0]!.text).toContain(
+      'max_recv_message_size = 2048 bytes, below the default 16777216',
+    );
+  });
+
+  it('makes the read-only port 10255 a note, never a fix', () => {
+    const facts = patched(nodeBase(), (f) => {
+      f.logs.kubelet = [
+        {
+          id: 'read-only-port',
+          count: 3,
+          samples: ['dial tcp 127.0.0.1:10255: connect: connection refused'],
+        },
+      ];
+    });
+    const report = analyze(facts, LENIENT);
+    expect(report).toMatchObject({ healthy: true, findings: [] });
+    expect(report.notes.join('\n')).toContain('10255');
+  });
+
+  it('quotes log lines verbatim', () => {
+    const finding = analyze(fixture('resource-starvation.json')).findings.find(
+      (f) => f.cause === 'resource-starvation',
+    )!;
+    expect(finding.evidence.map((e) => e.text)).toContain(
+      'Jan 15 10:04:41 ip-10-0-1-23 kernel: Out of memory: Killed process 2101 (containerd) total-vm:1933012kB, anon-rss:88120kB',
+    );
+    expect(finding.remediations).toEqual(['cordon-drain', 'reboot-instance', 'replace-node']);
+  });
+
+  it.each([
+    [
+      'fds',
+      (f: Facts) =>
+        patched(
+          f,
+          (d) => void Object.assign(d.fds, { status: 'unknown', reason: 'timed out after 3s', open: null }),
+        ),
+    ],
+    [
+      'plugins',
+      (f: Facts) =>
+        patched(
+          f,
+          (d) => void Object.assign(d.plugins, { status: 'unknown', reason: 'ctr plugins ls timed out' }),
+        ),
+    ],
+    [
+      'logs',
+      (f: Facts) =>
+        patched(f, (d) => void Object.assign(d.logs, { status: 'unknown', reason: 'journalctl timed out' })),
+    ],
+    [
+      'resources',
+      (f: Facts) =>
+        patched(
+          f,
+          (d) => void Object.assign(d.resources, { status: 'unknown', reason: 'permission denied' }),
+        ),
+    ],
+  ] as const)('is not healthy, with a "could not check" note, when %s is unknown', (_name, change) => {
+    const report = analyze(change(base()), LENIENT);
+    expect(report.healthy).toBe(false);
+    expect(report.findings).toEqual([]);
+    expect(
+      report.notes.some((n) => /^could not (check|read)/.test(n) && /timed out|permission denied/.test(n)),
+    ).toBe(true);
+  });
+
+  it('sorts findings by severity, then cause order, deterministically', () => {
+    const facts = patched(fixture('disk-pressure.json'), (f) => {
+      f.fds.open = 1021;
+      f.fds.limitSoft = 1024;
+      f.containerd.serverVersion = '1.6.20';
+      f.config.grpc = ['max_recv_message_size = 8388608'];
+    });
+    const a = analyze(facts);
+    expect(causes(a)).toEqual(['fd-exhaustion', 'disk-pressure', 'grpc-limits', 'outdated-version']);
+    const rank = (c: CauseId) => [
+      SEVERITIES.indexOf(a.findings.find((f) => f.cause === c)!.severity),
+      CAUSE_IDS.indexOf(c),
+    ];
+    const ranks = causes(a).map(rank);
+    expect([...ranks].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!)).toEqual(ranks);
+    expect(JSON.stringify(analyze(facts))).toBe(JSON.stringify(a));
+  });
+});
