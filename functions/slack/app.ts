@@ -97,7 +97,7 @@ export function createSlackApp(deps: SlackAppDeps): {
     tokenVerificationEnabled: false,
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
   });
-  const slack = new WebApiChat({ client: app.client });
+  const slack = new WebApiChat(app.client);
   const listenerDeps: ListenerDeps = {
     ...deps,
     chat: deps.chat ?? slack,

@@ -76,8 +76,8 @@ export function toDependencyError(method: string, err: unknown): DependencyError
 export class WebApiChat implements Chat {
   readonly #client: WebClient;
 
-  constructor(options: { client: WebClient }) {
-    this.#client = options.client;
+  constructor(client: WebClient) {
+    this.#client = client;
   }
 
   async post(channel: string, message: ChatMessage, threadTs?: string): Promise<MessageRef> {
