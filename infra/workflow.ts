@@ -66,6 +66,8 @@ export interface NodemedicWorkflowProps {
 export const RETRYABLE_ERROR = 'RetryableError';
 /** Error the Slack listener sends through SendTaskFailure when an approver denies the fix. */
 export const DENIED_ERROR = 'Denied';
+/** Error the alarm function sends through SendTaskFailure when the alarm returns to OK mid-wait. */
+export const RECOVERED_ERROR = 'Recovered';
 
 /** The workflow: a Standard state machine with logging ALL and X-Ray tracing. */
 export class NodemedicWorkflow extends Construct {
@@ -256,6 +258,12 @@ export function buildDefinition(scope: Construct, props: NodemedicWorkflowProps)
   awaitApproval.addCatch(escalateApprovalTimeout, { errors: ['States.Timeout'], resultPath: '$.error' });
   // The listener already closed the card on a deny: the execution simply ends.
   awaitApproval.addCatch(new Succeed(scope, 'Denied'), { errors: [DENIED_ERROR], resultPath: '$.error' });
+  // The alarm went back to OK while waiting: the alarm function closed the incident and failed
+  // the token with this error.
+  awaitApproval.addCatch(new Succeed(scope, 'RecoveredWhileWaiting'), {
+    errors: [RECOVERED_ERROR],
+    resultPath: '$.error',
+  });
   // Anything else before a fix ran is a failure of the diagnosis phase.
   awaitApproval.addCatch(escalateDiagnosisFailed, { errors: ['States.ALL'], resultPath: '$.error' });
   awaitApproval.next(

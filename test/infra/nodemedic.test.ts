@@ -1,0 +1,339 @@
+/**
+ * The NodeMedic construct, read from its synthesized template: the trigger, the DLQ, the table,
+ * least-privilege IAM (SendCommand scoped to our documents and tagged instances), the Function URL,
+ * what each function's environment holds, prop validation, and zero unacknowledged cdk-nag findings.
+ */
+import { Match } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
+import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
+import { HANDLER_ENV } from '../../infra/nodemedic.js';
+import { resourcesOf, synthNodeMedic } from './support.js';
+
+const { app, stack, nodemedic, template } = synthNodeMedic();
+
+/** Every statement of the policy attached to one function's role. */
+function statementsOf(name: HandlerName): any[] {
+  const roleId = stack.getLogicalId(nodemedic.functions[name].role!.node.defaultChild as never);
+  return resourcesOf(template, 'AWS::IAM::Policy')
+    .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (s: any): string[] => [s.Action].flat();
+const resourcesOfStatement = (s: any): unknown[] => [s.Resource].flat();
+
+describe('trigger', () => {
+  it('matches alarm state changes to ALARM or OK whose name has the prefix', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.cloudwatch'],
+        'detail-type': ['CloudWatch Alarm State Change'],
+        detail: { state: { value: ['ALARM', 'OK'] }, alarmName: [{ prefix: 'nodemedic-' }] },
+      },
+    });
+  });
+
+  it('retries delivery and dead-letters to an SSL-only queue, also the async failure destination', () => {
+    const dlqId = stack.getLogicalId(nodemedic.dlq.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: Match.anyValue(), MaximumEventAgeInSeconds: Match.anyValue() },
+        }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlqId, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('uses the configured names and prefixes, or every alarm for an empty filter', () => {
+    const named = synthNodeMedic({ alarmFilter: { namePrefixes: ['eks-'], names: ['node-down'] } }).template;
+    named.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { detail: { alarmName: [{ prefix: 'eks-' }, 'node-down'] } },
+    });
+    const every = synthNodeMedic({ alarmFilter: {} }).template;
+    every.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { detail: { state: { value: ['ALARM', 'OK'] }, alarmName: Match.absent() } },
+    });
+  });
+});
+
+describe('storage', () => {
+  it('keeps incidents in a table keyed by pk with TTL on ttl and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  });
+});
+
+describe('functions', () => {
+  const fns = resourcesOf(template, 'AWS::Lambda::Function');
+
+  it('deploys one function per handler of the contract, on the newest Node runtime, as ESM', () => {
+    expect(Object.keys(nodemedic.functions).sort()).toEqual(Object.keys(HANDLERS).sort());
+    expect(fns).toHaveLength(Object.keys(HANDLERS).length);
+    for (const [, fn] of fns) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Handler).toBe('index.handler');
+    }
+  });
+
+  it.each(Object.keys(HANDLERS) as HandlerName[])('%s gets only the environment it needs', (name) => {
+    const id = stack.getLogicalId(nodemedic.functions[name].node.defaultChild as never);
+    const env = template.toJSON().Resources[id].Properties.Environment.Variables as Record<string, unknown>;
+    const expected = [
+      'POWERTOOLS_SERVICE_NAME',
+      'LOG_LEVEL',
+      'TABLE_NAME',
+      'SLACK_CHANNEL_ID',
+      'SAFETY_POLICY',
+      'ONCALL_USERGROUP_ID',
+      ...HANDLER_ENV[name].filter((k) => k !== 'VERSION_POLICY'),
+    ];
+    expect(Object.keys(env).sort()).toEqual([...new Set(expected)].sort());
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe('nodemedic');
+    expect(JSON.parse(env.SAFETY_POLICY as string)).toEqual(DEFAULT_SAFETY_POLICY);
+  });
+
+  it('passes the state machine ARN only to the functions that start or resume it', () => {
+    const smId = stack.getLogicalId(nodemedic.stateMachine.node.defaultChild as never);
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const id = stack.getLogicalId(nodemedic.functions[name].node.defaultChild as never);
+      const env = template.toJSON().Resources[id].Properties.Environment.Variables;
+      if (name === 'alarm' || name === 'slack') expect(env.STATE_MACHINE_ARN, name).toEqual({ Ref: smId });
+      else expect(env.STATE_MACHINE_ARN, name).toBeUndefined();
+    }
+  });
+
+  it('puts no secret value in any environment: only the secret ARN', () => {
+    const secretId = stack.getLogicalId(nodemedic.slackSecret.node.defaultChild as never);
+    for (const [logicalId, fn] of fns) {
+      const env = fn.Properties.Environment.Variables as Record<string, unknown>;
+      const text = JSON.stringify(env);
+      expect(text, logicalId).not.toMatch(/xox[abp]-|REPLACE_ME|signingSecret|botToken/i);
+      if (env.SLACK_SECRET_ID) expect(env.SLACK_SECRET_ID).toEqual({ Ref: secretId });
+    }
+  });
+
+  it('maps every script id to its SSM document name in DOCUMENTS', () => {
+    const id = stack.getLogicalId(nodemedic.functions.send.node.defaultChild as never);
+    const docs = stack.resolve(template.toJSON().Resources[id].Properties.Environment.Variables.DOCUMENTS);
+    const text = JSON.stringify(docs);
+    for (const [scriptId, doc] of Object.entries(nodemedic.documents)) {
+      expect(text).toContain(`"${scriptId}\\":`);
+      expect(text).toContain(stack.getLogicalId(doc));
+    }
+  });
+
+  it('exposes the Slack function through a Function URL without IAM auth (Slack signs instead)', () => {
+    const slackId = stack.getLogicalId(nodemedic.functions.slack.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [slackId, 'Arn'] },
+    });
+  });
+
+  it('uses a role of its own per function, writing logs to its own group only', () => {
+    template.resourceCountIs('AWS::IAM::Role', Object.keys(HANDLERS).length + 1);
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const logs = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logs, name).toHaveLength(1);
+      expect(JSON.stringify(logs[0].Resource), name).toMatch(/Logs[0-9A-F]{8}/);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  it('scopes SendCommand to our documents, and to instances only under the cluster tag condition', () => {
+    const sends = statementsOf('send').filter((s) => actionsOf(s).includes('ssm:SendCommand'));
+    expect(sends).toHaveLength(2);
+    const docs = sends.find((s) => s.Sid === 'OwnDocuments');
+    const inst = sends.find((s) => s.Sid === 'ClusterInstances');
+    const docIds = Object.values(nodemedic.documents).map((d) => stack.getLogicalId(d));
+    expect(resourcesOfStatement(docs)).toHaveLength(docIds.length);
+    for (const r of resourcesOfStatement(docs)) {
+      expect(JSON.stringify(r)).toMatch(/:document\//);
+      expect(docIds.some((id) => JSON.stringify(r).includes(id))).toBe(true);
+    }
+    expect(docs.Condition).toBeUndefined();
+    expect(JSON.stringify(inst.Resource)).toContain(':instance/*');
+    expect(inst.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/eks:cluster-name': ['prod', 'stage'] },
+    });
+  });
+
+  it('never grants SendCommand, reboot, terminate or console output on a bare *', () => {
+    const scoped = [
+      'ssm:SendCommand',
+      'ec2:RebootInstances',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
+      'ec2:GetConsoleOutput',
+    ];
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      for (const s of statementsOf(name)) {
+        if (actionsOf(s).some((a) => scoped.includes(a))) {
+          expect(resourcesOfStatement(s), `${name} ${actionsOf(s)}`).not.toContain('*');
+          if (!actionsOf(s).includes('ssm:SendCommand') || s.Sid !== 'OwnDocuments') {
+            expect(s.Condition, `${name} ${actionsOf(s)}`).toBeDefined();
+          }
+        }
+      }
+    }
+  });
+
+  it('gives the mutating EC2/ASG actions to the send function alone', () => {
+    const mutating = [
+      'ssm:SendCommand',
+      'ec2:RebootInstances',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
+    ];
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const has = statementsOf(name).some((s) => actionsOf(s).some((a) => mutating.includes(a)));
+      expect(has, name).toBe(name === 'send');
+    }
+  });
+
+  it('lets only alarm and slack start or resume executions, on this state machine', () => {
+    const smId = stack.getLogicalId(nodemedic.stateMachine.node.defaultChild as never);
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const states = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
+      if (name === 'alarm' || name === 'slack') {
+        const actions = states.flatMap(actionsOf);
+        expect(actions).toEqual(
+          expect.arrayContaining([
+            'states:StartExecution',
+            'states:SendTaskSuccess',
+            'states:SendTaskFailure',
+          ]),
+        );
+        for (const s of states) expect(s.Resource).toEqual({ Ref: smId });
+      } else {
+        expect(states, name).toEqual([]);
+      }
+    }
+  });
+
+  it('gives poll read-only access to the table', () => {
+    const writes = statementsOf('poll').filter((s) =>
+      actionsOf(s).some((a) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it('scopes DescribeAlarms to the alarms the filter accepts', () => {
+    const [s] = statementsOf('outcome').filter((st) => actionsOf(st).includes('cloudwatch:DescribeAlarms'));
+    expect(JSON.stringify(s.Resource)).toContain(':alarm:nodemedic-*');
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports zero unacknowledged findings', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    const findings = report.violations.map(
+      (v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+    );
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('does report a wildcard that nobody acknowledged (the check is live)', () => {
+    const spec = synthNodeMedic();
+    spec.nodemedic.functions.poll.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::bucket/*'] }),
+    );
+    const report = new AwsSolutionsChecks(spec.app).validateScope(spec.app);
+    expect(report.violations.map((v) => v.ruleName)).toContain(
+      'AwsSolutions-IAM5[Resource::arn:aws:s3:::bucket/*]',
+    );
+  });
+});
+
+describe('props', () => {
+  it.each([
+    [{ slackChannelId: '#alerts' }, /slackChannelId must be a Slack channel id/],
+    [{ clusterNames: [] }, /clusterNames must name at least one cluster/],
+    [{ clusterNames: ['bad"name'] }, /clusterNames: "bad\\"name" is not a valid tag value/],
+    [{ onCallUserGroupId: 'oncall' }, /onCallUserGroupId must be a Slack user group id/],
+    [{ onCallAllowList: ['alice'] }, /onCallAllowList: "alice" is not a Slack user id/],
+    [{ clusterTagKey: '' }, /clusterTagKey "" is not a valid tag key/],
+    [{ alarmFilter: { namePrefixes: [] } }, /alarmFilter.namePrefixes is empty/],
+    [{ safetyPolicy: { approvalTimeoutMinutes: 45 } }, /approvalTimeoutMinutes/],
+  ] as const)('refuses %j', (props, message) => {
+    expect(() => synthNodeMedic(props as never)).toThrow(message);
+  });
+
+  it('runs the validated safety policy: the approval timeout becomes the task timeout', () => {
+    const spec = synthNodeMedic({ safetyPolicy: { approvalTimeoutMinutes: 10 } });
+    expect(spec.nodemedic.safetyPolicy.approvalTimeoutMinutes).toBe(10);
+    expect(JSON.stringify(spec.template.toJSON())).toContain('\\"TimeoutSeconds\\":600');
+  });
+
+  it('scopes by a custom cluster tag key', () => {
+    const spec = synthNodeMedic({ clusterTagKey: 'nodemedic:cluster', clusterNames: ['blue'] });
+    expect(JSON.stringify(spec.template.toJSON())).toContain('"aws:ResourceTag/nodemedic:cluster":["blue"]');
+  });
+});
+
+describe('example Container Insights alarm (opt-in)', () => {
+  it('is absent unless asked for', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+  });
+
+  it('alarms per node on node_status_condition_ready < 1 with missing data breaching, named to match the filter', () => {
+    const spec = synthNodeMedic({
+      containerInsightsAlarm: {
+        clusterName: 'prod',
+        nodes: [{ nodeName: 'ip-10-0-1-5.ec2.internal', instanceId: 'i-0123456789abcdef0' }],
+      },
+    });
+    spec.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nodemedic-prod-ip-10-0-1-5.ec2.internal-not-ready',
+      Namespace: 'ContainerInsights',
+      MetricName: 'node_status_condition_ready',
+      Dimensions: [
+        { Name: 'ClusterName', Value: 'prod' },
+        { Name: 'InstanceId', Value: 'i-0123456789abcdef0' },
+        { Name: 'NodeName', Value: 'ip-10-0-1-5.ec2.internal' },
+      ],
+      Statistic: 'Minimum',
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('falls back to cluster_failed_node_count without a node list', () => {
+    const spec = synthNodeMedic({ containerInsightsAlarm: { clusterName: 'prod' } });
+    spec.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'nodemedic-prod-failed-nodes',
+      MetricName: 'cluster_failed_node_count',
+      Dimensions: [{ Name: 'ClusterName', Value: 'prod' }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+    });
+  });
+
+  it('adds its name to an explicit name filter so its state changes reach the bot', () => {
+    const spec = synthNodeMedic({
+      alarmFilter: { names: ['other'] },
+      containerInsightsAlarm: { clusterName: 'prod' },
+    });
+    spec.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { detail: { alarmName: ['other', 'nodemedic-prod-failed-nodes'] } },
+    });
+  });
+});
