@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { ShellCommandRunner, type ShellCommandRunnerOptions } from '../adapters/local/shell-runner.js';
 import { analyze, parseFacts } from '../core/analyze.js';
 import { NodemedicError } from '../core/errors.js';
-import type { NodeRef } from '../core/ports.js';
+import type { CommandInvocation, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
@@ -51,6 +51,8 @@ const PATH_FLAGS = {
 export interface DiagnoseDeps {
   /** Options for the ShellCommandRunner, e.g. `{ env: sandbox.env() }`. */
   runner?: ShellCommandRunnerOptions;
+  /** Sees the script's raw invocation (stdout as printed), e.g. to record or measure it. */
+  onInvocation?: (invocation: CommandInvocation) => void;
 }
 
 /** Run `diagnose` with its arguments (after the subcommand); resolves with the exit code. */
@@ -96,6 +98,7 @@ export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseD
       comment: 'nodemedic diagnose (cli)',
     });
     const inv = await runner.wait(commandId, LOCAL_NODE);
+    deps.onInvocation?.(inv);
     if (inv.status !== 'success' && inv.stdout.trim() === '') {
       const why = inv.stderr.trim().split('\n')[0] || `exit code ${inv.exitCode}`;
       io.stderr(`nodemedic diagnose: the diagnostic script ${inv.status}: ${why}\n`);

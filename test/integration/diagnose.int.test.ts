@@ -1,0 +1,278 @@
+/**
+ * The diagnosis end to end against a real containerd: for each fault, inject it for real into a
+ * throwaway daemon, run the CLI's diagnose command (the same runner and script as the demo and,
+ * byte for byte, SSM), and assert on the cause it names. One fresh sandbox per case: a daemon
+ * starts in well under a second, and no fault's leftovers (log lines, a corrupt DB) leak into the
+ * next case.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
+import { diagnoseCommand } from '../../functions/cli/diagnose.js';
+import type { Facts } from '../../functions/core/facts.js';
+import type { Report } from '../../functions/core/model.js';
+import type { CommandInvocation, NodeRef } from '../../functions/core/ports.js';
+import { parseVersion } from '../../functions/core/version.js';
+import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { FAULTS, type FaultId, invalidConfigLine } from '../../functions/local/sandbox/faults.js';
+import { captureIo } from '../support/capture-io.js';
+import { describeWithContainerd } from '../support/containerd.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+const NODE: NodeRef = { instanceId: 'local-test', nodeName: null, cluster: 'local', autoScalingGroup: null };
+/** A hang guard only: the script's own bounds keep a wedged run near 15 s. */
+const HANG_GUARD_MS = 40_000;
+const OUTPUT_LIMIT = 20_000;
+
+/** The installed containerd's X.Y.Z: a minimum at it keeps outdated-version out of other cases. */
+function installedVersion(): string {
+  const out = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  const v = parseVersion(out.split(/\s+/)[2] ?? '');
+  if (!v) throw new Error(`cannot read the installed containerd version from ${JSON.stringify(out)}`);
+  return `${v.major}.${v.minor}.${v.patch}`;
+}
+
+interface Diagnosis {
+  readonly code: number;
+  readonly report: Report;
+  readonly invocation: CommandInvocation;
+  readonly wallMs: number;
+}
+
+/** `nodemedic diagnose --json` in-process against a sandbox, keeping the script's raw stdout. */
+async function diagnose(sb: ContainerdSandbox, minVersion: string): Promise<Diagnosis> {
+  const cap = captureIo();
+  let invocation: CommandInvocation | undefined;
+  const args = ['--address', sb.address, '--config', sb.configPath, '--root', sb.root, '--state', sb.state];
+  args.push('--log-file', sb.logFile, '--min-version', minVersion, '--json');
+  const t0 = performance.now();
+  const code = await diagnoseCommand(args, cap.io, {
+    runner: { env: sb.env() },
+    onInvocation: (inv) => {
+      invocation = inv;
+    },
+  });
+  const wallMs = Math.round(performance.now() - t0);
+  expect(cap.err(), 'diagnose wrote an error').toBe('');
+  if (!invocation) throw new Error('the script never ran');
+  return { code, report: JSON.parse(cap.out()) as Report, invocation, wallMs };
+}
+
+/**
+ * Findings this machine itself explains, not the sandbox: a shared 2-core CI box can be under
+ * real CPU pressure. Only resource-starvation qualifies, and only with PSI or load as evidence.
+ */
+function machineFindings(report: Report): string[] {
+  return report.findings
+    .filter(
+      (f) => f.cause === 'resource-starvation' && f.evidence.every((e) => /psi|load|steal/.test(e.source)),
+    )
+    .map((f) => f.cause);
+}
+
+/** The script's contract on every run: one valid JSON document, under the cap, schema 1. */
+function expectWellFormed(invocation: CommandInvocation): Facts {
+  expect(invocation.status).toBe('success');
+  expect(invocation.exitCode).toBe(0);
+  expect(invocation.stdoutTruncated).toBe(false);
+  expect(invocation.stdout.length).toBeLessThan(OUTPUT_LIMIT);
+  expect(invocation.stdout.trim().split('\n')).toHaveLength(1);
+  const facts = JSON.parse(invocation.stdout) as Facts;
+  expect(facts.schema).toBe(1);
+  return facts;
+}
+
+/** Probes that do not apply here say so, with a reason, instead of raising a finding. */
+function expectNotApplicableReported(report: Report, facts: Facts): void {
+  expect(facts.kubelet.status).toBe('n/a');
+  expect(facts.kubelet.reason).toMatch(/kubelet/);
+  expect(report.findings.map((f) => f.cause)).not.toContain('kubelet-down');
+  expect(report.notes.join('\n')).toMatch(/kubelet/i);
+}
+
+const figures: string[] = [];
+
+describeWithContainerd('diagnose against a real containerd', () => {
+  let sb: ContainerdSandbox | undefined;
+  let installed: string;
+
+  beforeAll(() => {
+    installed = installedVersion();
+    return () => {
+      // Printed once per run: the figures the issue's closing note asks for.
+      console.log(`diagnose figures (containerd ${installed}):\n${figures.join('\n')}`);
+    };
+  });
+
+  afterEach(async () => {
+    await sb?.dispose();
+    sb = undefined;
+  });
+
+  it('calls a healthy daemon healthy when the minimum version is at or below the installed one', async () => {
+    sb = await ContainerdSandbox.start();
+    const d = await diagnose(sb, installed);
+    const facts = expectWellFormed(d.invocation);
+    figures.push(`healthy: ${d.invocation.stdout.length} chars, script ${facts.script.elapsedMs} ms`);
+
+    expect(facts.containerd.pid).toBe(sb.pid());
+    expect(facts.socket.call?.ok).toBe(true);
+    expect(facts.plugins.errored).not.toContain('io.containerd.metadata.v1/bolt');
+    const unexplained = d.report.findings
+      .map((f) => f.cause)
+      .filter((c) => !machineFindings(d.report).includes(c));
+    expect(unexplained).toEqual([]);
+    if (d.report.findings.length === 0) {
+      expect(d.report.healthy).toBe(true);
+      expect(d.code).toBe(0);
+    } else {
+      console.warn(`healthy case: this machine itself is starved: ${d.report.findings[0]?.summary}`);
+      expect(d.code).toBe(1);
+    }
+    expectNotApplicableReported(d.report, facts);
+  });
+
+  const cases = (Object.keys(FAULTS) as FaultId[]).map((id) => ({ id, ...FAULTS[id] }));
+
+  it.each(cases)('$id → $expectedCause', async ({ id, expectedCause, minVersion, inject }) => {
+    sb = await ContainerdSandbox.start();
+    await inject(sb);
+    const d = await diagnose(sb, minVersion ?? installed);
+    const facts = expectWellFormed(d.invocation);
+    figures.push(
+      `${id}: ${expectedCause} ${d.report.findings.some((f) => f.cause === expectedCause) ? 'found' : 'MISSED'}, ` +
+        `${d.invocation.stdout.length} chars, script ${facts.script.elapsedMs} ms, cli ${d.wallMs} ms`,
+    );
+
+    expect(d.code).toBe(1);
+    expect(d.report.healthy).toBe(false);
+    expect(d.report.findings.map((f) => f.cause)).toContain(expectedCause);
+    expect(d.wallMs).toBeLessThan(HANG_GUARD_MS);
+    expectNotApplicableReported(d.report, facts);
+  });
+
+  it('quotes the line containerd fails at when the config does not parse', async () => {
+    sb = await ContainerdSandbox.start();
+    await FAULTS['config-invalid'].inject(sb);
+    const line = invalidConfigLine(sb);
+    expect(line).not.toBeNull();
+    const d = await diagnose(sb, installed);
+    const finding = d.report.findings.find((f) => f.cause === 'config-invalid');
+    const evidence = finding?.evidence.map((e) => e.text).join('\n') ?? '';
+    expect(evidence).toContain(`line ${line}`);
+    expect(evidence).toContain('this line is not toml');
+    expect((d.report.facts as Facts).config.errorLine).toBe(line);
+  });
+
+  it('keeps every log sample exact JSON, whatever bytes the log holds', async () => {
+    sb = await ContainerdSandbox.start();
+    const nasty =
+      'level=error msg="dial: too many open files" path=C:\\tmp\\x "quoted" \t tab \u0001\u001f\u007f ünïcode ✓';
+    appendFileSync(sb.logFile, `${nasty}\n`);
+    const runner = new ShellCommandRunner({ env: sb.env() });
+    const { commandId } = await runner.send({
+      node: NODE,
+      script: 'diagnose',
+      parameters: sb.params(),
+      timeoutSeconds: 60,
+      comment: 'test',
+    });
+    const facts = expectWellFormed(await runner.wait(commandId, NODE));
+    const match = facts.logs.containerd.find((m) => m.id === 'too-many-open-files');
+    // Tabs become spaces (samples are one field each); everything else round-trips.
+    expect(match?.samples.at(-1)).toBe(nasty.replace(/\t/g, ' '));
+  });
+
+  it('stays under 20,000 characters when every signature matches thousands of long lines', async () => {
+    sb = await ContainerdSandbox.start();
+    const signatures = (await import('../../functions/core/facts.js')).LOG_SIGNATURES;
+    const filler = '"\\'.repeat(400);
+    const block = Object.values(signatures)
+      .map((text) => `kubelet containerd.sock shim ${text} ${filler}`)
+      .join('\n');
+    appendFileSync(sb.logFile, `${Array.from({ length: 200 }, () => block).join('\n')}\n`);
+    const runner = new ShellCommandRunner({ env: sb.env() });
+    const { commandId } = await runner.send({
+      node: NODE,
+      script: 'diagnose',
+      parameters: sb.params(),
+      timeoutSeconds: 60,
+      comment: 'test',
+    });
+    const inv = await runner.wait(commandId, NODE);
+    const facts = expectWellFormed(inv);
+    figures.push(`log flood: ${inv.stdout.length} chars`);
+    expect(facts.logs.containerd.map((m) => m.id).sort()).toEqual(Object.keys(signatures).sort());
+    for (const m of facts.logs.containerd) {
+      expect(m.count).toBe(200);
+      for (const s of m.samples) expect(s.length).toBeLessThanOrEqual(300);
+    }
+  });
+});
+
+describeWithContainerd('npm run nodemedic -- diagnose (the real process)', () => {
+  let sb: ContainerdSandbox | undefined;
+  afterEach(async () => {
+    await sb?.dispose();
+    sb = undefined;
+  });
+
+  it('prints a readable report and exits 1 when the daemon is down', async () => {
+    sb = await ContainerdSandbox.start();
+    await FAULTS['daemon-stopped'].inject(sb);
+    const args = ['--address', sb.address, '--config', sb.configPath, '--root', sb.root, '--state', sb.state];
+    args.push('--log-file', sb.logFile, '--min-version', installedVersion());
+    const child = spawn(
+      join(REPO, 'node_modules', '.bin', 'tsx'),
+      ['functions/cli/main.ts', 'diagnose', ...args],
+      {
+        cwd: REPO,
+        env: { ...process.env, ...sb.env() },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(out).toMatch(/\[CRITICAL\] containerd-down: /);
+    expect(out).toMatch(/evidence:/);
+    expect(out).toMatch(/1\) restart-containerd/);
+  });
+});
+
+describe('diagnose usage errors', () => {
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--address', 'relative/path'], /script parameter "address" does not match/],
+    [['--address', '/run/x;reboot'], /script parameter "address" does not match/],
+    [['--min-version', 'latest'], /--min-version: not a version/],
+    [['--timeout', '0'], /--timeout/],
+    [['extra'], /positional/i],
+  ])('%j exits 2 naming the problem', async (args, message) => {
+    const cap = captureIo();
+    expect(await diagnoseCommand(args, cap.io)).toBe(2);
+    expect(cap.err()).toMatch(message);
+    expect(cap.err().trim().split('\n')).toHaveLength(1);
+    expect(cap.out()).toBe('');
+  });
+
+  it('--help documents every flag', async () => {
+    const cap = captureIo();
+    expect(await diagnoseCommand(['--help'], cap.io)).toBe(0);
+    for (const flag of [
+      '--address',
+      '--config',
+      '--root',
+      '--state',
+      '--log-file',
+      '--min-version',
+      '--json',
+    ]) {
+      expect(cap.out()).toContain(flag);
+    }
+  });
+});
