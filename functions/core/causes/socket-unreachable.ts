@@ -1,6 +1,7 @@
 import type { Evidence, RemediationId } from '../model.js';
 import type { Cause } from './cause.js';
-import { why } from './helpers.js';
+import { FD_THRESHOLD } from './fd-exhaustion.js';
+import { ratio, why } from './helpers.js';
 
 /** `unix:///run/containerd/containerd.sock` and `/run/containerd/containerd.sock` name the same socket. */
 function socketPath(endpoint: string): string {
@@ -80,11 +81,16 @@ export const socketUnreachable: Cause = {
     const ranked = (
       ['fix-endpoint-mismatch', 'restart-containerd', 'collect-goroutine-dump'] as const
     ).filter((r) => (mismatch ? r === 'fix-endpoint-mismatch' : remediations.includes(r)));
+    // At its fd limit the daemon cannot accept connections: that is the root cause, so this
+    // symptom ranks below fd-exhaustion and its fixes (raise the limit before a restart).
+    const fdBound =
+      facts.fds.status === 'ok' && (ratio(facts.fds.open, facts.fds.limitSoft) ?? 0) >= FD_THRESHOLD;
+    if (fdBound && !mismatch) summary += ' (containerd is at its open-file limit: see fd-exhaustion)';
     return {
       state: 'matched',
       finding: {
         cause: 'socket-unreachable',
-        severity: 'critical',
+        severity: fdBound && !mismatch ? 'warning' : 'critical',
         confidence: 'high',
         summary,
         evidence,

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { CatalogError } from '../../functions/core/errors.js';
+import {
+  DEFAULT_SAFETY_POLICY,
+  type SafetyPolicy,
+  validateSafetyPolicy,
+} from '../../functions/core/policy.js';
+
+describe('safety policy', () => {
+  it('has the defaults of the safety model', () => {
+    expect(DEFAULT_SAFETY_POLICY).toEqual({
+      maxFixesInFlightPerCluster: 1,
+      clusterHoldPercent: 30,
+      nodeCooldownMinutes: 15,
+      retryBudget: 2,
+      approvalTimeoutMinutes: 15,
+      destructiveApprovers: 2,
+    });
+    expect(validateSafetyPolicy({})).toEqual(DEFAULT_SAFETY_POLICY);
+  });
+
+  it('merges overrides over the defaults', () => {
+    expect(validateSafetyPolicy({ maxFixesInFlightPerCluster: 3, approvalTimeoutMinutes: 20 })).toEqual({
+      ...DEFAULT_SAFETY_POLICY,
+      maxFixesInFlightPerCluster: 3,
+      approvalTimeoutMinutes: 20,
+    });
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    [
+      'approval window reaching EKS auto-repair',
+      { approvalTimeoutMinutes: 30 },
+      /approvalTimeoutMinutes: 30 is outside 1\.\.29 .*EKS auto-repair/,
+    ],
+    [
+      'a single destructive approver',
+      { destructiveApprovers: 1 },
+      /destructiveApprovers: 1 is outside 2\.\.5/,
+    ],
+    ['no fixes in flight', { maxFixesInFlightPerCluster: 0 }, /maxFixesInFlightPerCluster: 0 is outside/],
+    ['a fractional retry budget', { retryBudget: 1.5 }, /retryBudget: expected a whole number, got 1\.5/],
+    ['a percentage over 100', { clusterHoldPercent: 150 }, /clusterHoldPercent: 150 is outside 1\.\.100/],
+    ['a negative cooldown', { nodeCooldownMinutes: -1 }, /nodeCooldownMinutes: -1 is outside/],
+    ['a string', { retryBudget: '2' }, /retryBudget: expected a number, got "2"/],
+    ['an unknown field', { maxFixes: 2 }, /safety policy\.maxFixes: unknown field/],
+    ['not an object', null, /safety policy: expected an object, got null/],
+  ])('refuses %s, naming the field', (_name, input, message) => {
+    expect(() => validateSafetyPolicy(input as Partial<SafetyPolicy>)).toThrow(CatalogError);
+    expect(() => validateSafetyPolicy(input as Partial<SafetyPolicy>)).toThrow(message);
+  });
+});
