@@ -6,7 +6,7 @@
  * done by the listeners (the receiver accepts a replay inside its 5-minute window).
  */
 import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
-import type { WebClientOptions } from '@slack/web-api';
+import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppLogger } from '../app/deps.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
@@ -44,6 +44,11 @@ export interface SlackAppDeps {
   readonly logger: AppLogger;
   /** @default () => new Date() */
   readonly clock?: () => Date;
+  /**
+   * The bot's ids, when known from configuration. Without them one `auth.test` is made on the
+   * first request of a container and cached (Bolt alone would call it on every request).
+   */
+  readonly bot?: { readonly botId: string; readonly botUserId: string };
 }
 
 /** What each listener's `register` receives: the deps with the defaults filled in. */
@@ -73,8 +78,10 @@ export interface SlackHttpResponse {
 export type SlackHandler = (event: SlackHttpEvent, context: unknown) => Promise<SlackHttpResponse>;
 
 /**
- * Build the Bolt app and its Lambda receiver. No Slack call happens here: `auth.test` is skipped
- * (`tokenVerificationEnabled: false`), so a cold start costs no round trip.
+ * Build the Bolt app and its Lambda receiver. No Slack call happens here. Bolt's own
+ * single-token mode with `tokenVerificationEnabled: false` calls `auth.test` on every request
+ * (read from its source: the result is not kept), so the app authorizes with a function that
+ * makes that call once per container, or never when `deps.bot` is given.
  */
 export function createSlackApp(deps: SlackAppDeps): {
   app: App;
@@ -90,14 +97,26 @@ export function createSlackApp(deps: SlackAppDeps): {
       deps.logger.warn('refused a Slack request with an invalid or stale signature', { timestamp: ts });
     },
   });
+  const client = new WebClient(deps.botToken, { ...deps.clientOptions, logger: boltLogger });
+  let identity: Promise<{ botId: string; botUserId: string }> | null = deps.bot
+    ? Promise.resolve(deps.bot)
+    : null;
   const app = new App({
-    token: deps.botToken,
     receiver,
     logger: boltLogger,
-    tokenVerificationEnabled: false,
+    authorize: async () => {
+      identity ??= client.auth.test().then(
+        (r) => ({ botId: String(r.bot_id ?? ''), botUserId: String(r.user_id ?? '') }),
+        (error: unknown) => {
+          identity = null; // try again on the next request
+          throw error;
+        },
+      );
+      return { botToken: deps.botToken, ...(await identity) };
+    },
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
   });
-  const slack = new WebApiChat(app.client);
+  const slack = new WebApiChat(client);
   const listenerDeps: ListenerDeps = {
     ...deps,
     chat: deps.chat ?? slack,
