@@ -261,7 +261,7 @@ describe('replays and retries', () => {
     ]);
     expect(results.map((r) => r.statusCode)).toEqual([200, 200]);
     expect(workflow.resumed).toHaveLength(1);
-    const winner = (workflow.resumed[0]?.output.by as string[])[0];
+    const winner = (workflow.resumed[0]!.output.by as string[])[0];
     const loser = winner === ALICE ? BOB : ALICE;
     expect(ephemeralsFor(loser).at(-1)?.text).toMatch(/^Already handled: approved by <@U0(ALICE|BOB)> at /);
   });
