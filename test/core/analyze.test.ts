@@ -211,8 +211,28 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
         name: 'recorded starved node (PSI, load, OOM kills)',
         facts: () => fixture('resource-starvation.json'),
       },
+      {
+        name: 'busy CPU while kubelet sees DeadlineExceeded',
+        facts: () =>
+          patched(base(), (f) => {
+            f.resources.psi.cpu = { some10: 90, some60: 85, full10: 0, full60: 0 };
+            f.logs.kubelet = [
+              { id: 'deadline-exceeded', count: 4, samples: ['rpc error: code = DeadlineExceeded'] },
+            ];
+          }),
+      },
     ],
-    notMatched: [{ name: 'idle sandbox', facts: base }],
+    notMatched: [
+      { name: 'idle sandbox', facts: base },
+      {
+        name: 'busy CPU alone (a loaded CI machine) while containerd answers in time',
+        facts: () =>
+          patched(base(), (f) => {
+            f.resources.load5 = 9;
+            f.resources.psi.cpu = { some10: 90, some60: 85, full10: 0, full60: 0 };
+          }),
+      },
+    ],
   },
   'disk-pressure': {
     matched: [
@@ -367,6 +387,12 @@ describe('analyze: the report', () => {
     const report = analyze(facts, LENIENT);
     expect(report).toMatchObject({ healthy: true, findings: [] });
     expect(report.notes.join('\n')).toContain('10255');
+  });
+
+  it('notes busy CPU that does not explain anything instead of raising a finding', () => {
+    const report = analyze(CASES['resource-starvation'].notMatched[1]!.facts(), LENIENT);
+    expect(report).toMatchObject({ healthy: true, findings: [] });
+    expect(report.notes.join('\n')).toContain('cpu pressure is high (PSI some avg60 85%)');
   });
 
   it('quotes log lines verbatim', () => {
