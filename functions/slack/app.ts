@@ -97,7 +97,12 @@ export function createSlackApp(deps: SlackAppDeps): {
       deps.logger.warn('refused a Slack request with an invalid or stale signature', { timestamp: ts });
     },
   });
-  const client = new WebClient(deps.botToken, { ...deps.clientOptions, logger: boltLogger });
+  // A 429 inside Slack's 3 s budget must fail now rather than sleep through it.
+  const client = new WebClient(deps.botToken, {
+    rejectRateLimitedCalls: true,
+    ...deps.clientOptions,
+    logger: boltLogger,
+  });
   let identity: Promise<{ botId: string; botUserId: string }> | null = deps.bot
     ? Promise.resolve(deps.bot)
     : null;
