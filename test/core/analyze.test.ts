@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AnalyzeOptions, analyze } from '../../functions/core/analyze.js';
+import { type AnalyzeOptions, analyze, analyzeUnreachable } from '../../functions/core/analyze.js';
 import { CAUSES } from '../../functions/core/causes/index.js';
 import type { Facts } from '../../functions/core/facts.js';
 import { CAUSE_IDS, type CauseId, type Report, SEVERITIES } from '../../functions/core/model.js';
@@ -460,5 +460,61 @@ describe('analyze: the report', () => {
     const ranks = causes(a).map(rank);
     expect([...ranks].sort((x, y) => x[0]! - y[0]! || x[1]! - y[1]!)).toEqual(ranks);
     expect(JSON.stringify(analyze(facts))).toBe(JSON.stringify(a));
+  });
+});
+
+describe('analyzeUnreachable', () => {
+  const evidence = {
+    agent: 'ConnectionLost',
+    instanceState: 'running',
+    systemStatus: 'ok',
+    instanceStatus: 'impaired',
+    consoleTail: [
+      '[  OK  ] Started kubelet.service.',
+      '\u001b[31m[  811.9] INFO: task containerd:2101 blocked for more than 120 seconds.\u001b[0m',
+      '[  812.1] Out of memory: Killed process 2101 (containerd)',
+      'ip-10-0-1-23 login:',
+    ].join('\r\n'),
+  };
+
+  it('states an inconclusive node-unreachable finding, never healthy', () => {
+    const report = analyzeUnreachable(evidence);
+    expect(report.healthy).toBe(false);
+    expect(report.facts).toBeNull();
+    expect(report.findings).toHaveLength(1);
+    expect(report.findings[0]).toMatchObject({
+      cause: 'node-unreachable',
+      severity: 'critical',
+      confidence: 'low',
+      summary:
+        'node unreachable (SSM agent ConnectionLost, EC2 status checks impaired): diagnosis inconclusive',
+      remediations: ['reboot-instance', 'replace-node'],
+    });
+    expect(report.notes[0]).toMatch(/inconclusive, not healthy/);
+  });
+
+  it('quotes the telling console lines, without terminal escapes', () => {
+    const texts = analyzeUnreachable(evidence).findings[0]!.evidence.map((e) => e.text);
+    expect(texts).toContain('SSM agent PingStatus ConnectionLost');
+    expect(texts).toContain('[  811.9] INFO: task containerd:2101 blocked for more than 120 seconds.');
+    expect(texts).toContain('[  812.1] Out of memory: Killed process 2101 (containerd)');
+    expect(texts).not.toContain('ip-10-0-1-23 login:');
+  });
+
+  it('offers only replace for an instance that is not running', () => {
+    const report = analyzeUnreachable({
+      ...evidence,
+      instanceState: 'stopped',
+      instanceStatus: 'ok',
+      consoleTail: '',
+    });
+    expect(report.findings[0]!.remediations).toEqual(['replace-node']);
+    expect(report.notes.join('\n')).toContain('the instance is stopped');
+  });
+
+  it('refuses evidence of the wrong shape', () => {
+    expect(() => analyzeUnreachable({ ...evidence, agent: undefined as unknown as string })).toThrow(
+      /unreachable evidence\.agent: expected string, got nothing \(missing\)/,
+    );
   });
 });
