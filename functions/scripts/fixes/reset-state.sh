@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2153,SC2317 # params are set through printf -v; trap and undo handlers run indirectly
+# nodemedic fix: reset-state (tier: destructive, two approvers).
+# For corrupted metadata under containerd's root dir: drain the node, stop kubelet and containerd,
+# MOVE the root dir aside to <root>.nodemedic-<UTC timestamp> (never delete it), start containerd
+# with a fresh root, re-import the pause image, start kubelet. If containerd's metadata is healthy
+# already (bolt and CRI plugins ok), it changes nothing, so a second run is harmless.
+# Draining, the safest choice: with NODEMEDIC_NODE_NAME set, kubectl must cordon and drain the node
+# first or nothing is touched (exit 1). Without a node name, it refuses (exit 2) when kubelet is
+# installed (pods may run there and would be orphaned, since KillMode=process leaves them running),
+# and goes on only on a machine without kubelet, where there is nothing to drain. The node is left
+# cordoned: uncordon it once it looks right. Any failure after the move puts the old root back.
+# kubeconfig: $KUBECONFIG when the node's environment sets it, else /etc/kubernetes/admin.conf, else
+# /root/.kube/config (kubelet's own credentials cannot evict pods).
+# Inputs: NODEMEDIC_ROOT, NODEMEDIC_ADDRESS, NODEMEDIC_PAUSE_IMAGE, NODEMEDIC_NODE_NAME, NODEMEDIC_MODE.
+# Output: human lines on stderr; the last stdout line is one JSON result. Exit 0 ok, 1 failed, 2 refused.
+set -Eeuo pipefail
+FIX=reset-state
+# --- prelude, repeated in every fix: each fix becomes one SSM document and cannot source a file ---
+export LC_ALL=C
+PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
+DONE=0 CHANGED=false BACKUP=''
+say() { printf 'nodemedic %s: %s\n' "$FIX" "$*" >&2; }
+jstr() {
+  local s=${1:0:700}
+  s=${s//\\/\\\\} s=${s//\"/\\\"} s=${s//$'\n'/\\n} s=${s//$'\t'/ }
+  printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"
+}
+result() { # ok changed detail
+  DONE=1
+  local backup=null
+  [[ -n $BACKUP ]] && backup=$(jstr "$BACKUP")
+  printf '{"fix":"%s","ok":%s,"changed":%s,"detail":%s,"backup":%s}\n' "$FIX" "$1" "$2" "$(jstr "$3")" "$backup"
+}
+undo() { :; } # a fix that changes something redefines this to put it back
+refuse() { say "refused: $*"; result false false "refused: $*"; exit 2; }
+fail() { # restore what this run changed (undo sets CHANGED=false when it did), then report
+  say "failed: $*"
+  undo || say "could not restore everything: see the lines above"
+  result false "$CHANGED" "$*"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  ((DONE)) && return
+  DONE=1
+  fail "unexpected error (exit $rc) at line ${ERR_LINE:-?}"
+}
+trap 'ERR_LINE=$LINENO' ERR
+trap on_exit EXIT
+param() { # VAR ENV_NAME DEFAULT PATTERN: empty means the default; anything off-pattern is refused
+  local v=${!2:-}
+  [[ -n $v ]] || v=$3
+  [[ $v =~ $4 ]] || refuse "$2 does not match $4 (got '${v:0:60}')"
+  [[ $4 != "$PATH_RE" || ! $v =~ (^|/)\.\.(/|$) ]] || refuse "$2 must not contain '..' (got '${v:0:60}')"
+  printf -v "$1" '%s' "$v"
+}
+stamp() { # PREFIX -> PREFIX<UTC timestamp>, unused so far (waits a second on a clash)
+  local ts
+  for _ in 1 2 3; do
+    ts=$(date -u +%Y%m%dT%H%M%SZ)
+    [[ -e $1$ts ]] || { printf '%s%s' "$1" "$ts"; return 0; }
+    sleep 1
+  done
+  return 1
+}
+
+param ROOT NODEMEDIC_ROOT /var/lib/containerd "$PATH_RE"
+param ADDRESS NODEMEDIC_ADDRESS /run/containerd/containerd.sock "$PATH_RE"
+param PAUSE NODEMEDIC_PAUSE_IMAGE /etc/eks/pause.tar "$PATH_RE"
+param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
+[[ $MODE == apply ]] || refuse "$FIX has no rollback: the old root is kept at $ROOT.nodemedic-<timestamp> for a person"
+ROOT=${ROOT%/}
+# Moving a top-level dir aside would wreck the machine: the root dir must be at least two deep.
+[[ $ROOT == /*/* ]] || refuse "NODEMEDIC_ROOT must be at least two levels deep (got '$ROOT')"
+
+answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
+wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
+  local end=$((SECONDS + $1))
+  until answers; do
+    ((SECONDS < end)) || return 1
+    sleep 1
+  done
+}
+plugin_errors() { # the bolt/CRI plugins in error, "unknown" when ctr cannot tell
+  local out
+  out=$(timeout 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s plugins ls 2>/dev/null) || { echo unknown; return 0; }
+  printf '%s\n' "$out" | awk '($1 == "io.containerd.metadata.v1" && $2 == "bolt") || ($1 == "io.containerd.grpc.v1" && $2 == "cri") {
+    if ($NF != "ok") bad = bad " " $1 "." $2 "=" $NF } END { print substr(bad, 2) }'
+}
+kubelet_installed() { [[ $(timeout 5 systemctl show -p LoadState --value kubelet 2>/dev/null) == loaded ]]; }
+svc() { # VERB UNIT
+  local out
+  out=$(timeout 90 systemctl "$1" "$2" 2>&1) || { say "systemctl $1 $2 failed: ${out: -200}"; return 1; }
+}
+kubeconfig() {
+  local k
+  for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
+    [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
+  done
+  return 1
+}
+
+errors=$(plugin_errors)
+if answers && [[ -z $errors ]]; then
+  result true false "containerd answers and its bolt and CRI plugins are ok: state is healthy, nothing reset"
+  exit 0
+fi
+say "plugins in error: ${errors:-none} (containerd $(answers && echo answers || echo 'does not answer'))"
+[[ -d $ROOT ]] || fail "$ROOT is not a directory: nothing to move aside"
+if timeout 5 mountpoint -q "$ROOT"; then
+  fail "$ROOT is a mount point and cannot be moved aside: replace the node instead"
+fi
+
+# Drain first: containers keep running across a containerd stop (KillMode=process).
+kubelet=false
+kubelet_installed && kubelet=true
+drained='no kubelet on this machine: nothing to drain'
+if [[ -n $NODE ]]; then
+  command -v kubectl >/dev/null || fail "kubectl is not installed: cannot drain $NODE, nothing changed (drain it by hand, or replace the node)"
+  kc=$(kubeconfig) || fail "no admin kubeconfig (\$KUBECONFIG, /etc/kubernetes/admin.conf, /root/.kube/config): cannot drain $NODE, nothing changed"
+  out=$(timeout 30 kubectl --kubeconfig "$kc" cordon "$NODE" 2>&1) || fail "kubectl cordon $NODE failed, nothing changed: ${out: -300}"
+  out=$(timeout 300 kubectl --kubeconfig "$kc" drain "$NODE" --ignore-daemonsets --delete-emptydir-data --timeout=240s 2>&1) ||
+    fail "kubectl drain $NODE failed (the node stays cordoned, nothing else changed): ${out: -300}"
+  drained="$NODE cordoned and drained (left cordoned: uncordon it once it is healthy)"
+elif $kubelet; then
+  refuse "kubelet runs here: NODEMEDIC_NODE_NAME is required so the node can be drained before its state is reset"
+fi
+say "$drained"
+
+if $kubelet; then svc stop kubelet || fail "could not stop kubelet, nothing else changed"; fi
+undo() { ! $kubelet || svc start kubelet; }
+svc stop containerd || fail "could not stop containerd, its root is untouched"
+undo() { svc start containerd; ! $kubelet || svc start kubelet; }
+
+BACKUP=$(stamp "$ROOT.nodemedic-")
+mv "$ROOT" "$BACKUP"
+CHANGED=true
+say "moved $ROOT aside to $BACKUP"
+undo() { # put the old root back, as it was before this run
+  local ok=0
+  svc stop containerd || ok=1
+  if [[ -e $ROOT ]]; then mv "$ROOT" "$(stamp "$ROOT.nodemedic-failed-")" || ok=1; fi
+  mv "$BACKUP" "$ROOT" && BACKUP='' CHANGED=false || ok=1
+  svc start containerd || ok=1
+  ! $kubelet || svc start kubelet || ok=1
+  return $ok
+}
+svc start containerd || fail "containerd did not start with a fresh root; put the old root back"
+wait_answers 60 || fail "containerd does not answer on $ADDRESS with a fresh root; put the old root back"
+errors=$(plugin_errors)
+[[ -z $errors ]] || fail "plugins still in error with a fresh root ($errors): not a state problem; put the old root back"
+
+pause="no pause image at $PAUSE: skipped (kubelet pulls it)"
+if [[ -f $PAUSE ]]; then
+  if out=$(timeout 120 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 110s -n k8s.io images import "$PAUSE" 2>&1); then
+    pause="pause image imported from $PAUSE"
+  else
+    pause="WARNING: pause image import from $PAUSE failed (${out: -200}); kubelet will try to pull it"
+  fi
+fi
+say "$pause"
+kubelet_state=''
+if $kubelet; then
+  svc start kubelet && kubelet_state='; kubelet started' || kubelet_state='; WARNING: kubelet did not start'
+fi
+result true true "moved $ROOT aside to $BACKUP; containerd answers with healthy plugins; $pause$kubelet_state; $drained"

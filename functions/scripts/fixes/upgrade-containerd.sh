@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2153,SC2317 # params are set through printf -v; trap and undo handlers run indirectly
+# nodemedic fix: upgrade-containerd (tier: disruptive).
+# Upgrades containerd in place THROUGH THE PACKAGE MANAGER ONLY, to the version the operator pins in
+# NODEMEDIC_PACKAGE_VERSION (required), then restarts it. It never downloads a tarball: on EKS AMIs
+# containerd is an RPM pinned with `dnf versionlock`, and a binary in /usr/local/bin would not even
+# replace /usr/bin/containerd. dnf/yum: versionlock delete, install, versionlock add. apt: unhold,
+# install, hold. The lock is put back on failure. No downgrade: replace the node for that.
+# Inputs: NODEMEDIC_PACKAGE_VERSION, NODEMEDIC_ADDRESS, NODEMEDIC_MODE (apply only).
+# Output: human lines on stderr; the last stdout line is one JSON result. Exit 0 ok, 1 failed, 2 refused.
+set -Eeuo pipefail
+FIX=upgrade-containerd
+# --- prelude, repeated in every fix: each fix becomes one SSM document and cannot source a file ---
+export LC_ALL=C
+PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
+DONE=0 CHANGED=false BACKUP=''
+say() { printf 'nodemedic %s: %s\n' "$FIX" "$*" >&2; }
+jstr() {
+  local s=${1:0:700}
+  s=${s//\\/\\\\} s=${s//\"/\\\"} s=${s//$'\n'/\\n} s=${s//$'\t'/ }
+  printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"
+}
+result() { # ok changed detail
+  DONE=1
+  local backup=null
+  [[ -n $BACKUP ]] && backup=$(jstr "$BACKUP")
+  printf '{"fix":"%s","ok":%s,"changed":%s,"detail":%s,"backup":%s}\n' "$FIX" "$1" "$2" "$(jstr "$3")" "$backup"
+}
+undo() { :; } # a fix that changes something redefines this to put it back
+refuse() { say "refused: $*"; result false false "refused: $*"; exit 2; }
+fail() { # restore what this run changed (undo sets CHANGED=false when it did), then report
+  say "failed: $*"
+  undo || say "could not restore everything: see the lines above"
+  result false "$CHANGED" "$*"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  ((DONE)) && return
+  DONE=1
+  fail "unexpected error (exit $rc) at line ${ERR_LINE:-?}"
+}
+trap 'ERR_LINE=$LINENO' ERR
+trap on_exit EXIT
+param() { # VAR ENV_NAME DEFAULT PATTERN: empty means the default; anything off-pattern is refused
+  local v=${!2:-}
+  [[ -n $v ]] || v=$3
+  [[ $v =~ $4 ]] || refuse "$2 does not match $4 (got '${v:0:60}')"
+  [[ $4 != "$PATH_RE" || ! $v =~ (^|/)\.\.(/|$) ]] || refuse "$2 must not contain '..' (got '${v:0:60}')"
+  printf -v "$1" '%s' "$v"
+}
+stamp() { # PREFIX -> PREFIX<UTC timestamp>, unused so far (waits a second on a clash)
+  local ts
+  for _ in 1 2 3; do
+    ts=$(date -u +%Y%m%dT%H%M%SZ)
+    [[ -e $1$ts ]] || { printf '%s%s' "$1" "$ts"; return 0; }
+    sleep 1
+  done
+  return 1
+}
+
+param VERSION NODEMEDIC_PACKAGE_VERSION '' '^$|^[0-9]+\.[0-9]+\.[0-9]+[A-Za-z0-9.~+-]{0,40}$'
+param ADDRESS NODEMEDIC_ADDRESS /run/containerd/containerd.sock "$PATH_RE"
+param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
+[[ $MODE == apply ]] || refuse "$FIX has no rollback: replace the node to go back"
+[[ -n $VERSION ]] || refuse "NODEMEDIC_PACKAGE_VERSION is required: the operator pins the version to install"
+
+answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
+wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
+  local end=$((SECONDS + $1))
+  until answers; do
+    ((SECONDS < end)) || return 1
+    sleep 1
+  done
+}
+installed() { # the upstream version of the containerd binary on PATH (1.7.27 from "... v1.7.27 ...")
+  local v
+  v=$(timeout 10 containerd --version 2>/dev/null | awk '{ print $3 }') || v=
+  v=${v#v}
+  printf '%s' "${v%%[-~+]*}"
+}
+want=${VERSION%%[-~+]*}
+have=$(installed)
+[[ -n $have ]] || fail "cannot read the installed version (containerd --version)"
+if [[ $have == "$want" ]]; then
+  result true false "containerd $have is installed already: nothing changed"
+  exit 0
+fi
+lowest=$(printf '%s\n%s\n' "$have" "$want" | sort -V | head -n 1)
+[[ $lowest == "$have" ]] || refuse "NODEMEDIC_PACKAGE_VERSION $VERSION is below the installed $have: no downgrade in place, replace the node"
+
+if command -v dnf >/dev/null; then pm=dnf; elif command -v yum >/dev/null; then pm=yum
+elif command -v apt-get >/dev/null; then pm=apt; else fail "no dnf, yum or apt-get here: upgrade by replacing the node"; fi
+run() { # bounded package-manager step; its output goes to stderr (stdout ends with the result)
+  say "$*"
+  timeout 600 "$@" </dev/null >&2
+}
+case $pm in
+  dnf | yum)
+    # versionlock delete fails when nothing is locked: that is fine.
+    run "$pm" -y versionlock delete containerd || say "no versionlock entry for containerd"
+    undo() { run "$pm" -y versionlock add containerd; }
+    run "$pm" -y install "containerd-$VERSION" || fail "$pm install containerd-$VERSION failed; the lock is back on the installed version"
+    run "$pm" -y versionlock add containerd || fail "installed containerd-$VERSION but could not lock it"
+    ;;
+  apt)
+    run apt-mark unhold containerd || say "containerd was not held"
+    undo() { run apt-mark hold containerd; }
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Options::=--force-confold "containerd=$VERSION" ||
+      fail "apt-get install containerd=$VERSION failed; the hold is back on the installed version"
+    run apt-mark hold containerd || fail "installed containerd=$VERSION but could not hold it"
+    ;;
+esac
+undo() { :; } # the package is in and locked: a failed restart is reported, not reverted
+now=$(installed)
+[[ $now == "$want" ]] || fail "$pm reported success but containerd --version says ${now:-nothing}, not $want"
+CHANGED=true
+out=$(timeout 90 systemctl restart containerd 2>&1) || fail "containerd $now installed and locked, but systemctl restart failed: ${out: -200}"
+wait_answers 60 || fail "containerd $now installed and locked, but it does not answer on $ADDRESS within 60 s"
+result true true "containerd upgraded from $have to $now through $pm (locked) and restarted; it answers on $ADDRESS"
