@@ -210,6 +210,23 @@ describe('renderOutcome', () => {
     expect(blockProblems(m.blocks)).toEqual([]);
   });
 
+  it('mentions the on-call group only through its own field, and only a well-formed id', () => {
+    const m = renderOutcome(incident(), {
+      kind: 'escalated',
+      detail: '<!subteam^S0EVIL> look',
+      mentionUserGroup: 'S0ONCALL',
+    });
+    const text = textsOf(m).join('\n');
+    expect(text).toMatch(/^<!subteam\^S0ONCALL> /);
+    expect(text).toContain('&lt;!subteam^S0EVIL&gt;');
+    const bad = renderOutcome(incident(), {
+      kind: 'escalated',
+      detail: 'x',
+      mentionUserGroup: 'S0> <!channel',
+    });
+    expect(JSON.stringify(bad.blocks)).not.toContain('<!');
+  });
+
   it('caps the evidence lines within the block limit and says how many were left out', () => {
     const evidence = Array.from({ length: 80 }, (_, i) => `line ${i}`);
     const m = renderOutcome(incident(), { kind: 'failed', detail: 'exit 1', evidence });

@@ -347,11 +347,19 @@ export function renderOutcome(
     kind: 'recovered' | 'not-recovered' | 'skipped' | 'failed' | 'escalated';
     detail: string;
     evidence?: readonly string[];
+    /** A Slack user group id (`S…`) to notify, e.g. the on-call group on escalation. */
+    mentionUserGroup?: string | null;
   },
 ): ChatMessage {
   const node = nodeLabel(incident);
+  // `detail` is escaped like everything else, so a group mention cannot ride in it: it is added
+  // here, and only for a well-formed group id.
+  const group =
+    outcome.mentionUserGroup && /^S[A-Z0-9]{2,}$/.test(outcome.mentionUserGroup)
+      ? `<!subteam^${outcome.mentionUserGroup}> `
+      : '';
   const blocks: Block[] = [
-    section(`${OUTCOME_LOOK[outcome.kind]} · ${escapeMrkdwn(node)}\n${escapeMrkdwn(outcome.detail)}`),
+    section(`${group}${OUTCOME_LOOK[outcome.kind]} · ${escapeMrkdwn(node)}\n${escapeMrkdwn(outcome.detail)}`),
   ];
   const evidence = outcome.evidence ?? [];
   const shown = evidence.slice(0, SLACK_LIMITS.blocks - 3);
@@ -360,7 +368,10 @@ export function renderOutcome(
     blocks.push(context(`… ${evidence.length - shown.length} more evidence line(s) not shown.`));
   }
   blocks.push(context(`incident \`${escapeMrkdwn(incident.id)}\``));
-  return { text: clip(`${outcome.kind}: ${node}: ${outcome.detail}`, SLACK_LIMITS.messageText), blocks };
+  return {
+    text: clip(`${group}${outcome.kind}: ${node}: ${outcome.detail}`, SLACK_LIMITS.messageText),
+    blocks,
+  };
 }
 
 /** What `@nodemedic help` (and anything it does not understand) answers. */
