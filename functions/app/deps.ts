@@ -1,0 +1,43 @@
+/**
+ * What the use cases need, as ports. Each composition root (the Lambda handlers, the local demo,
+ * the tests) builds one `AppDeps` from its own adapters; the use cases never know which.
+ */
+import type { AnalyzeOptions } from '../core/analyze.js';
+import type { IncidentStore, Workflow } from '../core/incident.js';
+import type { SafetyPolicy } from '../core/policy.js';
+import type { Chat, CommandRunner, NodeInventory } from '../core/ports.js';
+
+/** The structured logger the use cases write to (Powertools Logger fits it). */
+export interface AppLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface AppDeps {
+  readonly store: IncidentStore;
+  readonly runner: CommandRunner;
+  readonly inventory: NodeInventory;
+  readonly chat: Chat;
+  readonly workflow: Workflow;
+  readonly policy: SafetyPolicy;
+  readonly analyzeOptions: AnalyzeOptions;
+  /** The Slack channel alarm incidents are posted in. */
+  readonly channel: string;
+  /** On-call user group to mention on escalation (`S…`), if any. */
+  readonly onCallUserGroupId: string | null;
+  /**
+   * Script parameters every command gets (locally: the sandbox's paths; in AWS: none, so the
+   * document defaults apply).
+   */
+  readonly scriptParameters: Readonly<Record<string, string>>;
+  readonly clock: () => Date;
+  readonly logger: AppLogger;
+}
+
+/** A logger that drops everything, for tests that assert on effects instead. */
+export const silentLogger: AppLogger = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};

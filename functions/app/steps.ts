@@ -1,0 +1,424 @@
+/**
+ * The workflow steps (functions/app/contract.ts). Step Functions calls each through its Lambda
+ * handler; the local in-process runner calls them directly, in the same order. Every step loads
+ * the incident, does one thing, records it in the audit trail, and returns the small output the
+ * state machine branches on. A retried step never sends a command twice.
+ */
+import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
+import { MalformedFactsError, NodemedicError } from '../core/errors.js';
+import type { Incident, SentCommand } from '../core/incident.js';
+import type { RemediationId, Report } from '../core/model.js';
+import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
+import type { CommandInvocation } from '../core/ports.js';
+import { getRemediation } from '../core/remediations/index.js';
+import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
+import type {
+  AnalyzeInput,
+  AnalyzeOutput,
+  AwaitApprovalInput,
+  EscalateInput,
+  EvaluateInput,
+  EvaluateOutput,
+  OutcomeInput,
+  PollInput,
+  PollOutput,
+  ReachabilityOutput,
+  SendInput,
+  SendOutput,
+  StepInput,
+} from './contract.js';
+import type { AppDeps } from './deps.js';
+import { auditEntry, threadOf } from './incidents.js';
+
+/** Seconds the diagnostic script may run on the node (it bounds itself to about 15 s). */
+export const DIAGNOSE_TIMEOUT_SECONDS = 60;
+/** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
+export const MAX_POLL_ATTEMPTS = 42;
+
+/** The incident is missing: the execution outlived its record, or the id is wrong. */
+export class IncidentNotFoundError extends NodemedicError {
+  constructor(id: string) {
+    super('INCIDENT_NOT_FOUND', `incident ${id} does not exist`);
+  }
+}
+
+/** A fix was already sent for this approval; sending it again is refused. */
+export class AlreadySentError extends NodemedicError {
+  constructor(key: string) {
+    super('ALREADY_SENT', `a command for ${key} was already sent for this incident and is not sent twice`);
+  }
+}
+
+async function load(deps: AppDeps, id: string): Promise<Incident> {
+  const incident = await deps.store.get(id);
+  if (!incident) throw new IncidentNotFoundError(id);
+  return incident;
+}
+
+function commandKey(incident: Incident, purpose: SendInput['purpose']): string {
+  return purpose === 'fix' || purpose === 'rollback' ? `${purpose}#${incident.attempts}` : purpose;
+}
+
+/** Post into the incident's thread (no-op when it has none yet). */
+async function reply(deps: AppDeps, incident: Incident, message: Parameters<AppDeps['chat']['post']>[1]) {
+  const thread = threadOf(incident);
+  if (thread) await deps.chat.post(thread.channel, message, thread.ts);
+}
+
+async function refreshCard(deps: AppDeps, incident: Incident, note?: string): Promise<void> {
+  if (incident.card) await deps.chat.update(incident.card, renderCard(incident, note ? { note } : undefined));
+}
+
+/** 1. Is the node's agent online and the instance running? */
+export async function reachabilityStep(deps: AppDeps, input: StepInput): Promise<ReachabilityOutput> {
+  const incident = await load(deps, input.incidentId);
+  const reach = await deps.inventory.reachability(incident.node);
+  await deps.store.update(incident.id, (current) => ({
+    ...current,
+    audit: [
+      ...current.audit,
+      auditEntry(
+        deps,
+        'reachability',
+        'nodemedic',
+        `agent ${reach.agent}, instance ${reach.instanceState}, status ${reach.systemStatus}/${reach.instanceStatus}`,
+      ),
+    ],
+  }));
+  return { reachable: reach.reachable };
+}
+
+/** 2. Send the diagnosis, a fix or a rollback (or run an instance-level fix directly). */
+export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOutput> {
+  let incident = await load(deps, input.incidentId);
+  const isFix = input.purpose === 'fix' || input.purpose === 'rollback';
+  if (isFix && !input.remediation) {
+    throw new NodemedicError('MISSING_REMEDIATION', `send ${input.purpose} needs a remediation`);
+  }
+  if (input.purpose === 'fix') {
+    incident = await deps.store.update(incident.id, (current) => ({
+      ...current,
+      phase: 'fixing',
+      attempts: current.attempts + 1,
+    }));
+  }
+  const key = commandKey(incident, input.purpose);
+  if (isFix && !(await deps.store.claimOnce(`send:${incident.id}:${key}`, 86_400))) {
+    const sent = incident.commands?.find((c) => c.key === key);
+    if (sent) return { commandId: sent.commandId, waitSeconds: 2 };
+    throw new AlreadySentError(key);
+  }
+
+  let commandId: string | null;
+  let script: string;
+  const remediation = input.remediation ? getRemediation(input.remediation) : null;
+  if (isFix && remediation && remediation.runsOn === 'instance') {
+    script = remediation.id;
+    if (remediation.id === 'reboot-instance') await deps.inventory.reboot(incident.node);
+    else if (remediation.id === 'replace-node') await deps.inventory.replace(incident.node);
+    else throw new NodemedicError('UNSUPPORTED_REMEDIATION', `no instance action for ${remediation.id}`);
+    commandId = null;
+  } else if (isFix && remediation) {
+    if (remediation.runsOn !== 'node') {
+      throw new NodemedicError(
+        'UNSUPPORTED_REMEDIATION',
+        `${remediation.id} is for a person, not for nodemedic`,
+      );
+    }
+    script = remediation.id;
+    const parameters: Record<string, string> = {};
+    for (const name of remediation.parameters) {
+      const value = deps.scriptParameters[name] ?? (name === 'nodeName' ? incident.node.nodeName : undefined);
+      if (value !== undefined && value !== null) parameters[name] = value;
+    }
+    if (input.purpose === 'rollback') parameters.mode = 'rollback';
+    ({ commandId } = await deps.runner.send({
+      node: incident.node,
+      script: remediation.id,
+      parameters,
+      timeoutSeconds: remediation.timeoutSeconds,
+      comment: `nodemedic ${input.purpose} ${remediation.id}`,
+    }));
+  } else {
+    script = 'diagnose';
+    ({ commandId } = await deps.runner.send({
+      node: incident.node,
+      script: 'diagnose',
+      parameters: diagnoseParameters(deps),
+      timeoutSeconds: DIAGNOSE_TIMEOUT_SECONDS,
+      comment: `nodemedic ${input.purpose}`,
+    }));
+  }
+  const sent: SentCommand = { key, commandId, script, at: deps.clock().toISOString() };
+  const updated = await deps.store.update(incident.id, (current) => ({
+    ...current,
+    phase: input.purpose === 'verify' ? 'verifying' : current.phase,
+    commands: [...(current.commands ?? []), sent],
+    audit: [
+      ...current.audit,
+      auditEntry(deps, `${input.purpose}-sent`, 'nodemedic', `${script}: ${commandId ?? 'EC2/ASG API call'}`),
+    ],
+  }));
+  if (input.purpose === 'fix' || input.purpose === 'verify') await refreshCard(deps, updated);
+  return { commandId, waitSeconds: 2 };
+}
+
+/** The diagnosis takes only the path overrides; fix-only parameters are not passed. */
+function diagnoseParameters(deps: AppDeps): Record<string, string> {
+  const names = ['address', 'config', 'root', 'state', 'logFile', 'systemdDir'];
+  return Object.fromEntries(Object.entries(deps.scriptParameters).filter(([name]) => names.includes(name)));
+}
+
+/** 3. Poll a command with backoff; gives up after MAX_POLL_ATTEMPTS. */
+export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOutput> {
+  const incident = await load(deps, input.incidentId);
+  const invocation = await deps.runner.get(input.commandId, incident.node);
+  const attempt = input.attempt + 1;
+  const waitSeconds = Math.min(2 ** (attempt + 1), 15);
+  if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
+  if (attempt >= MAX_POLL_ATTEMPTS) return { done: true, status: 'timed-out', attempt, waitSeconds };
+  return { done: false, status: 'pending', attempt, waitSeconds };
+}
+
+/** Read a diagnosis command's output into a report; transport failures become notes, not crashes. */
+async function reportFromCommand(
+  deps: AppDeps,
+  incident: Incident,
+  commandId: string,
+): Promise<{ report: Report; invocation: CommandInvocation }> {
+  const invocation = await deps.runner.get(commandId, incident.node);
+  if (invocation.status === 'undeliverable' || (invocation.status === 'timed-out' && !invocation.stdout)) {
+    return {
+      report: await unreachableReport(deps, incident, `the diagnosis command was ${invocation.detail}`),
+      invocation,
+    };
+  }
+  try {
+    const facts = parseFacts(invocation.stdout, { truncated: invocation.stdoutTruncated });
+    return { report: analyze(facts, deps.analyzeOptions), invocation };
+  } catch (error) {
+    if (!(error instanceof MalformedFactsError)) throw error;
+    const notes = [
+      `The diagnosis output could not be read (${invocation.detail}, exit ${invocation.exitCode ?? 'unknown'}): ${error.message}`,
+    ];
+    if (invocation.stderr) notes.push(`stderr: ${invocation.stderr.slice(0, 300)}`);
+    return { report: { healthy: false, findings: [], notes, facts: null }, invocation };
+  }
+}
+
+async function unreachableReport(deps: AppDeps, incident: Incident, why: string): Promise<Report> {
+  const reach = await deps.inventory.reachability(incident.node);
+  const consoleTail = await deps.inventory.consoleOutput(incident.node).catch((error: unknown) => {
+    deps.logger.warn('console output unavailable', { error: String(error) });
+    return '';
+  });
+  const report = analyzeUnreachable({ ...reach, consoleTail });
+  return { ...report, notes: [why, ...report.notes] };
+}
+
+/** 4. Analyze the diagnosis (or EC2 evidence), plan the fixes, post the findings. */
+export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<AnalyzeOutput> {
+  const incident = await load(deps, input.incidentId);
+  const report = input.commandId
+    ? (await reportFromCommand(deps, incident, input.commandId)).report
+    : await unreachableReport(
+        deps,
+        incident,
+        'SSM could not reach the node, so this rests on EC2 evidence only',
+      );
+  const [cluster, inFlight] = await Promise.all([
+    deps.inventory.clusterHealth(incident.node.cluster),
+    deps.store.countInFlight(incident.node.cluster),
+  ]);
+  const lastFix = [...(incident.commands ?? [])].reverse().find((c) => c.key.startsWith('fix#'));
+  const plan = planRemediations(report, {
+    policy: deps.policy,
+    cluster,
+    inFlight,
+    attempts: incident.attempts,
+    lastAttemptAt: lastFix?.at ?? null,
+    now: deps.clock().toISOString(),
+  });
+  const awaitApproval = plan.offered.length > 0 && !plan.held;
+  let updated = await deps.store.update(incident.id, (current) => ({
+    ...current,
+    phase: 'findings',
+    findings: report.findings,
+    offered: plan.offered,
+    requested: null,
+    approvals: [],
+    audit: [
+      ...current.audit,
+      auditEntry(
+        deps,
+        'analyzed',
+        'nodemedic',
+        report.findings.length
+          ? `causes: ${report.findings.map((f) => f.cause).join(', ')}; offered: ${plan.offered.join(', ') || 'none'}` +
+              (plan.held ? `; held: ${plan.held.reason}` : '')
+          : report.healthy
+            ? 'healthy'
+            : 'no cause found',
+      ),
+    ],
+  }));
+  if (!updated.card) {
+    const thread = updated.thread ?? null;
+    const card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
+    updated = await deps.store.update(updated.id, (current) => ({ ...current, card }));
+  }
+  const thread = threadOf(updated);
+  if (thread) {
+    const message = renderFindings(report, {
+      incident: updated,
+      offered: awaitApproval ? plan.offered : [],
+      manual: plan.manual,
+      held: plan.held,
+    });
+    const findingsMessage = await deps.chat.post(thread.channel, message, thread.ts);
+    updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
+  }
+  await refreshCard(deps, updated);
+  return { offered: plan.offered, held: plan.held !== null, awaitApproval };
+}
+
+/** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
+export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput): Promise<void> {
+  const updated = await deps.store.update(input.incidentId, (current) => ({
+    ...current,
+    phase: 'awaiting-approval',
+    taskToken: input.taskToken,
+    audit: [
+      ...current.audit,
+      auditEntry(deps, 'awaiting-approval', 'nodemedic', `offered: ${current.offered.join(', ')}`),
+    ],
+  }));
+  await refreshCard(deps, updated);
+}
+
+/** 6. Judge a recheck, a fix, a verification or a rollback from its command. */
+export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise<EvaluateOutput> {
+  const incident = await load(deps, input.incidentId);
+  const remediation = getRemediation(input.remediation);
+  let ok: boolean;
+  let rollback = false;
+  let detail: string;
+  if (input.purpose === 'recheck' || input.purpose === 'verify') {
+    const report = input.commandId
+      ? (await reportFromCommand(deps, incident, input.commandId)).report
+      : await unreachableReport(deps, incident, 'no command was sent');
+    if (input.purpose === 'recheck') {
+      ok = causeStillHolds(report, remediation.id);
+      detail = ok
+        ? `the cause still holds: ${report.findings.map((f) => f.cause).join(', ')}`
+        : `the cause ${remediation.fixes.join('/')} no longer holds, so ${remediation.id} is not run`;
+    } else {
+      const verdict = verifyRecovery(report, remediation.id);
+      ok = verdict.recovered;
+      detail = verdict.detail;
+      rollback = !ok && remediation.rollback !== undefined;
+    }
+  } else if (input.commandId === null) {
+    ok = true;
+    detail = `${remediation.id} was requested through the EC2 API`;
+  } else {
+    const invocation = await deps.runner.get(input.commandId, incident.node);
+    ok = invocation.status === 'success';
+    detail = summarizeFixOutput(invocation);
+  }
+  const updated = await deps.store.update(incident.id, (current) => ({
+    ...current,
+    audit: [
+      ...current.audit,
+      auditEntry(deps, `${input.purpose}-${ok ? 'ok' : 'failed'}`, 'nodemedic', detail),
+    ],
+  }));
+  if (input.purpose !== 'recheck' || !ok) {
+    await reply(deps, updated, {
+      text: `${input.purpose} of ${remediation.id}: ${ok ? 'ok' : 'failed'} — ${detail}`,
+      blocks: [
+        {
+          type: 'context',
+          elements: [
+            { type: 'mrkdwn', text: `*${input.purpose}* of \`${remediation.id}\`: ${ok ? 'ok' : 'failed'}` },
+          ],
+        },
+        { type: 'section', text: { type: 'mrkdwn', text: escapeForSlack(detail).slice(0, 2900) } },
+      ],
+    });
+  }
+  return { ok, rollback };
+}
+
+function escapeForSlack(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The fix scripts end with one JSON line `{"fix","ok","changed","detail","backup"}`; quote its detail. */
+export function summarizeFixOutput(invocation: CommandInvocation): string {
+  const last = invocation.stdout.trim().split('\n').pop() ?? '';
+  try {
+    const parsed = JSON.parse(last) as { detail?: unknown; changed?: unknown };
+    if (typeof parsed.detail === 'string') {
+      return `${parsed.detail}${parsed.changed === false ? ' (nothing changed)' : ''} [command ${invocation.commandId}, ${invocation.detail}]`;
+    }
+  } catch {
+    // Not the JSON summary line: fall through to the raw tail, which is still evidence.
+  }
+  const tail = (invocation.stderr || invocation.stdout).trim().split('\n').slice(-3).join(' | ');
+  return `${invocation.detail}, exit ${invocation.exitCode ?? 'unknown'}${tail ? `: ${tail.slice(0, 500)}` : ''} [command ${invocation.commandId}]`;
+}
+
+/** 7. Close the incident: recovered after verification, or skipped because the cause went away. */
+export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<void> {
+  const updated = await deps.store.update(input.incidentId, (current) => ({
+    ...current,
+    phase: input.kind === 'recovered' ? 'recovered' : 'closed',
+    taskToken: null,
+    audit: [...current.audit, auditEntry(deps, input.kind, 'nodemedic', input.remediation)],
+  }));
+  await refreshCard(deps, updated);
+  const detail =
+    input.kind === 'recovered'
+      ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
+      : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
+  await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
+}
+
+const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
+  'approval-timeout': 'Nobody approved a fix in time. Nothing was run.',
+  'fix-failed': 'The fix failed.',
+  'not-recovered': 'The fix ran but the node did not recover.',
+  'diagnosis-failed': 'The diagnosis could not complete.',
+  'cause-gone': 'The cause is gone but the node is still not healthy.',
+};
+
+/** Escalate: mention the on-call group, mark the card, expire the buttons. Nothing runs unattended. */
+export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise<void> {
+  const before = await load(deps, input.incidentId);
+  const updated = await deps.store.update(input.incidentId, (current) => ({
+    ...current,
+    phase: 'escalated',
+    taskToken: null,
+    audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
+  }));
+  const mention = deps.onCallUserGroupId ? `<!subteam^${deps.onCallUserGroupId}> ` : '';
+  const text = `${mention}${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
+  await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
+  if (before.findingsMessage && before.phase === 'awaiting-approval') {
+    await deps.chat.update(
+      before.findingsMessage,
+      renderDecision(updated, `Expired: ${ESCALATION_TEXT[input.reason]}`),
+    );
+  }
+  await reply(deps, updated, renderOutcome(updated, { kind: 'escalated', detail: text }));
+}
+
+/** Remediation ids are validated at the edges; this narrows a string from a workflow payload. */
+export function isRemediationId(value: unknown): value is RemediationId {
+  try {
+    return typeof value === 'string' && getRemediation(value as RemediationId) !== undefined;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The task-token wait's Lambda: keep the token on the incident for the Slack listener. A function
+ * of its own, because granting task responses to a function the state machine also invokes makes
+ * a CloudFormation dependency loop (toolchain.md).
+ */
+import type { AwaitApprovalInput } from '../app/contract.js';
+import { awaitApprovalStep } from '../app/steps.js';
+import { stepHandler } from './runtime.js';
+import { makeChat } from './wiring/chat.js';
+import { assemble } from './wiring/deps.js';
+import { makeStore } from './wiring/store.js';
+
+export const handler = stepHandler<AwaitApprovalInput, void>(
+  'await-approval',
+  async () => assemble({ store: makeStore(), chat: await makeChat() }),
+  awaitApprovalStep,
+);
