@@ -227,7 +227,9 @@ fi
 process_config() {
   local -a argv=()
   local i
-  mapfile -d '' -t argv <"/proc/$1/cmdline" 2>/dev/null || return 1
+  # NUL-separated argv; `mapfile -d` needs bash 4.4 and AL2 has 4.2, so go through tr.
+  [[ -r /proc/$1/cmdline ]] || return 1
+  mapfile -t argv < <(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null)
   for ((i = 1; i < ${#argv[@]}; i++)); do
     case ${argv[i]} in
       --config | -c) echo "${argv[i + 1]:-}" && return 0 ;;
@@ -496,8 +498,9 @@ recent_lines() {
   awk -v c="$cutoff" '
     {
       t = ""
-      if (match($0, /time="[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}/)) t = substr($0, RSTART + 6, 19)
-      else if (match($0, /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}/)) t = substr($0, RSTART, 19)
+      # Explicit digits, not {n}: older mawk has no interval expressions.
+      if (match($0, /time="[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/)) t = substr($0, RSTART + 6, 19)
+      else if (match($0, /^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]/)) t = substr($0, RSTART, 19)
       if (c == "" || t == "" || t >= c) print
     }'
 }
@@ -629,7 +632,7 @@ else
   endpoint=""
   kcfg=""
   if [[ -n $kube_pid && -r /proc/$kube_pid/cmdline ]]; then
-    mapfile -d '' -t kargv <"/proc/$kube_pid/cmdline"
+    mapfile -t kargv < <(tr '\0' '\n' <"/proc/$kube_pid/cmdline" 2>/dev/null)
     for ((i = 1; i < ${#kargv[@]}; i++)); do
       case ${kargv[i]} in
         --container-runtime-endpoint=*) endpoint=${kargv[i]#*=} ;;

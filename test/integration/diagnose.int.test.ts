@@ -6,7 +6,7 @@
  * next case.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
@@ -164,6 +164,44 @@ describeWithContainerd('diagnose against a real containerd', () => {
     expect(evidence).toContain(`line ${line}`);
     expect(evidence).toContain('this line is not toml');
     expect((d.report.facts as Facts).config.errorLine).toBe(line);
+  });
+
+  it('reads [grpc] keys from imported files and notes max_concurrent_streams as a no-op', async () => {
+    sb = await ContainerdSandbox.start();
+    const confD = join(sb.dir, 'conf.d');
+    mkdirSync(confD);
+    writeFileSync(join(confD, '50-grpc.toml'), '[grpc]\n  max_concurrent_streams = 1000\n');
+    const config = readFileSync(sb.configPath, 'utf8');
+    writeFileSync(sb.configPath, `imports = ["${confD}/*.toml"]\n${config}`);
+    await sb.restartDaemon();
+    const d = await diagnose(sb, installed);
+    const facts = expectWellFormed(d.invocation);
+    expect(facts.config.parses).toBe(true);
+    expect(facts.config.imports).toEqual([join(confD, '50-grpc.toml')]);
+    expect(facts.config.grpc).toContain('max_concurrent_streams = 1000');
+    expect(d.report.notes.join('\n')).toContain('max_concurrent_streams');
+  });
+
+  it('picks the daemon serving its address when several run and no systemd answers', async () => {
+    sb = await ContainerdSandbox.start();
+    const other = await ContainerdSandbox.start();
+    try {
+      const runner = new ShellCommandRunner({ env: { NODEMEDIC_SANDBOX: '' } });
+      for (const target of [sb, other]) {
+        const { commandId } = await runner.send({
+          node: NODE,
+          script: 'diagnose',
+          parameters: target.params(),
+          timeoutSeconds: 60,
+          comment: 'test',
+        });
+        const facts = expectWellFormed(await runner.wait(commandId, NODE));
+        expect(facts.containerd.pidSource).toBe('pgrep');
+        expect(facts.containerd.pid).toBe(target.pid());
+      }
+    } finally {
+      await other.dispose();
+    }
   });
 
   it('keeps every log sample exact JSON, whatever bytes the log holds', async () => {
