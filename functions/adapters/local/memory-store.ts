@@ -88,7 +88,7 @@ export class MemoryIncidentStore implements IncidentStore {
     checkClaim(key, ttlSeconds);
     const now = this.clock().getTime();
     const expires = this.once.get(key);
-    if (expires !== undefined && expires > now) return false;
+    if (expires !== undefined && expires >= now) return false;
     this.once.set(key, now + ttlSeconds * 1000);
     return true;
   }

@@ -1,0 +1,302 @@
+/**
+ * `IncidentStore` over one DynamoDB table (partition key `pk`, TTL attribute `ttl`), through the
+ * DocumentClient. Item kinds, by key prefix:
+ *
+ * - `INCIDENT#<id>`: the incident itself, with `version` for optimistic locking.
+ * - `OPEN#<nodeKey>`: the open-node lock, `{ incidentId }`. Written in the same transaction as the
+ *   incident with `attribute_not_exists(pk)`, so a redelivered event or a flapping alarm finds the
+ *   one open incident instead of opening a second. Deleted, in the same transaction as the update,
+ *   when the incident reaches recovered / escalated / closed.
+ * - `ONCE#<key>`: one-shot keys (Slack retries, clicks), conditional on absence, with a short TTL.
+ * - `CLUSTER#<cluster>`: `{ inflight: StringSet }`, the ids of the cluster's incidents in `fixing`
+ *   or `verifying`. Every update that moves an incident into or out of those phases ADDs or
+ *   DELETEs its id in the same transaction, so the count is exact (set operations are idempotent,
+ *   and the transaction is conditional on the incident's version) and costs one read.
+ *
+ * Every item carries `ttl` (epoch seconds): DynamoDB deletes records `ttlDays` after their last
+ * write. TTL deletion is lazy, so conditions treat an expired lock or one-shot key as absent.
+ * All writes go through TransactWriteItems, even single-item ones, to keep one error path.
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { DependencyError, InvalidInputError } from '../../core/errors.js';
+import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+
+/** Options of {@link DynamoIncidentStore}. */
+export interface DynamoIncidentStoreOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** Days a record is kept after its last write. @default 30 */
+  readonly ttlDays?: number;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+/** Phases after which the node is free for a new incident (the open-node lock is released). */
+const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
+/** Phases that count against the per-cluster limit of fixes in flight. */
+const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(['fixing', 'verifying']);
+/** Attempts of a conditional write before giving up with INCIDENT_CONFLICT. */
+export const MAX_WRITE_ATTEMPTS = 5;
+
+const RETRYABLE = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'TransactionInProgressException',
+]);
+/** Attributes of ours on incident items, stripped when reading one back. */
+const META = ['pk', 'kind', 'ttl'] as const;
+
+type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** DynamoDB-backed incident store. */
+export class DynamoIncidentStore implements IncidentStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly ttlSeconds: number;
+  private readonly clock: () => Date;
+
+  constructor(options: DynamoIncidentStoreOptions) {
+    if (!options.tableName) throw new InvalidInputError('tableName is empty');
+    const days = options.ttlDays ?? 30;
+    if (!(days > 0)) throw new InvalidInputError(`ttlDays must be positive, got ${days}`);
+    this.client = options.client;
+    this.table = options.tableName;
+    this.ttlSeconds = Math.round(days * 86_400);
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async open(init: Omit<Incident, 'version'>): Promise<{ incident: Incident; created: boolean }> {
+    if (!init.id) throw new InvalidInputError('incident id is empty', { code: 'INCIDENT_INVALID' });
+    if (!init.nodeKey) throw new InvalidInputError('incident nodeKey is empty', { code: 'INCIDENT_INVALID' });
+    const incident: Incident = { ...clean(init), version: 1 };
+    const lock = !TERMINAL_PHASES.has(incident.phase);
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const items: TransactItem[] = [
+        {
+          Put: {
+            TableName: this.table,
+            Item: this.incidentItem(incident),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+      ];
+      if (lock) items.push(this.takeLock(incident));
+      const reasons = await this.transact(items, `open incident ${init.id}`);
+      if (reasons === null) return { incident, created: true };
+      if (reasons[0] === 'ConditionalCheckFailed') {
+        // The same id again (a redelivered event after the incident ended): never overwrite it.
+        const same = await this.get(init.id);
+        if (same) return { incident: same, created: false };
+      } else if (reasons[1] === 'ConditionalCheckFailed') {
+        const open = await this.findOpenByNode(init.nodeKey);
+        if (open) return { incident: open, created: false };
+        // The lock was released between our write and our read: try again.
+      }
+    }
+    throw conflict(`open incident ${init.id}`);
+  }
+
+  async get(id: string): Promise<Incident | null> {
+    const item = await this.read(`INCIDENT#${id}`);
+    return item ? toIncident(item) : null;
+  }
+
+  async findOpenByNode(nodeKey: string): Promise<Incident | null> {
+    const lock = await this.read(`OPEN#${nodeKey}`);
+    if (!lock || this.expired(lock) || typeof lock.incidentId !== 'string') return null;
+    return this.get(lock.incidentId);
+  }
+
+  async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.get(id);
+      if (!current) {
+        throw new InvalidInputError(`no incident with id "${id}"`, { code: 'INCIDENT_NOT_FOUND' });
+      }
+      const changed = change(clean(current));
+      if (changed.id !== current.id || changed.nodeKey !== current.nodeKey) {
+        throw new InvalidInputError(
+          `an update may not change the incident id or nodeKey (${current.id} → ${changed.id})`,
+          { code: 'INCIDENT_INVALID' },
+        );
+      }
+      const next: Incident = { ...clean(changed), version: current.version + 1 };
+      const items: TransactItem[] = [
+        {
+          Put: {
+            TableName: this.table,
+            Item: this.incidentItem(next),
+            ConditionExpression: '#version = :version',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':version': current.version },
+          },
+        },
+      ];
+      if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
+        const lock = await this.read(`OPEN#${next.nodeKey}`);
+        // Only our own lock: after a lock expired, another incident may hold the node.
+        if (lock?.incidentId === id) {
+          items.push({
+            Delete: {
+              TableName: this.table,
+              Key: { pk: `OPEN#${next.nodeKey}` },
+              ConditionExpression: 'incidentId = :id',
+              ExpressionAttributeValues: { ':id': id },
+            },
+          });
+        }
+      }
+      const was = IN_FLIGHT_PHASES.has(current.phase);
+      const is = IN_FLIGHT_PHASES.has(next.phase);
+      if (was !== is) {
+        items.push({
+          Update: {
+            TableName: this.table,
+            Key: { pk: `CLUSTER#${next.node.cluster}` },
+            UpdateExpression: `${is ? 'ADD' : 'DELETE'} #inflight :ids SET #ttl = :ttl, #kind = :kind`,
+            ExpressionAttributeNames: { '#inflight': 'inflight', '#ttl': 'ttl', '#kind': 'kind' },
+            ExpressionAttributeValues: { ':ids': new Set([id]), ':ttl': this.expiry(), ':kind': 'cluster' },
+          },
+        });
+      }
+      const reasons = await this.transact(items, `update incident ${id}`);
+      if (reasons === null) return next;
+      // Someone else wrote first (version moved, or the lock changed hands): read again, re-apply.
+    }
+    throw conflict(`update incident ${id}`);
+  }
+
+  async countInFlight(cluster: string): Promise<number> {
+    const item = await this.read(`CLUSTER#${cluster}`);
+    const ids = item?.inflight;
+    return ids instanceof Set ? ids.size : 0;
+  }
+
+  async claimOnce(key: string, ttlSeconds: number): Promise<boolean> {
+    if (!key) throw new InvalidInputError('one-shot key is empty', { code: 'INCIDENT_INVALID' });
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new InvalidInputError(`one-shot ttlSeconds must be a positive number, got ${ttlSeconds}`, {
+        code: 'INCIDENT_INVALID',
+      });
+    }
+    const now = this.now();
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `ONCE#${key}`, kind: 'once', ttl: now + Math.ceil(ttlSeconds) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return false;
+      throw toDependencyError(error, `claim one-shot key ${key}`);
+    }
+  }
+
+  /** The lock put: absent, or left over past its TTL (DynamoDB deletes expired items lazily). */
+  private takeLock(incident: Incident): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { pk: `OPEN#${incident.nodeKey}`, kind: 'open', incidentId: incident.id, ttl: this.expiry() },
+        ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':now': this.now() },
+      },
+    };
+  }
+
+  private incidentItem(incident: Incident): Item {
+    return { ...incident, pk: `INCIDENT#${incident.id}`, kind: 'incident', ttl: this.expiry() };
+  }
+
+  private async read(pk: string): Promise<Item | null> {
+    try {
+      const out = await this.client.send(
+        new GetCommand({ TableName: this.table, Key: { pk }, ConsistentRead: true }),
+      );
+      return out.Item ?? null;
+    } catch (error) {
+      throw toDependencyError(error, `read ${pk}`);
+    }
+  }
+
+  /**
+   * Run a transaction. Returns null on success, or the cancellation reason codes (one per item,
+   * `None` for items that were fine) when a condition failed or another transaction interfered.
+   */
+  private async transact(items: TransactItem[], what: string): Promise<string[] | null> {
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: items }));
+      return null;
+    } catch (error) {
+      if (errorName(error) !== 'TransactionCanceledException') throw toDependencyError(error, what);
+      const reasons = (
+        (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []
+      ).map((r) => r.Code ?? 'None');
+      const retryable = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
+      if (reasons.length > 0 && reasons.every((code) => retryable.has(code))) return reasons;
+      throw toDependencyError(error, `${what} (${reasons.join(', ') || 'no reason given'})`);
+    }
+  }
+
+  private now(): number {
+    return Math.floor(this.clock().getTime() / 1000);
+  }
+
+  private expiry(): number {
+    return this.now() + this.ttlSeconds;
+  }
+
+  private expired(item: Item): boolean {
+    return typeof item.ttl === 'number' && item.ttl < this.now();
+  }
+}
+
+function toIncident(item: Item): Incident {
+  const incident: Item = { ...item };
+  for (const key of META) delete incident[key];
+  return incident as unknown as Incident;
+}
+
+/** Drop `undefined` optional fields (DynamoDB refuses them) and detach from the caller's objects. */
+function clean<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === 'string' ? name : 'Error';
+}
+
+function conflict(what: string): DependencyError {
+  return new DependencyError(
+    'INCIDENT_CONFLICT',
+    `${what}: other writers kept changing the record; gave up after ${MAX_WRITE_ATTEMPTS} attempts`,
+    { retryable: true },
+  );
+}
+
+function toDependencyError(error: unknown, what: string): DependencyError {
+  const name = errorName(error);
+  if (RETRYABLE.has(name)) {
+    return new DependencyError('STORE_THROTTLED', `DynamoDB ${what}: throttled or busy (${name})`, {
+      cause: error,
+      retryable: true,
+    });
+  }
+  return new DependencyError('STORE_FAILED', `DynamoDB ${what} failed (${name})`, { cause: error });
+}

@@ -1,0 +1,156 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoIncidentStore, MAX_WRITE_ATTEMPTS } from '../../../functions/adapters/aws/dynamo-store.js';
+import { incidentInit, incidentStoreContract, T0 } from '../incident-store-contract.js';
+import { FakeTable } from './fake-dynamo.js';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+let table: FakeTable;
+
+beforeEach(() => {
+  ddb.reset();
+  table = new FakeTable();
+  table.install(ddb);
+});
+
+const make = (clock: () => Date = () => T0) =>
+  new DynamoIncidentStore({ client: doc, tableName: 'incidents', clock });
+
+incidentStoreContract('DynamoIncidentStore', (clock) => make(clock));
+
+describe('DynamoIncidentStore items', () => {
+  const DAY = 86_400;
+  const t0 = T0.getTime() / 1000;
+
+  it('writes the incident and the open-node lock in one transaction, each with a TTL', async () => {
+    const init = incidentInit();
+    await make().open(init);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(table.items.get(`OPEN#${init.nodeKey}`)).toEqual({
+      pk: 'OPEN#prod#i-0abc123def4567890',
+      kind: 'open',
+      incidentId: init.id,
+      ttl: t0 + 30 * DAY,
+    });
+    expect(table.items.get(`INCIDENT#${init.id}`)).toMatchObject({
+      kind: 'incident',
+      version: 1,
+      ttl: t0 + 30 * DAY,
+    });
+  });
+
+  it('honours ttlDays and refreshes the TTL on every write', async () => {
+    let now = T0.getTime();
+    const store = new DynamoIncidentStore({
+      client: doc,
+      tableName: 'incidents',
+      ttlDays: 7,
+      clock: () => new Date(now),
+    });
+    const init = incidentInit();
+    await store.open(init);
+    now += 3600_000;
+    await store.update(init.id, (c) => ({ ...c, phase: 'findings' }));
+    expect(table.items.get(`INCIDENT#${init.id}`)!.ttl).toBe(t0 + 3600 + 7 * DAY);
+  });
+
+  it('keeps the in-flight ids in a cluster item, updated in the same transaction', async () => {
+    const init = incidentInit();
+    const store = make();
+    await store.open(init);
+    await store.update(init.id, (c) => ({ ...c, phase: 'fixing' }));
+    expect(table.items.get('CLUSTER#prod')).toEqual({
+      pk: 'CLUSTER#prod',
+      kind: 'cluster',
+      inflight: new Set([init.id]),
+      ttl: t0 + 30 * DAY,
+    });
+    await store.update(init.id, (c) => ({ ...c, phase: 'recovered' }));
+    expect(table.items.get('CLUSTER#prod')!.inflight).toBeUndefined();
+    expect(table.items.has(`OPEN#${init.nodeKey}`)).toBe(false);
+  });
+
+  it('retries an update whose version moved under it, re-applying the change to the fresh record', async () => {
+    const init = incidentInit();
+    const store = make();
+    await store.open(init);
+    let interfered = false;
+    table.beforeTransact = () => {
+      if (interfered) return;
+      interfered = true;
+      // Another writer lands between our read and our write.
+      const key = `INCIDENT#${init.id}`;
+      const item = table.items.get(key)!;
+      table.items.set(key, { ...item, version: 2, taskToken: 'token-from-the-other-writer' });
+    };
+    let calls = 0;
+    const updated = await store.update(init.id, (c) => {
+      calls += 1;
+      return { ...c, phase: 'awaiting-approval' };
+    });
+    expect(calls).toBe(2);
+    expect(updated).toMatchObject({
+      version: 3,
+      phase: 'awaiting-approval',
+      taskToken: 'token-from-the-other-writer',
+    });
+  });
+
+  it(`gives up with a retryable INCIDENT_CONFLICT after ${MAX_WRITE_ATTEMPTS} lost races`, async () => {
+    const init = incidentInit();
+    const store = make();
+    await store.open(init);
+    table.beforeTransact = () => {
+      const key = `INCIDENT#${init.id}`;
+      const item = table.items.get(key)!;
+      table.items.set(key, { ...item, version: (item.version as number) + 1 });
+    };
+    await expect(store.update(init.id, (c) => c)).rejects.toMatchObject({
+      code: 'INCIDENT_CONFLICT',
+      retryable: true,
+    });
+    expect(table.transactions).toBe(1 + MAX_WRITE_ATTEMPTS);
+  });
+
+  it('treats a lock left over past its TTL (not yet swept by DynamoDB) as free', async () => {
+    const init = incidentInit();
+    table.items.set(`OPEN#${init.nodeKey}`, {
+      pk: `OPEN#${init.nodeKey}`,
+      kind: 'open',
+      incidentId: 'gone',
+      ttl: 1,
+    });
+    const store = make();
+    expect(await store.findOpenByNode(init.nodeKey)).toBeNull();
+    expect((await store.open(init)).created).toBe(true);
+  });
+
+  it('reads with strong consistency, so a redelivered event sees the incident just opened', async () => {
+    await make().get('x');
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, {
+      TableName: 'incidents',
+      Key: { pk: 'INCIDENT#x' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('maps throttling to a retryable STORE_THROTTLED and other failures to STORE_FAILED', async () => {
+    ddb
+      .on(GetCommand)
+      .rejectsOnce(Object.assign(new Error('slow'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(make().get('x')).rejects.toMatchObject({ code: 'STORE_THROTTLED', retryable: true });
+    ddb
+      .on(GetCommand)
+      .rejectsOnce(Object.assign(new Error('no table'), { name: 'ResourceNotFoundException' }));
+    await expect(make().get('x')).rejects.toMatchObject({ code: 'STORE_FAILED', retryable: false });
+  });
+
+  it('refuses a bad configuration', () => {
+    expect(() => new DynamoIncidentStore({ client: doc, tableName: '' })).toThrow(/tableName/);
+    expect(() => new DynamoIncidentStore({ client: doc, tableName: 't', ttlDays: 0 })).toThrow(/ttlDays/);
+  });
+});

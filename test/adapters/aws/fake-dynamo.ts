@@ -1,0 +1,204 @@
+/**
+ * A small, honest stand-in for the DynamoDB calls the incident store makes, behind
+ * aws-sdk-client-mock: GetItem, PutItem and TransactWriteItems (Put / Delete / Update) on a table
+ * keyed by `pk`, with condition expressions evaluated, transactions all-or-nothing and cancelled
+ * with per-item reasons, and every item passed through the real marshaller (so what the store
+ * writes must be storable: no `undefined`, sets as sets).
+ *
+ * The expression grammar covers what DynamoDB accepts and the store uses: terms joined by AND/OR
+ * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`; update
+ * clauses `SET p = :v[, …]`, `ADD p :set`, `DELETE p :set`. Anything else throws, so a store change
+ * that outgrows the fake fails loudly instead of passing by accident.
+ */
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+
+type Item = Record<string, unknown>;
+type Names = Record<string, string> | undefined;
+type Values = Record<string, unknown> | undefined;
+
+function awsError(name: string, extra: Record<string, unknown> = {}): Error {
+  return Object.assign(new Error(name), { name, $metadata: {}, ...extra });
+}
+
+/** Round-trip through the real marshaller: what DynamoDB would store and give back. */
+function store(item: Item): Item {
+  return unmarshall(marshall(item));
+}
+
+export class FakeTable {
+  readonly items = new Map<string, Item>();
+  /** Runs before each TransactWriteItems is evaluated: a test's "other writer". */
+  beforeTransact: (() => void) | null = null;
+  transactions = 0;
+
+  /** Route the stub's calls to this table. */
+  install(s: AwsClientStub<DynamoDBDocumentClient>): void {
+    s.on(GetCommand).callsFake((input: { Key: Item }) => {
+      const item = this.items.get(String(input.Key.pk));
+      return { Item: item ? store(item) : undefined };
+    });
+    s.on(PutCommand).callsFake((input) => {
+      this.check(
+        input.Item.pk,
+        input.ConditionExpression,
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+        'ConditionalCheckFailedException',
+      );
+      this.items.set(String(input.Item.pk), store(input.Item));
+      return {};
+    });
+    s.on(DeleteCommand).rejects(awsError('UnsupportedByFake'));
+    s.on(UpdateCommand).rejects(awsError('UnsupportedByFake'));
+    s.on(TransactWriteCommand).callsFake((input: { TransactItems: Item[] }) => {
+      this.transactions += 1;
+      this.beforeTransact?.();
+      const keys = input.TransactItems.map((t) => String(this.keyOf(t)));
+      if (new Set(keys).size !== keys.length) {
+        throw awsError('ValidationException', {
+          message: 'Transaction request cannot include multiple operations on one item',
+        });
+      }
+      const reasons = input.TransactItems.map((t) => {
+        const op = (t.Put ?? t.Delete ?? t.Update) as Item;
+        return this.holds(
+          String(this.keyOf(t)),
+          op.ConditionExpression as string | undefined,
+          op.ExpressionAttributeNames as Names,
+          op.ExpressionAttributeValues as Values,
+        )
+          ? { Code: 'None' }
+          : { Code: 'ConditionalCheckFailed' };
+      });
+      if (reasons.some((r) => r.Code !== 'None')) {
+        throw awsError('TransactionCanceledException', { CancellationReasons: reasons });
+      }
+      for (const t of input.TransactItems) this.apply(t);
+      return {};
+    });
+  }
+
+  private keyOf(t: Item): unknown {
+    if (t.Put) return (t.Put as { Item: Item }).Item.pk;
+    const op = (t.Delete ?? t.Update) as { Key: Item } | undefined;
+    if (!op) throw awsError('UnsupportedByFake');
+    return op.Key.pk;
+  }
+
+  private apply(t: Item): void {
+    if (t.Put) {
+      const item = (t.Put as { Item: Item }).Item;
+      this.items.set(String(item.pk), store(item));
+    } else if (t.Delete) {
+      this.items.delete(String((t.Delete as { Key: Item }).Key.pk));
+    } else {
+      const u = t.Update as {
+        Key: Item;
+        UpdateExpression: string;
+        ExpressionAttributeNames: Names;
+        ExpressionAttributeValues: Values;
+      };
+      const pk = String(u.Key.pk);
+      const item: Item = { ...(this.items.get(pk) ?? { pk }) };
+      this.update(item, u.UpdateExpression, u.ExpressionAttributeNames, u.ExpressionAttributeValues);
+      this.items.set(pk, store(item));
+    }
+  }
+
+  private check(
+    pk: unknown,
+    condition: string | undefined,
+    names: Names,
+    values: Values,
+    error: string,
+  ): void {
+    if (!this.holds(String(pk), condition, names, values)) throw awsError(error);
+  }
+
+  private holds(pk: string, condition: string | undefined, names: Names, values: Values): boolean {
+    if (!condition) return true;
+    const item = this.items.get(pk);
+    return condition
+      .split(/\s+OR\s+/)
+      .some((any) => any.split(/\s+AND\s+/).every((term) => this.term(item, term.trim(), names, values)));
+  }
+
+  private term(item: Item | undefined, term: string, names: Names, values: Values): boolean {
+    const fn = /^attribute_(not_)?exists\((\S+)\)$/.exec(term);
+    if (fn) {
+      const exists = item !== undefined && item[name(fn[2]!, names)] !== undefined;
+      return fn[1] ? !exists : exists;
+    }
+    const cmp = /^(\S+)\s*(=|<>|<=|>=|<|>)\s*(:\w+)$/.exec(term);
+    if (!cmp) throw awsError('UnsupportedByFake', { message: `condition term ${term}` });
+    const left = item?.[name(cmp[1]!, names)];
+    const right = value(cmp[3]!, values);
+    if (left === undefined) return false;
+    switch (cmp[2]) {
+      case '=':
+        return left === right;
+      case '<>':
+        return left !== right;
+      case '<':
+        return (left as number) < (right as number);
+      case '>':
+        return (left as number) > (right as number);
+      case '<=':
+        return (left as number) <= (right as number);
+      default:
+        return (left as number) >= (right as number);
+    }
+  }
+
+  private update(item: Item, expression: string, names: Names, values: Values): void {
+    const clauses = expression.split(/\b(?=SET |ADD |DELETE |REMOVE )/).map((c) => c.trim());
+    for (const clause of clauses) {
+      const [verb, ...rest] = clause.split(/\s+/);
+      const body = rest.join(' ');
+      if (verb === 'SET') {
+        for (const assignment of body.split(',')) {
+          const [path, v] = assignment.split('=').map((p) => p.trim());
+          item[name(path!, names)] = value(v!, values);
+        }
+      } else if (verb === 'ADD' || verb === 'DELETE') {
+        const [path, v] = body.split(/\s+/);
+        const key = name(path!, names);
+        const operand = value(v!, values);
+        if (!(operand instanceof Set))
+          throw awsError('UnsupportedByFake', { message: `${verb} of a non-set` });
+        const current = new Set(item[key] instanceof Set ? (item[key] as Set<unknown>) : []);
+        for (const x of operand) {
+          if (verb === 'ADD') current.add(x);
+          else current.delete(x);
+        }
+        // DynamoDB removes a set attribute that becomes empty.
+        if (current.size === 0) delete item[key];
+        else item[key] = current;
+      } else {
+        throw awsError('UnsupportedByFake', { message: `update clause ${clause}` });
+      }
+    }
+  }
+}
+
+function name(path: string, names: Names): string {
+  if (!path.startsWith('#')) return path;
+  const resolved = names?.[path];
+  if (!resolved) throw awsError('ValidationException', { message: `unresolved name ${path}` });
+  return resolved;
+}
+
+function value(token: string, values: Values): unknown {
+  if (!values || !(token in values))
+    throw awsError('ValidationException', { message: `unresolved value ${token}` });
+  return values[token];
+}

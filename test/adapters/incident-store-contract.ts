@@ -1,0 +1,204 @@
+/**
+ * The IncidentStore contract, as one suite run against every implementation (memory, DynamoDB):
+ * whatever the local mode proves about deduplication, versions and one-shot keys holds in AWS.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Incident, IncidentPhase, IncidentStore } from '../../functions/core/incident.js';
+
+/** A fresh store per test, with a clock the test moves. */
+export type StoreFactory = (clock: () => Date) => IncidentStore;
+
+export const T0 = new Date('2026-11-27T03:14:07.000Z');
+
+/** An incident as the alarm handler opens it. */
+export function incidentInit(over: Partial<Incident> = {}): Omit<Incident, 'version'> {
+  const instanceId = over.node?.instanceId ?? 'i-0abc123def4567890';
+  const cluster = over.node?.cluster ?? 'prod';
+  const openedAt = over.openedAt ?? T0.toISOString();
+  return {
+    id: `${cluster}#${instanceId}#${openedAt}`,
+    nodeKey: `${cluster}#${instanceId}`,
+    node: {
+      instanceId,
+      nodeName: 'ip-10-0-1-23.eu-west-1.compute.internal',
+      cluster,
+      autoScalingGroup: 'prod-nodes',
+    },
+    alarmName: 'nodemedic-notready-ip-10-0-1-23',
+    openedAt,
+    phase: 'diagnosing',
+    card: null,
+    findings: [],
+    offered: [],
+    requested: null,
+    approvals: [],
+    taskToken: null,
+    attempts: 0,
+    audit: [{ at: openedAt, action: 'opened', actor: 'nodemedic', detail: 'alarm' }],
+    ...over,
+  };
+}
+
+const phase =
+  (p: IncidentPhase) =>
+  (current: Incident): Incident => ({ ...current, phase: p });
+
+export function incidentStoreContract(name: string, factory: StoreFactory): void {
+  describe(`IncidentStore contract: ${name}`, () => {
+    const setup = () => {
+      let now = T0.getTime();
+      const store = factory(() => new Date(now));
+      return { store, advance: (seconds: number) => (now += seconds * 1000) };
+    };
+
+    it('opens an incident at version 1, readable by id and by node', async () => {
+      const { store } = setup();
+      const init = incidentInit();
+      const { incident, created } = await store.open(init);
+      expect(created).toBe(true);
+      expect(incident).toEqual({ ...init, version: 1 });
+      expect(await store.get(init.id)).toEqual(incident);
+      expect(await store.findOpenByNode(init.nodeKey)).toEqual(incident);
+      expect(await store.get('nope')).toBeNull();
+      expect(await store.findOpenByNode('prod#i-0fff000000000000f')).toBeNull();
+    });
+
+    it('maps concurrent opens for one node (flapping alarm, redelivery) onto one incident', async () => {
+      const { store } = setup();
+      const first = incidentInit();
+      const flap = incidentInit({ openedAt: '2026-11-27T03:15:07.000Z' });
+      const results = await Promise.all([store.open(first), store.open(flap), store.open(first)]);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const ids = new Set(results.map((r) => r.incident.id));
+      expect(ids.size).toBe(1);
+      const winner = [...ids][0]!;
+      expect(await store.get(winner === first.id ? flap.id : first.id)).toBeNull();
+    });
+
+    it('keeps other nodes apart', async () => {
+      const { store } = setup();
+      const a = await store.open(incidentInit());
+      const b = await store.open(
+        incidentInit({ node: { ...incidentInit().node, instanceId: 'i-0fff000000000000f' } }),
+      );
+      expect([a.created, b.created]).toEqual([true, true]);
+      expect(a.incident.nodeKey).not.toBe(b.incident.nodeKey);
+    });
+
+    it.each(['recovered', 'escalated', 'closed'] as const)(
+      'frees the node once the incident is %s, and never reopens the same id',
+      async (end) => {
+        const { store } = setup();
+        const first = incidentInit();
+        await store.open(first);
+        await store.update(first.id, phase(end));
+        expect(await store.findOpenByNode(first.nodeKey)).toBeNull();
+        const again = await store.open(first);
+        expect(again).toMatchObject({ created: false, incident: { id: first.id, phase: end } });
+        const next = incidentInit({ openedAt: '2026-11-27T04:00:00.000Z' });
+        expect((await store.open(next)).created).toBe(true);
+        expect((await store.findOpenByNode(first.nodeKey))?.id).toBe(next.id);
+      },
+    );
+
+    it('applies updates with a version that moves on every write', async () => {
+      const { store } = setup();
+      const init = incidentInit();
+      await store.open(init);
+      const updated = await store.update(init.id, (c) => ({
+        ...c,
+        phase: 'findings',
+        offered: ['restart-containerd'],
+      }));
+      expect(updated).toMatchObject({ version: 2, phase: 'findings', offered: ['restart-containerd'] });
+      expect(await store.get(init.id)).toEqual(updated);
+      // A change that sets `version` itself cannot move it backwards.
+      expect((await store.update(init.id, (c) => ({ ...c, version: 0 }))).version).toBe(3);
+    });
+
+    it('lands both of two concurrent updates (optimistic lock, retried)', async () => {
+      const { store } = setup();
+      const init = incidentInit();
+      await store.open(init);
+      await Promise.all([
+        store.update(init.id, (c) => ({ ...c, attempts: c.attempts + 1 })),
+        store.update(init.id, (c) => ({
+          ...c,
+          audit: [...c.audit, { at: 'x', action: 'approved', actor: 'U1', detail: '' }],
+        })),
+      ]);
+      const final = await store.get(init.id);
+      expect(final).toMatchObject({ version: 3, attempts: 1 });
+      expect(final!.audit.map((a) => a.action)).toEqual(['opened', 'approved']);
+    });
+
+    it('refuses updates to unknown incidents and changes of identity', async () => {
+      const { store } = setup();
+      const init = incidentInit();
+      await store.open(init);
+      await expect(store.update('nope', (c) => c)).rejects.toMatchObject({ code: 'INCIDENT_NOT_FOUND' });
+      await expect(store.update(init.id, (c) => ({ ...c, nodeKey: 'other' }))).rejects.toMatchObject({
+        code: 'INCIDENT_INVALID',
+      });
+      expect((await store.get(init.id))!.version).toBe(1);
+    });
+
+    it('refuses an incident without id or node key', async () => {
+      const { store } = setup();
+      await expect(store.open(incidentInit({ id: '' }))).rejects.toMatchObject({ code: 'INCIDENT_INVALID' });
+      await expect(store.open(incidentInit({ nodeKey: '' }))).rejects.toMatchObject({
+        code: 'INCIDENT_INVALID',
+      });
+    });
+
+    it('drops undefined optional fields and hands out detached copies', async () => {
+      const { store } = setup();
+      const init = { ...incidentInit(), thread: undefined };
+      const { incident } = await store.open(init);
+      expect('thread' in incident).toBe(false);
+      (incident.audit as unknown as unknown[]).push('tampered');
+      expect((await store.get(init.id))!.audit).toHaveLength(1);
+    });
+
+    it('counts incidents in fixing or verifying per cluster', async () => {
+      const { store } = setup();
+      const a = incidentInit();
+      const b = incidentInit({ node: { ...a.node, instanceId: 'i-0fff000000000000f' } });
+      const c = incidentInit({ node: { ...a.node, cluster: 'staging' } });
+      for (const init of [a, b, c]) await store.open(init);
+      expect(await store.countInFlight('prod')).toBe(0);
+      await store.update(a.id, phase('fixing'));
+      await store.update(b.id, phase('fixing'));
+      await store.update(c.id, phase('fixing'));
+      expect(await store.countInFlight('prod')).toBe(2);
+      await store.update(a.id, phase('verifying'));
+      expect(await store.countInFlight('prod')).toBe(2);
+      await store.update(a.id, phase('recovered'));
+      await store.update(b.id, phase('escalated'));
+      expect(await store.countInFlight('prod')).toBe(0);
+      expect(await store.countInFlight('staging')).toBe(1);
+    });
+
+    it('claims a one-shot key once until it expires', async () => {
+      const { store, advance } = setup();
+      expect(await store.claimOnce('slack:retry:abc', 60)).toBe(true);
+      expect(await store.claimOnce('slack:retry:abc', 60)).toBe(false);
+      expect(await store.claimOnce('slack:retry:def', 60)).toBe(true);
+      advance(59);
+      expect(await store.claimOnce('slack:retry:abc', 60)).toBe(false);
+      advance(2);
+      expect(await store.claimOnce('slack:retry:abc', 60)).toBe(true);
+    });
+
+    it('lets only one of two concurrent claims win', async () => {
+      const { store } = setup();
+      const results = await Promise.all([store.claimOnce('click:1', 300), store.claimOnce('click:1', 300)]);
+      expect(results.sort()).toEqual([false, true]);
+    });
+
+    it.each([0, -1, Number.NaN])('refuses a one-shot ttl of %s', async (ttl) => {
+      const { store } = setup();
+      await expect(store.claimOnce('k', ttl)).rejects.toMatchObject({ code: 'INCIDENT_INVALID' });
+    });
+  });
+}
