@@ -1,0 +1,160 @@
+/**
+ * The local composition root: the same use cases, steps and Bolt app as in AWS, with local
+ * adapters — a shell runner instead of SSM (against a real containerd sandbox), a static
+ * inventory instead of EC2, memory instead of DynamoDB, the in-process workflow instead of Step
+ * Functions, and the Slack stand-in instead of Slack. The demo, the browser test and the
+ * end-to-end tests all start nodemedic through here.
+ */
+import { WebClient } from '@slack/web-api';
+import { MemoryIncidentStore } from '../adapters/local/memory-store.js';
+import { ShellCommandRunner } from '../adapters/local/shell-runner.js';
+import { StaticNodeInventory } from '../adapters/local/static-inventory.js';
+import { WebApiChat } from '../adapters/slack/web-chat.js';
+import type { AppDeps, AppLogger } from '../app/deps.js';
+import { type AlarmOutcome, handleAlarm, startDiagnosisFromMention } from '../app/incidents.js';
+import { parseAlarmEvent } from '../core/alarm.js';
+import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../core/policy.js';
+import type { NodeRef } from '../core/ports.js';
+import { createSlackApp, type SlackHttpResponse } from '../slack/app.js';
+import { notReadyAlarmEvent } from './alarm-event.js';
+import type { ContainerdSandbox } from './sandbox/containerd.js';
+import { SlackStandIn } from './slack-standin/server.js';
+import { InProcessWorkflow, type WorkflowEvent } from './workflow.js';
+
+/** The local cast: who is on call and who is not. */
+export const LOCAL_USERS = {
+  onCall: 'U0ALICE',
+  onCallSecond: 'U0BOB',
+  visitor: 'U0MALLORY',
+} as const;
+export const LOCAL_USER_NAMES: Record<string, string> = {
+  [LOCAL_USERS.onCall]: 'alice (on call)',
+  [LOCAL_USERS.onCallSecond]: 'bob (on call)',
+  [LOCAL_USERS.visitor]: 'mallory (not on call)',
+};
+export const LOCAL_ONCALL_GROUP = 'S0ONCALL';
+export const LOCAL_CHANNEL = 'C0INCIDENTS';
+
+/** The sandbox node, as the static inventory knows it (a valid-looking EC2 id). */
+export const LOCAL_NODE: NodeRef = {
+  instanceId: 'i-0de30c0ffee000001',
+  nodeName: 'ip-10-0-1-23.ec2.internal',
+  cluster: 'local',
+  autoScalingGroup: null,
+};
+
+export interface LocalStackOptions {
+  /** The containerd sandbox the scripts run against. */
+  readonly sandbox: ContainerdSandbox;
+  /** Minimum containerd version for the analyzer (the demo sets it at or below the installed one). */
+  readonly minVersion?: string;
+  /** @default 15 minutes, as in AWS */
+  readonly approvalTimeoutMs?: number;
+  /** Milliseconds per workflow wait second. @default 100 */
+  readonly pollScaleMs?: number;
+  readonly policy?: SafetyPolicy;
+  readonly onEvent?: (event: WorkflowEvent) => void;
+  readonly logger?: AppLogger;
+  /** Port for the stand-in (0: ephemeral). */
+  readonly port?: number;
+}
+
+export interface LocalStack {
+  readonly standIn: SlackStandIn;
+  readonly deps: AppDeps;
+  readonly store: MemoryIncidentStore;
+  readonly workflow: InProcessWorkflow;
+  readonly inventory: StaticNodeInventory;
+  readonly signingSecret: string;
+  /** Deliver a signed request (as Slack would) to the real Bolt app through its Lambda handler. */
+  deliver(request: { headers: Record<string, string>; body: string }): Promise<SlackHttpResponse>;
+  /** Fire a NotReady (or OK) alarm event through the alarm Lambda's parser and use case. */
+  fireAlarm(state?: 'ALARM' | 'OK'): Promise<AlarmOutcome>;
+  close(): Promise<void>;
+}
+
+const quietLogger: AppLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Start the local stack. The caller owns the sandbox and disposes of it. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const botToken = 'xoxb-local-demo-token';
+  const signingSecret = `local-signing-${Math.random().toString(36).slice(2)}`;
+  const logger = options.logger ?? quietLogger;
+  const standIn = await SlackStandIn.start({
+    botToken,
+    signingSecret,
+    userGroups: { [LOCAL_ONCALL_GROUP]: [LOCAL_USERS.onCall, LOCAL_USERS.onCallSecond] },
+    users: Object.fromEntries(Object.entries(LOCAL_USER_NAMES).map(([id, name]) => [id, { name }])),
+    ...(options.port !== undefined ? { port: options.port } : {}),
+  });
+  const clientOptions = { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } };
+  const chat = new WebApiChat(new WebClient(botToken, clientOptions));
+  const store = new MemoryIncidentStore();
+  const inventory = new StaticNodeInventory({ nodes: [LOCAL_NODE] });
+  const policy = options.policy ?? DEFAULT_SAFETY_POLICY;
+  const workflow = new InProcessWorkflow({
+    approvalTimeoutMs: options.approvalTimeoutMs ?? policy.approvalTimeoutMinutes * 60_000,
+    pollScaleMs: options.pollScaleMs ?? 100,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+  const deps: AppDeps = {
+    store,
+    runner: new ShellCommandRunner({ env: options.sandbox.env() }),
+    inventory,
+    chat,
+    workflow,
+    policy,
+    analyzeOptions: options.minVersion ? { versionPolicy: { minimum: options.minVersion } } : {},
+    channel: LOCAL_CHANNEL,
+    onCallUserGroupId: LOCAL_ONCALL_GROUP,
+    scriptParameters: options.sandbox.params(),
+    clock: () => new Date(),
+    logger,
+  };
+  workflow.attach(deps);
+  const slack = createSlackApp({
+    signingSecret,
+    botToken,
+    clientOptions,
+    store,
+    workflow,
+    chat,
+    policy,
+    onCall: { userGroupId: LOCAL_ONCALL_GROUP, allowList: [] },
+    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
+    logger,
+    bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
+  });
+
+  return {
+    standIn,
+    deps,
+    store,
+    workflow,
+    inventory,
+    signingSecret,
+    deliver: (request) =>
+      slack.handler(
+        {
+          version: '2.0',
+          rawPath: '/',
+          headers: { host: '127.0.0.1', ...request.headers },
+          requestContext: { http: { method: 'POST', path: '/' } },
+          body: request.body,
+          isBase64Encoded: false,
+        },
+        {},
+      ),
+    fireAlarm: async (state = 'ALARM') => {
+      const event = notReadyAlarmEvent({
+        alarmName: 'nodemedic-node-not-ready-local',
+        instanceId: LOCAL_NODE.instanceId,
+        nodeName: LOCAL_NODE.nodeName!,
+        cluster: LOCAL_NODE.cluster,
+        state,
+      });
+      return handleAlarm(deps, parseAlarmEvent(event));
+    },
+    close: () => standIn.close(),
+  };
+}
