@@ -2,6 +2,9 @@ import type { Evidence } from '../model.js';
 import type { Cause } from './cause.js';
 import { why } from './helpers.js';
 
+/** Restarts (systemd NRestarts) from which a dead daemon counts as a restart loop. */
+export const LOOP_RESTARTS = 3;
+
 /** containerd is not running, or systemd keeps restarting it. */
 export const containerdDown: Cause = {
   id: 'containerd-down',
@@ -31,11 +34,11 @@ export const containerdDown: Cause = {
       });
     }
     const restarts = svc.status === 'ok' && typeof svc.nRestarts === 'number' ? svc.nRestarts : 0;
-    const looping = restarts > 0 || (svc.status === 'ok' && svc.subState === 'auto-restart');
+    const looping = restarts >= LOOP_RESTARTS || (svc.status === 'ok' && svc.subState === 'auto-restart');
     if (restarts > 0) {
       evidence.push({
         source: 'containerd.service',
-        text: `NRestarts=${restarts}: systemd keeps restarting it`,
+        text: looping ? `NRestarts=${restarts}: systemd keeps restarting it` : `NRestarts=${restarts}`,
       });
     }
     const configBroken = facts.config.status === 'ok' && facts.config.parses === false;
