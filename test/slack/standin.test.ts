@@ -33,7 +33,10 @@ async function call(
   } else {
     headers['content-type'] = 'application/x-www-form-urlencoded';
     payload = new URLSearchParams(
-      Object.entries(body).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+      Object.entries(body).map(([k, v]): [string, string] => [
+        k,
+        typeof v === 'string' ? v : JSON.stringify(v),
+      ]),
     ).toString();
   }
   const res = await fetch(`${standIn.apiUrl}${method}`, { method: 'POST', headers, body: payload });
