@@ -142,6 +142,22 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
           }),
       },
       {
+        name: 'system-wide file-nr near fs.file-max while the daemon is down',
+        facts: () =>
+          patched(base(), (f) => {
+            f.containerd.pid = null;
+            f.fds = {
+              ...f.fds,
+              status: 'n/a',
+              reason: 'containerd is not running',
+              open: null,
+              limitSoft: null,
+            };
+            f.fds.systemAllocated = 95_000;
+            f.fds.systemMax = 100_000;
+          }),
+      },
+      {
         name: '`too many open files` in the log',
         facts: () =>
           patched(base(), (f) => {

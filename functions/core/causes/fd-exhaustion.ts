@@ -27,15 +27,16 @@ export const fdExhaustion: Cause = {
         summary = `containerd is at ${pct(f.open!, f.limitSoft!)} of its open-file limit (${f.open} of ${f.limitSoft})`;
         critical = true;
       }
-      const sys = ratio(f.systemAllocated, f.systemMax);
-      if (sys !== null && sys >= FD_THRESHOLD) {
-        evidence.push({
-          source: 'fds.system',
-          text: `${f.systemAllocated} of ${f.systemMax} file handles allocated system-wide (${pct(f.systemAllocated!, f.systemMax!)}, /proc/sys/fs/file-nr)`,
-        });
-        summary ||= `the system is at ${pct(f.systemAllocated!, f.systemMax!)} of fs.file-max`;
-        critical = true;
-      }
+    }
+    // file-nr is system-wide: read even when the daemon is not running (fds `n/a`).
+    const sys = ratio(f.systemAllocated, f.systemMax);
+    if (sys !== null && sys >= FD_THRESHOLD) {
+      evidence.push({
+        source: 'fds.system',
+        text: `${f.systemAllocated} of ${f.systemMax} file handles allocated system-wide (${pct(f.systemAllocated!, f.systemMax!)}, /proc/sys/fs/file-nr)`,
+      });
+      summary ||= `the system is at ${pct(f.systemAllocated!, f.systemMax!)} of fs.file-max`;
+      critical = true;
     }
     const logged = logMatch(facts.logs.containerd, 'too-many-open-files');
     if (logged) {
