@@ -171,7 +171,7 @@ export async function startDiagnosisFromMention(
   const node = await deps.inventory.resolve(request.query);
   const { incident, created } = await openIncident(deps, {
     node,
-    alarmName: `mention by <@${request.requestedBy}>`,
+    alarmName: `mention by ${request.requestedBy}`,
     requestedBy: request.requestedBy,
     thread: { channel: request.channel, ts: request.threadTs },
   });

@@ -402,8 +402,7 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
     taskToken: null,
     audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
   }));
-  const mention = deps.onCallUserGroupId ? `<!subteam^${deps.onCallUserGroupId}> ` : '';
-  const text = `${mention}${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
+  const text = `${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
   await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
   if (before.findingsMessage && before.phase === 'awaiting-approval') {
     await deps.chat.update(
@@ -411,7 +410,11 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
       renderDecision(updated, `Expired: ${ESCALATION_TEXT[input.reason]}`),
     );
   }
-  await reply(deps, updated, renderOutcome(updated, { kind: 'escalated', detail: text }));
+  await reply(
+    deps,
+    updated,
+    renderOutcome(updated, { kind: 'escalated', detail: text, mentionUserGroup: deps.onCallUserGroupId }),
+  );
 }
 
 /** Remediation ids are validated at the edges; this narrows a string from a workflow payload. */

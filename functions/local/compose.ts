@@ -25,11 +25,13 @@ import { InProcessWorkflow, type WorkflowEvent } from './workflow.js';
 export const LOCAL_USERS = {
   onCall: 'U0ALICE',
   onCallSecond: 'U0BOB',
+  onCallThird: 'U0CAROL',
   visitor: 'U0MALLORY',
 } as const;
 export const LOCAL_USER_NAMES: Record<string, string> = {
   [LOCAL_USERS.onCall]: 'alice (on call)',
   [LOCAL_USERS.onCallSecond]: 'bob (on call)',
+  [LOCAL_USERS.onCallThird]: 'carol (on call)',
   [LOCAL_USERS.visitor]: 'mallory (not on call)',
 };
 export const LOCAL_ONCALL_GROUP = 'S0ONCALL';
@@ -83,7 +85,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const standIn = await SlackStandIn.start({
     botToken,
     signingSecret,
-    userGroups: { [LOCAL_ONCALL_GROUP]: [LOCAL_USERS.onCall, LOCAL_USERS.onCallSecond] },
+    userGroups: {
+      [LOCAL_ONCALL_GROUP]: [LOCAL_USERS.onCall, LOCAL_USERS.onCallSecond, LOCAL_USERS.onCallThird],
+    },
     users: Object.fromEntries(Object.entries(LOCAL_USER_NAMES).map(([id, name]) => [id, { name }])),
     ...(options.port !== undefined ? { port: options.port } : {}),
   });
