@@ -77,6 +77,20 @@ function machineAllows(limit: number): boolean {
   return spawnSync('prlimit', [`--nofile=${limit}:${limit}`, 'true']).status === 0;
 }
 
+/**
+ * ContainerdSandbox.start, tried up to three times: under heavy load the systemctl stand-in can
+ * take its own forked child (comm still "systemctl", before setsid execs) for a daemon that died.
+ */
+async function startSandbox(): Promise<ContainerdSandbox> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ContainerdSandbox.start();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 describe('every fix script', () => {
   const scripts = REMEDIATION_IDS.filter((id) => !NOT_SCRIPTS.includes(id));
   const prelude = (id: string) => {
@@ -108,7 +122,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       .sort();
 
   beforeAll(async () => {
-    sb = await ContainerdSandbox.start();
+    sb = await startSandbox();
   });
   afterAll(async () => {
     await sb?.dispose();
