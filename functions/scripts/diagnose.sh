@@ -18,7 +18,8 @@
 #   NODEMEDIC_STATE       containerd's state dir         (/run/containerd)
 #   NODEMEDIC_LOG_FILE    read log lines from this file instead of the journal
 #   NODEMEDIC_SYSTEMD_DIR where unit drop-ins live       (/etc/systemd/system)
-set -u
+# No `set -e`/`set -u`: a probe that trips must leave its section `unknown`, never kill the run
+# before the document is printed.
 export LC_ALL=C
 # SSM's AWS-RunShellScript may run with a short PATH; keep the caller's first (the sandbox's
 # systemctl stand-in comes first locally), then the usual system dirs.
@@ -135,6 +136,9 @@ first_lines() {
 }
 
 # Run a bounded command; sets RUN_RC, RUN_OUT (stdout+stderr merged), RUN_MS.
+RUN_RC=0
+RUN_OUT=""
+RUN_MS=0
 run_bounded() {
   local secs=$1 t0
   shift
@@ -178,19 +182,11 @@ pid_alive() {
 }
 
 # --- systemd ----------------------------------------------------------------------------------------
-SYSTEMD=false
-SYSTEMCTL_OK=false
-if have systemctl; then
-  run_bounded 5 systemctl show -p MainPID --value containerd
-  ((RUN_RC == 0)) && [[ $RUN_OUT =~ ^[0-9]+$ ]] && SYSTEMCTL_OK=true
-fi
-if [[ -d /run/systemd/system || $SYSTEMCTL_OK == true ]]; then SYSTEMD=true; fi
-
-# systemctl show -p A,B unit → assoc SHOW[A]=value
+# systemctl show -p A,B unit → assoc SHOW[A]=value. `KEY=value` output, not `--value`: AL2's
+# systemd 219 predates --value.
 declare -A SHOW=()
 systemd_show() {
   SHOW=()
-  [[ $SYSTEMCTL_OK == true ]] || return 1
   run_bounded 5 systemctl show -p "$2" "$1"
   ((RUN_RC == 0)) || return 1
   local line
@@ -200,11 +196,23 @@ systemd_show() {
   return 0
 }
 
+# systemd is here when PID 1 is systemd, or when systemctl answers (the sandbox's stand-in
+# counts): one call that also reads containerd's unit.
+SYSTEMD=false
+SYSTEMCTL_OK=false
+CTD_SHOWN=false
+if have systemctl && systemd_show containerd LoadState,ActiveState,SubState,NRestarts,MainPID &&
+  [[ ${SHOW[MainPID]:-} =~ ^[0-9]+$ ]]; then
+  SYSTEMCTL_OK=true
+  CTD_SHOWN=true
+fi
+if [[ -d /run/systemd/system || $SYSTEMCTL_OK == true ]]; then SYSTEMD=true; fi
+
 # --- containerd: service, main PID, versions ----------------------------------------------------
 SVC_JSON='{"status":"n/a","reason":"no systemd on this machine"}'
 SYSTEMD_PID=""
 if [[ $SYSTEMD == true ]]; then
-  if systemd_show containerd LoadState,ActiveState,SubState,NRestarts,MainPID; then
+  if [[ $CTD_SHOWN == true ]]; then
     if [[ ${SHOW[LoadState]:-} == not-found ]]; then
       SVC_JSON='{"status":"n/a","reason":"no containerd.service unit"}'
     else
@@ -318,7 +326,8 @@ PLUG_JSON='{"status":"unknown","reason":"the daemon did not answer ctr version",
 if [[ $SOCK_IS != true ]]; then
   PLUG_JSON='{"status":"unknown","reason":"no socket at the address","total":null,"errored":[]}'
 elif [[ $CALL_OK == true ]]; then
-  run_bounded 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s plugins ls
+  # The daemon just answered: a shorter bound keeps the whole run near 15 s if it wedges now.
+  run_bounded 10 ctr --address "$ADDRESS" --connect-timeout 3s --timeout 7s plugins ls
   if ((RUN_RC == 0)); then
     total=$(awk 'NR > 1 && NF >= 4 { n++ } END { print n + 0 }' <<<"$RUN_OUT")
     # bolt and CRI first: they are the ones that matter, and the list is capped.
@@ -327,8 +336,9 @@ elif [[ $CALL_OK == true ]]; then
     json_str_array "$errored" 200
     PLUG_JSON="{\"status\":\"ok\",\"total\":$total,\"errored\":$REPLY}"
   else
-    call_result 15
-    json_str "ctr plugins ls failed: $(sed -n 's/.*"error":"\(.*\)"}$/\1/p' <<<"$REPLY")"
+    first_lines "$(grep -E -i 'error|fail|ctr:' <<<"$RUN_OUT")"
+    ((RUN_RC == 124 || RUN_RC == 137)) && REPLY="timed out after 10s"
+    json_str "ctr plugins ls failed: ${REPLY:-exit code $RUN_RC}"
     PLUG_JSON="{\"status\":\"unknown\",\"reason\":$REPLY,\"total\":null,\"errored\":[]}"
   fi
 fi
@@ -658,7 +668,7 @@ else
 fi
 
 # --- fds ----------------------------------------------------------------------------------------
-read -r FILE_NR_ALLOC _ FILE_NR_MAX </proc/sys/fs/file-nr 2>/dev/null || true
+read -r FILE_NR_ALLOC _ FILE_NR_MAX 2>/dev/null </proc/sys/fs/file-nr || true
 json_num "${FILE_NR_ALLOC:-}"
 sys_alloc=$REPLY
 json_num "${FILE_NR_MAX:-}"
@@ -711,7 +721,7 @@ psi_json() {
 build_resources_json() {
   local cores load1 load5 mt ma r cpu mem io steal="" s2 t1 t2 st1 st2
   cores=$(nproc 2>/dev/null || grep -c '^processor' /proc/cpuinfo 2>/dev/null)
-  read -r load1 load5 _ </proc/loadavg 2>/dev/null
+  read -r load1 load5 _ 2>/dev/null </proc/loadavg
   mt=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null)
   ma=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo 2>/dev/null)
   s2=$(cpu_sample)
