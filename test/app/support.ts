@@ -1,0 +1,236 @@
+/**
+ * The local pipeline over recorded script outputs: memory store, static inventory, the in-process
+ * workflow, the real Bolt app, the Slack stand-in over real HTTP, and a command runner that plays
+ * back outputs the diagnostic script really printed against a real containerd
+ * (test/fixtures/facts/recorded/). The runner is the one double: it stands in for SSM.
+ */
+import { readFileSync } from 'node:fs';
+import { WebClient } from '@slack/web-api';
+import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store.js';
+import { StaticNodeInventory } from '../../functions/adapters/local/static-inventory.js';
+import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
+import type { AppDeps } from '../../functions/app/deps.js';
+import { startDiagnosisFromMention } from '../../functions/app/incidents.js';
+import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../functions/core/policy.js';
+import type {
+  CommandInvocation,
+  CommandRequest,
+  CommandRunner,
+  NodeRef,
+  Reachability,
+} from '../../functions/core/ports.js';
+import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
+import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
+import { InProcessWorkflow, type WorkflowEvent } from '../../functions/local/workflow.js';
+import { createSlackApp } from '../../functions/slack/app.js';
+
+export const NODE: NodeRef = {
+  instanceId: 'i-0abc123def4567890',
+  nodeName: 'ip-10-0-1-23.ec2.internal',
+  cluster: 'prod',
+  autoScalingGroup: 'prod-ng-1',
+};
+export const CHANNEL = 'C0ALERTS';
+export const ONCALL_GROUP = 'S0ONCALL';
+export const ALICE = 'U0ALICE';
+export const BOB = 'U0BOB';
+export const CAROL = 'U0CAROL';
+export const MALLORY = 'U0MALLORY';
+
+/** A diagnostic script output recorded against a real containerd sandbox. */
+export function recorded(name: string): string {
+  return readFileSync(new URL(`../fixtures/facts/recorded/${name}.json`, import.meta.url), 'utf8');
+}
+
+type Reply = { stdout: string; status?: CommandInvocation['status']; exitCode?: number; stderr?: string };
+
+/** Plays back scripted outputs per script id; records every send. */
+export class PlaybackRunner implements CommandRunner {
+  readonly sent: CommandRequest[] = [];
+  private readonly results = new Map<string, CommandInvocation>();
+  private readonly queues = new Map<string, Reply[]>();
+
+  /** Queue replies for a script id (`diagnose`, or a remediation id); the last one repeats. */
+  queue(script: string, ...replies: Reply[]): this {
+    this.queues.set(script, [...(this.queues.get(script) ?? []), ...replies]);
+    return this;
+  }
+
+  async send(request: CommandRequest): Promise<{ commandId: string }> {
+    this.sent.push(request);
+    const queue = this.queues.get(request.script);
+    if (!queue?.length) throw new Error(`no playback queued for ${request.script}`);
+    const reply = queue.length > 1 ? queue.shift()! : queue[0]!;
+    const commandId = `cmd-${this.sent.length}`;
+    const status = reply.status ?? 'success';
+    this.results.set(commandId, {
+      commandId,
+      status,
+      detail: status === 'success' ? 'Success' : status,
+      exitCode: reply.exitCode ?? (status === 'success' ? 0 : 1),
+      stdout: reply.stdout,
+      stderr: reply.stderr ?? '',
+      stdoutTruncated: reply.stdout.length >= 24_000,
+    });
+    return { commandId };
+  }
+
+  async get(commandId: string): Promise<CommandInvocation> {
+    const result = this.results.get(commandId);
+    if (!result) throw new Error(`unknown command ${commandId}`);
+    return result;
+  }
+
+  scripts(): string[] {
+    return this.sent.map((s) => s.script);
+  }
+}
+
+/** The JSON summary line a fix script prints last. */
+export function fixOk(fix: string, detail = 'done'): Reply {
+  return { stdout: `applying\n${JSON.stringify({ fix, ok: true, changed: true, detail, backup: null })}\n` };
+}
+
+export interface Harness {
+  readonly deps: AppDeps;
+  readonly store: MemoryIncidentStore;
+  readonly runner: PlaybackRunner;
+  readonly inventory: StaticNodeInventory;
+  readonly workflow: InProcessWorkflow;
+  readonly standIn: SlackStandIn;
+  readonly events: WorkflowEvent[];
+  /** Deliver a signed Slack request into the real Bolt app. */
+  deliver(request: {
+    headers: Record<string, string>;
+    body: string;
+  }): Promise<{ statusCode: number; body: string }>;
+  /** The signed request Slack would send for a click on the incident's findings message. */
+  clickRequest(
+    incidentId: string,
+    user: string,
+    actionId: string,
+  ): Promise<{ headers: Record<string, string>; body: string }>;
+  click(incidentId: string, user: string, actionId: string): Promise<{ statusCode: number; body: string }>;
+  alarmEvent(state?: 'ALARM' | 'OK'): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: {
+  approvalTimeoutMs?: number;
+  policy?: Partial<SafetyPolicy>;
+  reachability?: Reachability;
+  notReady?: string[];
+  minVersion?: string;
+}): Promise<Harness> {
+  const botToken = 'xoxb-test';
+  const signingSecret = 'test-signing-secret';
+  const standIn = await SlackStandIn.start({
+    botToken,
+    signingSecret,
+    userGroups: { [ONCALL_GROUP]: [ALICE, BOB, CAROL] },
+  });
+  const clientOptions = { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } };
+  const chat = new WebApiChat(new WebClient(botToken, clientOptions));
+  const store = new MemoryIncidentStore();
+  const runner = new PlaybackRunner();
+  const others: NodeRef[] = Array.from({ length: 9 }, (_, i) => ({
+    ...NODE,
+    instanceId: `i-0abc123def456780${i}`,
+    nodeName: `ip-10-0-2-${i}.ec2.internal`,
+  }));
+  const inventory = new StaticNodeInventory({
+    nodes: [NODE, ...others],
+    ...(options.reachability ? { reachability: { [NODE.instanceId]: options.reachability } } : {}),
+    consoleOutput: { [NODE.instanceId]: '[  812.1] Out of memory: Killed process 4242 (containerd)\n' },
+    notReady: options.notReady ?? [],
+  });
+  const events: WorkflowEvent[] = [];
+  const policy: SafetyPolicy = { ...DEFAULT_SAFETY_POLICY, ...options.policy };
+  const workflow = new InProcessWorkflow({
+    approvalTimeoutMs: options.approvalTimeoutMs ?? 60_000,
+    pollScaleMs: 1,
+    onEvent: (e) => events.push(e),
+  });
+  const deps: AppDeps = {
+    store,
+    runner,
+    inventory,
+    chat,
+    workflow,
+    policy,
+    analyzeOptions: { versionPolicy: { minimum: options.minVersion ?? '1.6.0' } },
+    channel: CHANNEL,
+    onCallUserGroupId: ONCALL_GROUP,
+    scriptParameters: {},
+    clock: () => new Date(),
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+  };
+  workflow.attach(deps);
+  const slack = createSlackApp({
+    signingSecret,
+    botToken,
+    clientOptions,
+    store,
+    workflow,
+    chat,
+    policy,
+    onCall: { userGroupId: ONCALL_GROUP, allowList: [] },
+    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
+    logger: deps.logger,
+    bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
+  });
+  const deliver = (request: { headers: Record<string, string>; body: string }) =>
+    slack.handler(
+      {
+        version: '2.0',
+        rawPath: '/',
+        headers: { host: 'x.lambda-url.eu-west-1.on.aws', ...request.headers },
+        requestContext: { http: { method: 'POST', path: '/' } },
+        body: request.body,
+        isBase64Encoded: false,
+      },
+      {},
+    );
+  return {
+    deps,
+    store,
+    runner,
+    inventory,
+    workflow,
+    standIn,
+    events,
+    deliver,
+    async clickRequest(incidentId, user, actionId) {
+      const message = (await store.get(incidentId))?.findingsMessage;
+      if (!message) throw new Error('no findings message to click on');
+      return standIn.clickRequest({ channel: message.channel, messageTs: message.ts, actionId, user });
+    },
+    async click(incidentId, user, actionId) {
+      return deliver(await this.clickRequest(incidentId, user, actionId));
+    },
+    alarmEvent: (state = 'ALARM') =>
+      notReadyAlarmEvent({
+        alarmName: 'nodemedic-node-not-ready-prod',
+        instanceId: NODE.instanceId,
+        nodeName: NODE.nodeName!,
+        cluster: NODE.cluster,
+        state,
+      }),
+    close: () => standIn.close(),
+  };
+}
+
+/** Wait (bounded) until the predicate holds. */
+export async function until<T>(
+  probe: () => Promise<T | null | undefined | false>,
+  what: string,
+  ms = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
