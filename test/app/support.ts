@@ -191,6 +191,11 @@ export async function startHarness(options: {
       },
       {},
     );
+  const clickRequest = async (incidentId: string, user: string, actionId: string) => {
+    const message = (await store.get(incidentId))?.findingsMessage;
+    if (!message) throw new Error('no findings message to click on');
+    return standIn.clickRequest({ channel: message.channel, messageTs: message.ts, actionId, user });
+  };
   return {
     deps,
     store,
@@ -200,14 +205,8 @@ export async function startHarness(options: {
     standIn,
     events,
     deliver,
-    async clickRequest(incidentId, user, actionId) {
-      const message = (await store.get(incidentId))?.findingsMessage;
-      if (!message) throw new Error('no findings message to click on');
-      return standIn.clickRequest({ channel: message.channel, messageTs: message.ts, actionId, user });
-    },
-    async click(incidentId, user, actionId) {
-      return deliver(await this.clickRequest(incidentId, user, actionId));
-    },
+    clickRequest,
+    click: async (incidentId, user, actionId) => deliver(await clickRequest(incidentId, user, actionId)),
     alarmEvent: (state = 'ALARM') =>
       notReadyAlarmEvent({
         alarmName: 'nodemedic-node-not-ready-prod',
