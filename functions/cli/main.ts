@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { diagnoseCommand } from './diagnose.js';
 import { type CliIo, EXIT, processIo } from './io.js';
+import { parseAlarmCommand } from './parse-alarm.js';
 
 /** Top-level `--help`. */
 export const USAGE = `Usage: nodemedic <command> [options]
@@ -19,27 +20,9 @@ Exit codes: 0 healthy/done, 1 findings, 2 usage or internal error.
 /** A command module's entry point. */
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
-/** parse-alarm lives in its own module (another part of the CLI); load it only when asked. */
-async function parseAlarm(args: string[], io: CliIo): Promise<number> {
-  // A variable specifier keeps this file compiling whether or not the module is present yet.
-  const specifier = './parse-alarm.js';
-  let mod: { parseAlarmCommand?: Command };
-  try {
-    mod = (await import(specifier)) as { parseAlarmCommand?: Command };
-  } catch (err) {
-    io.stderr(`nodemedic: the parse-alarm command is not available: ${(err as Error).message}\n`);
-    return EXIT.error;
-  }
-  if (typeof mod.parseAlarmCommand !== 'function') {
-    io.stderr('nodemedic: the parse-alarm module does not export parseAlarmCommand\n');
-    return EXIT.error;
-  }
-  return mod.parseAlarmCommand(args, io);
-}
-
 const COMMANDS: Record<string, Command> = {
   diagnose: diagnoseCommand,
-  'parse-alarm': parseAlarm,
+  'parse-alarm': parseAlarmCommand,
 };
 
 /** Run the CLI with `argv` (without node and the script path); resolves with the exit code. */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import { diagnoseCommand } from '../../functions/cli/diagnose.js';
+import { main } from '../../functions/cli/main.js';
 import type { Facts } from '../../functions/core/facts.js';
 import type { Report } from '../../functions/core/model.js';
 import type { CommandInvocation, NodeRef } from '../../functions/core/ports.js';
@@ -312,5 +313,24 @@ describe('diagnose usage errors', () => {
     ]) {
       expect(cap.out()).toContain(flag);
     }
+  });
+});
+
+describe('nodemedic <command> dispatch', () => {
+  it.each([
+    [['frob'], 2, /unknown command "frob"/],
+    [[], 2, /Usage: nodemedic <command>/],
+    [['parse-alarm', join(REPO, 'test', 'fixtures', 'alarms', 'composite.json')], 2, /composite alarm/],
+  ])('%j exits %i', async (argv, code, message) => {
+    const cap = captureIo();
+    expect(await main(argv, cap.io)).toBe(code);
+    expect(cap.err()).toMatch(message);
+  });
+
+  it('--help lists every command', async () => {
+    const cap = captureIo();
+    expect(await main(['--help'], cap.io)).toBe(0);
+    expect(cap.out()).toMatch(/diagnose/);
+    expect(cap.out()).toMatch(/parse-alarm/);
   });
 });
