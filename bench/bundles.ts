@@ -81,7 +81,7 @@ mkdirSync(OUT, { recursive: true });
 
 const rows: string[][] = [];
 for (const name of names) {
-  const row = [name];
+  const row: string[] = [name];
   for (const bundleAwsSdk of [false, true]) {
     let file: string;
     try {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * The SSM documents are built from the script files at synth: the diagnosis byte for byte after the
  * export prelude, one document per node remediation, parameters with their allowedPattern, and a

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * The NodeMedic construct, read from its synthesized template: the trigger, the DLQ, the table,
  * least-privilege IAM (SendCommand scoped to our documents and tagged instances), the Function URL,

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * Shared helpers for the infra specs: synthesize nodemedic without bundling (esbuild is skipped
  * through the `aws:cdk:bundling-stacks` context, as CDK documents), and turn the synthesized state

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * The real thing: `npx cdk synth --quiet` through cdk.json, with esbuild bundling every handler and
  * cdk-nag running as a policy-validation plugin, offline and without credentials. Each asset must

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * The synthesized state machine follows functions/app/contract.ts: it is valid ASL (asl-validator,
  * with CloudFormation references replaced by fake ARNs), every path of the flow goes where the
