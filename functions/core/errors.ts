@@ -58,3 +58,10 @@ export class DependencyError extends NodemedicError {
     this.retryable = options?.retryable ?? false;
   }
 }
+
+/**
+ * A workflow task token that can no longer be used: unknown, already used, or its wait timed out
+ * (`TASK_TIMED_OUT`, `TASK_DOES_NOT_EXIST`, `TASK_TOKEN_INVALID`). Step Functions and the local
+ * in-process workflow both throw it, so the Slack listener handles one type.
+ */
+export class TaskTokenError extends NodemedicError {}

@@ -17,7 +17,7 @@ import {
   reachabilityStep,
   sendStep,
 } from '../app/steps.js';
-import { NodemedicError } from '../core/errors.js';
+import { NodemedicError, TaskTokenError } from '../core/errors.js';
 import type { Workflow } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
 
@@ -53,13 +53,6 @@ export class TaskFailedError extends NodemedicError {
   }
 }
 
-/** The token is unknown or its wait is over (like Step Functions' TaskTimedOut/InvalidToken). */
-export class TaskTokenError extends NodemedicError {
-  constructor(message: string) {
-    super('TASK_TOKEN_INVALID', message);
-  }
-}
-
 export class InProcessWorkflow implements Workflow {
   private readonly pending = new Map<string, Pending>();
   private readonly runs = new Map<string, Promise<string>>();
@@ -87,7 +80,7 @@ export class InProcessWorkflow implements Workflow {
   /** Resolves when the incident's run ends, with its final state name. */
   async finished(incidentId: string): Promise<string> {
     const run = this.runs.get(incidentId);
-    if (!run) throw new TaskTokenError(`no run for incident ${incidentId}`);
+    if (!run) throw new TaskTokenError('TASK_DOES_NOT_EXIST', `no run for incident ${incidentId}`);
     return run;
   }
 
@@ -103,7 +96,11 @@ export class InProcessWorkflow implements Workflow {
 
   private take(taskToken: string): Pending {
     const waiting = this.pending.get(taskToken);
-    if (!waiting) throw new TaskTokenError('the approval this button belongs to is no longer waiting');
+    if (!waiting)
+      throw new TaskTokenError(
+        'TASK_TOKEN_INVALID',
+        'the approval this button belongs to is no longer waiting',
+      );
     this.pending.delete(taskToken);
     return waiting;
   }

@@ -10,7 +10,7 @@ import {
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DependencyError, InvalidInputError, NodemedicError } from '../../core/errors.js';
+import { DependencyError, InvalidInputError, NodemedicError, TaskTokenError } from '../../core/errors.js';
 import type { Workflow } from '../../core/incident.js';
 
 /** Options of {@link StepFunctionsWorkflow}. */
@@ -24,7 +24,7 @@ export interface StepFunctionsWorkflowOptions {
  * A task token that can no longer be answered: the wait timed out, the execution ended, or the
  * token is not one Step Functions issued. The Slack listener shows `message` to the clicker.
  */
-export class TaskTokenError extends NodemedicError {}
+export { TaskTokenError };
 
 /** Step Functions' execution-name limit. */
 export const EXECUTION_NAME_MAX = 80;
