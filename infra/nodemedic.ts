@@ -517,10 +517,13 @@ export class NodeMedic extends Construct {
       ],
       'GetCommandInvocation, DescribeInstanceInformation and EC2 Describe* do not support resource-level permissions',
     );
+    // evaluate judges a recheck/verify whose command never reached the node from EC2 evidence,
+    // like analyze does for an unreachable node.
+    this.tagScoped(functions.evaluate, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
     this.unscoped(
       functions.evaluate,
-      ['ssm:GetCommandInvocation'],
-      'GetCommandInvocation does not support resource-level permissions (command ids are not ARNs)',
+      ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
+      'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
     );
     const alarmArns = this.alarmArns(alarmFilter);
     functions.outcome.addToRolePolicy(

@@ -99,7 +99,7 @@ export interface OutcomeInput extends StepInput {
 }
 
 export interface EscalateInput extends StepInput {
-  readonly reason: 'approval-timeout' | 'fix-failed' | 'not-recovered' | 'diagnosis-failed' | 'cause-gone';
+  readonly reason: 'approval-timeout' | 'fix-failed' | 'not-recovered' | 'diagnosis-failed';
 }
 
 /** The Lambda handlers, by file name under functions/handlers/ (one esbuild bundle each). */

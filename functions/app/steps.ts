@@ -390,7 +390,6 @@ const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
   'fix-failed': 'The fix failed.',
   'not-recovered': 'The fix ran but the node did not recover.',
   'diagnosis-failed': 'The diagnosis could not complete.',
-  'cause-gone': 'The cause is gone but the node is still not healthy.',
 };
 
 /** Escalate: mention the on-call group, mark the card, expire the buttons. Nothing runs unattended. */

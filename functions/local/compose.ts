@@ -17,7 +17,7 @@ import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../core/policy.js';
 import type { NodeRef } from '../core/ports.js';
 import { createSlackApp, type SlackHttpResponse } from '../slack/app.js';
 import { notReadyAlarmEvent } from './alarm-event.js';
-import type { ContainerdSandbox } from './sandbox/containerd.js';
+import { type ContainerdSandbox, nofileCeiling } from './sandbox/containerd.js';
 import { SlackStandIn } from './slack-standin/server.js';
 import { InProcessWorkflow, type WorkflowEvent } from './workflow.js';
 
@@ -77,6 +77,16 @@ export interface LocalStack {
 
 const quietLogger: AppLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
+/**
+ * raise-nofile's default target (max(current×2, 1048576)) is right for a node, where systemd can
+ * grant it. A machine without CAP_SYS_RESOURCE cannot go above its own hard limit, so the local
+ * mode asks for exactly that ceiling instead (20000 on the CI VMs measured).
+ */
+function localNofile(): Record<string, string> {
+  const ceiling = nofileCeiling();
+  return ceiling !== null && ceiling < 1_048_576 ? { nofile: String(ceiling) } : {};
+}
+
 /** Start the local stack. The caller owns the sandbox and disposes of it. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const botToken = 'xoxb-local-demo-token';
@@ -111,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     analyzeOptions: options.minVersion ? { versionPolicy: { minimum: options.minVersion } } : {},
     channel: LOCAL_CHANNEL,
     onCallUserGroupId: LOCAL_ONCALL_GROUP,
-    scriptParameters: options.sandbox.params(),
+    scriptParameters: { ...options.sandbox.params(), ...localNofile() },
     clock: () => new Date(),
     logger,
   };

@@ -126,6 +126,22 @@ function processesMentioning(needle: string): number[] {
 }
 
 /** True when containerd and ctr from the distribution package are on PATH. */
+/**
+ * The highest open-file limit a process on this machine can get: this process's hard limit, since
+ * without CAP_SYS_RESOURCE (containers, CI VMs) nothing can raise it. Null when unreadable.
+ */
+export function nofileCeiling(): number | null {
+  try {
+    const row = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((line) => line.startsWith('Max open files'));
+    const hard = row?.trim().split(/\s+/)[4];
+    return hard && /^\d+$/.test(hard) ? Number(hard) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function containerdInstalled(): boolean {
   const probe = (cmd: string) =>
     spawnSync(cmd, ['--version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
@@ -188,6 +204,12 @@ export class ContainerdSandbox {
       }
       writeFileSync(sb.configPath, configToml(dir, options.configExtra ?? ''));
       writeFileSync(sb.logFile, '');
+      // The unit default (containerd 2.x's 1024:524288) must be one this machine can apply, or
+      // raise-nofile could never raise above it here; below that ceiling, use a quarter of it.
+      const ceiling = nofileCeiling();
+      if (ceiling !== null && ceiling < 524_288) {
+        writeFileSync(join(dir, 'default-nofile'), `1024:${Math.max(2048, Math.floor(ceiling / 4))}\n`);
+      }
       copyFileSync(STAND_IN, join(sb.binDir, 'systemctl'));
       chmodSync(join(sb.binDir, 'systemctl'), 0o755);
       await sb.startDaemon();

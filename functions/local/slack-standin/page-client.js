@@ -367,15 +367,26 @@
     node.className = ok ? 'connection' : 'connection down';
   }
 
+  /** One state request at a time; a refresh asked for meanwhile runs right after it. */
+  let inflight = false;
+  let queued = false;
+
   async function refresh() {
+    if (inflight) {
+      queued = true;
+      return;
+    }
+    inflight = true;
     clearTimeout(pollTimer);
     try {
-      const query = selectedUser ? `?user=${encodeURIComponent(selectedUser)}` : '';
+      const asked = selectedUser;
+      const query = asked ? `?user=${encodeURIComponent(asked)}` : '';
       const res = await fetch(`/_page/state${query}`, { cache: 'no-store' });
       const json = await res.text();
       if (!res.ok) throw new Error(`state: HTTP ${res.status} ${json}`);
       setConnection(true, 'live');
-      if (json !== lastJson) {
+      // A state fetched for the user the picker showed before a change is already stale.
+      if (json !== lastJson && asked === selectedUser) {
         lastJson = json;
         state = JSON.parse(json);
         selectedUser = state.user;
@@ -385,7 +396,13 @@
     } catch (err) {
       setConnection(false, `connection lost (${err instanceof Error ? err.message : String(err)})`);
     } finally {
-      pollTimer = setTimeout(refresh, POLL_MS);
+      inflight = false;
+      if (queued) {
+        queued = false;
+        refresh();
+      } else {
+        pollTimer = setTimeout(refresh, POLL_MS);
+      }
     }
   }
 
