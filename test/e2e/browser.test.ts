@@ -506,8 +506,8 @@ describe.skipIf(!requireTools(false))('the page in chromium', () => {
     let tab: Page;
     let injectedLimit: number;
     const events: { step: string; detail: string }[] = [];
-    /** raise-nofile where this machine lets a daemon reach its default target; see fixToApprove. */
-    const fix = fixToApprove();
+    /** The fix for the finding: the local stack asks for a limit this machine can grant. */
+    const fix = 'raise-nofile';
 
     beforeAll(async () => {
       sandbox = await ContainerdSandbox.start();
@@ -591,6 +591,9 @@ describe.skipIf(!requireTools(false))('the page in chromium', () => {
 
       expect(await text(tab.getByTestId('phase')), JSON.stringify(events)).toMatch(/^Recovered:/);
       expect(await text(tab.getByTestId('findings'))).toMatch(/Approved .* by @alice \(on call\)/);
+      const outcome = await text(tab.getByTestId('thread').getByTestId('reply').last());
+      expect(outcome).toMatch(/Recovered/);
+      expect(outcome).toContain(fix);
       expect(await sandbox.answers()).toBe(true);
       expect(nofile(sandbox).hard).toBeGreaterThan(injectedLimit);
       await tab.screenshot({ path: join(artifacts, 'recovered.png'), fullPage: true });
@@ -622,17 +625,4 @@ function installedVersion(): string {
   const version = /\b(\d+\.\d+\.\d+)/.exec(out)?.[1];
   if (!version) throw new Error(`cannot read the containerd version from ${JSON.stringify(out)}`);
   return version;
-}
-
-/**
- * The fix to approve. raise-nofile asks for max(current × 2, 1048576) open files and, rightly,
- * rolls back and fails when the daemon does not come up with that. A machine whose own hard limit
- * is lower (a container without CAP_SYS_RESOURCE, e.g. capped at 20000) can never grant it, so
- * there the on-call engineer approves the other offered fix for this finding: restart-containerd,
- * which brings the daemon back under the unit's limit instead of the one the fault forced on it.
- */
-function fixToApprove(): 'raise-nofile' | 'restart-containerd' {
-  return spawnSync('prlimit', ['--nofile=1048576:1048576', 'true']).status === 0
-    ? 'raise-nofile'
-    : 'restart-containerd';
 }
