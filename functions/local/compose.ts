@@ -121,7 +121,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     analyzeOptions: options.minVersion ? { versionPolicy: { minimum: options.minVersion } } : {},
     channel: LOCAL_CHANNEL,
     onCallUserGroupId: LOCAL_ONCALL_GROUP,
-    scriptParameters: { ...options.sandbox.params(), ...localNofile() },
+    // No Kubernetes here: an empty node name tells reset-state there is nothing to drain.
+    scriptParameters: { ...options.sandbox.params(), ...localNofile(), nodeName: '' },
     clock: () => new Date(),
     logger,
   };

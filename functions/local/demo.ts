@@ -75,9 +75,13 @@ async function waitFor(
   return null;
 }
 
-/** Prefer a fix that runs on the node: locally there is no EC2 to reboot or Auto Scaling group to replace from. */
+/**
+ * A fix that can work here: it runs on the node (locally there is no EC2 to reboot and no Auto
+ * Scaling group to replace from), and it is not upgrade-containerd, which needs a version the
+ * operator pins and a package repository.
+ */
 function pickFix(offered: readonly RemediationId[]): RemediationId | null {
-  return offered.find((id) => getRemediation(id).runsOn === 'node') ?? null;
+  return offered.find((id) => getRemediation(id).runsOn === 'node' && id !== 'upgrade-containerd') ?? null;
 }
 
 /** Press the fix button as on-call engineers would: one click, or requester + two approvers for destructive fixes. */
