@@ -13,6 +13,7 @@ import { parseVersion } from '../core/version.js';
 import {
   LOCAL_CHANNEL,
   LOCAL_NODE,
+  LOCAL_ONCALL_GROUP,
   LOCAL_USER_NAMES,
   LOCAL_USERS,
   type LocalStack,
@@ -139,6 +140,7 @@ async function runFault(
     const page = mountPage(stack.standIn, {
       channel: LOCAL_CHANNEL,
       users: Object.entries(LOCAL_USER_NAMES).map(([id, name]) => ({ id, name })),
+      groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
       deliver: stack.deliver,
       banner: `Rehearsal: fault "${fault}" injected into a real containerd (${options.installed}) in ${sandbox.dir}`,
       title: 'nodemedic rehearsal',
