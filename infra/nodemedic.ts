@@ -525,21 +525,6 @@ export class NodeMedic extends Construct {
       ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
     );
-    const alarmArns = this.alarmArns(alarmFilter);
-    functions.outcome.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'NodemedicAlarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: alarmArns,
-      }),
-    );
-    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
-      Validations.of(functions.outcome.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
-        reason:
-          'cloudwatch:DescribeAlarms on the alarms the filter accepts: a name prefix is a wildcard by nature.',
-      });
-    }
     this.unscoped(
       functions.slack,
       ['ec2:DescribeInstances'],
@@ -647,20 +632,6 @@ export class NodeMedic extends Construct {
       id: `AwsSolutions-IAM5[Resource::${nagResource(this, resource)}]`,
       reason: `${actions.join(', ')}: instances and groups come and go, so the ARN is a wildcard narrowed by the cluster tag condition.`,
     });
-  }
-
-  /** DescribeAlarms on the alarms the filter accepts (alarm ARNs support prefix wildcards). */
-  private alarmArns(filter: AlarmFilter): string[] {
-    const stack = Stack.of(this);
-    const arn = (name: string) =>
-      stack.formatArn({
-        service: 'cloudwatch',
-        resource: 'alarm',
-        resourceName: name,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
-    if (!filter.namePrefixes?.length && !filter.names?.length) return [arn('*')];
-    return [...(filter.namePrefixes ?? []).map((p) => arn(`${p}*`)), ...(filter.names ?? []).map(arn)];
   }
 
   /** The state machine role's wildcards: `Arn:*` on invoked functions, X-Ray and log delivery. */

@@ -32,6 +32,8 @@ import { auditEntry, threadOf } from './incidents.js';
 
 /** Seconds the diagnostic script may run on the node (it bounds itself to about 15 s). */
 export const DIAGNOSE_TIMEOUT_SECONDS = 60;
+/** How long the verification after a reboot may wait for the node's agent to come back. */
+export const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
 /** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
 export const MAX_POLL_ATTEMPTS = 42;
 
@@ -139,13 +141,31 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
       timeoutSeconds: remediation.timeoutSeconds,
       comment: `nodemedic ${input.purpose} ${remediation.id}`,
     }));
+  } else if (
+    input.purpose === 'recheck' &&
+    remediation?.runsOn === 'instance' &&
+    !(await deps.inventory.reachability(incident.node)).reachable
+  ) {
+    // Still unreachable: a command would only wait out SSM's delivery timeout. evaluate rechecks
+    // from EC2 evidence instead.
+    script = 'diagnose';
+    commandId = null;
+  } else if (input.purpose === 'verify' && remediation?.id === 'replace-node') {
+    // The old node is being terminated: there is nothing left to diagnose. evaluate checks the
+    // instance is going away; the fresh node's own alarm reports if it is not Ready.
+    script = 'diagnose';
+    commandId = null;
   } else {
     script = 'diagnose';
     ({ commandId } = await deps.runner.send({
       node: incident.node,
       script: 'diagnose',
       parameters: diagnoseParameters(deps),
-      timeoutSeconds: DIAGNOSE_TIMEOUT_SECONDS,
+      // After a reboot the agent is offline for a while: let SSM hold the command until it is back.
+      timeoutSeconds:
+        input.purpose === 'verify' && remediation?.id === 'reboot-instance'
+          ? REBOOT_VERIFY_TIMEOUT_SECONDS
+          : DIAGNOSE_TIMEOUT_SECONDS,
       comment: `nodemedic ${input.purpose}`,
     }));
   }
@@ -303,7 +323,13 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
   let ok: boolean;
   let rollback = false;
   let detail: string;
-  if (input.purpose === 'recheck' || input.purpose === 'verify') {
+  if (input.purpose === 'verify' && remediation.id === 'replace-node') {
+    const reach = await deps.inventory.reachability(incident.node);
+    ok = ['shutting-down', 'terminated', 'stopping', 'stopped'].includes(reach.instanceState);
+    detail = ok
+      ? `the old instance is ${reach.instanceState}; its Auto Scaling group launches a fresh node, whose own alarm reports if it is not Ready`
+      : `the old instance is still ${reach.instanceState} after the replace request`;
+  } else if (input.purpose === 'recheck' || input.purpose === 'verify') {
     const report = input.commandId
       ? (await reportFromCommand(deps, incident, input.commandId)).report
       : await unreachableReport(deps, incident, 'no command was sent');

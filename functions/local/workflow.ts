@@ -125,7 +125,11 @@ export class InProcessWorkflow implements Workflow {
     remediation?: RemediationId,
   ): Promise<string | null> {
     const sent = await sendStep(this.d, { incidentId, purpose, ...(remediation ? { remediation } : {}) });
-    this.emit(incidentId, `send ${purpose}`, `${remediation ?? 'diagnose'} → ${sent.commandId ?? 'EC2 API'}`);
+    this.emit(
+      incidentId,
+      `send ${purpose}`,
+      `${purpose === 'fix' || purpose === 'rollback' ? remediation : 'diagnose'} → ${sent.commandId ?? (purpose === 'fix' ? 'EC2 API' : 'no command')}`,
+    );
     if (!sent.commandId) return null;
     let wait = sent.waitSeconds;
     for (let attempt = 0; ; ) {
@@ -200,7 +204,7 @@ export class InProcessWorkflow implements Workflow {
   }
 
   private async fix(incidentId: string, remediation: RemediationId): Promise<string> {
-    const recheckId = await this.command(incidentId, 'recheck');
+    const recheckId = await this.command(incidentId, 'recheck', remediation);
     const recheck = await evaluateStep(this.d, {
       incidentId,
       purpose: 'recheck',
@@ -216,7 +220,7 @@ export class InProcessWorkflow implements Workflow {
     const fixed = await evaluateStep(this.d, { incidentId, purpose: 'fix', commandId: fixId, remediation });
     this.emit(incidentId, 'fix', fixed.ok ? 'applied' : 'failed');
     if (!fixed.ok) return this.escalate(incidentId, 'fix-failed');
-    const verifyId = await this.command(incidentId, 'verify');
+    const verifyId = await this.command(incidentId, 'verify', remediation);
     const verified = await evaluateStep(this.d, {
       incidentId,
       purpose: 'verify',

@@ -248,3 +248,41 @@ describe('alarms', () => {
     expect(await h.store.findOpenByNode(`${NODE.cluster}#${NODE.instanceId}`)).toBeNull();
   });
 });
+
+describe('instance-level fixes', () => {
+  const lost = {
+    agent: 'ConnectionLost',
+    instanceState: 'running',
+    systemStatus: 'impaired',
+    instanceStatus: 'impaired',
+    reachable: false,
+  };
+
+  it('replaces an unreachable node through its Auto Scaling group and verifies the old one is going', async () => {
+    h = await startHarness({ reachability: lost });
+    const id = await open(h);
+    const waiting = await phase(h, id, 'awaiting-approval');
+    expect(waiting.offered).toContain('replace-node');
+    for (const user of [ALICE, BOB, CAROL]) await h.click(id, user, 'nm_fix:replace-node');
+    expect(await h.workflow.finished(id)).toBe('recovered');
+    expect(h.inventory.actions.map((a) => a.action)).toEqual(['replace']);
+    expect(h.runner.sent).toHaveLength(0);
+    expect((await h.store.get(id))!.audit.find((a) => a.action === 'verify-ok')?.detail).toMatch(
+      /shutting-down/,
+    );
+  });
+
+  it('reboots, then lets SSM hold the verification until the agent is back', async () => {
+    h = await startHarness({ reachability: lost });
+    h.runner.queue('diagnose', { stdout: recorded('healthy') });
+    const id = await open(h);
+    await phase(h, id, 'awaiting-approval');
+    await h.click(id, ALICE, 'nm_fix:reboot-instance');
+    await h.workflow.finished(id);
+    expect(h.inventory.actions.map((a) => a.action)).toEqual(['reboot']);
+    // recheck (unreachable: the cause holds without a command) then the verification diagnosis
+    const verify = h.runner.sent.at(-1)!;
+    expect(verify.script).toBe('diagnose');
+    expect(verify.timeoutSeconds).toBe(600);
+  });
+});

@@ -118,6 +118,14 @@ export class StaticNodeInventory implements NodeInventory {
       );
     }
     this.record('replace', node.instanceId);
+    // As EC2 reports it right after TerminateInstanceInAutoScalingGroup.
+    this.reach.set(node.instanceId, {
+      agent: 'ConnectionLost',
+      instanceState: 'shutting-down',
+      systemStatus: 'not-applicable',
+      instanceStatus: 'not-applicable',
+      reachable: false,
+    });
   }
 
   private find(instanceId: string): NodeRef {
