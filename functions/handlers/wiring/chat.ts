@@ -7,5 +7,13 @@ import { requireEnv } from '../runtime.js';
 
 export async function makeChat(): Promise<WebApiChat> {
   const { botToken } = await loadSlackSecrets(new SecretsManagerClient({}), requireEnv('SLACK_SECRET_ID'));
-  return new WebApiChat(new WebClient(botToken, { retryConfig: { retries: 2 } }));
+  // SLACK_API_URL: Slack's own by default; GovSlack and the local stand-in have others.
+  const slackApiUrl = process.env.SLACK_API_URL;
+  return new WebApiChat(
+    new WebClient(botToken, {
+      retryConfig: { retries: 2 },
+      rejectRateLimitedCalls: true,
+      ...(slackApiUrl ? { slackApiUrl } : {}),
+    }),
+  );
 }

@@ -1,0 +1,252 @@
+/**
+ * The Lambda edges as AWS runs them: each handler imported as its bundle's entry, composed from
+ * the real AWS adapters, with the AWS APIs answered by aws-sdk-client-mock (DynamoDB by a fake
+ * table that evaluates the store's conditions) and Slack by the local stand-in over HTTP.
+ * Alarm → reachability → send → poll → analyze → await-approval, then the edge cases an alarm
+ * can bring: redelivery, an unknown or untagged instance, an event of another shape, throttling.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  GetConsoleOutputCommand,
+} from '@aws-sdk/client-ec2';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
+import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
+import { FakeTable } from '../adapters/aws/fake-dynamo.js';
+import { recorded } from '../app/support.js';
+
+const INSTANCE = 'i-0abc123def4567890';
+const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
+const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
+const DOCUMENTS = { diagnose: 'nodemedic-diagnose', 'restart-containerd': 'nodemedic-restart-containerd' };
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+const sfn = mockClient(SFNClient);
+const secrets = mockClient(SecretsManagerClient);
+mockClient(AutoScalingClient);
+let table: FakeTable;
+let slack: SlackStandIn;
+
+function instance(
+  tags: Record<string, string> = { 'eks:cluster-name': 'prod', 'aws:autoscaling:groupName': 'prod-ng' },
+) {
+  return {
+    Reservations: [
+      {
+        Instances: [
+          {
+            InstanceId: INSTANCE,
+            PrivateDnsName: NODE_NAME,
+            State: { Name: 'running' as const },
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+const alarm = (state: 'ALARM' | 'OK' = 'ALARM') =>
+  notReadyAlarmEvent({
+    alarmName: 'nodemedic-prod-not-ready',
+    instanceId: INSTANCE,
+    nodeName: NODE_NAME,
+    cluster: 'prod',
+    state,
+  });
+
+beforeAll(async () => {
+  slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 'unused' });
+  Object.assign(process.env, {
+    TABLE_NAME: 'nodemedic-incidents',
+    SLACK_SECRET_ID: 'nodemedic/slack',
+    SLACK_CHANNEL_ID: 'C0ALERTS',
+    SLACK_API_URL: slack.apiUrl,
+    CLUSTER_TAG_KEY: 'eks:cluster-name',
+    CLUSTER_NAMES: 'prod',
+    STATE_MACHINE_ARN: STATE_MACHINE,
+    DOCUMENTS: JSON.stringify(DOCUMENTS),
+    ALARM_FILTER: JSON.stringify({ namePrefixes: ['nodemedic-'] }),
+    VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+});
+afterAll(async () => {
+  await slack.close();
+});
+
+beforeEach(() => {
+  for (const m of [ddb, ec2, ssm, sfn, secrets]) m.reset();
+  table = new FakeTable();
+  table.install(ddb);
+  secrets
+    .on(GetSecretValueCommand)
+    .resolves({ SecretString: JSON.stringify({ botToken: 'xoxb-aws-test', signingSecret: 's3cr3t' }) });
+  ec2.on(DescribeInstancesCommand).resolves(instance());
+  ec2.on(DescribeInstanceStatusCommand).resolves({
+    InstanceStatuses: [
+      {
+        InstanceId: INSTANCE,
+        InstanceState: { Name: 'running' },
+        SystemStatus: { Status: 'ok' },
+        InstanceStatus: { Status: 'ok' },
+      },
+    ],
+  });
+  ec2.on(GetConsoleOutputCommand).resolves({ Output: Buffer.from('boot ok\n').toString('base64') });
+  ssm
+    .on(DescribeInstanceInformationCommand)
+    .resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online' }] });
+  sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE}:x`, startDate: new Date() });
+});
+
+describe('the alarm function', () => {
+  it('opens one incident and starts one execution, however often the event is delivered', async () => {
+    const { handler } = await import('../../functions/handlers/alarm.js');
+    const first = await handler(alarm() as never);
+    const again = await handler(alarm() as never);
+    expect(first).toMatchObject({ kind: 'opened' });
+    expect(again).toMatchObject({
+      kind: 'duplicate',
+      incidentId: (first as { incidentId: string }).incidentId,
+    });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+    expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.stateMachineArn).toBe(STATE_MACHINE);
+    expect(slack.requestsOf('chat.postMessage')).toHaveLength(1);
+  });
+
+  it('acknowledges an event it cannot use with the reason, and calls nothing', async () => {
+    const { handler } = await import('../../functions/handlers/alarm.js');
+    const composite = alarm() as { detail: { configuration: Record<string, unknown> } };
+    composite.detail.configuration = { alarmRule: 'ALARM(a) OR ALARM(b)' };
+    const out = await handler(composite as never);
+    expect(out).toMatchObject({ kind: 'ignored', code: 'ALARM_UNSUPPORTED' });
+    const other = await handler({
+      'detail-type': 'EC2 Instance State-change Notification',
+      source: 'aws.ec2',
+      detail: {},
+    } as never);
+    expect(other).toMatchObject({ kind: 'ignored', code: 'ALARM_UNSUPPORTED' });
+    expect(ec2.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('refuses an instance without the cluster tag, and an unknown one', async () => {
+    const { handler } = await import('../../functions/handlers/alarm.js');
+    ec2.on(DescribeInstancesCommand).resolves(instance({ Name: 'not-a-node' }));
+    expect(await handler(alarm() as never)).toMatchObject({ kind: 'ignored', code: 'NODE_NOT_FOUND' });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    expect(await handler(alarm() as never)).toMatchObject({ kind: 'ignored', code: 'NODE_NOT_FOUND' });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('throws on throttling so that EventBridge retries and the DLQ keeps the event', async () => {
+    const { handler } = await import('../../functions/handlers/alarm.js');
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded', $metadata: {} }));
+    await expect(handler(alarm() as never)).rejects.toThrow();
+    expect(sfn.calls()).toHaveLength(0);
+  });
+});
+
+describe('the step functions, one payload after another as Step Functions passes them', () => {
+  it('diagnoses through SSM, posts the findings and waits with the task token', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const opened = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    const incidentId = opened.incidentId;
+
+    const reach = await (await import('../../functions/handlers/reachability.js')).handler({ incidentId });
+    expect(reach).toEqual({ reachable: true });
+
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    const sent = await (await import('../../functions/handlers/send.js')).handler({
+      incidentId,
+      purpose: 'diagnose',
+    });
+    expect(sent.commandId).toBe('cmd-1');
+    const call = ssm.commandCalls(SendCommandCommand)[0]!.args[0].input;
+    expect(call.DocumentName).toBe('nodemedic-diagnose');
+    expect(call.InstanceIds).toEqual([INSTANCE]);
+
+    const poll = (await import('../../functions/handlers/poll.js')).handler;
+    ssm.on(GetCommandInvocationCommand).resolvesOnce({ Status: 'InProgress' });
+    expect(await poll({ incidentId, commandId: 'cmd-1', attempt: 0 })).toMatchObject({
+      done: false,
+      waitSeconds: 4,
+    });
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      StatusDetails: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: recorded('daemon-stopped'),
+      StandardErrorContent: '',
+    });
+    expect(await poll({ incidentId, commandId: 'cmd-1', attempt: 1 })).toMatchObject({
+      done: true,
+      status: 'success',
+    });
+
+    const analysis = await (await import('../../functions/handlers/analyze.js')).handler({
+      incidentId,
+      commandId: 'cmd-1',
+    });
+    expect(analysis).toMatchObject({ awaitApproval: true, held: false });
+    expect(analysis.offered[0]).toBe('restart-containerd');
+    const findings = slack.requestsOf('chat.postMessage').at(-1)!.body;
+    expect(JSON.stringify(findings.blocks)).toContain('containerd-down');
+    expect(JSON.stringify(findings.blocks)).toContain('nm_fix:restart-containerd');
+
+    await (await import('../../functions/handlers/await-approval.js')).handler({
+      incidentId,
+      taskToken: 'token-123',
+    });
+    const stored = [...table.items.values()].find((i) => String(i.pk).startsWith('INCIDENT#'))!;
+    expect(JSON.stringify(stored)).toContain('token-123');
+    expect(JSON.stringify(stored)).toContain('awaiting-approval');
+  });
+
+  it('says the output was truncated at SSM’s cap instead of failing to parse it', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    ssm.on(GetCommandInvocationCommand).resolves({
+      Status: 'Success',
+      ResponseCode: 0,
+      StandardOutputContent: `${recorded('healthy').slice(0, 1500)}${'x'.repeat(22_500)}`,
+    });
+    const analysis = await (await import('../../functions/handlers/analyze.js')).handler({
+      incidentId,
+      commandId: 'cmd-9',
+    });
+    expect(analysis).toMatchObject({ awaitApproval: false, offered: [] });
+    expect(JSON.stringify(slack.requestsOf('chat.postMessage').at(-1)!.body.blocks)).toMatch(/24,000/);
+  });
+
+  it('maps a throttled SSM call to RetryableError for the state machine to retry, and a bad payload to a named error', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    ssm
+      .on(GetCommandInvocationCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }));
+    const poll = (await import('../../functions/handlers/poll.js')).handler;
+    await expect(poll({ incidentId, commandId: 'cmd-1', attempt: 0 })).rejects.toMatchObject({
+      name: 'RetryableError',
+    });
+    await expect(poll({ commandId: 'cmd-1' } as never)).rejects.toMatchObject({ name: 'INVALID_INPUT' });
+  });
+});
