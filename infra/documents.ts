@@ -1,19 +1,19 @@
 /**
  * nodemedic's SSM Command documents, built at synth time from the scripts themselves: the
  * diagnosis (`functions/scripts/diagnose.sh`) and one document per remediation that runs on the
- * node (`functions/scripts/fixes/<id>.sh`). The script files stay the single source of truth: the
- * CLI and the local shell runner run the same bytes.
+ * node (`functions/scripts/fixes/<id>.sh` with the shared `fixes/_preamble.sh` inlined). The script
+ * files stay the single source of truth: `scriptProgram` (functions/scripts/program.ts) builds the
+ * program once, and the CLI and the local shell runner run the same bytes.
  *
  * Each document's parameters are the script's `SCRIPT_PARAMETERS` (functions/core/script-params.ts)
  * with their `allowedPattern`, and the command is a prelude of `export NODEMEDIC_X='{{ x }}'` lines
- * followed by the script verbatim. The single quotes are safe only because no pattern admits a
+ * followed by the program verbatim. The single quotes are safe only because no pattern admits a
  * quote, `$`, a backtick, `;` or a newline; `assertPatternsAreQuoteSafe` proves that at synth.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { SCRIPT_PARAMETERS, type ScriptParameterName } from '../functions/core/script-params.js';
+import { scriptFile, scriptProgram } from '../functions/scripts/program.js';
 
 /** What a document needs to know about one script (a subset of a remediation catalog entry). */
 export interface ScriptSpec {
@@ -71,24 +71,22 @@ export function assertPatternsAreQuoteSafe(): void {
 
 /** Where a script's bytes live, relative to the scripts directory. */
 export function scriptPath(scriptsDir: string, id: string): string {
-  return id === 'diagnose' ? join(scriptsDir, 'diagnose.sh') : join(scriptsDir, 'fixes', `${id}.sh`);
+  return scriptFile(id, scriptsDir);
 }
 
-/** Read a script, failing synth with a message naming the missing file (never inventing content). */
+/**
+ * The program a document carries (`scriptProgram`: a fix with its preamble inlined), failing synth
+ * with a message naming a missing file (never inventing content), an empty script, or `{{ … }}`.
+ */
 export function readScript(scriptsDir: string, id: string): string {
   const path = scriptPath(scriptsDir, id);
-  if (!existsSync(path)) {
-    throw new Error(
-      `nodemedic: the script for "${id}" is missing: ${path} (the SSM document is built from it)`,
-    );
-  }
-  const text = readFileSync(path, 'utf8');
+  const text = scriptProgram(id, scriptsDir);
   if (text.trim() === '') throw new Error(`nodemedic: the script for "${id}" is empty: ${path}`);
-  // SSM would read `{{ name }}` inside the script as a parameter reference and rewrite the script.
+  // SSM would read `{{ name }}` inside the program as a parameter reference and rewrite it.
   const templated = /\{\{.*?\}\}/.exec(text);
   if (templated) {
     throw new Error(
-      `nodemedic: ${path} contains "${templated[0]}", which SSM would substitute as a parameter`,
+      `nodemedic: the "${id}" program (from ${path}) contains "${templated[0]}", which SSM would substitute as a parameter`,
     );
   }
   return text;
@@ -129,7 +127,7 @@ export function commandDocumentContent(spec: ScriptSpec, script: string): Record
         precondition: { StringEquals: ['platformType', 'Linux'] },
         inputs: {
           timeoutSeconds: String(spec.timeoutSeconds),
-          // The agent joins the lines with "\n": splitting on "\n" keeps the script byte for byte.
+          // The agent joins the lines with "\n": splitting on "\n" keeps the program byte for byte.
           runCommand: [...exportPrelude(spec.parameters), ...script.split('\n')],
         },
       },

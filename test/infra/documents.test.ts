@@ -1,8 +1,9 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: synthesized CloudFormation templates are untyped JSON
 /**
  * The SSM documents are built from the script files at synth: the diagnosis byte for byte after the
- * export prelude, one document per node remediation, parameters with their allowedPattern, and a
- * clear synth failure for a missing script.
+ * export prelude, one document per node remediation carrying exactly the program the local runner
+ * executes (`fixProgram`: the script with the shared preamble inlined), parameters with their
+ * allowedPattern, and a clear synth failure for a missing script or preamble.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { REMEDIATION_LIST } from '../../functions/core/remediations/index.js';
 import { SCRIPT_PARAMETERS, type ScriptParameterName } from '../../functions/core/script-params.js';
+import { fixProgram, PREAMBLE_INCLUDE } from '../../functions/scripts/program.js';
 import {
   assertPatternsAreQuoteSafe,
   commandDocumentContent,
@@ -52,16 +54,17 @@ describe('SSM documents', () => {
   });
 
   it.each(NODE_FIXES.map((r) => [r.id, r] as const))(
-    'embeds fixes/%s.sh verbatim with its parameters',
+    'carries the export prelude, then fixProgram("%s") byte for byte, with its parameters',
     (id, r) => {
       const content = contentOf(id);
       const step = content.mainSteps[0];
-      const prelude = exportPrelude(r.parameters);
+      const program = fixProgram(id);
       expect(step.action).toBe('aws:runShellScript');
       expect(step.inputs.timeoutSeconds).toBe(String(r.timeoutSeconds));
-      expect(step.inputs.runCommand.slice(prelude.length).join('\n')).toBe(
-        readFileSync(join(SCRIPTS, 'fixes', `${id}.sh`), 'utf8'),
-      );
+      expect(step.inputs.runCommand.join('\n')).toBe([...exportPrelude(r.parameters), program].join('\n'));
+      // The preamble is inlined: the node never needs a file next to the document.
+      expect(program).not.toContain(PREAMBLE_INCLUDE);
+      expect(program).toContain(readFileSync(join(SCRIPTS, 'fixes', '_preamble.sh'), 'utf8'));
       expect(Object.keys(content.parameters).sort()).toEqual([...r.parameters].sort());
     },
   );
@@ -126,6 +129,38 @@ describe('SSM documents', () => {
       const dir = scriptsDir({ 'diagnose.sh': '#!/bin/bash\necho {}\n' });
       expect(() => build(dir, ['diagnose', 'restart-containerd'])).toThrow(
         `the script for "restart-containerd" is missing: ${join(dir, 'fixes', 'restart-containerd.sh')}`,
+      );
+    });
+
+    it('a fix that includes a missing preamble fails synth naming the preamble', () => {
+      const dir = scriptsDir({
+        'diagnose.sh': '#!/bin/bash\necho {}\n',
+        'fixes/restart-containerd.sh': `#!/bin/bash\nFIX=restart-containerd\n${PREAMBLE_INCLUDE}\nresult true true ok\n`,
+      });
+      expect(() => build(dir, ['diagnose', 'restart-containerd'])).toThrow(
+        `the preamble for "restart-containerd" is missing: ${join(dir, 'fixes', '_preamble.sh')}`,
+      );
+    });
+
+    it('a fix that includes the preamble twice fails synth', () => {
+      const dir = scriptsDir({
+        'diagnose.sh': '#!/bin/bash\necho {}\n',
+        'fixes/_preamble.sh': 'say() { :; }\n',
+        'fixes/restart-containerd.sh': `${PREAMBLE_INCLUDE}\n${PREAMBLE_INCLUDE}\n`,
+      });
+      expect(() => build(dir, ['diagnose', 'restart-containerd'])).toThrow(
+        /includes the preamble more than once/,
+      );
+    });
+
+    it('{{ … }} in the preamble fails synth too, naming the fix whose program carries it', () => {
+      const dir = scriptsDir({
+        'diagnose.sh': '#!/bin/bash\necho {}\n',
+        'fixes/_preamble.sh': 'echo "{{ root }}"\n',
+        'fixes/restart-containerd.sh': `FIX=restart-containerd\n${PREAMBLE_INCLUDE}\n`,
+      });
+      expect(() => build(dir, ['diagnose', 'restart-containerd'])).toThrow(
+        /"restart-containerd" program .* contains "\{\{ root \}\}"/,
       );
     });
 

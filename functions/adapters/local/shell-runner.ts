@@ -1,14 +1,12 @@
 /**
  * The local `CommandRunner`: runs nodemedic's own scripts on this machine the way SSM Run Command
- * runs them on a node. Same script bytes, parameters only as validated `NODEMEDIC_*` environment
+ * runs them on a node. Same program bytes as the SSM documents (`scriptProgram`: a fix script with
+ * the shared preamble inlined), parameters only as validated `NODEMEDIC_*` environment
  * variables (never a shell string), an execution timeout that kills the whole process group, and
  * SSM's output caps, so the CLI, the demo and the tests exercise the AWS code path's contract.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '../../core/errors.js';
 import { REMEDIATION_IDS } from '../../core/model.js';
 import type {
@@ -20,9 +18,8 @@ import type {
   ScriptId,
 } from '../../core/ports.js';
 import { scriptEnvironment } from '../../core/script-params.js';
+import { SCRIPTS_DIR, scriptFile, scriptProgram } from '../../scripts/program.js';
 
-/** functions/scripts, next to this adapter's package. */
-const DEFAULT_SCRIPTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'scripts');
 /** SSM GetCommandInvocation's caps. */
 const SSM_STDOUT_CAP = 24_000;
 const SSM_STDERR_CAP = 8_000;
@@ -47,7 +44,11 @@ interface Running {
   readonly done: Promise<CommandInvocation>;
 }
 
-/** Runs `bash <scriptsDir>/diagnose.sh` or `bash <scriptsDir>/fixes/<id>.sh` locally. */
+/**
+ * Runs a script's program locally as `bash -c <program> nodemedic-<id>`: diagnose.sh, or
+ * fixes/<id>.sh with fixes/_preamble.sh inlined. The program is file content, never request input;
+ * stdin stays closed so no tool the script runs can read it.
+ */
 export class ShellCommandRunner implements CommandRunner {
   private readonly scriptsDir: string;
   private readonly env: Record<string, string>;
@@ -55,18 +56,23 @@ export class ShellCommandRunner implements CommandRunner {
   private readonly commands = new Map<string, Running>();
 
   constructor(options: ShellCommandRunnerOptions = {}) {
-    this.scriptsDir = options.scriptsDir ?? DEFAULT_SCRIPTS_DIR;
+    this.scriptsDir = options.scriptsDir ?? SCRIPTS_DIR;
     this.env = options.env ?? {};
     this.outputCap = options.outputCap ?? SSM_STDOUT_CAP;
   }
 
   /** The script file a request runs. Throws InvalidInputError for an id that is no script. */
   scriptPath(script: ScriptId): string {
-    if (script === 'diagnose') return join(this.scriptsDir, 'diagnose.sh');
-    if (!(REMEDIATION_IDS as readonly string[]).includes(script)) {
-      throw new InvalidInputError(`unknown script "${String(script)}"`);
-    }
-    return join(this.scriptsDir, 'fixes', `${script}.sh`);
+    return scriptFile(knownScript(script), this.scriptsDir);
+  }
+
+  /**
+   * The exact program `send` hands to `bash -c` for a script: `scriptProgram`, the bytes the SSM
+   * document carries after its export prelude. Throws InvalidInputError for an id that is no
+   * script, and an Error naming the file when a script (or the preamble it includes) is missing.
+   */
+  program(script: ScriptId): string {
+    return scriptProgram(knownScript(script), this.scriptsDir);
   }
 
   /**
@@ -78,21 +84,18 @@ export class ShellCommandRunner implements CommandRunner {
     if (!Number.isFinite(request.timeoutSeconds) || request.timeoutSeconds <= 0) {
       throw new InvalidInputError(`timeoutSeconds must be a positive number, got ${request.timeoutSeconds}`);
     }
-    const path = this.scriptPath(request.script);
+    const script = knownScript(request.script);
     const commandId = randomUUID();
-    if (!existsSync(path)) {
-      const invocation = this.finished(
-        commandId,
-        'failed',
-        'Failed',
-        127,
-        '',
-        `nodemedic: no script for "${request.script}" at ${path}`,
-      );
+    let program: string;
+    try {
+      program = this.program(script);
+    } catch (err) {
+      // Like a node without the document's script: a failed command, with the missing file named.
+      const invocation = this.finished(commandId, 'failed', 'Failed', 127, '', (err as Error).message);
       this.commands.set(commandId, { node: request.node, invocation, done: Promise.resolve(invocation) });
       return { commandId };
     }
-    const child = spawn('bash', [path], {
+    const child = spawn('bash', ['-c', program, `nodemedic-${script}`], {
       // Its own process group, so a timeout kills everything the script started in the foreground.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -225,6 +228,14 @@ export class ShellCommandRunner implements CommandRunner {
   ): CommandInvocation {
     return { commandId, status, detail, exitCode, stdout, stderr, stdoutTruncated: false };
   }
+}
+
+/** `diagnose` or a remediation id, else InvalidInputError (an id never reaches a path unchecked). */
+function knownScript(script: ScriptId): ScriptId {
+  if (script !== 'diagnose' && !(REMEDIATION_IDS as readonly string[]).includes(script)) {
+    throw new InvalidInputError(`unknown script "${String(script)}"`);
+  }
+  return script;
 }
 
 /** Text kept up to a cap, remembering whether more arrived. */
