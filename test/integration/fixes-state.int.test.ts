@@ -20,47 +20,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
-import type { RemediationId } from '../../functions/core/model.js';
-import type { NodeRef } from '../../functions/core/ports.js';
 import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
 import { describeWithContainerd } from '../support/containerd.js';
-
-const NODE: NodeRef = { instanceId: 'local-fixes', nodeName: null, cluster: 'local', autoScalingGroup: null };
-
-/** The JSON object every fix prints as the last line of stdout. */
-interface FixResult {
-  readonly fix: string;
-  readonly ok: boolean;
-  readonly changed: boolean;
-  readonly detail: string;
-  readonly backup: string | null;
-}
-
-/** Send a fix through ShellCommandRunner and poll get() until it ends, as the demo does. */
-async function runFix(
-  sb: ContainerdSandbox,
-  script: RemediationId,
-  parameters: Record<string, string> = {},
-  env: Record<string, string> = {},
-): Promise<{ exitCode: number | null; result: FixResult; stderr: string }> {
-  const runner = new ShellCommandRunner({ env: { ...sb.env(), ...env } });
-  const { commandId } = await runner.send({
-    node: NODE,
-    script,
-    parameters: { ...sb.params(), ...parameters },
-    timeoutSeconds: 150,
-    comment: 'fixes-state.int.test',
-  });
-  let inv = await runner.get(commandId, NODE);
-  while (inv.status === 'pending') {
-    await new Promise((r) => setTimeout(r, 200));
-    inv = await runner.get(commandId, NODE);
-  }
-  const last = inv.stdout.trimEnd().split('\n').at(-1) ?? '';
-  return { exitCode: inv.exitCode, result: JSON.parse(last) as FixResult, stderr: inv.stderr };
-}
+import { lastResult, runProgram, runSandboxFix } from '../support/fixes.js';
 
 /** `ctr` against the sandbox, bounded. */
 function ctr(sb: ContainerdSandbox, ...args: string[]) {
@@ -188,7 +151,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
     const original = readFileSync(sb.configPath, 'utf8');
     expect(bigRequest(sb, 6000).stderr).toMatch(/larger than max/);
 
-    const run = await runFix(sb, 'raise-grpc-message-size');
+    const run = await runSandboxFix(sb, 'raise-grpc-message-size');
 
     expect(run.exitCode).toBe(0);
     expect(run.result).toMatchObject({ ok: true, changed: true });
@@ -206,7 +169,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
   it('is idempotent: a second run changes nothing and makes no second backup', async () => {
     const pid = sb.pid();
     const before = configSiblings(sb);
-    const run = await runFix(sb, 'raise-grpc-message-size');
+    const run = await runSandboxFix(sb, 'raise-grpc-message-size');
     expect(run.exitCode).toBe(0);
     expect(run.result).toMatchObject({ ok: true, changed: false, backup: null });
     expect(configSiblings(sb)).toEqual(before);
@@ -221,7 +184,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
     writeFileSync(sb.configPath, base.replace('  max_recv_message_size = 16777216\n', ''));
     await sb.restartDaemon();
 
-    const run = await runFix(sb, 'raise-grpc-message-size');
+    const run = await runSandboxFix(sb, 'raise-grpc-message-size');
 
     expect(run.exitCode).toBe(0);
     expect(run.result.detail).toMatch(/max_concurrent_streams is not a containerd setting/);
@@ -242,7 +205,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
     const pid = sb.pid();
     const siblings = configSiblings(sb);
 
-    const run = await runFix(sb, 'raise-grpc-message-size', { messageSize: '33554432' });
+    const run = await runSandboxFix(sb, 'raise-grpc-message-size', { messageSize: '33554432' });
 
     expect(run.exitCode).toBe(1);
     expect(run.result).toMatchObject({ ok: false, changed: false, backup: null });
@@ -275,7 +238,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
 
   it('with a node name but no kubectl, changes nothing: a node is drained first or not reset', async () => {
     const pid = sb.pid();
-    const run = await runFix(
+    const run = await runSandboxFix(
       sb,
       'reset-state',
       { nodeName: 'ip-10-0-1-23.ec2.internal' },
@@ -303,7 +266,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
     const pause = ociArchive(work, 'localhost/nodemedic/pause:test');
     const corruptDb = readFileSync(join(sb.root, 'io.containerd.metadata.v1.bolt', 'meta.db'));
 
-    const run = await runFix(
+    const run = await runSandboxFix(
       sb,
       'reset-state',
       { nodeName: 'ip-10-0-1-23.ec2.internal', pauseImage: pause },
@@ -330,7 +293,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
 
   it('is idempotent: on healthy state a second run resets nothing', async () => {
     const pid = sb.pid();
-    const run = await runFix(sb, 'reset-state');
+    const run = await runSandboxFix(sb, 'reset-state');
     expect(run.exitCode).toBe(0);
     expect(run.result).toMatchObject({ ok: true, changed: false, backup: null });
     expect(run.result.detail).toMatch(/state is healthy, nothing reset/);
@@ -341,12 +304,8 @@ describeWithContainerd('reset-state against a real containerd', () => {
 
 describe('reset-state without a sandbox', () => {
   it.each([['/'], ['/var'], ['/var/lib/../../etc']])('refuses NODEMEDIC_ROOT=%s (exit 2)', (root) => {
-    const script = join(import.meta.dirname, '..', '..', 'functions', 'scripts', 'fixes', 'reset-state.sh');
-    const r = spawnSync('bash', [script], {
-      env: { ...process.env, NODEMEDIC_ROOT: root },
-      encoding: 'utf8',
-    });
+    const r = runProgram('reset-state', { NODEMEDIC_ROOT: root });
     expect(r.status).toBe(2);
-    expect(JSON.parse(r.stdout.trim())).toMatchObject({ ok: false, changed: false });
+    expect(lastResult(r.stdout)).toMatchObject({ ok: false, changed: false });
   });
 });

@@ -19,22 +19,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
-import type { RemediationId } from '../../functions/core/model.js';
-import type { NodeRef } from '../../functions/core/ports.js';
 import { describeWithContainerd } from '../support/containerd.js';
+import { runFix } from '../support/fixes.js';
 
-const NODE: NodeRef = { instanceId: 'local-fixes', nodeName: null, cluster: 'local', autoScalingGroup: null };
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
-
-/** The JSON object every fix prints as the last line of stdout. */
-interface FixResult {
-  readonly fix: string;
-  readonly ok: boolean;
-  readonly changed: boolean;
-  readonly detail: string;
-  readonly backup: string | null;
-}
 
 let work: string;
 let argvLog: string;
@@ -89,29 +77,6 @@ function calls(): string[] {
   const lines = readFileSync(argvLog, 'utf8').split('\n').filter(Boolean);
   rmSync(argvLog);
   return lines;
-}
-
-/** Send a fix through ShellCommandRunner and poll get() until it ends, as the demo does. */
-async function runFix(
-  script: RemediationId,
-  parameters: Record<string, string>,
-  env: Record<string, string>,
-): Promise<{ exitCode: number | null; result: FixResult }> {
-  const runner = new ShellCommandRunner({ env });
-  const { commandId } = await runner.send({
-    node: NODE,
-    script,
-    parameters,
-    timeoutSeconds: 60,
-    comment: 'fixes-tools.int.test',
-  });
-  let inv = await runner.get(commandId, NODE);
-  while (inv.status === 'pending') {
-    await new Promise((r) => setTimeout(r, 100));
-    inv = await runner.get(commandId, NODE);
-  }
-  const last = inv.stdout.trimEnd().split('\n').at(-1) ?? '';
-  return { exitCode: inv.exitCode, result: JSON.parse(last) as FixResult };
 }
 
 describeWithContainerd('upgrade-containerd through the package manager only', () => {

@@ -11,54 +11,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import { InvalidInputError } from '../../functions/core/errors.js';
-import { REMEDIATION_IDS, type RemediationId } from '../../functions/core/model.js';
-import type { NodeRef } from '../../functions/core/ports.js';
+import { REMEDIATION_LIST } from '../../functions/core/remediations/index.js';
 import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
+import { fixProgram, PREAMBLE_INCLUDE, SCRIPTS_DIR } from '../../functions/scripts/program.js';
+import { commandDocumentContent, exportPrelude, readScript } from '../../infra/documents.js';
 import { describeWithContainerd } from '../support/containerd.js';
+import { FIX_NODE, lastResult, runProgram, runSandboxFix } from '../support/fixes.js';
 
-const FIXES_DIR = join(import.meta.dirname, '..', '..', 'functions', 'scripts', 'fixes');
-const NODE: NodeRef = { instanceId: 'local-fixes', nodeName: null, cluster: 'local', autoScalingGroup: null };
-/** Remediations that are EC2/ASG calls or a person's job, not scripts on the node. */
-const NOT_SCRIPTS = ['reboot-instance', 'replace-node', 'fix-config-manually', 'fix-endpoint-mismatch'];
-
-/** The JSON object every fix prints as the last line of stdout. */
-interface FixResult {
-  readonly fix: string;
-  readonly ok: boolean;
-  readonly changed: boolean;
-  readonly detail: string;
-  readonly backup: string | null;
-}
-
-interface FixRun {
-  readonly exitCode: number | null;
-  readonly result: FixResult;
-  readonly stderr: string;
-}
-
-/** Send a fix through ShellCommandRunner and poll get() until it ends, as the demo does. */
-async function runFix(
-  sb: ContainerdSandbox,
-  script: RemediationId,
-  parameters: Record<string, string> = {},
-): Promise<FixRun> {
-  const runner = new ShellCommandRunner({ env: sb.env() });
-  const { commandId } = await runner.send({
-    node: NODE,
-    script,
-    parameters: { ...sb.params(), ...parameters },
-    timeoutSeconds: 150,
-    comment: 'fixes.int.test',
-  });
-  let inv = await runner.get(commandId, NODE);
-  while (inv.status === 'pending') {
-    await new Promise((r) => setTimeout(r, 200));
-    inv = await runner.get(commandId, NODE);
-  }
-  const last = inv.stdout.trimEnd().split('\n').at(-1) ?? '';
-  return { exitCode: inv.exitCode, result: JSON.parse(last) as FixResult, stderr: inv.stderr };
-}
+const FIXES_DIR = join(SCRIPTS_DIR, 'fixes');
+/** The remediations that are scripts on the node (the others are EC2/ASG calls or a person's job). */
+const NODE_FIXES = REMEDIATION_LIST.filter((r) => r.runsOn === 'node');
 
 /** The running daemon's `Max open files` soft and hard limits, from /proc. */
 function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
@@ -92,24 +55,52 @@ async function startSandbox(): Promise<ContainerdSandbox> {
 }
 
 describe('every fix script', () => {
-  const scripts = REMEDIATION_IDS.filter((id) => !NOT_SCRIPTS.includes(id));
-  const prelude = (id: string) => {
-    const text = readFileSync(join(FIXES_DIR, `${id}.sh`), 'utf8');
-    return text.slice(text.indexOf('# --- prelude'), text.indexOf('\nstamp() {'));
-  };
+  const text = (name: string) => readFileSync(join(FIXES_DIR, name), 'utf8');
+  const preamble = text('_preamble.sh');
+  /** The preamble's code lines long enough to be its own (short ones like `}` are everywhere). */
+  const preambleCode = preamble
+    .split('\n')
+    .filter((line) => line.trim().length >= 20 && !line.trimStart().startsWith('#'));
 
-  it('exists for each remediation that runs on the node, and only for those', () => {
-    expect(readdirSync(FIXES_DIR).sort()).toEqual(scripts.map((id) => `${id}.sh`).sort());
+  it('exists for each remediation that runs on the node, and only for those, next to the one preamble', () => {
+    expect(readdirSync(FIXES_DIR).sort()).toEqual(
+      ['_preamble.sh', ...NODE_FIXES.map((r) => `${r.id}.sh`)].sort(),
+    );
+    expect(preambleCode.length).toBeGreaterThan(15);
   });
 
-  it.each(scripts)('%s parses, is strict, and shares the one prelude verbatim', (id) => {
-    expect(spawnSync('bash', ['-n', join(FIXES_DIR, `${id}.sh`)]).status).toBe(0);
-    const text = readFileSync(join(FIXES_DIR, `${id}.sh`), 'utf8');
-    expect(text).toContain('set -Eeuo pipefail');
-    expect(text).toContain(`FIX=${id}\n`);
-    expect(prelude(id).length).toBeGreaterThan(500);
-    expect(prelude(id)).toBe(prelude('restart-containerd'));
-  });
+  it.each(NODE_FIXES.map((r) => r.id))(
+    '%s is strict, names itself, includes the preamble once and carries no copy of it',
+    (id) => {
+      const script = text(`${id}.sh`);
+      const lines = script.split('\n');
+      expect(spawnSync('bash', ['-n', join(FIXES_DIR, `${id}.sh`)]).status).toBe(0);
+      expect(lines.filter((line) => line === PREAMBLE_INCLUDE)).toHaveLength(1);
+      const include = lines.indexOf(PREAMBLE_INCLUDE);
+      expect(lines.indexOf('set -Eeuo pipefail')).toBeGreaterThan(-1);
+      expect(lines.indexOf('set -Eeuo pipefail')).toBeLessThan(include);
+      expect(lines.indexOf(`FIX=${id}`)).toBeGreaterThan(-1);
+      expect(lines.indexOf(`FIX=${id}`)).toBeLessThan(include);
+      expect(preambleCode.filter((line) => lines.includes(line))).toEqual([]);
+    },
+  );
+
+  it.each(NODE_FIXES.map((r) => [r.id, r] as const))(
+    '%s: the runner executes the script with the preamble in place of its include, exactly what the SSM document carries',
+    (id, r) => {
+      const program = new ShellCommandRunner().program(id);
+      expect(program).toBe(text(`${id}.sh`).replace(`${PREAMBLE_INCLUDE}\n`, () => preamble));
+      expect(program).toBe(fixProgram(id));
+      expect(spawnSync('bash', ['-n', '-c', program]).status).toBe(0);
+      const document = commandDocumentContent(r, readScript(SCRIPTS_DIR, id)) as {
+        mainSteps: { inputs: { runCommand: string[] } }[];
+      };
+      const runCommand = document.mainSteps[0]?.inputs.runCommand ?? [];
+      const prelude = exportPrelude(r.parameters);
+      expect(runCommand.slice(0, prelude.length)).toEqual(prelude);
+      expect(runCommand.slice(prelude.length).join('\n')).toBe(program);
+    },
+  );
 });
 
 describeWithContainerd('fix scripts against a real containerd', () => {
@@ -133,7 +124,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       await FAULTS[fault].inject(sb);
       expect(await sb.answers()).toBe(false);
 
-      const run = await runFix(sb, 'restart-containerd');
+      const run = await runSandboxFix(sb, 'restart-containerd');
 
       expect(run.exitCode).toBe(0);
       expect(run.result).toMatchObject({ fix: 'restart-containerd', ok: true, changed: true, backup: null });
@@ -152,7 +143,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       const before = nofile(sb);
       expect(before.hard).toBeLessThan(100);
 
-      const run = await runFix(sb, 'raise-nofile', { nofile: '16384' });
+      const run = await runSandboxFix(sb, 'raise-nofile', { nofile: '16384' });
 
       expect(run.exitCode).toBe(0);
       expect(run.result).toMatchObject({ ok: true, changed: true });
@@ -166,7 +157,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
 
     it('is idempotent: the same request again changes nothing', async () => {
       const pid = sb.pid();
-      const run = await runFix(sb, 'raise-nofile', { nofile: '16384' });
+      const run = await runSandboxFix(sb, 'raise-nofile', { nofile: '16384' });
       expect(run.exitCode).toBe(0);
       expect(run.result).toMatchObject({ ok: true, changed: false, backup: null });
       expect(sb.pid()).toBe(pid);
@@ -184,7 +175,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       const pid = sb.pid();
       const dropInBefore = readFileSync(dropIn(), 'utf8');
       try {
-        const run = await runFix(sb, 'raise-nofile', { nofile: requested });
+        const run = await runSandboxFix(sb, 'raise-nofile', { nofile: requested });
         expect(run.exitCode).toBe(0);
         expect(run.result).toMatchObject({ ok: true, changed: false });
         expect(run.result.detail).toMatch(/never lowering/);
@@ -198,13 +189,13 @@ describeWithContainerd('fix scripts against a real containerd', () => {
 
     it('with no value asks for max(current x 2, 1048576), and restores the drop-in if that does not take', async () => {
       const dropInBefore = readFileSync(dropIn(), 'utf8');
-      const run = await runFix(sb, 'raise-nofile');
+      const run = await runSandboxFix(sb, 'raise-nofile');
       expect(await sb.answers()).toBe(true);
       if (machineAllows(1_048_576)) {
         expect(run.exitCode).toBe(0);
         expect(nofile(sb).hard).toBe(1_048_576);
         // Put this file's expected state back: one step of rollback.
-        expect((await runFix(sb, 'raise-nofile', { mode: 'rollback' })).exitCode).toBe(0);
+        expect((await runSandboxFix(sb, 'raise-nofile', { mode: 'rollback' })).exitCode).toBe(0);
       } else {
         // This machine caps the stand-in below 1048576 (no CAP_SYS_RESOURCE): the limit that came
         // up is not the one written, so the fix puts the previous drop-in back and says so.
@@ -218,7 +209,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
     });
 
     it('rollback restores the previous drop-in and limit, then has nothing left to roll back', async () => {
-      const first = await runFix(sb, 'raise-nofile', { mode: 'rollback' });
+      const first = await runSandboxFix(sb, 'raise-nofile', { mode: 'rollback' });
       expect(first.exitCode).toBe(0);
       expect(first.result).toMatchObject({ ok: true, changed: true });
       expect(readFileSync(dropIn(), 'utf8')).toBe('[Service]\nLimitNOFILE=4096\n');
@@ -226,7 +217,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       expect(await sb.answers()).toBe(true);
       expect(nofile(sb).hard).toBe(4096);
 
-      const second = await runFix(sb, 'raise-nofile', { mode: 'rollback' });
+      const second = await runSandboxFix(sb, 'raise-nofile', { mode: 'rollback' });
       expect(second.result).toMatchObject({ ok: true, changed: false });
       expect(readFileSync(dropIn(), 'utf8')).toBe('[Service]\nLimitNOFILE=4096\n');
     });
@@ -237,11 +228,11 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       writeFileSync(join(dropInDir(), '10-distro.conf'), '[Service]\nLimitNOFILE=4096\n');
       await sb.systemctl('daemon-reload');
       await sb.restartDaemon();
-      const applied = await runFix(sb, 'raise-nofile', { nofile: '8192' });
+      const applied = await runSandboxFix(sb, 'raise-nofile', { nofile: '8192' });
       expect(applied.result).toMatchObject({ ok: true, changed: true, backup: null });
       expect(nofile(sb).hard).toBe(8192);
 
-      const rolledBack = await runFix(sb, 'raise-nofile', { mode: 'rollback' });
+      const rolledBack = await runSandboxFix(sb, 'raise-nofile', { mode: 'rollback' });
       expect(rolledBack.result).toMatchObject({ ok: true, changed: true });
       expect(existsSync(dropIn())).toBe(false);
       expect(readdirSync(dropInDir())).toEqual(['10-distro.conf']);
@@ -255,7 +246,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       const pid = sb.pid();
       const file = `/tmp/containerd.${pid}.stacks.log`;
       try {
-        const run = await runFix(sb, 'collect-goroutine-dump');
+        const run = await runSandboxFix(sb, 'collect-goroutine-dump');
         expect(run.exitCode).toBe(0);
         expect(run.result).toMatchObject({ ok: true, changed: false });
         expect(run.result.detail).toContain(file);
@@ -270,7 +261,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
 
   describe('restart-kubelet', () => {
     it('fails with a clear message where kubelet is not installed', async () => {
-      const run = await runFix(sb, 'restart-kubelet');
+      const run = await runSandboxFix(sb, 'restart-kubelet');
       expect(run.exitCode).toBe(1);
       expect(run.result).toMatchObject({ ok: false, changed: false });
       expect(run.result.detail).toMatch(/kubelet is not installed/);
@@ -293,7 +284,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
       const runner = new ShellCommandRunner({ env: sb.env() });
       await expect(
         runner.send({
-          node: NODE,
+          node: FIX_NODE,
           script,
           parameters: { ...sb.params(), [name]: value },
           timeoutSeconds: 30,
@@ -329,13 +320,9 @@ describeWithContainerd('fix scripts against a real containerd', () => {
     it.each(direct)('%s exits 2 on %s=%j and changes nothing', (script, name, value) => {
       const pid = sb.pid();
       const config = readFileSync(sb.configPath, 'utf8');
-      const r = spawnSync('bash', [join(FIXES_DIR, `${script}.sh`)], {
-        env: { ...process.env, ...sb.env(), [envName[name] ?? '']: value },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
+      const r = runProgram(script, { ...sb.env(), [envName[name] ?? '']: value });
       expect(r.status).toBe(2);
-      const result = JSON.parse(r.stdout.trimEnd().split('\n').at(-1) ?? '') as FixResult;
+      const result = lastResult(r.stdout);
       expect(result).toMatchObject({ fix: script, ok: false, changed: false, backup: null });
       expect(result.detail).toMatch(/^refused: /);
       expect(r.stderr).toContain('refused');
