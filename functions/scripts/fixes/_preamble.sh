@@ -6,7 +6,8 @@
 # self-contained program.
 # Contract for the fix: say/refuse/fail/result report (the last stdout line is one JSON result; exit 0
 # ok, 1 failed, 2 refused); param validates an input; stamp names a backup; redefine undo to restore
-# what it changed and set CHANGED/BACKUP as it goes.
+# what it changed and set CHANGED/BACKUP as it goes; answers/wait_answers probe containerd at
+# $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig.
 : "${FIX:?a fix script sets FIX=<id> before the preamble}"
 export LC_ALL=C
 PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
@@ -52,6 +53,23 @@ stamp() { # PREFIX -> PREFIX<UTC timestamp>, unused so far (waits a second on a 
     ts=$(date -u +%Y%m%dT%H%M%SZ)
     [[ -e $1$ts ]] || { printf '%s%s' "$1" "$ts"; return 0; }
     sleep 1
+  done
+  return 1
+}
+answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
+wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
+  local end=$((SECONDS + $1))
+  until answers; do
+    ((SECONDS < end)) || return 1
+    sleep 1
+  done
+}
+# An admin-capable kubeconfig: $KUBECONFIG when the node's environment sets it, else
+# /etc/kubernetes/admin.conf, else /root/.kube/config (kubelet's own credentials cannot evict pods).
+kubeconfig() {
+  local k
+  for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
+    [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
   done
   return 1
 }

@@ -19,13 +19,6 @@ param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
 param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ -n $NODE ]] || refuse "NODEMEDIC_NODE_NAME is required: the Kubernetes node to cordon and drain"
 
-kubeconfig() {
-  local k
-  for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
-    [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
-  done
-  return 1
-}
 command -v kubectl >/dev/null || fail "kubectl is not installed on this node: cordon and drain $NODE by hand"
 kc=$(kubeconfig) || fail "no admin kubeconfig on this node (\$KUBECONFIG, /etc/kubernetes/admin.conf, /root/.kube/config): cordon and drain $NODE by hand"
 

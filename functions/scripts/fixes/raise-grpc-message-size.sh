@@ -25,14 +25,6 @@ SIZE=$((10#$SIZE))
 ((SIZE >= 1 && SIZE <= 2147483647)) || refuse "NODEMEDIC_MESSAGE_SIZE must be between 1 and 2147483647"
 DEFAULT=16777216 # containerd's default for both keys (1.6, 1.7 and 2.x)
 
-answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
-wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
-  local end=$((SECONDS + $1))
-  until answers; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
 restart() { # restart containerd and wait for it: the message names what failed
   local out
   out=$(timeout 90 systemctl restart containerd 2>&1) || { echo "systemctl restart containerd failed: ${out: -200}"; return 1; }

@@ -23,14 +23,6 @@ param NOFILE NODEMEDIC_NOFILE '' '^$|^[0-9]{1,10}$|^infinity$'
 DIR=${SYSTEMD_DIR%/}/containerd.service.d
 DROPIN=$DIR/90-nodemedic-nofile.conf
 
-answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
-wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
-  local end=$((SECONDS + $1))
-  until answers; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
 main_pid() { # systemd's MainPID of containerd, empty when it is not running
   local p
   p=$(timeout 5 systemctl show -p MainPID --value containerd 2>/dev/null) || p=

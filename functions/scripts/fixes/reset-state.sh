@@ -30,14 +30,6 @@ ROOT=${ROOT%/}
 # Moving a top-level dir aside would wreck the machine: the root dir must be at least two deep.
 [[ $ROOT == /*/* ]] || refuse "NODEMEDIC_ROOT must be at least two levels deep (got '$ROOT')"
 
-answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
-wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
-  local end=$((SECONDS + $1))
-  until answers; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
 plugin_errors() { # the bolt/CRI plugins in error, "unknown" when ctr cannot tell
   local out
   out=$(timeout 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s plugins ls 2>/dev/null) || { echo unknown; return 0; }
@@ -48,13 +40,6 @@ kubelet_installed() { [[ $(timeout 5 systemctl show -p LoadState --value kubelet
 svc() { # VERB UNIT
   local out
   out=$(timeout 90 systemctl "$1" "$2" 2>&1) || { say "systemctl $1 $2 failed: ${out: -200}"; return 1; }
-}
-kubeconfig() {
-  local k
-  for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
-    [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
-  done
-  return 1
 }
 
 errors=$(plugin_errors)

@@ -14,15 +14,6 @@ param ADDRESS NODEMEDIC_ADDRESS /run/containerd/containerd.sock "$PATH_RE"
 param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has no rollback: a restart cannot be undone"
 
-answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
-wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
-  local end=$((SECONDS + $1))
-  until answers; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
-
 say "restarting containerd"
 out=$(timeout 90 systemctl restart containerd 2>&1) || fail "systemctl restart containerd failed: ${out: -300}"
 CHANGED=true

@@ -20,14 +20,6 @@ param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has no rollback: replace the node to go back"
 [[ -n $VERSION ]] || refuse "NODEMEDIC_PACKAGE_VERSION is required: the operator pins the version to install"
 
-answers() { timeout 8 ctr --address "$ADDRESS" --connect-timeout 2s --timeout 5s version >/dev/null 2>&1; }
-wait_answers() { # SECONDS: true once containerd answers, false when the bound runs out
-  local end=$((SECONDS + $1))
-  until answers; do
-    ((SECONDS < end)) || return 1
-    sleep 1
-  done
-}
 installed() { # the upstream version of the containerd binary on PATH (1.7.27 from "... v1.7.27 ...")
   local v
   v=$(timeout 10 containerd --version 2>/dev/null | awk '{ print $3 }') || v=
