@@ -6,24 +6,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import type { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
 import { describeWithContainerd } from '../support/containerd.js';
-import { lastResult, runProgram, runSandboxFix } from '../support/fixes.js';
+import { lastResult, pathWithout, runProgram, runSandboxFix, startSandbox } from '../support/fixes.js';
 
 /** `ctr` against the sandbox, bounded. */
 function ctr(sb: ContainerdSandbox, ...args: string[]) {
@@ -107,34 +97,6 @@ function ociArchive(dir: string, name: string): string {
   const tar = join(dir, 'pause.tar');
   spawnSync('tar', ['-cf', tar, '-C', layout, 'oci-layout', 'index.json', 'blobs']);
   return tar;
-}
-
-/** A PATH on which every tool of this machine is found except the ones named. */
-function pathWithout(dir: string, ...missing: string[]): string {
-  const farm = join(dir, 'path-without');
-  mkdirSync(farm);
-  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    if (!existsSync(d)) continue;
-    for (const tool of readdirSync(d)) {
-      if (missing.includes(tool) || existsSync(join(farm, tool))) continue;
-      symlinkSync(join(d, tool), join(farm, tool));
-    }
-  }
-  return farm;
-}
-
-/**
- * ContainerdSandbox.start, tried up to three times: under heavy load the systemctl stand-in can
- * take its own forked child (comm still "systemctl", before setsid execs) for a daemon that died.
- */
-async function startSandbox(): Promise<ContainerdSandbox> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ContainerdSandbox.start();
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
 }
 
 describeWithContainerd('raise-grpc-message-size against a real containerd', () => {
@@ -242,7 +204,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
       sb,
       'reset-state',
       { nodeName: 'ip-10-0-1-23.ec2.internal' },
-      { PATH: `${sb.binDir}:${pathWithout(work, 'kubectl')}` },
+      { PATH: `${sb.binDir}:${pathWithout(join(work, 'path-without'), 'kubectl')}` },
     );
     expect(run.exitCode).toBe(1);
     expect(run.result).toMatchObject({ ok: false, changed: false, backup: null });

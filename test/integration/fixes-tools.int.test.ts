@@ -5,22 +5,12 @@
  * argv, and every other tool (bash, containerd --version, coreutils) is the real one.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithContainerd } from '../support/containerd.js';
-import { runFix } from '../support/fixes.js';
+import { pathWithout, runFix } from '../support/fixes.js';
 
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
 
@@ -57,20 +47,6 @@ function standIns(...tools: string[]): string {
   return dir;
 }
 
-/** A dir of symlinks to every tool on this machine's PATH except the ones named. */
-function pathWithout(...missing: string[]): string {
-  const farm = join(work, `path-${++counter}`);
-  mkdirSync(farm);
-  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    if (!existsSync(d)) continue;
-    for (const tool of readdirSync(d)) {
-      if (missing.includes(tool) || existsSync(join(farm, tool))) continue;
-      symlinkSync(join(d, tool), join(farm, tool));
-    }
-  }
-  return farm;
-}
-
 /** What the stand-ins were called with, one "<tool> <argv>" per call, then forget it. */
 function calls(): string[] {
   if (!existsSync(argvLog)) return [];
@@ -90,7 +66,7 @@ describeWithContainerd('upgrade-containerd through the package manager only', ()
     installed = (out.split(/\s+/)[2] ?? '').replace(/^v/, '').replace(/[-~+].*/, '');
     expect(installed).toMatch(/^\d+\.\d+\.\d+$/);
     dnf = `${standIns('dnf', 'yum', 'apt-get', 'apt-mark')}:${process.env.PATH}`;
-    apt = `${standIns('apt-get', 'apt-mark')}:${pathWithout('dnf', 'yum')}`;
+    apt = `${standIns('apt-get', 'apt-mark')}:${pathWithout(join(work, `path-${++counter}`), 'dnf', 'yum')}`;
   });
 
   it.each([
@@ -176,7 +152,7 @@ describe('cordon-drain with kubectl', () => {
     const run = await runFix(
       'cordon-drain',
       { nodeName: NODE_NAME },
-      { PATH: pathWithout('kubectl'), KUBECONFIG: kubeconfig },
+      { PATH: pathWithout(join(work, `path-${++counter}`), 'kubectl'), KUBECONFIG: kubeconfig },
     );
     expect(run.exitCode).toBe(1);
     expect(run.result).toMatchObject({ ok: false, changed: false });

@@ -12,46 +12,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import { InvalidInputError } from '../../functions/core/errors.js';
 import { REMEDIATION_LIST } from '../../functions/core/remediations/index.js';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import type { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
 import { fixProgram, PREAMBLE_INCLUDE, SCRIPTS_DIR } from '../../functions/scripts/program.js';
 import { commandDocumentContent, exportPrelude, readScript } from '../../infra/documents.js';
 import { describeWithContainerd } from '../support/containerd.js';
-import { FIX_NODE, lastResult, runProgram, runSandboxFix } from '../support/fixes.js';
+import { FIX_NODE, lastResult, nofile, runProgram, runSandboxFix, startSandbox } from '../support/fixes.js';
 
 const FIXES_DIR = join(SCRIPTS_DIR, 'fixes');
 /** The remediations that are scripts on the node (the others are EC2/ASG calls or a person's job). */
 const NODE_FIXES = REMEDIATION_LIST.filter((r) => r.runsOn === 'node');
 
-/** The running daemon's `Max open files` soft and hard limits, from /proc. */
-function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
-  const pid = sb.pid();
-  if (pid === null) throw new Error(`containerd is not running: ${sb.logTail()}`);
-  const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const [soft, hard] = (row ?? '').split(/\s+/).slice(3, 5).map(Number);
-  if (!soft || !hard) throw new Error(`no Max open files row for ${pid}`);
-  return { soft, hard };
-}
-
 /** True when this machine lets the stand-in give containerd `limit` open files. */
 function machineAllows(limit: number): boolean {
   return spawnSync('prlimit', [`--nofile=${limit}:${limit}`, 'true']).status === 0;
-}
-
-/**
- * ContainerdSandbox.start, tried up to three times: under heavy load the systemctl stand-in can
- * take its own forked child (comm still "systemctl", before setsid execs) for a daemon that died.
- */
-async function startSandbox(): Promise<ContainerdSandbox> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ContainerdSandbox.start();
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
 }
 
 describe('every fix script', () => {

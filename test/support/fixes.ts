@@ -1,13 +1,16 @@
 /**
- * What the fix-script integration suites share: the result every fix prints, running a fix through
- * the local shell runner as the demo does, and running a fix's program straight under bash, as a
- * tampered SSM document or a person on the node might.
+ * What the fix-script integration suites share: a sandbox start that tolerates load, the daemon's
+ * open-file limits, the result every fix prints, running a fix through the local shell runner as
+ * the demo does, and running a fix's program straight under bash, as a tampered SSM document or a
+ * person on the node might.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import type { RemediationId } from '../../functions/core/model.js';
 import type { NodeRef } from '../../functions/core/ports.js';
-import type { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { fixProgram } from '../../functions/scripts/program.js';
 
 /** The node the fix suites send commands to (the local runner only checks the pairing). */
@@ -82,4 +85,46 @@ export function runProgram(script: RemediationId, env: Record<string, string>): 
     encoding: 'utf8',
     timeout: 30_000,
   });
+}
+
+/**
+ * ContainerdSandbox.start, tried up to three times: under heavy load the systemctl stand-in can
+ * take its own forked child (comm still "systemctl", before setsid execs) for a daemon that died.
+ */
+export async function startSandbox(): Promise<ContainerdSandbox> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ContainerdSandbox.start();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+/** The running daemon's `Max open files` soft and hard limits, from /proc. */
+export function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
+  const pid = sb.pid();
+  if (pid === null) throw new Error(`containerd is not running: ${sb.logTail()}`);
+  const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (row ?? '').split(/\s+/).slice(3, 5).map(Number);
+  if (!soft || !hard) throw new Error(`no Max open files row for ${pid}`);
+  return { soft, hard };
+}
+
+/**
+ * A PATH on which every tool of this machine is found except the ones named: `farm` (created here,
+ * so it must not exist yet) filled with symlinks to the rest.
+ */
+export function pathWithout(farm: string, ...missing: string[]): string {
+  mkdirSync(farm);
+  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    if (!existsSync(d)) continue;
+    for (const tool of readdirSync(d)) {
+      if (missing.includes(tool) || existsSync(join(farm, tool))) continue;
+      symlinkSync(join(d, tool), join(farm, tool));
+    }
+  }
+  return farm;
 }
