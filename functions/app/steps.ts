@@ -246,10 +246,17 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
         incident,
         'SSM could not reach the node, so this rests on EC2 evidence only',
       );
-  const [cluster, inFlight] = await Promise.all([
+  const [fleet, inFlight] = await Promise.all([
     deps.inventory.clusterHealth(incident.node.cluster),
     deps.store.countInFlight(incident.node.cluster),
   ]);
+  // The inventory sees what EC2 sees: impaired or unreachable instances. This node is NotReady by
+  // its alarm even when EC2 calls it healthy (containerd down passes both status checks).
+  const countedByInventory = report.findings.some((f) => f.cause === 'node-unreachable');
+  const cluster = {
+    total: fleet.total,
+    notReady: Math.min(fleet.total, fleet.notReady + (countedByInventory ? 0 : 1)),
+  };
   const lastFix = [...(incident.commands ?? [])].reverse().find((c) => c.key.startsWith('fix#'));
   const plan = planRemediations(report, {
     policy: deps.policy,
@@ -299,7 +306,42 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
     updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
   }
   await refreshCard(deps, updated);
+  if (plan.held?.reason === 'cluster-hold')
+    await postClusterAlert(deps, incident.node.cluster, plan.held.detail);
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
+}
+
+/** How long one cluster-level alert covers the incidents that follow it. */
+export const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
+
+/**
+ * Many nodes of one cluster are NotReady: post ONE cluster-level alert in the channel (not one per
+ * node), mentioning the on-call group, since a shared cause is likely and per-node fixes are held.
+ */
+async function postClusterAlert(deps: AppDeps, cluster: string, detail: string): Promise<void> {
+  const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
+  if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
+    return;
+  const mention = deps.onCallUserGroupId ? `<!subteam^${deps.onCallUserGroupId}> ` : '';
+  const text = `Cluster ${cluster}: ${detail}. Look for a shared cause (AMI, network, control plane, a bad rollout) before fixing nodes one by one.`;
+  deps.logger.warn('cluster-level alert', { cluster, detail });
+  await deps.chat.post(deps.channel, {
+    text: `${mention}${text}`,
+    blocks: [
+      {
+        type: 'header',
+        text: {
+          type: 'plain_text',
+          text: `Cluster ${cluster.slice(0, 100)}: many nodes NotReady`,
+          emoji: true,
+        },
+      },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `:rotating_light: ${mention}${escapeForSlack(text)}`.slice(0, 2900) },
+      },
+    ],
+  });
 }
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */

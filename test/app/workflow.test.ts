@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { handleAlarm } from '../../functions/app/incidents.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { Incident } from '../../functions/core/incident.js';
+import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import {
   ALICE,
   BOB,
@@ -225,6 +226,38 @@ describe('findings without a fix', () => {
     const incident = (await h.store.get(id))!;
     expect(incident.audit.find((a) => a.action === 'analyzed')?.detail).toMatch(/held: cluster-hold/);
     expect(JSON.stringify(h.standIn.messages(CHANNEL).map((m) => m.blocks))).not.toContain('nm_fix:');
+    // One cluster-level alert in the channel, mentioning on-call, not one per node.
+    const clusterAlerts = () =>
+      h!.standIn.messages(CHANNEL).filter((m) => !m.thread_ts && m.text.includes('Cluster prod'));
+    expect(clusterAlerts()).toHaveLength(1);
+    expect(clusterAlerts()[0]!.text).toContain('<!subteam^S0ONCALL>');
+    expect(clusterAlerts()[0]!.text).toMatch(/5 of 10 nodes are NotReady/);
+  });
+
+  it('posts the cluster-level alert once, however many nodes of the cluster follow', async () => {
+    h = await startHarness({
+      notReady: ['i-0abc123def4567800', 'i-0abc123def4567801', 'i-0abc123def4567802', 'i-0abc123def4567803'],
+    });
+    h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
+    const first = await open(h);
+    expect(await h.workflow.finished(first)).toBe('findings');
+    await handleAlarm(
+      h.deps,
+      parseAlarmEvent(
+        notReadyAlarmEvent({
+          alarmName: 'nodemedic-prod',
+          instanceId: 'i-0abc123def4567804',
+          nodeName: 'ip-10-0-2-4.ec2.internal',
+          cluster: 'prod',
+          state: 'ALARM',
+        }),
+      ),
+    );
+    const second = (await h.store.findOpenByNode('prod#i-0abc123def4567804'))!;
+    expect(await h.workflow.finished(second.id)).toBe('findings');
+    expect(
+      h.standIn.messages(CHANNEL).filter((m) => !m.thread_ts && m.text.includes('Cluster prod')),
+    ).toHaveLength(1);
   });
 });
 
