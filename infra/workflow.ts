@@ -79,7 +79,9 @@ export class NodemedicWorkflow extends Construct {
       definitionBody: DefinitionBody.fromChainable(buildDefinition(this, props)),
       timeout: props.executionTimeout ?? Duration.hours(2),
       tracingEnabled: true,
-      logs: { destination: props.logGroup, level: LogLevel.ALL, includeExecutionData: true },
+      // Every state transition is logged (cdk-nag SF1), but not the payloads: they carry the
+      // approval's task token, which would let anyone who reads the logs resume the workflow.
+      logs: { destination: props.logGroup, level: LogLevel.ALL, includeExecutionData: false },
     });
   }
 }

@@ -97,7 +97,18 @@ export async function approveFix(
     return { kind: 'rejected', reason: 'unknown remediation' };
   }
   const remediation = click.remediation;
-  const gate = await admit(deps, click, `fix:${remediation}`);
+  // The blast radius, checked again at the click: other fixes may have started since the findings.
+  // Checked before the click is claimed, so that pressing again later counts.
+  const gate = await admit(deps, click, `fix:${remediation}`, async (incident) => {
+    // Only a fix still waiting for its approval can be held; a used button is answered as such
+    // below. Read afresh: a concurrent click may have approved it a moment ago.
+    const fresh = await deps.store.get(incident.id);
+    if (fresh?.phase !== 'awaiting-approval') return null;
+    const inFlight = await deps.store.countInFlight(incident.node.cluster);
+    return inFlight >= deps.policy.maxFixesInFlightPerCluster
+      ? `${inFlight} fix(es) already in flight in cluster ${incident.node.cluster} (limit ${deps.policy.maxFixesInFlightPerCluster}); press again when they finish`
+      : null;
+  });
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
   let outcome: ClickOutcome = { kind: 'stale', detail: '' };
@@ -242,23 +253,16 @@ type Gate = { kind: 'admitted'; incident: Incident } | { kind: 'closed'; outcome
  * that the clicker may approve. Authorization comes after the repeat check so a retried refusal
  * is not audited twice, and before anything about the incident is told to the clicker.
  */
-async function admit(deps: ApprovalDeps, click: Click, action: string): Promise<Gate> {
+async function admit(
+  deps: ApprovalDeps,
+  click: Click,
+  action: string,
+  hold?: (incident: Incident) => Promise<string | null>,
+): Promise<Gate> {
   const incident = await deps.store.get(click.incidentId);
   if (!incident) {
     await privately(deps, click, 'This incident is unknown (it may have expired); nothing was done.');
     return { kind: 'closed', outcome: { kind: 'not-found' } };
-  }
-  const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}`;
-  if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
-    deps.logger.info('repeated click ignored', {
-      incidentId: incident.id,
-      user: click.user,
-      action,
-      retry: click.retry,
-    });
-    // A Slack retry gets no second answer; a person pressing again is told where things stand.
-    if (!click.retry) await privately(deps, click, repeatText(incident, action));
-    return { kind: 'closed', outcome: { kind: 'duplicate' } };
   }
   let allowed: boolean;
   try {
@@ -277,7 +281,17 @@ async function admit(deps: ApprovalDeps, click: Click, action: string): Promise<
     );
     return { kind: 'closed', outcome: { kind: 'rejected', reason: 'authorization check failed' } };
   }
+  // Claimed only once the clicker is known to be allowed or refused: a click that failed the
+  // membership check above (Slack down) can be pressed again and count.
   if (!allowed) {
+    if (
+      !(await deps.store.claimOnce(
+        `refused:${incident.id}:${click.messageTs}:${click.user}:${action}`,
+        CLICK_TTL_SECONDS,
+      ))
+    ) {
+      return { kind: 'closed', outcome: { kind: 'duplicate' } };
+    }
     deps.logger.warn('unauthorized click refused', { incidentId: incident.id, user: click.user, action });
     const at = deps.clock().toISOString();
     await deps.store.update(incident.id, (current) =>
@@ -291,7 +305,49 @@ async function admit(deps: ApprovalDeps, click: Click, action: string): Promise<
       click,
       'Only members of the on-call group (or the allow-list) can act on nodemedic incidents. Your click was refused and logged.',
     );
+    // The thread is part of the audit trail: refusals show there too, not only in the record.
+    const thread = click.threadTs ?? incident.thread?.ts ?? incident.card?.ts;
+    if (thread) {
+      await deps.chat.post(
+        click.channel,
+        {
+          text: `Refused: <@${click.user}> pressed ${action} but is not on call (logged).`,
+          blocks: [
+            {
+              type: 'context',
+              elements: [
+                {
+                  type: 'mrkdwn',
+                  text: `:no_entry: Refused: <@${click.user}> pressed \`${action}\` but is not in the on-call group or allow-list. Logged; nothing ran.`,
+                },
+              ],
+            },
+          ],
+        },
+        thread,
+      );
+    }
     return { kind: 'closed', outcome: { kind: 'refused' } };
+  }
+  const held = hold ? await hold(incident) : null;
+  if (held) {
+    await deps.store.update(incident.id, (current) =>
+      withAudit(current, entry(deps.clock().toISOString(), 'held', click.user, `${action}: ${held}`)),
+    );
+    await privately(deps, click, `Not recorded: ${held}.`);
+    return { kind: 'closed', outcome: { kind: 'rejected', reason: held } };
+  }
+  const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}`;
+  if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
+    deps.logger.info('repeated click ignored', {
+      incidentId: incident.id,
+      user: click.user,
+      action,
+      retry: click.retry,
+    });
+    // A Slack retry gets no second answer; a person pressing again is told where things stand.
+    if (!click.retry) await privately(deps, click, repeatText(incident, action));
+    return { kind: 'closed', outcome: { kind: 'duplicate' } };
   }
   return { kind: 'admitted', incident };
 }
@@ -348,6 +404,12 @@ async function resume(
       escalated,
       `The approval could not reach the workflow (${reason}): a person must take over.`,
     );
+    if (escalated.findingsMessage) {
+      await deps.chat.update(
+        escalated.findingsMessage,
+        renderDecision(escalated, `Expired: the approval could not reach the workflow (${reason}).`),
+      );
+    }
     return { ok: false, reason };
   }
 }

@@ -5,9 +5,9 @@
  */
 import { dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import { InvalidInputError } from '../core/errors.js';
-import type { AuditEntry, Incident } from '../core/incident.js';
+import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
-import { renderCard, renderOutcome } from '../core/render/slack.js';
+import { renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
 import type { AppDeps } from './deps.js';
 
 /** What happened to an alarm event. */
@@ -115,7 +115,11 @@ async function postCard(deps: AppDeps, incident: Incident): Promise<Incident> {
   return deps.store.update(incident.id, (current) => ({ ...current, card }));
 }
 
-/** The alarm is back to OK: say so in the thread, release a waiting approval, close the incident. */
+/**
+ * The alarm is back to OK: say so in the thread, release a waiting approval, close the incident.
+ * Decided inside the atomic update, on the incident as it is then: a fix or its verification in
+ * flight keeps going (the workflow's own verification decides), and an ended incident stays ended.
+ */
 async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): Promise<AlarmOutcome> {
   const open = await deps.store.findOpenByNode(dedupeKey(node.cluster, node.instanceId));
   if (!open)
@@ -123,25 +127,40 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): 
       kind: 'ignored',
       reason: `alarm ${alarmName} is OK and no incident is open for ${node.instanceId}`,
     };
-  if (open.phase === 'fixing' || open.phase === 'verifying') {
-    // The workflow's own verification decides; only note the alarm.
-    await deps.store.update(open.id, (current) => ({
+  let before: Incident = open;
+  const closed = await deps.store.update(open.id, (current) => {
+    before = current;
+    if (current.phase === 'fixing' || current.phase === 'verifying' || isTerminal(current)) {
+      return {
+        ...current,
+        audit: [
+          ...current.audit,
+          auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} is OK during ${current.phase}`),
+        ],
+      };
+    }
+    return {
       ...current,
-      audit: [
-        ...current.audit,
-        auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} is OK during ${open.phase}`),
-      ],
-    }));
+      phase: 'recovered',
+      taskToken: null,
+      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} back to OK`)],
+    };
+  });
+  if (closed.phase !== 'recovered' || before.phase === 'recovered')
     return { kind: 'recovered', incidentId: open.id };
+  if (before.taskToken) {
+    await deps.workflow
+      .fail(before.taskToken, 'Recovered', `alarm ${alarmName} went back to OK`)
+      .catch((error: unknown) => {
+        // The wait may already be over (timed out, or resumed a moment ago): the incident is closed either way.
+        deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });
+      });
   }
-  const closed = await deps.store.update(open.id, (current) => ({
-    ...current,
-    phase: 'recovered',
-    taskToken: null,
-    audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} back to OK`)],
-  }));
-  if (open.taskToken) {
-    await deps.workflow.fail(open.taskToken, 'Recovered', `alarm ${alarmName} went back to OK`);
+  if (before.findingsMessage && before.phase === 'awaiting-approval') {
+    await deps.chat.update(
+      before.findingsMessage,
+      renderDecision(closed, `No longer needed: the alarm ${alarmName} went back to OK.`),
+    );
   }
   const thread = threadOf(closed);
   if (closed.card) await deps.chat.update(closed.card, renderCard(closed));

@@ -6,7 +6,7 @@
  */
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { MalformedFactsError, NodemedicError } from '../core/errors.js';
-import type { Incident, SentCommand } from '../core/incident.js';
+import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { RemediationId, Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
@@ -44,6 +44,13 @@ export class IncidentNotFoundError extends NodemedicError {
   }
 }
 
+/** The incident ended while the workflow was still running (its code is the state machine's `Recovered`). */
+export class IncidentEndedError extends NodemedicError {
+  constructor(id: string, phase: string) {
+    super('Recovered', `incident ${id} already ended (${phase}): nothing is waiting for an approval`);
+  }
+}
+
 /** A fix was already sent for this approval; sending it again is refused. */
 export class AlreadySentError extends NodemedicError {
   constructor(key: string) {
@@ -55,10 +62,6 @@ async function load(deps: AppDeps, id: string): Promise<Incident> {
   const incident = await deps.store.get(id);
   if (!incident) throw new IncidentNotFoundError(id);
   return incident;
-}
-
-function commandKey(incident: Incident, purpose: SendInput['purpose']): string {
-  return purpose === 'fix' || purpose === 'rollback' ? `${purpose}#${incident.attempts}` : purpose;
 }
 
 /** Post into the incident's thread (no-op when it has none yet). */
@@ -97,20 +100,64 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
   if (isFix && !input.remediation) {
     throw new NodemedicError('MISSING_REMEDIATION', `send ${input.purpose} needs a remediation`);
   }
-  if (input.purpose === 'fix') {
-    incident = await deps.store.update(incident.id, (current) => ({
-      ...current,
-      phase: 'fixing',
-      attempts: current.attempts + 1,
-    }));
-  }
-  const key = commandKey(incident, input.purpose);
-  if (isFix && !(await deps.store.claimOnce(`send:${incident.id}:${key}`, 86_400))) {
-    const sent = incident.commands?.find((c) => c.key === key);
-    if (sent) return { commandId: sent.commandId, waitSeconds: 2 };
-    throw new AlreadySentError(key);
+  if (input.purpose === 'fix' && isTerminal(incident))
+    throw new IncidentEndedError(incident.id, incident.phase);
+  let key: string = input.purpose;
+  if (isFix) {
+    // One fix (and one rollback) per approval round, whatever Step Functions retries. The
+    // reservation is an atomic update: a retry finds it and returns the command it recorded, and
+    // a reservation whose outcome is unknown (the send may have reached SSM) is never sent again.
+    const round = incident.audit.filter((a) => a.action === 'approved').length;
+    key = `${input.purpose}#${round}`;
+    let existing: SentCommand | undefined;
+    incident = await deps.store.update(incident.id, (current) => {
+      existing = current.commands?.find((c) => c.key === key && c.state !== 'send-failed');
+      if (existing) return current;
+      const firstTry = !current.commands?.some((c) => c.key === key);
+      const reservation: SentCommand = {
+        key,
+        commandId: null,
+        script: input.remediation!,
+        at: deps.clock().toISOString(),
+        state: 'sending',
+      };
+      return {
+        ...current,
+        phase: input.purpose === 'fix' ? 'fixing' : current.phase,
+        attempts: input.purpose === 'fix' && firstTry ? current.attempts + 1 : current.attempts,
+        commands: [...(current.commands ?? []).filter((c) => c.key !== key), reservation],
+      };
+    });
+    const found = existing as SentCommand | undefined;
+    if (found?.state === 'sending') throw new AlreadySentError(key);
+    if (found) return { commandId: found.commandId, waitSeconds: 2 };
   }
 
+  const progress = { accepted: false };
+  try {
+    return await dispatch(deps, incident, input, key, progress);
+  } catch (error) {
+    if (isFix && !progress.accepted) {
+      // The command was not accepted: free the reservation so that a retry may send it.
+      await deps.store.update(incident.id, (current) => ({
+        ...current,
+        commands: (current.commands ?? []).map((c) =>
+          c.key === key ? { ...c, state: 'send-failed' as const } : c,
+        ),
+      }));
+    }
+    throw error;
+  }
+}
+
+async function dispatch(
+  deps: AppDeps,
+  incident: Incident,
+  input: SendInput,
+  key: string,
+  progress: { accepted: boolean },
+): Promise<SendOutput> {
+  const isFix = input.purpose === 'fix' || input.purpose === 'rollback';
   let commandId: string | null;
   let script: string;
   const remediation = input.remediation ? getRemediation(input.remediation) : null;
@@ -169,11 +216,12 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
       comment: `nodemedic ${input.purpose}`,
     }));
   }
-  const sent: SentCommand = { key, commandId, script, at: deps.clock().toISOString() };
+  progress.accepted = true;
+  const sent: SentCommand = { key, commandId, script, at: deps.clock().toISOString(), state: 'sent' };
   const updated = await deps.store.update(incident.id, (current) => ({
     ...current,
     phase: input.purpose === 'verify' ? 'verifying' : current.phase,
-    commands: [...(current.commands ?? []), sent],
+    commands: [...(current.commands ?? []).filter((c) => !(isFix && c.key === key)), sent],
     audit: [
       ...current.audit,
       auditEntry(deps, `${input.purpose}-sent`, 'nodemedic', `${script}: ${commandId ?? 'EC2/ASG API call'}`),
@@ -266,29 +314,35 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
     lastAttemptAt: lastFix?.at ?? null,
     now: deps.clock().toISOString(),
   });
-  const awaitApproval = plan.offered.length > 0 && !plan.held;
-  let updated = await deps.store.update(incident.id, (current) => ({
-    ...current,
-    phase: 'findings',
-    findings: report.findings,
-    offered: plan.offered,
-    requested: null,
-    approvals: [],
-    audit: [
-      ...current.audit,
-      auditEntry(
-        deps,
-        'analyzed',
-        'nodemedic',
-        report.findings.length
-          ? `causes: ${report.findings.map((f) => f.cause).join(', ')}; offered: ${plan.offered.join(', ') || 'none'}` +
-              (plan.held ? `; held: ${plan.held.reason}` : '')
-          : report.healthy
-            ? 'healthy'
-            : 'no cause found',
-      ),
-    ],
-  }));
+  let awaitApproval = plan.offered.length > 0 && !plan.held;
+  let updated = await deps.store.update(incident.id, (current) => {
+    // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
+    // for the record, but an ended incident never comes back to life with buttons.
+    if (isTerminal(current)) awaitApproval = false;
+    return {
+      ...current,
+      // Nothing to approve ends the incident, so that the node's next alarm opens a new one.
+      phase: isTerminal(current) ? current.phase : awaitApproval ? 'findings' : 'closed',
+      findings: report.findings,
+      offered: awaitApproval ? plan.offered : [],
+      requested: null,
+      approvals: [],
+      audit: [
+        ...current.audit,
+        auditEntry(
+          deps,
+          'analyzed',
+          'nodemedic',
+          report.findings.length
+            ? `causes: ${report.findings.map((f) => f.cause).join(', ')}; offered: ${plan.offered.join(', ') || 'none'}` +
+                (plan.held ? `; held: ${plan.held.reason}` : '')
+            : report.healthy
+              ? 'healthy'
+              : 'no cause found',
+        ),
+      ],
+    };
+  });
   if (!updated.card) {
     const thread = updated.thread ?? null;
     const card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
@@ -305,10 +359,24 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
     const findingsMessage = await deps.chat.post(thread.channel, message, thread.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
   }
-  await refreshCard(deps, updated);
+  await refreshCard(
+    deps,
+    updated,
+    awaitApproval || isTerminal(incident) ? undefined : closingNote(report, plan),
+  );
   if (plan.held?.reason === 'cluster-hold')
     await postClusterAlert(deps, incident.node.cluster, plan.held.detail);
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
+}
+
+/** Why an incident ended at its findings, for the card. */
+function closingNote(report: Report, plan: ReturnType<typeof planRemediations>): string {
+  if (plan.held) return `Fixes held: ${plan.held.detail}`;
+  if (plan.manual.length)
+    return 'Findings posted: the fix needs a person (see the thread); nodemedic runs nothing.';
+  if (report.healthy) return 'No fault found: containerd answers and every check passed.';
+  if (!report.findings.length) return 'No cause found: see the notes in the thread.';
+  return 'Findings posted: nothing nodemedic may run fits them.';
 }
 
 /** How long one cluster-level alert covers the incidents that follow it. */
@@ -346,15 +414,25 @@ async function postClusterAlert(deps: AppDeps, cluster: string, detail: string):
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
 export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput): Promise<void> {
-  const updated = await deps.store.update(input.incidentId, (current) => ({
-    ...current,
-    phase: 'awaiting-approval',
-    taskToken: input.taskToken,
-    audit: [
-      ...current.audit,
-      auditEntry(deps, 'awaiting-approval', 'nodemedic', `offered: ${current.offered.join(', ')}`),
-    ],
-  }));
+  let ended: string | null = null;
+  const updated = await deps.store.update(input.incidentId, (current) => {
+    if (isTerminal(current)) {
+      ended = current.phase;
+      return current;
+    }
+    return {
+      ...current,
+      phase: 'awaiting-approval',
+      taskToken: input.taskToken,
+      audit: [
+        ...current.audit,
+        auditEntry(deps, 'awaiting-approval', 'nodemedic', `offered: ${current.offered.join(', ')}`),
+      ],
+    };
+  });
+  // Ended meanwhile (the alarm went back to OK): end the wait now rather than let it time out
+  // into an escalation. The state machine treats `Recovered` as a normal end.
+  if (ended) throw new IncidentEndedError(input.incidentId, ended);
   await refreshCard(deps, updated);
 }
 
@@ -463,6 +541,13 @@ const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
 /** Escalate: mention the on-call group, mark the card, expire the buttons. Nothing runs unattended. */
 export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise<void> {
   const before = await load(deps, input.incidentId);
+  if (isTerminal(before)) {
+    deps.logger.info('not escalating an incident that already ended', {
+      incidentId: before.id,
+      phase: before.phase,
+    });
+    return;
+  }
   const updated = await deps.store.update(input.incidentId, (current) => ({
     ...current,
     phase: 'escalated',

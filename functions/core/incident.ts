@@ -41,6 +41,20 @@ export interface SentCommand {
   readonly commandId: string | null;
   readonly script: string;
   readonly at: string;
+  /**
+   * Fixes and rollbacks are reserved before they are sent: `sending` until SSM (or EC2) accepted
+   * them, `sent` after, `send-failed` when the call failed and a retry may send again.
+   * Diagnosis commands are recorded `sent`.
+   */
+  readonly state?: 'sending' | 'sent' | 'send-failed';
+}
+
+/** Phases after which nothing more happens to an incident. */
+export const TERMINAL_PHASES: readonly IncidentPhase[] = ['recovered', 'escalated', 'closed'];
+
+/** True once the incident has ended. */
+export function isTerminal(incident: Pick<Incident, 'phase'>): boolean {
+  return TERMINAL_PHASES.includes(incident.phase);
 }
 
 export interface Incident {

@@ -150,7 +150,25 @@ export class InProcessWorkflow implements Workflow {
     return 'escalated';
   }
 
+  /**
+   * The run, with the state machine's catches: a failure before a fix started escalates as
+   * `diagnosis-failed`, one after as `fix-failed`; `Denied` and `Recovered` are normal ends.
+   */
   private async execute(incidentId: string): Promise<string> {
+    const stage = { fixing: false };
+    try {
+      return await this.steps(incidentId, stage);
+    } catch (error) {
+      if (error instanceof NodemedicError && error.code === 'Recovered') {
+        this.emit(incidentId, 'ended', error.message);
+        return 'closed';
+      }
+      this.emit(incidentId, 'failed', error instanceof Error ? error.message : String(error));
+      return this.escalate(incidentId, stage.fixing ? 'fix-failed' : 'diagnosis-failed');
+    }
+  }
+
+  private async steps(incidentId: string, stage: { fixing: boolean }): Promise<string> {
     const reach = await reachabilityStep(this.d, { incidentId });
     this.emit(incidentId, 'reachability', reach.reachable ? 'reachable' : 'unreachable');
     let commandId = reach.reachable ? await this.command(incidentId, 'diagnose') : null;
@@ -166,10 +184,12 @@ export class InProcessWorkflow implements Workflow {
       const decision = await this.waitForApproval(incidentId);
       if (decision === 'timeout') return this.escalate(incidentId, 'approval-timeout');
       if (decision === 'failed') return 'closed';
-      if (decision.decision === 'rerun' || !decision.remediation) {
+      if (decision.decision === 'rerun') {
         commandId = await this.command(incidentId, 'diagnose');
         continue;
       }
+      if (!decision.remediation) throw new NodemedicError('UnknownDecision', 'an approval that names no fix');
+      stage.fixing = true;
       return this.fix(incidentId, decision.remediation);
     }
   }
@@ -196,8 +216,13 @@ export class InProcessWorkflow implements Workflow {
         );
       return result;
     } catch (error) {
-      this.emit(incidentId, 'approval-ended', error instanceof Error ? error.message : String(error));
-      return 'failed';
+      // Like the state machine's catches on the wait: Denied and Recovered end the run; any
+      // other failure of the wait escalates.
+      if (error instanceof TaskFailedError && (error.error === 'Denied' || error.error === 'Recovered')) {
+        this.emit(incidentId, 'approval-ended', `${error.error}: ${error.message}`);
+        return 'failed';
+      }
+      throw error;
     } finally {
       clearTimeout(timer);
     }

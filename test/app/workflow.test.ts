@@ -319,3 +319,62 @@ describe('instance-level fixes', () => {
     expect(verify.timeoutSeconds).toBe(600);
   });
 });
+
+describe('clicks under pressure', () => {
+  it('lets a click count again after the on-call check failed, and shows refusals in the thread', async () => {
+    h = await startHarness({});
+    h.runner
+      .queue(
+        'diagnose',
+        { stdout: recorded('daemon-stopped') },
+        { stdout: recorded('daemon-stopped') },
+        { stdout: recorded('healthy') },
+      )
+      .queue('restart-containerd', fixOk('restart-containerd'));
+    const id = await open(h);
+    await phase(h, id, 'awaiting-approval');
+
+    const late = await h.clickRequest(id, MALLORY, 'nm_fix:restart-containerd');
+    h.standIn.failNext('usergroups.users.list', 'internal_error');
+    await h.click(id, ALICE, 'nm_fix:restart-containerd');
+    expect((await h.store.get(id))!.phase).toBe('awaiting-approval');
+    await h.click(id, ALICE, 'nm_fix:restart-containerd');
+
+    await h.deliver(late);
+    const refusal = h.standIn
+      .messages(CHANNEL)
+      .find((m) => m.thread_ts && !m.ephemeral_for && m.text.startsWith('Refused'));
+    expect(refusal?.text).toContain(MALLORY);
+    expect(await h.workflow.finished(id)).toBe('recovered');
+  });
+
+  it('holds an approval while another fix is in flight in the cluster, and counts the press after', async () => {
+    h = await startHarness({});
+    h.runner
+      .queue(
+        'diagnose',
+        { stdout: recorded('daemon-stopped') },
+        { stdout: recorded('daemon-stopped') },
+        { stdout: recorded('healthy') },
+      )
+      .queue('restart-containerd', fixOk('restart-containerd'));
+    const id = await open(h);
+    await phase(h, id, 'awaiting-approval');
+    // Another node of the same cluster is being fixed right now.
+    const other = await h.deps.store.open({
+      ...(await h.store.get(id))!,
+      id: 'prod#i-0abc123def4567801#x',
+      nodeKey: 'prod#i-0abc123def4567801',
+      node: { ...NODE, instanceId: 'i-0abc123def4567801' },
+      phase: 'fixing',
+    });
+    await h.click(id, ALICE, 'nm_fix:restart-containerd');
+    expect((await h.store.get(id))!.phase).toBe('awaiting-approval');
+    expect(h.standIn.requestsOf('chat.postEphemeral').at(-1)!.body.text).toMatch(/already in flight/);
+    expect(h.runner.scripts()).toEqual(['diagnose']);
+
+    await h.store.update(other.incident.id, (current) => ({ ...current, phase: 'recovered' }));
+    await h.click(id, ALICE, 'nm_fix:restart-containerd');
+    expect(await h.workflow.finished(id)).toBe('recovered');
+  });
+});

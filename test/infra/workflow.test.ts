@@ -203,10 +203,10 @@ describe('state machine definition', () => {
     }
   });
 
-  it('logs everything to a log group and traces with X-Ray', () => {
+  it('logs every transition to a log group, without the payloads (task tokens), and traces with X-Ray', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
     });
   });
 });
