@@ -9,8 +9,9 @@
  *
  * Without chromium or containerd the browser suites are skipped locally and fail under CI=true.
  */
+
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ import { ContainerdSandbox, containerdInstalled } from '../../functions/local/sa
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
 import { type MountedPage, mountPage, type PageState } from '../../functions/local/slack-standin/page.js';
 import { SlackStandIn, signSlackRequest } from '../../functions/local/slack-standin/server.js';
+import { nofile } from '../support/fixes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** The launch flags of the brief: headless, offline, no first-run or background traffic. */
@@ -605,18 +607,6 @@ describe.skipIf(!requireTools(false))('the page in chromium', () => {
 function text(locator: Locator): Promise<string> {
   // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, and the rendered text is the point
   return locator.innerText();
-}
-
-/** The running daemon's `Max open files` limits, from /proc. */
-function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
-  const pid = sb.pid();
-  if (pid === null) throw new Error(`containerd is not running: ${sb.logTail()}`);
-  const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const [soft, hard] = (row ?? '').split(/\s+/).slice(3, 5).map(Number);
-  if (!soft || !hard) throw new Error(`no Max open files row for ${pid}`);
-  return { soft, hard };
 }
 
 /** The installed containerd's X.Y.Z, from `containerd --version`. */
