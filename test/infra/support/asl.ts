@@ -1,0 +1,716 @@
+/**
+ * A small, strict interpreter for the Amazon States Language subset nodemedic's synthesized state
+ * machine uses, so that the REAL definition can be executed in tests (no Step Functions runtime
+ * works offline here: aws-local-stepfunctions needs Node 22 and has no task tokens).
+ *
+ * Strict means: the whole definition is checked when the interpreter is built, and every field,
+ * state type, resource, path form or choice operator it does not implement throws an
+ * {@link AslUnsupportedError} naming it. A definition change that outgrows the interpreter fails
+ * the specs loudly instead of being run with a field silently ignored.
+ *
+ * Supported, with Step Functions' semantics as documented in the ASL specification:
+ * - States: Task, Choice, Wait, Pass, Succeed, Fail.
+ * - Task resources `arn:aws:states:::lambda:invoke` (output `{ ExecutedVersion, Payload, StatusCode }`,
+ *   a function error surfaces as Error = the error's name, like Lambda's errorType) and
+ *   `…:lambda:invoke.waitForTaskToken` (Payload must hold `$$.Task.Token`; the task ends through
+ *   {@link AslInterpreter.sendTaskSuccess} / {@link AslInterpreter.sendTaskFailure}, or
+ *   {@link AslInterpreter.expire} to simulate TimeoutSeconds / HeartbeatSeconds elapsing).
+ * - InputPath, Parameters (`.$` keys: reference paths `$.a.b`, `$`, context paths `$$.…`),
+ *   ResultSelector, ResultPath (incl. null), OutputPath, Result.
+ * - Choice: Variable with BooleanEquals, StringEquals, NumericEquals, IsNull, IsString,
+ *   IsBoolean, IsNumeric, IsPresent; And, Or, Not; Default; no match fails with States.NoChoiceMatched.
+ * - Wait: Seconds / SecondsPath, advancing a virtual clock instead of sleeping.
+ * - Retry: ErrorEquals (names, States.ALL, States.TaskFailed, States.Timeout), MaxAttempts,
+ *   IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy (delays are counted on the
+ *   virtual clock at their upper bound, never slept).
+ * - Catch: ErrorEquals as above, ResultPath (default `$`), Next. States.Runtime (a bad path) is
+ *   neither retried nor caught, as in Step Functions.
+ * - Execution-level: Fail states, States.Runtime, NoChoiceMatched, and the top-level
+ *   TimeoutSeconds against the virtual clock (status TIMED_OUT).
+ */
+import { randomBytes } from 'node:crypto';
+
+/** The definition (or an execution) uses something this interpreter does not implement. */
+export class AslUnsupportedError extends Error {
+  constructor(where: string, what: string) {
+    super(`ASL interpreter: ${where}: ${what} is not supported`);
+    this.name = 'AslUnsupportedError';
+  }
+}
+
+/** An error as Step Functions carries it through Retry/Catch (`{ Error, Cause }`). */
+export class StatesError extends Error {
+  constructor(
+    readonly error: string,
+    readonly causeText: string,
+  ) {
+    super(`${error}: ${causeText}`);
+    this.name = error;
+  }
+}
+
+/** A state machine definition, as parsed from the synthesized DefinitionString. */
+export interface AslDefinition {
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly TimeoutSeconds?: number;
+  readonly Comment?: string;
+}
+
+/** Invokes the Lambda function the task names, by handler name; throw to fail the task. */
+export type LambdaInvoker = (handlerName: string, payload: unknown) => Promise<unknown>;
+
+/** Options of {@link AslInterpreter}. */
+export interface AslInterpreterOptions {
+  readonly definition: AslDefinition;
+  /** Handler name by the FunctionName a task's Parameters carry (every task's must be here). */
+  readonly functions: Readonly<Record<string, string>>;
+  readonly invoke: LambdaInvoker;
+  /** Called when a task starts waiting for its token (after its Lambda returned). */
+  readonly onWaiting?: (event: { token: string; state: string; execution: string }) => void;
+}
+
+/** One state entered during an execution, in order. */
+export interface HistoryEntry {
+  readonly state: string;
+  readonly type: string;
+  /** Seconds on the virtual clock when the state was entered. */
+  readonly at: number;
+}
+
+/** Final result of an execution. */
+export interface ExecutionResult {
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  /** The last state entered (the terminal state, or the one that failed). */
+  readonly lastState: string;
+  readonly history: readonly HistoryEntry[];
+  /** Virtual seconds the execution took (Waits, retry delays, expired timeouts). */
+  readonly elapsedSeconds: number;
+}
+
+/** Step Functions' history limit for a Standard execution; a runaway loop hits it. */
+const MAX_TRANSITIONS = 25_000;
+const LAMBDA_INVOKE = /^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
+const PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
+const CONTEXT_PATH = /^\$\$(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
+
+const COMMON = ['Type', 'Comment'];
+const FIELDS: Record<string, readonly string[]> = {
+  Task: [
+    ...COMMON,
+    'Resource',
+    'Parameters',
+    'ResultSelector',
+    'ResultPath',
+    'InputPath',
+    'OutputPath',
+    'Retry',
+    'Catch',
+    'TimeoutSeconds',
+    'HeartbeatSeconds',
+    'Next',
+    'End',
+  ],
+  Choice: [...COMMON, 'Choices', 'Default', 'InputPath', 'OutputPath'],
+  Wait: [...COMMON, 'Seconds', 'SecondsPath', 'InputPath', 'OutputPath', 'Next', 'End'],
+  Pass: [...COMMON, 'Result', 'Parameters', 'ResultPath', 'InputPath', 'OutputPath', 'Next', 'End'],
+  Succeed: [...COMMON, 'InputPath', 'OutputPath'],
+  Fail: [...COMMON, 'Error', 'Cause'],
+};
+const RETRY_FIELDS = [
+  'ErrorEquals',
+  'IntervalSeconds',
+  'MaxAttempts',
+  'BackoffRate',
+  'MaxDelaySeconds',
+  'JitterStrategy',
+  'Comment',
+];
+const CATCH_FIELDS = ['ErrorEquals', 'Next', 'ResultPath', 'Comment'];
+const COMPARATORS = [
+  'BooleanEquals',
+  'StringEquals',
+  'NumericEquals',
+  'IsNull',
+  'IsString',
+  'IsBoolean',
+  'IsNumeric',
+  'IsPresent',
+] as const;
+
+type Json = unknown;
+type State = Readonly<Record<string, unknown>>;
+
+interface Waiting {
+  readonly execution: string;
+  readonly state: string;
+  readonly timeoutSeconds: number | undefined;
+  readonly heartbeatSeconds: number | undefined;
+  settle(outcome: { output: Json } | { error: StatesError; elapse?: number }): void;
+}
+
+/** Deep copy through JSON, as every value crossing Step Functions is serialized. */
+function json<T>(value: T): T {
+  return value === undefined ? (null as T) : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function runtime(message: string): StatesError {
+  return new StatesError('States.Runtime', message);
+}
+
+/** Read a reference path (`$`, `$.a.b`) from `data`; a missing field is States.Runtime. */
+function readPath(data: Json, path: string, where: string): Json {
+  if (!PATH.test(path)) throw new AslUnsupportedError(where, `path ${JSON.stringify(path)}`);
+  let node = data;
+  for (const key of path.split('.').slice(1)) {
+    if (!isObject(node) || !(key in node)) {
+      throw runtime(`${where}: the path ${path} references an invalid value (no field ${key})`);
+    }
+    node = node[key];
+  }
+  return node;
+}
+
+function hasPath(data: Json, path: string, where: string): boolean {
+  try {
+    readPath(data, path, where);
+    return true;
+  } catch (error) {
+    if (error instanceof StatesError) return false;
+    throw error;
+  }
+}
+
+/** Write `value` at a ResultPath into a copy of `data`. */
+function writePath(data: Json, path: string | null | undefined, value: Json, where: string): Json {
+  if (path === null) return data;
+  if (path === undefined || path === '$') return value;
+  if (!PATH.test(path)) throw new AslUnsupportedError(where, `ResultPath ${JSON.stringify(path)}`);
+  if (!isObject(data)) throw runtime(`${where}: cannot apply ResultPath ${path} to a non-object input`);
+  const root = json(data) as Record<string, unknown>;
+  const keys = path.split('.').slice(1);
+  let node = root;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (next === undefined) node[key] = {};
+    else if (!isObject(next)) throw runtime(`${where}: ResultPath ${path} crosses a non-object at ${key}`);
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys.at(-1)!] = json(value);
+  return root;
+}
+
+/** Apply InputPath / OutputPath: null gives `{}`, absent keeps everything. */
+function filterPath(data: Json, path: unknown, where: string): Json {
+  if (path === undefined) return data;
+  if (path === null) return {};
+  if (typeof path !== 'string') throw new AslUnsupportedError(where, `a non-string path`);
+  return readPath(data, path, where);
+}
+
+/**
+ * Executes one definition. Build once per spec file; start an execution per incident.
+ * Every check of the definition runs in the constructor.
+ */
+export class AslInterpreter {
+  private readonly waiting = new Map<string, Waiting>();
+  /** Tokens once issued and no longer waiting, with how they ended. */
+  private readonly spent = new Map<string, 'timed-out' | 'done'>();
+  private readonly executions = new Map<string, Promise<ExecutionResult>>();
+
+  constructor(private readonly options: AslInterpreterOptions) {
+    this.check(options.definition);
+  }
+
+  /**
+   * Start an execution. A name already used gives `ExecutionAlreadyExists`, as Step Functions
+   * answers a StartExecution under the same name with different input.
+   */
+  start(name: string, input: Json): Promise<ExecutionResult> {
+    if (this.executions.has(name)) {
+      const error = new Error(`execution ${name} already exists`);
+      error.name = 'ExecutionAlreadyExists';
+      throw error;
+    }
+    const run = this.run(name, json(input));
+    this.executions.set(name, run);
+    return run;
+  }
+
+  /** The result of a started execution (resolves when it ends). */
+  result(name: string): Promise<ExecutionResult> {
+    const run = this.executions.get(name);
+    if (!run) throw new Error(`no execution named ${name}`);
+    return run;
+  }
+
+  /** Tokens currently waiting, with their state and execution. */
+  waitingTokens(): { token: string; state: string; execution: string }[] {
+    return [...this.waiting].map(([token, w]) => ({ token, state: w.state, execution: w.execution }));
+  }
+
+  /** SendTaskSuccess: `output` is the JSON text Step Functions receives. */
+  sendTaskSuccess(token: string, output: string): void {
+    let parsed: Json;
+    try {
+      parsed = JSON.parse(output);
+    } catch {
+      throw named('InvalidOutput', 'the task output is not valid JSON');
+    }
+    this.take(token).settle({ output: parsed });
+  }
+
+  /** SendTaskFailure: the waiting task fails with `error` (Retry/Catch see that name). */
+  sendTaskFailure(token: string, error: string, cause: string): void {
+    this.take(token).settle({ error: new StatesError(error, cause) });
+  }
+
+  /** SendTaskHeartbeat: valid only while the token waits. */
+  sendTaskHeartbeat(token: string): void {
+    if (!this.waiting.has(token)) this.take(token);
+  }
+
+  /**
+   * Simulate the waiting task's TimeoutSeconds (or HeartbeatSeconds, with `heartbeat`) elapsing:
+   * the task fails with States.Timeout (States.HeartbeatTimeout) and the virtual clock advances.
+   */
+  expire(token: string, kind: 'timeout' | 'heartbeat' = 'timeout'): void {
+    const waiting = this.waiting.get(token);
+    if (!waiting) throw new Error(`token ${token.slice(0, 12)}… is not waiting`);
+    const seconds = kind === 'timeout' ? waiting.timeoutSeconds : waiting.heartbeatSeconds;
+    if (seconds === undefined) {
+      throw new AslUnsupportedError(
+        waiting.state,
+        `expiring a wait without ${kind === 'timeout' ? 'TimeoutSeconds' : 'HeartbeatSeconds'}`,
+      );
+    }
+    this.waiting.delete(token);
+    this.spent.set(token, 'timed-out');
+    const error =
+      kind === 'timeout'
+        ? new StatesError('States.Timeout', `the task timed out after ${seconds} s`)
+        : new StatesError('States.HeartbeatTimeout', `no heartbeat within ${seconds} s`);
+    waiting.settle({ error, elapse: seconds });
+  }
+
+  private take(token: string): Waiting {
+    const waiting = this.waiting.get(token);
+    if (waiting) {
+      this.waiting.delete(token);
+      this.spent.set(token, 'done');
+      return waiting;
+    }
+    const spent = this.spent.get(token);
+    if (spent === 'timed-out') throw named('TaskTimedOut', 'the task timed out');
+    if (spent) throw named('TaskDoesNotExist', 'the task already ended');
+    throw named('InvalidToken', 'not a task token this interpreter issued');
+  }
+
+  // --- Checking the definition -------------------------------------------------------------
+
+  private check(definition: AslDefinition): void {
+    for (const key of Object.keys(definition)) {
+      if (!['StartAt', 'States', 'TimeoutSeconds', 'Comment'].includes(key))
+        throw new AslUnsupportedError('definition', `top-level field ${key}`);
+    }
+    const names = new Set(Object.keys(definition.States));
+    const target = (where: string, next: unknown) => {
+      if (typeof next !== 'string' || !names.has(next))
+        throw new Error(`ASL interpreter: ${where} goes to unknown state ${JSON.stringify(next)}`);
+    };
+    target('StartAt', definition.StartAt);
+    for (const [name, state] of Object.entries(definition.States)) {
+      const type = String(state.Type);
+      const allowed = FIELDS[type];
+      if (!allowed) throw new AslUnsupportedError(name, `state type ${type}`);
+      for (const key of Object.keys(state)) {
+        if (!allowed.includes(key)) throw new AslUnsupportedError(name, `field ${key} on a ${type} state`);
+      }
+      if ('Next' in state) target(name, state.Next);
+      if (['Task', 'Wait', 'Pass'].includes(type) && !('Next' in state) && state.End !== true)
+        throw new Error(`ASL interpreter: ${name} has neither Next nor End`);
+      for (const field of ['Parameters', 'ResultSelector'] as const) {
+        if (field in state) this.checkTemplate(`${name}.${field}`, state[field]);
+      }
+      for (const field of ['InputPath', 'OutputPath', 'ResultPath', 'SecondsPath'] as const) {
+        const path = state[field];
+        if (path !== undefined && path !== null && (typeof path !== 'string' || !PATH.test(path)))
+          throw new AslUnsupportedError(name, `${field} ${JSON.stringify(path)}`);
+      }
+      if (type === 'Task') this.checkTask(name, state);
+      if (type === 'Choice') {
+        const choices = state.Choices;
+        if (!Array.isArray(choices) || !choices.length)
+          throw new Error(`ASL interpreter: ${name} has no Choices`);
+        for (const rule of choices) {
+          this.checkRule(name, rule, true);
+          target(name, (rule as Record<string, unknown>).Next);
+        }
+        if ('Default' in state) target(name, state.Default);
+      }
+      if (type === 'Wait') {
+        const hasSeconds = 'Seconds' in state;
+        if (hasSeconds === 'SecondsPath' in state)
+          throw new AslUnsupportedError(name, 'a Wait without exactly one of Seconds / SecondsPath');
+      }
+      for (const retrier of (state.Retry as unknown[] | undefined) ?? []) {
+        const r = retrier as Record<string, unknown>;
+        for (const key of Object.keys(r))
+          if (!RETRY_FIELDS.includes(key)) throw new AslUnsupportedError(name, `Retry field ${key}`);
+        if (r.JitterStrategy !== undefined && !['FULL', 'NONE'].includes(String(r.JitterStrategy)))
+          throw new AslUnsupportedError(name, `JitterStrategy ${String(r.JitterStrategy)}`);
+        this.checkErrors(name, r.ErrorEquals);
+      }
+      for (const catcher of (state.Catch as unknown[] | undefined) ?? []) {
+        const c = catcher as Record<string, unknown>;
+        for (const key of Object.keys(c))
+          if (!CATCH_FIELDS.includes(key)) throw new AslUnsupportedError(name, `Catch field ${key}`);
+        this.checkErrors(name, c.ErrorEquals);
+        target(name, c.Next);
+        if (c.ResultPath !== undefined && c.ResultPath !== null && !PATH.test(String(c.ResultPath)))
+          throw new AslUnsupportedError(name, `Catch ResultPath ${JSON.stringify(c.ResultPath)}`);
+      }
+    }
+  }
+
+  private checkTask(name: string, state: State): void {
+    const resource = String(state.Resource);
+    const match = LAMBDA_INVOKE.exec(resource);
+    if (!match) throw new AslUnsupportedError(name, `resource ${resource}`);
+    const parameters = state.Parameters;
+    if (!isObject(parameters)) throw new AslUnsupportedError(name, 'a Lambda task without Parameters');
+    for (const key of Object.keys(parameters)) {
+      if (!['FunctionName', 'Payload', 'Payload.$'].includes(key))
+        throw new AslUnsupportedError(name, `lambda:invoke parameter ${key}`);
+    }
+    const fn = parameters.FunctionName;
+    if (typeof fn !== 'string' || !(fn in this.options.functions))
+      throw new Error(`ASL interpreter: ${name} invokes ${String(fn)}, which maps to no handler`);
+    const waits = match[1] !== undefined;
+    const payload = JSON.stringify(parameters.Payload ?? null);
+    if (waits && !payload.includes('"$$.Task.Token"'))
+      throw new Error(`ASL interpreter: ${name} waits for a task token but does not pass $$.Task.Token`);
+    if (!waits && ('TimeoutSeconds' in state || 'HeartbeatSeconds' in state))
+      throw new AslUnsupportedError(name, 'TimeoutSeconds/HeartbeatSeconds on a task that does not wait');
+  }
+
+  private checkTemplate(where: string, template: unknown): void {
+    if (Array.isArray(template)) {
+      template.forEach((item, i) => {
+        this.checkTemplate(`${where}[${i}]`, item);
+      });
+      return;
+    }
+    if (!isObject(template)) return;
+    for (const [key, value] of Object.entries(template)) {
+      if (key.endsWith('.$')) {
+        if (typeof value !== 'string' || !(PATH.test(value) || CONTEXT_PATH.test(value)))
+          throw new AslUnsupportedError(where, `the value ${JSON.stringify(value)} of ${key} (only paths)`);
+      } else this.checkTemplate(`${where}.${key}`, value);
+    }
+  }
+
+  private checkRule(where: string, rule: unknown, top: boolean): void {
+    if (!isObject(rule)) throw new AslUnsupportedError(where, 'a non-object choice rule');
+    const keys = Object.keys(rule).filter((k) => !(top && k === 'Next') && k !== 'Comment');
+    if (top && typeof rule.Next !== 'string')
+      throw new Error(`ASL interpreter: ${where}: a choice without Next`);
+    if (!top && 'Next' in rule) throw new AslUnsupportedError(where, 'Next inside a nested rule');
+    if (keys.length === 1 && (keys[0] === 'And' || keys[0] === 'Or')) {
+      const list = rule[keys[0]];
+      if (!Array.isArray(list) || !list.length) throw new AslUnsupportedError(where, `an empty ${keys[0]}`);
+      for (const inner of list) this.checkRule(where, inner, false);
+      return;
+    }
+    if (keys.length === 1 && keys[0] === 'Not') {
+      this.checkRule(where, rule.Not, false);
+      return;
+    }
+    const comparator = keys.filter((k) => k !== 'Variable');
+    if (typeof rule.Variable !== 'string' || !PATH.test(rule.Variable) || comparator.length !== 1)
+      throw new AslUnsupportedError(where, `the choice rule ${JSON.stringify(rule)}`);
+    if (!(COMPARATORS as readonly string[]).includes(comparator[0]!))
+      throw new AslUnsupportedError(where, `the choice operator ${comparator[0]}`);
+  }
+
+  private checkErrors(where: string, errors: unknown): void {
+    if (!Array.isArray(errors) || !errors.length || !errors.every((e) => typeof e === 'string'))
+      throw new Error(`ASL interpreter: ${where}: ErrorEquals must be a non-empty list of names`);
+    if (errors.includes('States.ALL') && errors.length !== 1)
+      throw new Error(`ASL interpreter: ${where}: States.ALL must stand alone`);
+  }
+
+  // --- Running --------------------------------------------------------------------------------
+
+  private async run(execution: string, input: Json): Promise<ExecutionResult> {
+    const { definition } = this.options;
+    const history: HistoryEntry[] = [];
+    const clock = { seconds: 0 };
+    const limit = definition.TimeoutSeconds;
+    let name = definition.StartAt;
+    let data = input;
+    const end = (result: Omit<ExecutionResult, 'history' | 'elapsedSeconds' | 'lastState'>) => ({
+      ...result,
+      lastState: name,
+      history,
+      elapsedSeconds: clock.seconds,
+    });
+    for (;;) {
+      if (history.length >= MAX_TRANSITIONS)
+        throw new Error(`ASL interpreter: ${execution} exceeded ${MAX_TRANSITIONS} state transitions`);
+      const state = definition.States[name]!;
+      const type = String(state.Type);
+      history.push({ state: name, type, at: clock.seconds });
+      try {
+        const step = await this.step(execution, name, state, data, clock);
+        if (limit !== undefined && clock.seconds > limit)
+          return end({ status: 'TIMED_OUT', error: 'States.Timeout', cause: `over ${limit} s` });
+        if (step.kind === 'next') {
+          name = step.next;
+          data = step.output;
+        } else if (step.kind === 'succeed') return end({ status: 'SUCCEEDED', output: step.output });
+        else return end({ status: 'FAILED', error: step.error.error, cause: step.error.causeText });
+      } catch (error) {
+        if (error instanceof StatesError)
+          return end({ status: 'FAILED', error: error.error, cause: error.causeText });
+        throw error;
+      }
+    }
+  }
+
+  private async step(
+    execution: string,
+    name: string,
+    state: State,
+    raw: Json,
+    clock: { seconds: number },
+  ): Promise<
+    | { kind: 'next'; next: string; output: Json }
+    | { kind: 'succeed'; output: Json }
+    | { kind: 'fail'; error: StatesError }
+  > {
+    const type = String(state.Type);
+    const proceed = (output: Json) =>
+      state.End === true
+        ? ({ kind: 'succeed', output } as const)
+        : ({ kind: 'next', next: String(state.Next), output } as const);
+    if (type === 'Fail') {
+      return {
+        kind: 'fail',
+        error: new StatesError(String(state.Error ?? 'States.Fail'), String(state.Cause ?? '')),
+      };
+    }
+    const input = filterPath(raw, state.InputPath, name);
+    const context = { Execution: { Id: execution, Name: execution, Input: raw }, State: { Name: name } };
+    switch (type) {
+      case 'Succeed':
+        return { kind: 'succeed', output: filterPath(input, state.OutputPath, name) };
+      case 'Pass': {
+        const result =
+          'Result' in state
+            ? json(state.Result)
+            : 'Parameters' in state
+              ? resolveTemplate(state.Parameters, input, context, `${name}.Parameters`)
+              : input;
+        return proceed(
+          filterPath(writePath(raw, state.ResultPath as string, result, name), state.OutputPath, name),
+        );
+      }
+      case 'Wait': {
+        const seconds =
+          'Seconds' in state
+            ? state.Seconds
+            : readPath(input, String(state.SecondsPath), `${name}.SecondsPath`);
+        if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0)
+          throw runtime(`${name}: the wait ${JSON.stringify(seconds)} is not a non-negative integer`);
+        clock.seconds += seconds;
+        return proceed(filterPath(input, state.OutputPath, name));
+      }
+      case 'Choice': {
+        for (const rule of state.Choices as Record<string, unknown>[]) {
+          if (evaluate(rule, input, name))
+            return {
+              kind: 'next',
+              next: String(rule.Next),
+              output: filterPath(input, state.OutputPath, name),
+            };
+        }
+        if (typeof state.Default === 'string')
+          return { kind: 'next', next: state.Default, output: filterPath(input, state.OutputPath, name) };
+        throw new StatesError(
+          'States.NoChoiceMatched',
+          `${name}: no choice rule matched and there is no Default`,
+        );
+      }
+      case 'Task':
+        return this.task(execution, name, state, raw, input, clock, context, proceed);
+      default:
+        throw new AslUnsupportedError(name, `state type ${type}`);
+    }
+  }
+
+  private async task(
+    execution: string,
+    name: string,
+    state: State,
+    raw: Json,
+    input: Json,
+    clock: { seconds: number },
+    context: Record<string, unknown>,
+    proceed: (
+      output: Json,
+    ) => { kind: 'next'; next: string; output: Json } | { kind: 'succeed'; output: Json },
+  ) {
+    const retriers = ((state.Retry as Record<string, unknown>[] | undefined) ?? []).map((r) => ({
+      rule: r,
+      used: 0,
+    }));
+    for (;;) {
+      try {
+        const result = await this.attempt(execution, name, state, input, context, clock);
+        const selected =
+          'ResultSelector' in state
+            ? resolveTemplate(state.ResultSelector, result, context, `${name}.ResultSelector`)
+            : result;
+        const written = writePath(raw, state.ResultPath as string | null | undefined, selected, name);
+        return proceed(filterPath(written, state.OutputPath, name));
+      } catch (error) {
+        if (!(error instanceof StatesError) || error.error === 'States.Runtime') throw error;
+        const retrier = retriers.find((r) => matches(r.rule.ErrorEquals as string[], error.error));
+        const max = retrier ? ((retrier.rule.MaxAttempts as number | undefined) ?? 3) : 0;
+        if (retrier && retrier.used < max) {
+          const interval = (retrier.rule.IntervalSeconds as number | undefined) ?? 1;
+          const rate = (retrier.rule.BackoffRate as number | undefined) ?? 2;
+          const cap = (retrier.rule.MaxDelaySeconds as number | undefined) ?? Number.POSITIVE_INFINITY;
+          clock.seconds += Math.min(interval * rate ** retrier.used, cap);
+          retrier.used += 1;
+          continue;
+        }
+        const catcher = ((state.Catch as Record<string, unknown>[] | undefined) ?? []).find((c) =>
+          matches(c.ErrorEquals as string[], error.error),
+        );
+        if (!catcher) return { kind: 'fail' as const, error };
+        const errorOutput = { Error: error.error, Cause: error.causeText };
+        const path = 'ResultPath' in catcher ? (catcher.ResultPath as string | null) : '$';
+        return {
+          kind: 'next' as const,
+          next: String(catcher.Next),
+          output: writePath(raw, path, errorOutput, name),
+        };
+      }
+    }
+  }
+
+  /** One attempt of a Lambda task: its output, or a StatesError. */
+  private async attempt(
+    execution: string,
+    name: string,
+    state: State,
+    input: Json,
+    baseContext: Record<string, unknown>,
+    clock: { seconds: number },
+  ): Promise<Json> {
+    const parameters = state.Parameters as Record<string, unknown>;
+    const handler = this.options.functions[String(parameters.FunctionName)]!;
+    const waits = String(state.Resource).endsWith('.waitForTaskToken');
+    const token = waits ? randomBytes(48).toString('base64url') : undefined;
+    const context = token ? { ...baseContext, Task: { Token: token } } : baseContext;
+    const resolved = resolveTemplate(parameters, input, context, `${name}.Parameters`) as Record<
+      string,
+      unknown
+    >;
+    let settled: Promise<{ output: Json } | { error: StatesError; elapse?: number }> | undefined;
+    if (token) {
+      settled = new Promise((settle) => {
+        this.waiting.set(token, {
+          execution,
+          state: name,
+          timeoutSeconds: state.TimeoutSeconds as number | undefined,
+          heartbeatSeconds: state.HeartbeatSeconds as number | undefined,
+          settle,
+        });
+      });
+    }
+    let payload: Json;
+    try {
+      payload = json(await this.options.invoke(handler, json(resolved.Payload ?? null)));
+    } catch (error) {
+      if (token) {
+        this.waiting.delete(token);
+        this.spent.set(token, 'done');
+      }
+      const errorType = error instanceof Error ? error.name : 'Error';
+      const errorMessage = error instanceof Error ? error.message : String(error);
+      throw new StatesError(errorType, JSON.stringify({ errorType, errorMessage, trace: [] }));
+    }
+    if (!token || !settled) return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+    if (this.waiting.has(token)) this.options.onWaiting?.({ token, state: name, execution });
+    const outcome = await settled;
+    if ('error' in outcome) {
+      clock.seconds += outcome.elapse ?? 0;
+      throw outcome.error;
+    }
+    return outcome.output;
+  }
+}
+
+function named(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** Does an error name match ErrorEquals (States.ALL; States.TaskFailed = any but a timeout)? */
+function matches(errorEquals: readonly string[], error: string): boolean {
+  return errorEquals.some(
+    (e) =>
+      e === error ||
+      e === 'States.ALL' ||
+      (e === 'States.TaskFailed' && !error.startsWith('States.')) ||
+      (e === 'States.Timeout' && error === 'States.HeartbeatTimeout'),
+  );
+}
+
+/** Resolve a Parameters / ResultSelector template against `input` and the context object. */
+function resolveTemplate(template: unknown, input: Json, context: Json, where: string): Json {
+  if (Array.isArray(template))
+    return template.map((item, i) => resolveTemplate(item, input, context, `${where}[${i}]`));
+  if (!isObject(template)) return json(template);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    if (key.endsWith('.$')) {
+      const path = String(value);
+      out[key.slice(0, -2)] = path.startsWith('$$')
+        ? json(readPath(context, path.slice(1), `${where}.${key}`))
+        : json(readPath(input, path, `${where}.${key}`));
+    } else out[key] = resolveTemplate(value, input, context, `${where}.${key}`);
+  }
+  return out;
+}
+
+/** Evaluate a choice rule (checked at construction). */
+function evaluate(rule: Record<string, unknown>, input: Json, where: string): boolean {
+  if (Array.isArray(rule.And))
+    return (rule.And as Record<string, unknown>[]).every((r) => evaluate(r, input, where));
+  if (Array.isArray(rule.Or))
+    return (rule.Or as Record<string, unknown>[]).some((r) => evaluate(r, input, where));
+  if (isObject(rule.Not)) return !evaluate(rule.Not, input, where);
+  const variable = String(rule.Variable);
+  if ('IsPresent' in rule) return hasPath(input, variable, where) === rule.IsPresent;
+  const value = readPath(input, variable, `${where}.Variable`);
+  if ('BooleanEquals' in rule) return value === rule.BooleanEquals;
+  if ('StringEquals' in rule) return value === rule.StringEquals;
+  if ('NumericEquals' in rule) return typeof value === 'number' && value === rule.NumericEquals;
+  if ('IsNull' in rule) return (value === null) === rule.IsNull;
+  if ('IsString' in rule) return (typeof value === 'string') === rule.IsString;
+  if ('IsBoolean' in rule) return (typeof value === 'boolean') === rule.IsBoolean;
+  if ('IsNumeric' in rule) return (typeof value === 'number') === rule.IsNumeric;
+  throw new AslUnsupportedError(where, `the choice rule ${JSON.stringify(rule)}`);
+}
