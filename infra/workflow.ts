@@ -15,7 +15,6 @@ import {
   Choice,
   Condition,
   DefinitionBody,
-  Fail,
   type IChainable,
   type INextable,
   IntegrationPattern,
@@ -278,12 +277,9 @@ export function buildDefinition(scope: Construct, props: NodemedicWorkflowProps)
         ),
         recheck.entry,
       )
-      .otherwise(
-        new Fail(scope, 'UnknownDecision', {
-          error: 'UnknownDecision',
-          cause: 'the approval wait was resumed with neither approve (with a remediation) nor rerun',
-        }),
-      ),
+      // Resumed with neither a rerun nor an approval naming a fix: nothing runs, and a person is
+      // told, rather than the execution failing silently (as the in-process runner does too).
+      .otherwise(escalateDiagnosisFailed),
   );
 
   analyze.next(

@@ -141,7 +141,7 @@ describe('state machine definition', () => {
       purpose: 'recheck',
       'remediation.$': '$.decision.remediation',
     });
-    expect(state('Decision?').Default).toBe('UnknownDecision');
+    expect(state('Decision?').Default).toBe('EscalateDiagnosisFailed');
   });
 
   it('skips the fix when the recheck finds the cause gone', () => {
