@@ -525,6 +525,22 @@ export class NodeMedic extends Construct {
       ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
     );
+    // evaluate reads the state of the alarm that opened the incident, for the verification.
+    const alarmArns = this.alarmArns(alarmFilter);
+    functions.evaluate.addToRolePolicy(
+      new PolicyStatement({
+        sid: 'NodemedicAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: alarmArns,
+      }),
+    );
+    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
+      Validations.of(functions.evaluate.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
+        reason:
+          'cloudwatch:DescribeAlarms on the alarms the filter accepts: a name prefix is a wildcard by nature.',
+      });
+    }
     this.unscoped(
       functions.slack,
       ['ec2:DescribeInstances'],
@@ -707,6 +723,20 @@ export class NodeMedic extends Construct {
       });
       return { name, alarm };
     });
+  }
+
+  /** DescribeAlarms on the alarms the filter accepts (alarm ARNs support prefix wildcards). */
+  private alarmArns(filter: AlarmFilter): string[] {
+    const stack = Stack.of(this);
+    const arn = (name: string) =>
+      stack.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: name,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    if (!filter.namePrefixes?.length && !filter.names?.length) return [arn('*')];
+    return [...(filter.namePrefixes ?? []).map((p) => arn(`${p}*`)), ...(filter.names ?? []).map(arn)];
   }
 }
 

@@ -5,7 +5,7 @@
 import type { AnalyzeOptions } from '../core/analyze.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
-import type { Chat, CommandRunner, NodeInventory } from '../core/ports.js';
+import type { AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
 export interface AppLogger {
@@ -20,6 +20,8 @@ export interface AppDeps {
   readonly inventory: NodeInventory;
   readonly chat: Chat;
   readonly workflow: Workflow;
+  /** The alarms' states, for the verification after a fix. Absent: the check is reported as not made. */
+  readonly alarms?: AlarmStates;
   readonly policy: SafetyPolicy;
   readonly analyzeOptions: AnalyzeOptions;
   /** The Slack channel alarm incidents are posted in. */

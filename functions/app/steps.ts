@@ -463,6 +463,7 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
       ok = verdict.recovered;
       detail = verdict.detail;
       rollback = !ok && remediation.rollback !== undefined;
+      if (ok) detail += await alarmCheck(deps, incident);
     }
   } else if (input.commandId === null) {
     ok = true;
@@ -494,6 +495,24 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
     });
   }
   return { ok, rollback };
+}
+
+/**
+ * The cluster's side of the verification: the alarm that opened the incident. It lags the node
+ * (CloudWatch evaluates once a period), so a still-breaching alarm is reported, not held against
+ * the fix; its OK, when it comes, is posted in the thread and closes the record.
+ */
+async function alarmCheck(deps: AppDeps, incident: Incident): Promise<string> {
+  if (!deps.alarms || incident.alarmName.startsWith('mention by ')) return '';
+  try {
+    const state = await deps.alarms.state(incident.alarmName);
+    if (state === null) return `; no alarm named ${incident.alarmName} to check`;
+    if (state === 'OK') return `; the alarm ${incident.alarmName} is back to OK`;
+    return `; the alarm ${incident.alarmName} is still ${state}: CloudWatch re-evaluates it every period, and its OK will be posted here`;
+  } catch (error) {
+    deps.logger.warn('could not read the alarm state', { incidentId: incident.id, error: String(error) });
+    return `; the alarm's state could not be read (${error instanceof Error ? error.message : String(error)})`;
+  }
 }
 
 function escapeForSlack(text: string): string {

@@ -105,3 +105,15 @@ export interface Chat {
   /** Members of a user group (`usergroups.users.list`). */
   userGroupMembers(groupId: string): Promise<readonly string[]>;
 }
+
+/** The state of the alarm that opened an incident. */
+export type AlarmStateValue = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+
+/**
+ * Reads an alarm's current state: CloudWatch DescribeAlarms in AWS; locally, the sandbox node's
+ * readiness, as Container Insights' `node_status_condition_ready` would report it.
+ */
+export interface AlarmStates {
+  /** null when no such alarm exists (an incident opened by a mention has none). */
+  state(alarmName: string): Promise<AlarmStateValue | null>;
+}

@@ -1,4 +1,5 @@
 /** Judge a recheck, a fix, a verification or a rollback from its command. */
+import { cloudWatchAlarmStates } from '../adapters/aws/cloudwatch-alarms.js';
 import type { EvaluateInput } from '../app/contract.js';
 import { evaluateStep } from '../app/steps.js';
 import { stepHandler } from './runtime.js';
@@ -16,6 +17,7 @@ export const handler = stepHandler<EvaluateInput, Awaited<ReturnType<typeof eval
       runner: makeRunner(),
       inventory: makeInventory(),
       chat: await makeChat(),
+      alarms: cloudWatchAlarmStates(),
     }),
   evaluateStep,
 );

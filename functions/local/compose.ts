@@ -114,6 +114,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const deps: AppDeps = {
     store,
     runner: new ShellCommandRunner({ env: options.sandbox.env() }),
+    // Locally the "alarm" is the sandbox node's readiness, as Container Insights would report it.
+    alarms: { state: async () => ((await options.sandbox.answers()) ? 'OK' : 'ALARM') },
     inventory,
     chat,
     workflow,

@@ -5,7 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleAlarm } from '../../functions/app/incidents.js';
-import { analyzeStep, awaitApprovalStep, escalateStep, sendStep } from '../../functions/app/steps.js';
+import {
+  analyzeStep,
+  awaitApprovalStep,
+  escalateStep,
+  evaluateStep,
+  sendStep,
+} from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { CHANNEL, fixOk, type Harness, recorded, startHarness } from './support.js';
 
@@ -148,4 +154,33 @@ describe('an incident that ended under a running execution', () => {
     ).toMatch(/needs a person/);
     expect(await openQuietly(h)).not.toBe(id);
   });
+});
+
+describe('verification', () => {
+  it.each([
+    ['OK', /the alarm nodemedic-node-not-ready-prod is back to OK/],
+    ['ALARM', /is still ALARM: CloudWatch re-evaluates it every period/],
+  ] as const)(
+    'checks the alarm that opened the incident (%s) once containerd answers again',
+    async (state, says) => {
+      h = await startHarness({});
+      const deps = { ...h.deps, alarms: { state: async () => state } };
+      h.runner.queue('diagnose', { stdout: recorded('healthy') });
+      const id = await openQuietly(h);
+      await approved(h, id, 'restart-containerd');
+      const sent = await sendStep(deps, {
+        incidentId: id,
+        purpose: 'verify',
+        remediation: 'restart-containerd',
+      });
+      const verdict = await evaluateStep(deps, {
+        incidentId: id,
+        purpose: 'verify',
+        commandId: sent.commandId,
+        remediation: 'restart-containerd',
+      });
+      expect(verdict.ok).toBe(true);
+      expect((await h.store.get(id))!.audit.find((a) => a.action === 'verify-ok')?.detail).toMatch(says);
+    },
+  );
 });

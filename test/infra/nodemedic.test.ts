@@ -26,6 +26,17 @@ const actionsOf = (s: any): string[] => [s.Action].flat();
 const resourcesOfStatement = (s: any): unknown[] => [s.Resource].flat();
 
 describe('trigger', () => {
+  it('lets only evaluate read alarm states, scoped to the alarms the filter accepts', () => {
+    const [s] = statementsOf('evaluate').filter((st) => actionsOf(st).includes('cloudwatch:DescribeAlarms'));
+    expect(JSON.stringify(s.Resource)).toContain(':alarm:nodemedic-*');
+    for (const name of ['alarm', 'send', 'poll', 'analyze', 'outcome', 'escalate', 'slack'] as const) {
+      expect(
+        statementsOf(name).some((st) => actionsOf(st).includes('cloudwatch:DescribeAlarms')),
+        name,
+      ).toBe(false);
+    }
+  });
+
   it('matches alarm state changes to ALARM or OK whose name has the prefix', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {

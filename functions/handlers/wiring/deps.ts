@@ -7,7 +7,7 @@ import type { AppDeps } from '../../app/deps.js';
 import { jsonEnv, logger, requireEnv, safetyPolicy, unavailable } from '../runtime.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
-export type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow'>>;
+export type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms'>>;
 
 export function assemble(ports: Ports): AppDeps {
   const versionPolicy = jsonEnv<{ minimum?: string; knownBad?: { version: string; reason: string }[] }>(
@@ -20,6 +20,7 @@ export function assemble(ports: Ports): AppDeps {
     inventory: ports.inventory ?? unavailable('inventory'),
     chat: ports.chat ?? unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
+    ...(ports.alarms ? { alarms: ports.alarms } : {}),
     policy: safetyPolicy(),
     // Overrides only: the analyzer fills the rest from its default version policy.
     analyzeOptions: { versionPolicy },
