@@ -125,7 +125,6 @@ function processesMentioning(needle: string): number[] {
   return found;
 }
 
-/** True when containerd and ctr from the distribution package are on PATH. */
 /**
  * The highest open-file limit a process on this machine can get: this process's hard limit, since
  * without CAP_SYS_RESOURCE (containers, CI VMs) nothing can raise it. Null when unreadable.
@@ -142,6 +141,7 @@ export function nofileCeiling(): number | null {
   }
 }
 
+/** True when containerd and ctr from the distribution package, and prlimit, are on PATH. */
 export function containerdInstalled(): boolean {
   const probe = (cmd: string) =>
     spawnSync(cmd, ['--version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
