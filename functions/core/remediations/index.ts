@@ -51,11 +51,3 @@ export function getRemediation(id: RemediationId): Remediation {
     throw new InvalidInputError(`unknown remediation id ${JSON.stringify(String(id).slice(0, 60))}`);
   return found;
 }
-
-/** Alias of `getRemediation`. */
-export const remediationById = getRemediation;
-
-/** True for remediations nodemedic runs itself (a node script or an EC2/ASG action), not `person` ones. */
-export function isRunnable(id: RemediationId): boolean {
-  return getRemediation(id).runsOn !== 'person';
-}
