@@ -103,8 +103,7 @@ export async function startSandbox(): Promise<ContainerdSandbox> {
 
 /** The running daemon's `Max open files` soft and hard limits, from /proc. */
 export function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
-  const pid = sb.pid();
-  if (pid === null) throw new Error(`containerd is not running: ${sb.logTail()}`);
+  const pid = sb.runningPid();
   const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
     .split('\n')
     .find((l) => l.startsWith('Max open files'));

@@ -259,6 +259,13 @@ export class ContainerdSandbox {
     }
   }
 
+  /** {@link pid}, for a step that needs the daemon up: throws with the log tail when it is not. */
+  runningPid(): number {
+    const pid = this.pid();
+    if (pid === null) throw new Error(`containerd in ${this.dir} is not running: ${this.logTail()}`);
+    return pid;
+  }
+
   /** Run the stand-in with these arguments (bounded); the exit code is the caller's to judge. */
   systemctl(...args: string[]): Promise<RunResult> {
     return run(join(this.binDir, 'systemctl'), args, {

@@ -37,12 +37,6 @@ function openFds(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-async function requirePid(sb: ContainerdSandbox): Promise<number> {
-  const pid = sb.pid();
-  if (pid === null) throw new Error(`containerd in ${sb.dir} is not running: ${sb.logTail()}`);
-  return pid;
-}
-
 /** Every fault, by id. */
 export const FAULTS: Record<FaultId, Fault> = {
   'daemon-stopped': {
@@ -57,7 +51,7 @@ export const FAULTS: Record<FaultId, Fault> = {
       "the daemon's nofile limit lowered with prlimit to just above its use, then filled with held connections",
     expectedCause: 'fd-exhaustion',
     async inject(sb) {
-      const pid = await requirePid(sb);
+      const pid = sb.runningPid();
       const limit = openFds(pid) + FD_HEADROOM;
       const r = await run('prlimit', ['--pid', String(pid), `--nofile=${limit}:${limit}`], {
         timeoutMs: 10_000,
@@ -77,7 +71,7 @@ export const FAULTS: Record<FaultId, Fault> = {
     description: "the daemon's socket file removed while it runs",
     expectedCause: 'socket-unreachable',
     async inject(sb) {
-      await requirePid(sb);
+      sb.runningPid();
       rmSync(sb.address);
     },
   },
