@@ -1,31 +1,28 @@
 /**
  * The Lambda edge behind the Slack Function URL: Bolt's AwsLambdaReceiver for interactivity and
- * events. Secrets are read once (cached by loadSlackSecrets), the app is built once per container,
+ * events. The secret is read once (by slackSecrets), the app is built once per container,
  * and every request goes through the app's normalizing handler (Content-Type parameters, UTF-8
  * base64 bodies) before the receiver verifies its signature.
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { loadSlackSecrets } from '../adapters/aws/secrets.js';
 import { parseAllowList } from '../app/authorize.js';
 import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
-import { logger, requireEnv } from './runtime.js';
-import { makeChat } from './wiring/chat.js';
+import { logger } from './runtime.js';
+import { makeChat, slackSecrets } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
-const secrets = new SecretsManagerClient({});
 let built: Promise<SlackHandler> | null = null;
 
 async function build(): Promise<SlackHandler> {
-  const { botToken, signingSecret } = await loadSlackSecrets(secrets, requireEnv('SLACK_SECRET_ID'));
+  const { botToken, signingSecret } = await slackSecrets();
   // The mention use case opens incidents: it needs the inventory, the chat and the workflow too.
   const deps = assemble({
     store: makeStore(),
     inventory: makeInventory(),
-    chat: await makeChat(),
+    chat: await makeChat(botToken),
     workflow: makeWorkflow(),
   });
   const { handler } = createSlackApp({
@@ -37,7 +34,7 @@ async function build(): Promise<SlackHandler> {
     chat: deps.chat,
     policy: deps.policy,
     onCall: {
-      userGroupId: process.env.ONCALL_USERGROUP_ID || null,
+      userGroupId: deps.onCallUserGroupId,
       allowList: parseAllowList(process.env.ONCALL_ALLOWLIST),
     },
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),

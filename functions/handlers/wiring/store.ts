@@ -4,9 +4,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoIncidentStore } from '../../adapters/aws/dynamo-store.js';
 import { requireEnv } from '../runtime.js';
 
+// Built once per container, in the init phase.
+const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  marshallOptions: { removeUndefinedValues: true },
+});
+
 export function makeStore(): DynamoIncidentStore {
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
   return new DynamoIncidentStore({ client, tableName: requireEnv('TABLE_NAME') });
 }
