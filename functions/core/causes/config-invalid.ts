@@ -32,7 +32,7 @@ export const configInvalid: Cause = {
               ? `containerd config ${cfg.path} does not parse (line ${cfg.errorLine})`
               : `containerd config ${cfg.path} does not parse`,
           evidence,
-          remediations: ['fix-config-manually'],
+          remediations: configInvalid.remediations,
         },
       };
     }
@@ -49,7 +49,7 @@ export const configInvalid: Cause = {
           confidence: 'medium',
           summary: 'containerd logged that it could not load its config',
           evidence: logEvidence('logs.containerd', logged),
-          remediations: ['fix-config-manually'],
+          remediations: configInvalid.remediations,
         },
       };
     }

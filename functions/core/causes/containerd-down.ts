@@ -55,7 +55,7 @@ export const containerdDown: Cause = {
         evidence,
         // A restart cannot succeed while the config does not parse: a person fixes it first
         // (config-invalid carries that remediation).
-        remediations: configBroken ? [] : ['restart-containerd'],
+        remediations: configBroken ? [] : containerdDown.remediations,
       },
       notes: configBroken
         ? [

@@ -72,7 +72,7 @@ export const diskPressure: Cause = {
         confidence: d.status === 'ok' ? 'high' : 'medium',
         summary: `disk under containerd is full or read-only: ${first}`,
         evidence,
-        remediations: ['cordon-drain', 'replace-node'],
+        remediations: diskPressure.remediations,
       },
     };
   },

@@ -56,7 +56,7 @@ export const fdExhaustion: Cause = {
         confidence: critical ? 'high' : 'medium',
         summary,
         evidence,
-        remediations: ['raise-nofile', 'restart-containerd'],
+        remediations: fdExhaustion.remediations,
       },
     };
   },

@@ -79,7 +79,7 @@ export const grpcLimits: Cause = {
           ? 'gRPC calls to containerd are rejected: message larger than the configured max'
           : 'containerd gRPC message-size limit is set below the 16 MiB default',
         evidence,
-        remediations: ['raise-grpc-message-size'],
+        remediations: grpcLimits.remediations,
       },
       notes,
     };

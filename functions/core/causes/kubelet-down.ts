@@ -58,7 +58,7 @@ export const kubeletDown: Cause = {
             ? `kubelet is ${active} while containerd answers`
             : 'kubelet fails its health check while containerd answers',
         evidence,
-        remediations: ['restart-kubelet'],
+        remediations: kubeletDown.remediations,
       },
       notes,
     };

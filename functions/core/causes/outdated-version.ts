@@ -36,7 +36,7 @@ export const outdatedVersion: Cause = {
         confidence: 'high',
         summary: `containerd ${raw} is outdated: ${verdict.reasons[0]}`,
         evidence,
-        remediations: ['replace-node', 'upgrade-containerd'],
+        remediations: outdatedVersion.remediations,
       },
     };
   },

@@ -21,6 +21,7 @@ export const resourceStarvation: Cause = {
   id: 'resource-starvation',
   title: 'CPU and memory pressure',
   why: 'A starved node cannot schedule containerd or its shims (or the OOM killer takes them), so CRI calls time out (`DeadlineExceeded`) and PLEG goes unhealthy.',
+  // No in-place cure: stop new pods, then reboot, then replace.
   remediations: ['cordon-drain', 'reboot-instance', 'replace-node'],
   detect(facts) {
     const r = facts.resources;
@@ -109,8 +110,7 @@ export const resourceStarvation: Cause = {
         confidence: r.status === 'ok' ? 'high' : 'medium',
         summary: summaries[0]!,
         evidence,
-        // No in-place cure: stop new pods, then reboot, then replace.
-        remediations: ['cordon-drain', 'reboot-instance', 'replace-node'],
+        remediations: resourceStarvation.remediations,
       },
     };
   },

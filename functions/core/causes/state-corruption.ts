@@ -44,7 +44,7 @@ export const stateCorruption: Cause = {
             ? `containerd metadata is unreadable: ${critical.join(', ')} in error`
             : 'containerd logged an invalid metadata database',
         evidence,
-        remediations: ['replace-node', 'reset-state', 'cordon-drain'],
+        remediations: stateCorruption.remediations,
       },
     };
   },
