@@ -14,7 +14,7 @@ import {
   type Report,
   SEVERITIES,
 } from './model.js';
-import { type KnownBadVersion, resolveVersionPolicy } from './version.js';
+import { resolveVersionPolicy, type VersionPolicyOverrides } from './version.js';
 
 /** SSM GetCommandInvocation's stdout cap, quoted in the truncation error. */
 const SSM_STDOUT_CAP = 24_000;
@@ -238,7 +238,7 @@ export function parseFacts(stdout: string, options?: { truncated?: boolean }): F
 
 /** Options of `analyze`: overrides of the default version policy (see version.ts). */
 export interface AnalyzeOptions {
-  versionPolicy?: { minimum?: string; knownBad?: readonly { version: string; reason: string }[] };
+  versionPolicy?: VersionPolicyOverrides;
 }
 
 /** Probe sections whose `unknown` status means the report cannot call the node healthy. */
@@ -267,9 +267,7 @@ function byRank(a: Finding, b: Finding): number {
  * Throws CatalogError for an invalid version policy override.
  */
 export function analyze(facts: Facts, options?: AnalyzeOptions): Report {
-  const versionPolicy = resolveVersionPolicy(
-    options?.versionPolicy as { minimum?: string; knownBad?: readonly KnownBadVersion[] } | undefined,
-  );
+  const versionPolicy = resolveVersionPolicy(options?.versionPolicy);
   const findings: Finding[] = [];
   const notes: string[] = [];
   let undecided = false;

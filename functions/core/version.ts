@@ -100,14 +100,17 @@ export const DEFAULT_VERSION_POLICY: VersionPolicy = {
   endOfLife: ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5', '1.6'],
 };
 
+/** What a deployment may override in the default policy (`endOfLife` follows upstream, not a deployment). */
+export interface VersionPolicyOverrides {
+  readonly minimum?: string;
+  readonly knownBad?: readonly KnownBadVersion[];
+}
+
 /**
  * Merge overrides into the default policy and validate every version in it.
  * Throws CatalogError naming the bad field.
  */
-export function resolveVersionPolicy(overrides?: {
-  minimum?: string;
-  knownBad?: readonly KnownBadVersion[];
-}): VersionPolicy {
+export function resolveVersionPolicy(overrides?: VersionPolicyOverrides): VersionPolicy {
   const policy: VersionPolicy = {
     ...DEFAULT_VERSION_POLICY,
     ...(overrides?.minimum !== undefined ? { minimum: overrides.minimum } : {}),
