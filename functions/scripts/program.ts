@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 export const SCRIPTS_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** The shared fix setup, relative to the scripts directory. */
-export const PREAMBLE_PATH = join('fixes', '_preamble.sh');
+const PREAMBLE_PATH = join('fixes', '_preamble.sh');
 
 /** The line of a fix script that {@link fixProgram} replaces with the preamble (a whole line, exactly). */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash line, not a JS template
@@ -31,9 +31,9 @@ export function scriptFile(id: string, scriptsDir: string = SCRIPTS_DIR): string
   return id === 'diagnose' ? join(scriptsDir, 'diagnose.sh') : join(scriptsDir, 'fixes', `${id}.sh`);
 }
 
-/** A script file's text, failing with a message naming the missing file (never inventing content). */
-function read(id: string, path: string): string {
-  if (!existsSync(path)) throw new Error(`nodemedic: the script for "${id}" is missing: ${path}`);
+/** A file's text, failing with a message naming `what` and the missing path (never inventing content). */
+function read(path: string, what: string): string {
+  if (!existsSync(path)) throw new Error(`nodemedic: ${what} is missing: ${path}`);
   return readFileSync(path, 'utf8');
 }
 
@@ -44,18 +44,15 @@ function read(id: string, path: string): string {
  */
 export function fixProgram(id: string, scriptsDir: string = SCRIPTS_DIR): string {
   if (id === 'diagnose') throw new Error('nodemedic: diagnose is not a fix script');
-  const script = read(id, scriptFile(id, scriptsDir));
+  const file = scriptFile(id, scriptsDir);
+  const script = read(file, `the script for "${id}"`);
   const lines = script.split('\n');
   const at = lines.indexOf(PREAMBLE_INCLUDE);
   if (at === -1) return script;
   if (lines.lastIndexOf(PREAMBLE_INCLUDE) !== at) {
-    throw new Error(`nodemedic: ${scriptFile(id, scriptsDir)} includes the preamble more than once`);
+    throw new Error(`nodemedic: ${file} includes the preamble more than once`);
   }
-  const preamblePath = join(scriptsDir, PREAMBLE_PATH);
-  if (!existsSync(preamblePath)) {
-    throw new Error(`nodemedic: the preamble for "${id}" is missing: ${preamblePath}`);
-  }
-  const preamble = readFileSync(preamblePath, 'utf8');
+  const preamble = read(join(scriptsDir, PREAMBLE_PATH), `the preamble for "${id}"`);
   const before = lines.slice(0, at).map((line) => `${line}\n`);
   const after = lines.slice(at + 1).join('\n');
   // The preamble's last newline stands in for the one the replaced line had.
@@ -64,5 +61,7 @@ export function fixProgram(id: string, scriptsDir: string = SCRIPTS_DIR): string
 
 /** The program a script id runs: diagnose.sh as it is, or {@link fixProgram} for a remediation. */
 export function scriptProgram(id: string, scriptsDir: string = SCRIPTS_DIR): string {
-  return id === 'diagnose' ? read(id, scriptFile(id, scriptsDir)) : fixProgram(id, scriptsDir);
+  return id === 'diagnose'
+    ? read(scriptFile(id, scriptsDir), `the script for "${id}"`)
+    : fixProgram(id, scriptsDir);
 }
