@@ -24,7 +24,7 @@ export function assemble(ports: Ports): AppDeps {
     policy: safetyPolicy(),
     // Overrides only: the analyzer fills the rest from its default version policy.
     analyzeOptions: { versionPolicy },
-    channel: process.env.SLACK_CHANNEL_ID ?? requireEnv('SLACK_CHANNEL_ID'),
+    channel: requireEnv('SLACK_CHANNEL_ID'),
     onCallUserGroupId: process.env.ONCALL_USERGROUP_ID || null,
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.
     scriptParameters: {},
