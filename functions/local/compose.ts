@@ -69,13 +69,55 @@ export interface LocalStack {
   readonly inventory: StaticNodeInventory;
   readonly signingSecret: string;
   /** Deliver a signed request (as Slack would) to the real Bolt app through its Lambda handler. */
-  deliver(request: { headers: Record<string, string>; body: string }): Promise<SlackHttpResponse>;
+  deliver(request: SignedRequest): Promise<SlackHttpResponse>;
   /** Fire a NotReady (or OK) alarm event through the alarm Lambda's parser and use case. */
   fireAlarm(state?: 'ALARM' | 'OK'): Promise<AlarmOutcome>;
   close(): Promise<void>;
 }
 
 const quietLogger: AppLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** A signed request as the Slack stand-in builds it. */
+export interface SignedRequest {
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/**
+ * The real Bolt app over `deps`, behind the function the demo, the page and the tests use to hand
+ * it a signed request wrapped as the Lambda Function URL event Slack's HTTP call arrives as.
+ * Its Web API client talks to the stand-in; its workflow is `deps.workflow`.
+ */
+export function slackEdge(
+  deps: AppDeps,
+  options: { standIn: SlackStandIn; signingSecret: string; botToken: string; onCallGroup: string },
+): (request: SignedRequest) => Promise<SlackHttpResponse> {
+  const slack = createSlackApp({
+    signingSecret: options.signingSecret,
+    botToken: options.botToken,
+    clientOptions: { slackApiUrl: options.standIn.apiUrl, retryConfig: { retries: 0 } },
+    store: deps.store,
+    workflow: deps.workflow,
+    chat: deps.chat,
+    policy: deps.policy,
+    onCall: { userGroupId: options.onCallGroup, allowList: [] },
+    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
+    logger: deps.logger,
+    bot: { botId: options.standIn.bot.botId, botUserId: options.standIn.bot.userId },
+  });
+  return (request) =>
+    slack.handler(
+      {
+        version: '2.0',
+        rawPath: '/',
+        headers: { host: 'nodemedic.lambda-url.local', ...request.headers },
+        requestContext: { http: { method: 'POST', path: '/' } },
+        body: request.body,
+        isBase64Encoded: false,
+      },
+      {},
+    );
+}
 
 /**
  * raise-nofile's default target (max(current×2, 1048576)) is right for a node, where systemd can
@@ -129,19 +171,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     logger,
   };
   workflow.attach(deps);
-  const slack = createSlackApp({
-    signingSecret,
-    botToken,
-    clientOptions,
-    store,
-    workflow,
-    chat,
-    policy,
-    onCall: { userGroupId: LOCAL_ONCALL_GROUP, allowList: [] },
-    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
-    logger,
-    bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
-  });
+  const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: LOCAL_ONCALL_GROUP });
 
   return {
     standIn,
@@ -150,18 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     workflow,
     inventory,
     signingSecret,
-    deliver: (request) =>
-      slack.handler(
-        {
-          version: '2.0',
-          rawPath: '/',
-          headers: { host: '127.0.0.1', ...request.headers },
-          requestContext: { http: { method: 'POST', path: '/' } },
-          body: request.body,
-          isBase64Encoded: false,
-        },
-        {},
-      ),
+    deliver,
     fireAlarm: async (state = 'ALARM') => {
       const event = notReadyAlarmEvent({
         alarmName: 'nodemedic-node-not-ready-local',

@@ -10,7 +10,6 @@ import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store
 import { StaticNodeInventory } from '../../functions/adapters/local/static-inventory.js';
 import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
 import type { AppDeps } from '../../functions/app/deps.js';
-import { startDiagnosisFromMention } from '../../functions/app/incidents.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../functions/core/policy.js';
 import type {
   CommandInvocation,
@@ -20,9 +19,9 @@ import type {
   Reachability,
 } from '../../functions/core/ports.js';
 import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
+import { slackEdge } from '../../functions/local/compose.js';
 import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { InProcessWorkflow, type WorkflowEvent } from '../../functions/local/workflow.js';
-import { createSlackApp } from '../../functions/slack/app.js';
 
 export const NODE: NodeRef = {
   instanceId: 'i-0abc123def4567890',
@@ -166,31 +165,7 @@ export async function startHarness(options: {
     logger: { info: () => {}, warn: () => {}, error: () => {} },
   };
   workflow.attach(deps);
-  const slack = createSlackApp({
-    signingSecret,
-    botToken,
-    clientOptions,
-    store,
-    workflow,
-    chat,
-    policy,
-    onCall: { userGroupId: ONCALL_GROUP, allowList: [] },
-    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
-    logger: deps.logger,
-    bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
-  });
-  const deliver = (request: { headers: Record<string, string>; body: string }) =>
-    slack.handler(
-      {
-        version: '2.0',
-        rawPath: '/',
-        headers: { host: 'x.lambda-url.eu-west-1.on.aws', ...request.headers },
-        requestContext: { http: { method: 'POST', path: '/' } },
-        body: request.body,
-        isBase64Encoded: false,
-      },
-      {},
-    );
+  const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: ONCALL_GROUP });
   const clickRequest = async (incidentId: string, user: string, actionId: string) => {
     const message = (await store.get(incidentId))?.findingsMessage;
     if (!message) throw new Error('no findings message to click on');

@@ -17,7 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { executionName, StepFunctionsWorkflow } from '../../functions/adapters/aws/sfn-workflow.js';
 import type { AppDeps } from '../../functions/app/deps.js';
-import { handleAlarm, startDiagnosisFromMention } from '../../functions/app/incidents.js';
+import { handleAlarm } from '../../functions/app/incidents.js';
 import {
   analyzeStep,
   awaitApprovalStep,
@@ -33,7 +33,7 @@ import { DependencyError, NodemedicError } from '../../functions/core/errors.js'
 import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { toTaskError } from '../../functions/handlers/runtime.js';
-import { createSlackApp } from '../../functions/slack/app.js';
+import { slackEdge } from '../../functions/local/compose.js';
 import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from './support/asl.js';
 import { definitionOf, synthNodeMedic } from './support.js';
@@ -118,37 +118,17 @@ async function startAsl(
     return {};
   });
   // The harness's Bolt app resumes its own in-process workflow: this one resumes the interpreter.
-  const slack = createSlackApp({
+  const deliver = slackEdge(deps, {
+    standIn: h.standIn,
     signingSecret: 'test-signing-secret',
     botToken: 'xoxb-test',
-    clientOptions: { slackApiUrl: h.standIn.apiUrl, retryConfig: { retries: 0 } },
-    store: h.store,
-    workflow,
-    chat: deps.chat,
-    policy: deps.policy,
-    onCall: { userGroupId: ONCALL_GROUP, allowList: [] },
-    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
-    logger: deps.logger,
-    bot: { botId: h.standIn.bot.botId, botUserId: h.standIn.bot.userId },
+    onCallGroup: ONCALL_GROUP,
   });
   const run: AslRun = {
     h,
     deps,
     interpreter,
-    click: async (incidentId, user, actionId) => {
-      const request = await h.clickRequest(incidentId, user, actionId);
-      return slack.handler(
-        {
-          version: '2.0',
-          rawPath: '/',
-          headers: { host: 'x.lambda-url.eu-west-1.on.aws', ...request.headers },
-          requestContext: { http: { method: 'POST', path: '/' } },
-          body: request.body,
-          isBase64Encoded: false,
-        },
-        {},
-      );
-    },
+    click: async (incidentId, user, actionId) => deliver(await h.clickRequest(incidentId, user, actionId)),
     result: (incidentId) =>
       bounded(interpreter.result(executionName(incidentId)), `execution of ${incidentId}`),
     close: async () => {
