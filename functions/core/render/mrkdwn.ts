@@ -7,14 +7,15 @@
 /** Slack's documented limits the renderer stays within. */
 export const SLACK_LIMITS = {
   blocks: 50,
+  /** A mrkdwn text object in a section or context block. */
   sectionText: 3000,
+  /** One of a section's `fields`. */
+  fieldText: 2000,
   headerText: 150,
   buttonText: 75,
   actionsElements: 25,
-  contextElements: 10,
   confirmTitle: 100,
   confirmText: 300,
-  confirmButton: 30,
   /** `text` fallback on chat.postMessage; Slack truncates beyond 40,000. */
   messageText: 4000,
 } as const;
@@ -74,12 +75,12 @@ export function mention(user: string): string {
 
 /** mrkdwn section block. */
 export function section(text: string): { type: 'section'; text: { type: 'mrkdwn'; text: string } } {
-  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, 3000) } };
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) } };
 }
 
 /** Context block with one mrkdwn element. */
 export function context(text: string): { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] } {
-  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, 3000) }] };
+  return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) }] };
 }
 
 /** Header block (plain text, 150 characters at most). */
@@ -87,5 +88,8 @@ export function header(text: string): {
   type: 'header';
   text: { type: 'plain_text'; text: string; emoji: true };
 } {
-  return { type: 'header', text: { type: 'plain_text', text: clip(text, 150), emoji: true } };
+  return {
+    type: 'header',
+    text: { type: 'plain_text', text: clip(text, SLACK_LIMITS.headerText), emoji: true },
+  };
 }

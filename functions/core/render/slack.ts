@@ -121,9 +121,15 @@ export function renderCard(incident: Incident, extra?: { note?: string }): ChatM
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: truncate(`*Node*\n${escapeMrkdwn(node)}`, 2000) },
-        { type: 'mrkdwn', text: truncate(`*Cluster*\n${escapeMrkdwn(incident.node.cluster)}`, 2000) },
-        { type: 'mrkdwn', text: truncate(`*Alarm*\n${escapeMrkdwn(incident.alarmName)}`, 2000) },
+        { type: 'mrkdwn', text: truncate(`*Node*\n${escapeMrkdwn(node)}`, SLACK_LIMITS.fieldText) },
+        {
+          type: 'mrkdwn',
+          text: truncate(`*Cluster*\n${escapeMrkdwn(incident.node.cluster)}`, SLACK_LIMITS.fieldText),
+        },
+        {
+          type: 'mrkdwn',
+          text: truncate(`*Alarm*\n${escapeMrkdwn(incident.alarmName)}`, SLACK_LIMITS.fieldText),
+        },
         { type: 'mrkdwn', text: `*Opened*\n${slackDate(incident.openedAt)}` },
       ],
     },
