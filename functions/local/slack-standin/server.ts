@@ -412,17 +412,8 @@ export class SlackStandIn {
     const { text, blocks } = messageContent(b);
     const threadTs = optionalString(b, 'thread_ts');
     if (threadTs && !this.message(channel, threadTs)) throw new SlackApiError('thread_not_found');
-    const ts = this.#nextTs();
-    const message: StandInMessage = {
-      ts,
-      ...(threadTs ? { thread_ts: threadTs } : {}),
-      text,
-      blocks,
-      user: BOT.userId,
-      bot_id: BOT.botId,
-    };
-    this.#store(channel, message);
-    return { channel, ts, message: { type: 'message', ...message } };
+    const message = this.#storeBotMessage(channel, threadTs, text, blocks);
+    return { channel, ts: message.ts, message: { type: 'message', ...message } };
   }
 
   #update(b: Record<string, unknown>): Record<string, unknown> {
@@ -443,17 +434,29 @@ export class SlackStandIn {
     const user = requireString(b, 'user');
     const { text, blocks } = messageContent(b);
     const threadTs = optionalString(b, 'thread_ts');
-    const ts = this.#nextTs();
-    this.#store(channel, {
-      ts,
+    const { ts } = this.#storeBotMessage(channel, threadTs, text, blocks, { ephemeral_for: user });
+    return { message_ts: ts };
+  }
+
+  /** Store a message from the app's bot (a reply when `threadTs` is set) under a fresh ts. */
+  #storeBotMessage(
+    channel: string,
+    threadTs: string | undefined,
+    text: string,
+    blocks: Record<string, unknown>[],
+    extra: Pick<StandInMessage, 'ephemeral_for'> = {},
+  ): StandInMessage {
+    const message: StandInMessage = {
+      ts: this.#nextTs(),
       ...(threadTs ? { thread_ts: threadTs } : {}),
       text,
       blocks,
       user: BOT.userId,
       bot_id: BOT.botId,
-      ephemeral_for: user,
-    });
-    return { message_ts: ts };
+      ...extra,
+    };
+    this.#store(channel, message);
+    return message;
   }
 
   #replies(b: Record<string, unknown>): Record<string, unknown> {
