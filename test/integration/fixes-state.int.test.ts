@@ -129,7 +129,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
   });
 
   it('is idempotent: a second run changes nothing and makes no second backup', async () => {
-    const pid = sb.pid();
+    const pid = sb.runningPid();
     const before = configSiblings(sb);
     const run = await runSandboxFix(sb, 'raise-grpc-message-size');
     expect(run.exitCode).toBe(0);
@@ -164,7 +164,7 @@ describeWithContainerd('raise-grpc-message-size against a real containerd', () =
       .replace('version = 2\n', `version = 2\ngrpc = { address = ${JSON.stringify(sb.address)} }\n`);
     writeFileSync(sb.configPath, inline);
     await sb.restartDaemon();
-    const pid = sb.pid();
+    const pid = sb.runningPid();
     const siblings = configSiblings(sb);
 
     const run = await runSandboxFix(sb, 'raise-grpc-message-size', { messageSize: '33554432' });
@@ -199,7 +199,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
   });
 
   it('with a node name but no kubectl, changes nothing: a node is drained first or not reset', async () => {
-    const pid = sb.pid();
+    const pid = sb.runningPid();
     const run = await runSandboxFix(
       sb,
       'reset-state',
@@ -254,7 +254,7 @@ describeWithContainerd('reset-state against a real containerd', () => {
   });
 
   it('is idempotent: on healthy state a second run resets nothing', async () => {
-    const pid = sb.pid();
+    const pid = sb.runningPid();
     const run = await runSandboxFix(sb, 'reset-state');
     expect(run.exitCode).toBe(0);
     expect(run.result).toMatchObject({ ok: true, changed: false, backup: null });

@@ -130,7 +130,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
     });
 
     it('is idempotent: the same request again changes nothing', async () => {
-      const pid = sb.pid();
+      const pid = sb.runningPid();
       const run = await runSandboxFix(sb, 'raise-nofile', { nofile: '16384' });
       expect(run.exitCode).toBe(0);
       expect(run.result).toMatchObject({ ok: true, changed: false, backup: null });
@@ -146,7 +146,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
         // Make 65536 a lowering: configure a higher limit than it through systemd (no restart).
         writeFileSync(join(dropInDir(), '95-test-high.conf'), '[Service]\nLimitNOFILE=131072\n');
       }
-      const pid = sb.pid();
+      const pid = sb.runningPid();
       const dropInBefore = readFileSync(dropIn(), 'utf8');
       try {
         const run = await runSandboxFix(sb, 'raise-nofile', { nofile: requested });
@@ -217,7 +217,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
 
   describe('collect-goroutine-dump', () => {
     it('has the daemon write its goroutine stacks and names the file', async () => {
-      const pid = sb.pid();
+      const pid = sb.runningPid();
       const file = `/tmp/containerd.${pid}.stacks.log`;
       try {
         const run = await runSandboxFix(sb, 'collect-goroutine-dump');
@@ -292,7 +292,7 @@ describeWithContainerd('fix scripts against a real containerd', () => {
     ] as const;
 
     it.each(direct)('%s exits 2 on %s=%j and changes nothing', (script, name, value) => {
-      const pid = sb.pid();
+      const pid = sb.runningPid();
       const config = readFileSync(sb.configPath, 'utf8');
       const r = runProgram(script, { ...sb.env(), [envName[name] ?? '']: value });
       expect(r.status).toBe(2);
