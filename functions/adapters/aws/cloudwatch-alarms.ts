@@ -6,6 +6,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DependencyError } from '../../core/errors.js';
 import type { AlarmStates, AlarmStateValue } from '../../core/ports.js';
+import { errorName } from './sdk-errors.js';
 
 const STATES = new Set<string>(['OK', 'ALARM', 'INSUFFICIENT_DATA']);
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded']);
@@ -21,7 +22,7 @@ export class CloudWatchAlarmStates implements AlarmStates {
       const value = out.MetricAlarms?.[0]?.StateValue ?? out.CompositeAlarms?.[0]?.StateValue;
       return value && STATES.has(value) ? (value as AlarmStateValue) : null;
     } catch (error) {
-      const name = (error as { name?: string }).name ?? 'Error';
+      const name = errorName(error);
       throw new DependencyError(
         'ALARM_STATE_UNAVAILABLE',
         `CloudWatch DescribeAlarms for ${alarmName} failed (${name})`,

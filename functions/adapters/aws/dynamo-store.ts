@@ -24,8 +24,9 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { DependencyError, InvalidInputError } from '../../core/errors.js';
+import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
 import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link DynamoIncidentStore}. */
 export interface DynamoIncidentStoreOptions {
@@ -202,7 +203,7 @@ export class DynamoIncidentStore implements IncidentStore {
       return true;
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') return false;
-      throw toDependencyError(error, `claim one-shot key ${key}`);
+      throw storeError(error, `claim one-shot key ${key}`);
     }
   }
 
@@ -230,7 +231,7 @@ export class DynamoIncidentStore implements IncidentStore {
       );
       return out.Item ?? null;
     } catch (error) {
-      throw toDependencyError(error, `read ${pk}`);
+      throw storeError(error, `read ${pk}`);
     }
   }
 
@@ -243,13 +244,13 @@ export class DynamoIncidentStore implements IncidentStore {
       await this.client.send(new TransactWriteCommand({ TransactItems: items }));
       return null;
     } catch (error) {
-      if (errorName(error) !== 'TransactionCanceledException') throw toDependencyError(error, what);
+      if (errorName(error) !== 'TransactionCanceledException') throw storeError(error, what);
       const reasons = (
         (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []
       ).map((r) => r.Code ?? 'None');
       const retryable = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
       if (reasons.length > 0 && reasons.every((code) => retryable.has(code))) return reasons;
-      throw toDependencyError(error, `${what} (${reasons.join(', ') || 'no reason given'})`);
+      throw storeError(error, `${what} (${reasons.join(', ') || 'no reason given'})`);
     }
   }
 
@@ -277,11 +278,6 @@ function clean<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-function errorName(error: unknown): string {
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' ? name : 'Error';
-}
-
 function conflict(what: string): DependencyError {
   return new DependencyError(
     'INCIDENT_CONFLICT',
@@ -290,13 +286,6 @@ function conflict(what: string): DependencyError {
   );
 }
 
-function toDependencyError(error: unknown, what: string): DependencyError {
-  const name = errorName(error);
-  if (RETRYABLE.has(name)) {
-    return new DependencyError('STORE_THROTTLED', `DynamoDB ${what}: throttled or busy (${name})`, {
-      cause: error,
-      retryable: true,
-    });
-  }
-  return new DependencyError('STORE_FAILED', `DynamoDB ${what} failed (${name})`, { cause: error });
+function storeError(error: unknown, what: string): NodemedicError {
+  return toDependencyError(error, `DynamoDB ${what}`, 'STORE', RETRYABLE);
 }

@@ -21,8 +21,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { validateInstanceId } from '../../core/alarm.js';
-import { DependencyError, InvalidInputError, NodeNotFoundError } from '../../core/errors.js';
+import { InvalidInputError, type NodemedicError, NodeNotFoundError } from '../../core/errors.js';
 import type { NodeInventory, NodeRef, Reachability } from '../../core/ports.js';
+import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link Ec2NodeInventory}. */
 export interface Ec2NodeInventoryOptions {
@@ -162,7 +163,7 @@ export class Ec2NodeInventory implements NodeInventory {
       output = (await this.ec2.send(new GetConsoleOutputCommand({ InstanceId: id, Latest: true }))).Output;
     } catch (error) {
       // `Latest` works on Nitro instances only; Xen ones refuse it but give the buffered output.
-      if (errorName(error) !== 'UnsupportedOperation') throw toDependencyError(error, what);
+      if (errorName(error) !== 'UnsupportedOperation') throw inventoryError(error, what);
       output = (await call(what, () => this.ec2.send(new GetConsoleOutputCommand({ InstanceId: id }))))
         .Output;
     }
@@ -196,7 +197,7 @@ export class Ec2NodeInventory implements NodeInventory {
         }
       }
     } catch (error) {
-      throw toDependencyError(error, `EC2 DescribeInstances for cluster ${cluster}`);
+      throw inventoryError(error, `EC2 DescribeInstances for cluster ${cluster}`);
     }
     const statuses = new Map<string, InstanceStatus>();
     // DescribeInstanceStatus takes at most 100 instance ids per call.
@@ -258,7 +259,7 @@ export class Ec2NodeInventory implements NodeInventory {
       if (NOT_FOUND.has(errorName(error))) {
         throw new NodeNotFoundError(`${asked} was not found in EC2`, { cause: error });
       }
-      throw toDependencyError(error, `EC2 DescribeInstances (${asked})`);
+      throw inventoryError(error, `EC2 DescribeInstances (${asked})`);
     }
   }
 }
@@ -271,22 +272,10 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw toDependencyError(error, what);
+    throw inventoryError(error, what);
   }
 }
 
-function errorName(error: unknown): string {
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' ? name : 'Error';
-}
-
-function toDependencyError(error: unknown, what: string): DependencyError {
-  const name = errorName(error);
-  if (RETRYABLE.has(name)) {
-    return new DependencyError('INVENTORY_THROTTLED', `${what}: throttled or busy (${name}); retry later`, {
-      cause: error,
-      retryable: true,
-    });
-  }
-  return new DependencyError('INVENTORY_FAILED', `${what} failed (${name})`, { cause: error });
+function inventoryError(error: unknown, what: string): NodemedicError {
+  return toDependencyError(error, what, 'INVENTORY', RETRYABLE);
 }

@@ -6,6 +6,7 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DependencyError, NodemedicError } from '../../core/errors.js';
+import { errorName } from './sdk-errors.js';
 
 /** The Slack credentials nodemedic needs. */
 export interface SlackSecrets {
@@ -73,7 +74,7 @@ async function read(client: SecretsManagerClient, secretId: string): Promise<Sla
     text =
       out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
   } catch (error) {
-    const name = (error as { name?: string }).name ?? 'Error';
+    const name = errorName(error);
     throw new DependencyError('SECRET_UNAVAILABLE', `could not read secret "${secretId}" (${name})`, {
       cause: error,
       retryable: THROTTLING.has(name),

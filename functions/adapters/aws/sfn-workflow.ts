@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { DependencyError, InvalidInputError, NodemedicError, TaskTokenError } from '../../core/errors.js';
 import type { Workflow } from '../../core/incident.js';
+import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link StepFunctionsWorkflow}. */
 export interface StepFunctionsWorkflowOptions {
@@ -130,25 +131,10 @@ function checkToken(taskToken: string): void {
   }
 }
 
-function errorName(error: unknown): string {
-  const name = (error as { name?: unknown } | null)?.name;
-  return typeof name === 'string' ? name : 'Error';
-}
-
 function toError(error: unknown, what: string): Error {
   if (error instanceof NodemedicError) return error;
   const name = errorName(error);
   const token = TOKEN_ERRORS[name];
   if (token) return new TaskTokenError(token.code, token.message, { cause: error });
-  if (RETRYABLE.has(name)) {
-    return new DependencyError(
-      'WORKFLOW_THROTTLED',
-      `${what}: Step Functions is throttling or busy (${name})`,
-      {
-        cause: error,
-        retryable: true,
-      },
-    );
-  }
-  return new DependencyError('WORKFLOW_FAILED', `${what} failed (${name})`, { cause: error });
+  return toDependencyError(error, `Step Functions ${what}`, 'WORKFLOW', RETRYABLE);
 }

@@ -21,6 +21,7 @@ import type {
   ScriptId,
 } from '../../core/ports.js';
 import { scriptEnvironment } from '../../core/script-params.js';
+import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link SsmCommandRunner}. */
 export interface SsmCommandRunnerOptions {
@@ -108,7 +109,7 @@ export class SsmCommandRunner implements CommandRunner {
       if (!commandId) throw new DependencyError('SSM_FAILED', 'SendCommand returned no command id');
       return { commandId };
     } catch (error) {
-      throw toDependencyError(error, `SendCommand ${document} to ${instanceId}`);
+      throw ssmError(error, `SendCommand ${document} to ${instanceId}`);
     }
   }
 
@@ -133,7 +134,7 @@ export class SsmCommandRunner implements CommandRunner {
           stdoutTruncated: false,
         };
       }
-      throw toDependencyError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
+      throw ssmError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
     }
     const word = out.StatusDetails || out.Status || '';
     const status = STATUS[word] ?? (out.Status ? STATUS[out.Status] : undefined);
@@ -158,33 +159,19 @@ export class SsmCommandRunner implements CommandRunner {
   }
 }
 
-function errorName(error: unknown): string {
-  return (error as { name?: unknown })?.name && typeof (error as { name: unknown }).name === 'string'
-    ? (error as { name: string }).name
-    : 'Error';
-}
-
 /** Map an SDK error to a DependencyError naming the call; our own modelled errors pass through. */
-function toDependencyError(error: unknown, what: string): Error {
-  if (error instanceof DependencyError || error instanceof InvalidInputError) return error;
-  const name = errorName(error);
-  if (RETRYABLE.has(name)) {
-    return new DependencyError('SSM_THROTTLED', `${what}: SSM is throttling or busy (${name}); retry later`, {
-      cause: error,
-      retryable: true,
-    });
-  }
-  if (name === 'InvalidInstanceId') {
+function ssmError(error: unknown, what: string): Error {
+  if (errorName(error) === 'InvalidInstanceId') {
     // SSM says this when the instance is not a managed instance, or its agent is not online.
     return new DependencyError(
       'SSM_INSTANCE_NOT_MANAGED',
-      `${what}: the instance is not managed by SSM or not online (${name})`,
+      `${what}: the instance is not managed by SSM or not online (InvalidInstanceId)`,
       {
         cause: error,
       },
     );
   }
-  return new DependencyError('SSM_FAILED', `${what} failed (${name})`, { cause: error });
+  return toDependencyError(error, what, 'SSM', RETRYABLE);
 }
 
 function clip(text: string, max: number): string {
