@@ -17,7 +17,6 @@ export const socketUnreachable: Cause = {
   detect(facts) {
     const s = facts.socket;
     const evidence: Evidence[] = [];
-    const remediations: RemediationId[] = [];
     let summary = '';
     const k = facts.kubelet;
     const endpoint = k.status === 'ok' && k.runtimeEndpoint ? k.runtimeEndpoint : null;
@@ -27,7 +26,6 @@ export const socketUnreachable: Cause = {
       evidence.push({ source: 'kubelet', text: `kubelet --container-runtime-endpoint=${endpoint}` });
       evidence.push({ source: 'config', text: `containerd [grpc] address = ${address}` });
       summary = `kubelet's runtime endpoint ${endpoint} is not containerd's socket ${address}`;
-      remediations.push('fix-endpoint-mismatch');
     }
     if (s.status === 'unknown' && !mismatch) return { state: 'unknown', reason: why(s) };
     // With no daemon, a missing socket is a symptom of containerd-down, not a cause of its own.
@@ -60,27 +58,23 @@ export const socketUnreachable: Cause = {
         summary ||= timedOut
           ? 'containerd does not answer on its socket (the call timed out: the daemon looks wedged)'
           : 'containerd does not answer on its socket';
-        if (timedOut) {
-          remediations.push('restart-containerd', 'collect-goroutine-dump');
-        }
       } else if (s.call === null && !mismatch) {
         return { state: 'unknown', reason: `no call was made on ${s.path}` };
       } else {
         broken = false;
       }
-      if (broken && !remediations.includes('restart-containerd')) remediations.push('restart-containerd');
-      if (broken && !remediations.includes('collect-goroutine-dump') && s.exists && s.isSocket) {
-        remediations.push('collect-goroutine-dump');
-      }
       if (!broken && !mismatch) return { state: 'not-matched' };
     } else if (!mismatch) {
       return { state: 'not-matched' };
     }
-    // Best first: a person fixes a mismatch (restarting would recreate the same wrong path);
-    // otherwise restart recreates the socket, and a dump helps explain a wedged daemon.
-    const ranked = (
-      ['fix-endpoint-mismatch', 'restart-containerd', 'collect-goroutine-dump'] as const
-    ).filter((r) => (mismatch ? r === 'fix-endpoint-mismatch' : remediations.includes(r)));
+    // Here the socket is broken unless there is a mismatch. Best first: a person fixes a mismatch
+    // (restarting would recreate the same wrong path); otherwise restart recreates the socket, and
+    // a dump (which needs a socket to call) helps explain a wedged daemon.
+    const remediations: readonly RemediationId[] = mismatch
+      ? ['fix-endpoint-mismatch']
+      : s.exists && s.isSocket
+        ? ['restart-containerd', 'collect-goroutine-dump']
+        : ['restart-containerd'];
     // At its fd limit the daemon cannot accept connections: that is the root cause, so this
     // symptom ranks below fd-exhaustion and its fixes (raise the limit before a restart).
     const fdBound =
@@ -94,7 +88,7 @@ export const socketUnreachable: Cause = {
         confidence: 'high',
         summary,
         evidence,
-        remediations: ranked,
+        remediations,
       },
     };
   },
