@@ -199,7 +199,15 @@ export class InProcessWorkflow implements Workflow {
     const decision = new Promise<ApprovalDecision>((resolve, reject) => {
       this.pending.set(token, { resolve, reject });
     });
-    await awaitApprovalStep(this.d, { incidentId, taskToken: token });
+    // A deny or an alarm back to OK can arrive while the step below is still updating the card:
+    // the race further down takes that rejection, so it must not count as unhandled meanwhile.
+    decision.catch(() => {});
+    try {
+      await awaitApprovalStep(this.d, { incidentId, taskToken: token });
+    } catch (error) {
+      this.pending.delete(token);
+      throw error;
+    }
     this.emit(incidentId, 'await-approval', 'waiting for an authorized approval');
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
