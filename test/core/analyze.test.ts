@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { type AnalyzeOptions, analyze, analyzeUnreachable } from '../../functions/core/analyze.js';
 import { CAUSES } from '../../functions/core/causes/index.js';
 import type { Facts } from '../../functions/core/facts.js';
-import { CAUSE_IDS, type CauseId, type Report, SEVERITIES } from '../../functions/core/model.js';
-import { base, fixture, nodeBase, patched } from './support/facts.js';
+import {
+  CAUSE_IDS,
+  type CauseId,
+  type RemediationId,
+  type Report,
+  SEVERITIES,
+} from '../../functions/core/model.js';
+import { base, type Draft, fixture, nodeBase, patched } from './support/facts.js';
 
 /** The sandbox runs Debian's 1.6.20: a policy at or below it makes the base healthy. */
 const LENIENT: AnalyzeOptions = { versionPolicy: { minimum: '1.6.0' } };
@@ -368,6 +374,45 @@ describe('analyze: the report', () => {
   it('reports an endpoint mismatch for a person instead of guessing', () => {
     const finding = analyze(CASES['socket-unreachable'].matched[1]!.facts(), LENIENT).findings[0]!;
     expect(finding.remediations).toEqual(['fix-endpoint-mismatch']);
+  });
+
+  it.each<[string, (f: Draft<Facts>) => void, readonly RemediationId[]]>([
+    [
+      'a missing socket: restart recreates it, and there is nothing to dump through',
+      (f) => {
+        f.socket.exists = false;
+        f.socket.isSocket = false;
+        f.socket.call = { ok: false, exitCode: 1, elapsedMs: 12, error: 'no such file or directory' };
+      },
+      ['restart-containerd'],
+    ],
+    [
+      'a path that is not a socket',
+      (f) => {
+        f.socket.isSocket = false;
+        f.socket.call = { ok: false, exitCode: 1, elapsedMs: 12, error: 'not a socket' };
+      },
+      ['restart-containerd'],
+    ],
+    [
+      'a socket that refuses the call',
+      (f) => {
+        f.socket.call = { ok: false, exitCode: 1, elapsedMs: 12, error: 'connection refused' };
+      },
+      ['restart-containerd', 'collect-goroutine-dump'],
+    ],
+    [
+      'a wedged daemon (the call timed out)',
+      (f) => {
+        f.socket.call = { ok: false, exitCode: 124, elapsedMs: 15000, error: 'timeout' };
+      },
+      ['restart-containerd', 'collect-goroutine-dump'],
+    ],
+  ])('ranks socket-unreachable fixes for %s', (_name, change, expected) => {
+    const finding = analyze(patched(base(), change), LENIENT).findings.find(
+      (f) => f.cause === 'socket-unreachable',
+    );
+    expect(finding?.remediations).toEqual(expected);
   });
 
   it('notes a max_concurrent_streams key by name as a no-op, without a finding', () => {
