@@ -13,7 +13,7 @@ import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
 
 /** `--help` text for diagnose. */
-export const DIAGNOSE_USAGE = `Usage: nodemedic diagnose [options]
+const DIAGNOSE_USAGE = `Usage: nodemedic diagnose [options]
 
 Runs nodemedic's read-only diagnostic script against containerd on this machine (as root), then
 prints what is wrong and the fixes that fit. Exit code: 0 healthy, 1 findings, 2 usage/internal error.

@@ -8,7 +8,7 @@ import { type CliIo, EXIT, processIo } from './io.js';
 import { parseAlarmCommand } from './parse-alarm.js';
 
 /** Top-level `--help`. */
-export const USAGE = `Usage: nodemedic <command> [options]
+const USAGE = `Usage: nodemedic <command> [options]
 
 Commands:
   diagnose      diagnose containerd on this machine and print the findings (see diagnose --help)

@@ -11,7 +11,7 @@ import { InvalidInputError } from '../core/errors.js';
 import { type CliIo, EXIT } from './io.js';
 
 /** `--help` text for parse-alarm. */
-export const PARSE_ALARM_USAGE = `Usage: nodemedic parse-alarm FILE [options]
+const PARSE_ALARM_USAGE = `Usage: nodemedic parse-alarm FILE [options]
 
 Reads an EventBridge "CloudWatch Alarm State Change" event from FILE (JSON) and prints what
 nodemedic takes from it: node, cluster, alarm and state. Exit code: 0 parsed, 2 when nodemedic
@@ -85,7 +85,7 @@ export async function parseAlarmCommand(args: string[], io: CliIo): Promise<numb
 }
 
 /** The parsed alarm as aligned text, with what nodemedic would do with it. */
-export function formatAlarm(alarm: ParsedAlarm): string {
+function formatAlarm(alarm: ParsedAlarm): string {
   const node =
     alarm.instanceId || alarm.nodeName
       ? [alarm.nodeName, alarm.instanceId && `(${alarm.instanceId})`].filter(Boolean).join(' ')
