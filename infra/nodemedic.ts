@@ -745,7 +745,7 @@ export class NodeMedic extends Construct {
  * value with `Ref`s as `<Name>` and `GetAtt`s as `<Resource.Attr>`, joined (cdk-nag's
  * flattenCfnReference), so the acknowledgement names exactly the statement it excuses.
  */
-export function nagResource(scope: Construct, value: string): string {
+function nagResource(scope: Construct, value: string): string {
   const visit = (node: unknown): string => {
     if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
     if (node && typeof node === 'object') {

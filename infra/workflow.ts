@@ -123,7 +123,7 @@ const incident = { 'incidentId.$': '$.incidentId' };
  * handler returns the next attempt and the backoff, so the loop's shape carries no policy. A send
  * that ran no command (`commandId` null: an EC2 reboot or ASG replace) skips the loop.
  */
-export function pollUntilDone(
+function pollUntilDone(
   scope: Construct,
   name: string,
   poll: IFunction,
@@ -152,7 +152,7 @@ export function pollUntilDone(
 }
 
 /** The whole flow of functions/app/contract.ts, as a chain starting at the reachability step. */
-export function buildDefinition(scope: Construct, props: NodemedicWorkflowProps): IChainable {
+function buildDefinition(scope: Construct, props: NodemedicWorkflowProps): IChainable {
   const f = props.functions;
 
   const escalate = (reason: EscalateInput['reason'], id: string) =>

@@ -35,14 +35,6 @@ export function jsonEnv<T>(name: string, fallback: T): T {
   }
 }
 
-/** A comma-separated list variable. */
-export function listEnv(name: string): string[] {
-  return (process.env[name] ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
 /** The safety policy from SAFETY_POLICY (partial JSON over the defaults). */
 export function safetyPolicy(): SafetyPolicy {
   const partial = jsonEnv<Partial<SafetyPolicy>>('SAFETY_POLICY', {});

@@ -164,7 +164,7 @@ export function createSlackApp(deps: SlackAppDeps): {
  * body decoded as UTF-8 (the receiver decodes ASCII, which corrupts non-ASCII text and breaks the
  * signature). The signature is over the raw bytes, which UTF-8 decoding preserves.
  */
-export function normalizeEvent(event: SlackHttpEvent): SlackHttpEvent {
+function normalizeEvent(event: SlackHttpEvent): SlackHttpEvent {
   const headers: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(event.headers ?? {})) {
     headers[key.toLowerCase()] =
