@@ -15,6 +15,9 @@ export interface Catalog {
   readonly remediations: readonly Remediation[];
 }
 
+/** The catalog the analyzer and the plan use (validated when this module loads, below). */
+export const CATALOG: Catalog = { causes: CAUSE_LIST, remediations: REMEDIATION_LIST };
+
 const RUNS_ON = ['node', 'instance', 'person'];
 
 /**
@@ -24,9 +27,7 @@ const RUNS_ON = ['node', 'instance', 'person'];
  * fix without a positive timeout or without a verifying cause, a `manual` tier that is not for a
  * person (or the reverse), unknown script parameters, and rollbacks that cannot run.
  */
-export function validateCatalog(
-  catalog: Catalog = { causes: CAUSE_LIST, remediations: REMEDIATION_LIST },
-): void {
+export function validateCatalog(catalog: Catalog = CATALOG): void {
   const problems: string[] = [];
   const causeIds = new Set<string>();
   for (const cause of catalog.causes) {
@@ -114,6 +115,3 @@ export function validateCatalog(
 }
 
 validateCatalog();
-
-/** The validated catalog (validation ran when this module loaded). */
-export const CATALOG: Catalog = { causes: CAUSE_LIST, remediations: REMEDIATION_LIST };
