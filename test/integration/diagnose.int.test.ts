@@ -12,12 +12,17 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import { diagnoseCommand } from '../../functions/cli/diagnose.js';
 import { main } from '../../functions/cli/main.js';
-import type { Facts } from '../../functions/core/facts.js';
+import { type Facts, LOG_SIGNATURES } from '../../functions/core/facts.js';
 import type { Report } from '../../functions/core/model.js';
 import type { CommandInvocation, NodeRef } from '../../functions/core/ports.js';
 import { parseVersion } from '../../functions/core/version.js';
 import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
-import { FAULTS, type FaultId, invalidConfigLine } from '../../functions/local/sandbox/faults.js';
+import {
+  FAULTS,
+  type FaultId,
+  INVALID_CONFIG_LINE,
+  invalidConfigLine,
+} from '../../functions/local/sandbox/faults.js';
 import { captureIo } from '../support/capture-io.js';
 import { describeWithContainerd } from '../support/containerd.js';
 
@@ -59,6 +64,22 @@ async function diagnose(sb: ContainerdSandbox, minVersion: string): Promise<Diag
   expect(cap.err(), 'diagnose wrote an error').toBe('');
   if (!invocation) throw new Error('the script never ran');
   return { code, report: JSON.parse(cap.out()) as Report, invocation, wallMs };
+}
+
+/** diagnose.sh alone through the local runner against a sandbox's paths, as SSM would run it. */
+async function runScript(
+  target: ContainerdSandbox,
+  env: Record<string, string> = target.env(),
+): Promise<CommandInvocation> {
+  const runner = new ShellCommandRunner({ env });
+  const { commandId } = await runner.send({
+    node: NODE,
+    script: 'diagnose',
+    parameters: target.params(),
+    timeoutSeconds: 60,
+    comment: 'test',
+  });
+  return runner.wait(commandId, NODE);
 }
 
 /**
@@ -163,7 +184,7 @@ describeWithContainerd('diagnose against a real containerd', () => {
     const finding = d.report.findings.find((f) => f.cause === 'config-invalid');
     const evidence = finding?.evidence.map((e) => e.text).join('\n') ?? '';
     expect(evidence).toContain(`line ${line}`);
-    expect(evidence).toContain('this line is not toml');
+    expect(evidence).toContain(INVALID_CONFIG_LINE);
     expect((d.report.facts as Facts).config.errorLine).toBe(line);
   });
 
@@ -187,16 +208,8 @@ describeWithContainerd('diagnose against a real containerd', () => {
     sb = await ContainerdSandbox.start();
     const other = await ContainerdSandbox.start();
     try {
-      const runner = new ShellCommandRunner({ env: { NODEMEDIC_SANDBOX: '' } });
       for (const target of [sb, other]) {
-        const { commandId } = await runner.send({
-          node: NODE,
-          script: 'diagnose',
-          parameters: target.params(),
-          timeoutSeconds: 60,
-          comment: 'test',
-        });
-        const facts = expectWellFormed(await runner.wait(commandId, NODE));
+        const facts = expectWellFormed(await runScript(target, { NODEMEDIC_SANDBOX: '' }));
         expect(facts.containerd.pidSource).toBe('pgrep');
         expect(facts.containerd.pid).toBe(target.pid());
       }
@@ -210,15 +223,7 @@ describeWithContainerd('diagnose against a real containerd', () => {
     const nasty =
       'level=error msg="dial: too many open files" path=C:\\tmp\\x "quoted" \t tab \u0001\u001f\u007f ünïcode ✓';
     appendFileSync(sb.logFile, `${nasty}\n`);
-    const runner = new ShellCommandRunner({ env: sb.env() });
-    const { commandId } = await runner.send({
-      node: NODE,
-      script: 'diagnose',
-      parameters: sb.params(),
-      timeoutSeconds: 60,
-      comment: 'test',
-    });
-    const facts = expectWellFormed(await runner.wait(commandId, NODE));
+    const facts = expectWellFormed(await runScript(sb));
     const match = facts.logs.containerd.find((m) => m.id === 'too-many-open-files');
     // Tabs become spaces (samples are one field each); everything else round-trips.
     expect(match?.samples.at(-1)).toBe(nasty.replace(/\t/g, ' '));
@@ -226,24 +231,15 @@ describeWithContainerd('diagnose against a real containerd', () => {
 
   it('stays under 20,000 characters when every signature matches thousands of long lines', async () => {
     sb = await ContainerdSandbox.start();
-    const signatures = (await import('../../functions/core/facts.js')).LOG_SIGNATURES;
     const filler = '"\\'.repeat(400);
-    const block = Object.values(signatures)
+    const block = Object.values(LOG_SIGNATURES)
       .map((text) => `kubelet containerd.sock shim ${text} ${filler}`)
       .join('\n');
     appendFileSync(sb.logFile, `${Array.from({ length: 200 }, () => block).join('\n')}\n`);
-    const runner = new ShellCommandRunner({ env: sb.env() });
-    const { commandId } = await runner.send({
-      node: NODE,
-      script: 'diagnose',
-      parameters: sb.params(),
-      timeoutSeconds: 60,
-      comment: 'test',
-    });
-    const inv = await runner.wait(commandId, NODE);
+    const inv = await runScript(sb);
     const facts = expectWellFormed(inv);
     figures.push(`log flood: ${inv.stdout.length} chars`);
-    expect(facts.logs.containerd.map((m) => m.id).sort()).toEqual(Object.keys(signatures).sort());
+    expect(facts.logs.containerd.map((m) => m.id).sort()).toEqual(Object.keys(LOG_SIGNATURES).sort());
     for (const m of facts.logs.containerd) {
       expect(m.count).toBe(200);
       for (const s of m.samples) expect(s.length).toBeLessThanOrEqual(300);
