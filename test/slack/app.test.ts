@@ -319,7 +319,10 @@ describe('two-person rule for destructive fixes', () => {
     expect(ephemeralsFor(BOB).at(-1)?.text).toMatch(/recorded \(1 of 2\)/);
     now = await store.get(inc.id);
     expect(now?.phase).toBe('awaiting-approval');
-    expect(standIn.message(channel, inc.card!.ts)?.blocks).toBeDefined();
+    // The card tells the channel who approved so far and that one more approver is needed.
+    expect(JSON.stringify(standIn.message(channel, inc.card!.ts)?.blocks)).toMatch(
+      new RegExp(`approved by [^"]*<@${BOB}>; waiting for another approver`),
+    );
 
     await send(click(inc, fixAction('reset-state'), CAROL)); // second: approved
     expect(workflow.resumed).toEqual([
