@@ -36,10 +36,3 @@ export interface AppDeps {
   readonly clock: () => Date;
   readonly logger: AppLogger;
 }
-
-/** A logger that drops everything, for tests that assert on effects instead. */
-export const silentLogger: AppLogger = {
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-};

@@ -11,6 +11,7 @@ import type { RemediationId, Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
+import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
 import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
 import type {
   AnalyzeInput,
@@ -390,26 +391,11 @@ async function postClusterAlert(deps: AppDeps, cluster: string, detail: string):
   const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
   if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
     return;
-  const mention = deps.onCallUserGroupId ? `<!subteam^${deps.onCallUserGroupId}> ` : '';
-  const text = `Cluster ${cluster}: ${detail}. Look for a shared cause (AMI, network, control plane, a bad rollout) before fixing nodes one by one.`;
   deps.logger.warn('cluster-level alert', { cluster, detail });
-  await deps.chat.post(deps.channel, {
-    text: `${mention}${text}`,
-    blocks: [
-      {
-        type: 'header',
-        text: {
-          type: 'plain_text',
-          text: `Cluster ${cluster.slice(0, 100)}: many nodes NotReady`,
-          emoji: true,
-        },
-      },
-      {
-        type: 'section',
-        text: { type: 'mrkdwn', text: `:rotating_light: ${mention}${escapeForSlack(text)}`.slice(0, 2900) },
-      },
-    ],
-  });
+  await deps.chat.post(
+    deps.channel,
+    renderClusterAlert({ cluster, detail, onCallGroupId: deps.onCallUserGroupId }),
+  );
 }
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
@@ -481,18 +467,11 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
     ],
   }));
   if (input.purpose !== 'recheck' || !ok) {
-    await reply(deps, updated, {
-      text: `${input.purpose} of ${remediation.id}: ${ok ? 'ok' : 'failed'} — ${detail}`,
-      blocks: [
-        {
-          type: 'context',
-          elements: [
-            { type: 'mrkdwn', text: `*${input.purpose}* of \`${remediation.id}\`: ${ok ? 'ok' : 'failed'}` },
-          ],
-        },
-        { type: 'section', text: { type: 'mrkdwn', text: escapeForSlack(detail).slice(0, 2900) } },
-      ],
-    });
+    await reply(
+      deps,
+      updated,
+      renderStepResult({ purpose: input.purpose, remediation: remediation.id, ok, detail }),
+    );
   }
   return { ok, rollback };
 }
@@ -513,10 +492,6 @@ async function alarmCheck(deps: AppDeps, incident: Incident): Promise<string> {
     deps.logger.warn('could not read the alarm state', { incidentId: incident.id, error: String(error) });
     return `; the alarm's state could not be read (${error instanceof Error ? error.message : String(error)})`;
   }
-}
-
-function escapeForSlack(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** The fix scripts end with one JSON line `{"fix","ok","changed","detail","backup"}`; quote its detail. */

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { renderClusterAlert, renderStepResult } from '../../functions/core/render/progress.js';
+
+describe('renderStepResult', () => {
+  it('escapes the detail quoted from the node and keeps it within a section', () => {
+    const message = renderStepResult({
+      purpose: 'fix',
+      remediation: 'raise-nofile',
+      ok: false,
+      detail: `<!channel> & ${'x'.repeat(5000)}`,
+    });
+    const text = JSON.stringify(message.blocks);
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('&lt;!channel&gt; &amp;');
+    const section = message.blocks[1] as { text: { text: string } };
+    expect(section.text.text.length).toBeLessThanOrEqual(3000);
+    expect(section.text.text).toMatch(/more characters not shown\)$/);
+    expect(message.text).toMatch(/^fix of raise-nofile: failed/);
+  });
+});
+
+describe('renderClusterAlert', () => {
+  it('mentions a well-formed on-call group, and nothing else', () => {
+    expect(
+      renderClusterAlert({ cluster: 'prod', detail: '5 of 10 nodes', onCallGroupId: 'S0ONCALL' }).text,
+    ).toMatch(/^<!subteam\^S0ONCALL> Cluster prod: 5 of 10 nodes/);
+    const forged = renderClusterAlert({ cluster: 'prod', detail: 'x', onCallGroupId: 'S0> <!channel' });
+    expect(JSON.stringify(forged)).not.toContain('<!channel');
+    expect(
+      JSON.stringify(renderClusterAlert({ cluster: '<b>', detail: 'd', onCallGroupId: null }).blocks),
+    ).toContain('Cluster &lt;b&gt;');
+  });
+});
