@@ -189,23 +189,16 @@ export async function denyFix(deps: ApprovalDeps, click: Click): Promise<ClickOu
   const gate = await admit(deps, click, 'deny');
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
-  let stale: string | null = null;
-  let token: string | null = null;
-  const updated = await deps.store.update(click.incidentId, (current) => {
-    stale = staleReason(current, click.messageTs);
-    token = stale ? null : current.taskToken;
-    if (stale) return current;
-    return withAudit(
+  const taken = await takeToken(deps, click, (current) =>
+    withAudit(
       { ...current, phase: 'closed', taskToken: null },
       entry(at, 'denied', click.user, 'denied the fixes: a person handles it'),
-    );
-  });
-  if (stale) {
-    await privately(deps, click, stale);
-    return { kind: 'stale', detail: stale };
-  }
+    ),
+  );
+  if (taken.kind === 'stale') return taken.outcome;
+  const { incident: updated, token } = taken;
   try {
-    await deps.workflow.fail(token as unknown as string, 'Denied', `denied by ${click.user} at ${at}`);
+    await deps.workflow.fail(token, 'Denied', `denied by ${click.user} at ${at}`);
   } catch (err) {
     // The card is closed either way: a person has taken over, and nothing will run.
     deps.logger.warn('could not stop the waiting workflow after a deny', {
@@ -224,21 +217,14 @@ export async function rerunDiagnosis(deps: ApprovalDeps, click: Click): Promise<
   const gate = await admit(deps, click, 'rerun');
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
-  let stale: string | null = null;
-  let token: string | null = null;
-  const updated = await deps.store.update(click.incidentId, (current) => {
-    stale = staleReason(current, click.messageTs);
-    token = stale ? null : current.taskToken;
-    if (stale) return current;
-    return withAudit(
+  const taken = await takeToken(deps, click, (current) =>
+    withAudit(
       { ...current, phase: 'diagnosing', taskToken: null, requested: null, approvals: [] },
       entry(at, 'rerun', click.user, 'asked for a new diagnosis'),
-    );
-  });
-  if (stale) {
-    await privately(deps, click, stale);
-    return { kind: 'stale', detail: stale };
-  }
+    ),
+  );
+  if (taken.kind === 'stale') return taken.outcome;
+  const { incident: updated, token } = taken;
   const decision: ApprovalDecision = { decision: 'rerun', remediation: null, by: [click.user] };
   const resumed = await resume(deps, updated, token, decision, click);
   if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
@@ -247,6 +233,34 @@ export async function rerunDiagnosis(deps: ApprovalDeps, click: Click): Promise<
 }
 
 type Gate = { kind: 'admitted'; incident: Incident } | { kind: 'closed'; outcome: ClickOutcome };
+
+type Taken = { kind: 'taken'; incident: Incident; token: string } | { kind: 'stale'; outcome: ClickOutcome };
+
+/**
+ * Move the incident on with `next` and take its task token in the same conditional write, so two
+ * clicks cannot both answer one wait. A click on buttons that no longer act changes nothing and
+ * is told why, privately.
+ */
+async function takeToken(
+  deps: ApprovalDeps,
+  click: Click,
+  next: (current: Incident) => Incident,
+): Promise<Taken> {
+  // The store may run the transform more than once (optimistic retries): the last run counts.
+  const seen: { stale: string | null; token: string | null } = { stale: null, token: null };
+  const updated = await deps.store.update(click.incidentId, (current) => {
+    seen.stale = staleReason(current, click.messageTs);
+    seen.token = seen.stale ? null : current.taskToken;
+    return seen.stale ? current : next(current);
+  });
+  // Not stale means the incident was waiting with a token (staleReason checks both).
+  if (seen.stale || seen.token === null) {
+    const detail = seen.stale ?? 'the incident holds no task token';
+    await privately(deps, click, detail);
+    return { kind: 'stale', outcome: { kind: 'stale', detail } };
+  }
+  return { kind: 'taken', incident: updated, token: seen.token };
+}
 
 /**
  * What every button does first: find the incident, drop repeats of the same click, and check
