@@ -9,7 +9,7 @@ const TINY_MESSAGE_SIZE = 1024 * 1024;
 const SIZE_KEYS = ['max_recv_message_size', 'max_send_message_size'] as const;
 
 /** `key = value` from a raw `[grpc]` line; TOML integers may carry `_` separators or a hex prefix. */
-export function parseGrpcLine(line: string): { key: string; value: string; number: number | null } | null {
+function parseGrpcLine(line: string): { key: string; value: string; number: number | null } | null {
   const m = /^\s*([A-Za-z0-9_]+)\s*=\s*(.*?)\s*(?:#.*)?$/.exec(line);
   if (!m) return null;
   const value = m[2]!;
@@ -19,7 +19,7 @@ export function parseGrpcLine(line: string): { key: string; value: string; numbe
 }
 
 /** The note every report carries when a `max_concurrent_streams` key is present. */
-export function maxConcurrentStreamsNote(line: string): string {
+function maxConcurrentStreamsNote(line: string): string {
   return (
     `config key \`max_concurrent_streams\` (${line.trim()}) does not exist in containerd (1.6, 1.7 or 2.x) and does nothing: ` +
     "containerd ignores it, and grpc-go's stream limit stays unlimited. The real concurrency knobs are CRI " +
