@@ -236,39 +236,33 @@ export class InProcessWorkflow implements Workflow {
     }
   }
 
+  /** send → poll → evaluate, the state machine's reusable command chain. */
+  private async judged(
+    incidentId: string,
+    purpose: 'recheck' | 'fix' | 'verify' | 'rollback',
+    remediation: RemediationId,
+  ): Promise<{ ok: boolean; rollback: boolean }> {
+    const commandId = await this.command(incidentId, purpose, remediation);
+    return evaluateStep(this.d, { incidentId, purpose, commandId, remediation });
+  }
+
   private async fix(incidentId: string, remediation: RemediationId): Promise<string> {
-    const recheckId = await this.command(incidentId, 'recheck', remediation);
-    const recheck = await evaluateStep(this.d, {
-      incidentId,
-      purpose: 'recheck',
-      commandId: recheckId,
-      remediation,
-    });
+    const recheck = await this.judged(incidentId, 'recheck', remediation);
     this.emit(incidentId, 'recheck', recheck.ok ? 'cause still holds' : 'cause gone');
     if (!recheck.ok) {
       await outcomeStep(this.d, { incidentId, kind: 'skipped', remediation });
       return 'skipped';
     }
-    const fixId = await this.command(incidentId, 'fix', remediation);
-    const fixed = await evaluateStep(this.d, { incidentId, purpose: 'fix', commandId: fixId, remediation });
+    const fixed = await this.judged(incidentId, 'fix', remediation);
     this.emit(incidentId, 'fix', fixed.ok ? 'applied' : 'failed');
     if (!fixed.ok) return this.escalate(incidentId, 'fix-failed');
-    const verifyId = await this.command(incidentId, 'verify', remediation);
-    const verified = await evaluateStep(this.d, {
-      incidentId,
-      purpose: 'verify',
-      commandId: verifyId,
-      remediation,
-    });
+    const verified = await this.judged(incidentId, 'verify', remediation);
     this.emit(incidentId, 'verify', verified.ok ? 'recovered' : 'not recovered');
     if (verified.ok) {
       await outcomeStep(this.d, { incidentId, kind: 'recovered', remediation });
       return 'recovered';
     }
-    if (verified.rollback) {
-      const rollbackId = await this.command(incidentId, 'rollback', remediation);
-      await evaluateStep(this.d, { incidentId, purpose: 'rollback', commandId: rollbackId, remediation });
-    }
+    if (verified.rollback) await this.judged(incidentId, 'rollback', remediation);
     return this.escalate(incidentId, 'not-recovered');
   }
 }
