@@ -101,6 +101,16 @@ json_str_or_null() {
   if [[ -z ${1:-} ]]; then REPLY=null; else json_str "$1"; fi
 }
 
+# The opening of a probe's JSON object: {"status":"$1", plus "reason" when $2 gives one.
+probe_head() {
+  REPLY="{\"status\":\"$1\""
+  if [[ -n ${2:-} ]]; then
+    local head=$REPLY
+    json_str "$2"
+    REPLY="$head,\"reason\":$REPLY"
+  fi
+}
+
 # A JSON number for an integer or decimal, else null.
 json_num() {
   if [[ ${1:-} =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then
@@ -438,12 +448,8 @@ json_str_array "$GRPC" "$CAP_LINE"
 cfg_grpc=$REPLY
 json_str_array "$IMPORTS" "$CAP_LINE"
 cfg_imports=$REPLY
-CFG_JSON="{\"status\":\"$CFG_STATUS\""
-if [[ -n $CFG_REASON ]]; then
-  json_str "$CFG_REASON"
-  CFG_JSON+=",\"reason\":$REPLY"
-fi
-CFG_JSON+=",\"path\":$cfg_path,\"exists\":$CFG_EXISTS,\"parses\":$CFG_PARSES$CFG_EXTRA,\"declaredVersion\":$cfg_ver,\"grpc\":$cfg_grpc,\"imports\":$cfg_imports}"
+probe_head "$CFG_STATUS" "$CFG_REASON"
+CFG_JSON="$REPLY,\"path\":$cfg_path,\"exists\":$CFG_EXISTS,\"parses\":$CFG_PARSES$CFG_EXTRA,\"declaredVersion\":$cfg_ver,\"grpc\":$cfg_grpc,\"imports\":$cfg_imports}"
 
 # --- logs ---------------------------------------------------------------------------------------
 # Match lines against SIGNATURES in one awk pass: "id<TAB>count<TAB>sample<TAB>sample" rows,
@@ -561,12 +567,8 @@ build_logs_json() {
   kern=$REPLY
   json_str "$LOG_SOURCE"
   src=$REPLY
-  LOGS_JSON="{\"status\":\"$LOG_STATUS\""
-  if [[ -n $LOG_REASON ]]; then
-    json_str "$LOG_REASON"
-    LOGS_JSON+=",\"reason\":$REPLY"
-  fi
-  LOGS_JSON+=",\"source\":$src,\"containerd\":$ctd,\"kubelet\":$kube,\"kernel\":$kern}"
+  probe_head "$LOG_STATUS" "$LOG_REASON"
+  LOGS_JSON="$REPLY,\"source\":$src,\"containerd\":$ctd,\"kubelet\":$kube,\"kernel\":$kern}"
 }
 build_logs_json
 
@@ -767,12 +769,8 @@ json_str_or_null "$SOCK_MODE"
 sock_mode=$REPLY
 json_str_or_null "$SOCK_OWNER"
 sock_owner=$REPLY
-SOCK_JSON="{\"status\":\"$SOCK_STATUS\""
-if [[ -n $SOCK_REASON ]]; then
-  json_str "$SOCK_REASON"
-  SOCK_JSON+=",\"reason\":$REPLY"
-fi
-SOCK_JSON+=",\"path\":$sock_path,\"exists\":$SOCK_EXISTS,\"isSocket\":$SOCK_IS,\"mode\":$sock_mode,\"owner\":$sock_owner,\"call\":$CALL_JSON}"
+probe_head "$SOCK_STATUS" "$SOCK_REASON"
+SOCK_JSON="$REPLY,\"path\":$sock_path,\"exists\":$SOCK_EXISTS,\"isSocket\":$SOCK_IS,\"mode\":$sock_mode,\"owner\":$sock_owner,\"call\":$CALL_JSON}"
 
 json_str "$ROOT_DIR"
 p_root=$REPLY
