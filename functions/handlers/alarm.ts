@@ -17,10 +17,13 @@ import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
 let deps: ReturnType<typeof assemble> | null = null;
+let filter: AlarmFilter | null = null;
 
 export async function handler(event: EventBridgeEvent<string, unknown>) {
   try {
-    const alarm = parseAlarmEvent(event, jsonEnv<AlarmFilter>('ALARM_FILTER', {}));
+    // Parsed once per container; a bad ALARM_FILTER is thrown (CONFIG_INVALID) on every event.
+    filter ??= jsonEnv<AlarmFilter>('ALARM_FILTER', {});
+    const alarm = parseAlarmEvent(event, filter);
     logger.appendKeys({ alarmName: alarm.alarmName, state: alarm.state });
     deps ??= assemble({
       store: makeStore(),
