@@ -4,16 +4,10 @@
  * analyze step, the CLI and the tests.
  */
 import { CATALOG } from './catalog.js';
+import { nodeUnreachable } from './causes/node-unreachable.js';
 import { InvalidInputError, MalformedFactsError } from './errors.js';
 import { FACTS_SCHEMA, type Facts } from './facts.js';
-import {
-  CAUSE_IDS,
-  type Evidence,
-  type Finding,
-  type RemediationId,
-  type Report,
-  SEVERITIES,
-} from './model.js';
+import { CAUSE_IDS, type Evidence, type Finding, type Report, SEVERITIES } from './model.js';
 import { resolveVersionPolicy, type VersionPolicyOverrides } from './version.js';
 
 /** SSM GetCommandInvocation's stdout cap, quoted in the truncation error. */
@@ -367,7 +361,8 @@ export function analyzeUnreachable(evidence: {
     ...consoleEvidence(consoleTail),
   ];
   const running = instanceState === 'running';
-  const remediations: RemediationId[] = running ? ['reboot-instance', 'replace-node'] : ['replace-node'];
+  // A reboot needs a running instance; replacing works from any state.
+  const remediations = nodeUnreachable.remediations.filter((r) => running || r !== 'reboot-instance');
   const notes = [
     'SSM could not reach the node, so containerd was not checked: the diagnosis is inconclusive, not healthy',
   ];
