@@ -42,7 +42,7 @@ export function lastResult(stdout: string): FixResult {
   return JSON.parse(stdout.trimEnd().split('\n').at(-1) ?? '') as FixResult;
 }
 
-/** Send a fix through ShellCommandRunner and poll get() until it ends, as the demo does. */
+/** Send a fix through ShellCommandRunner, as the demo does, and wait for it to end. */
 export async function runFix(
   script: RemediationId,
   parameters: Record<string, string>,
@@ -57,11 +57,7 @@ export async function runFix(
     timeoutSeconds,
     comment: 'fix integration test',
   });
-  let inv = await runner.get(commandId, FIX_NODE);
-  while (inv.status === 'pending') {
-    await new Promise((r) => setTimeout(r, 100));
-    inv = await runner.get(commandId, FIX_NODE);
-  }
+  const inv = await runner.wait(commandId, FIX_NODE);
   return { exitCode: inv.exitCode, result: lastResult(inv.stdout), stderr: inv.stderr };
 }
 
