@@ -80,6 +80,19 @@ export class PlaybackRunner implements CommandRunner {
     return result;
   }
 
+  /**
+   * The outputs of an incident that a fix cures: `fault` at the diagnosis and at the recheck, a
+   * successful `remediation`, then a healthy verification.
+   */
+  fixLoop(fault: string, remediation: string, detail?: string): this {
+    return this.queue(
+      'diagnose',
+      { stdout: recorded(fault) },
+      { stdout: recorded(fault) },
+      { stdout: recorded('healthy') },
+    ).queue(remediation, fixOk(remediation, detail));
+  }
+
   scripts(): string[] {
     return this.sent.map((s) => s.script);
   }

@@ -51,14 +51,7 @@ function texts(harness: Harness): string {
 describe('an fd-exhaustion incident', () => {
   it('posts findings, waits with the task token saved, and applies the approved fix once', async () => {
     h = await startHarness({});
-    h.runner
-      .queue(
-        'diagnose',
-        { stdout: recorded('fd-exhaustion') },
-        { stdout: recorded('fd-exhaustion') },
-        { stdout: recorded('healthy') },
-      )
-      .queue('raise-nofile', fixOk('raise-nofile', 'LimitNOFILE raised from 19 to 1048576'));
+    h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
     const id = await open(h);
 
     const waiting = await phase(h, id, 'awaiting-approval');
@@ -125,21 +118,14 @@ describe('the approval wait', () => {
     expect(incident.taskToken).toBeNull();
     expect(texts(h)).toContain('<!subteam^S0ONCALL>');
     expect(h.runner.scripts()).toEqual(['diagnose']);
-    // The buttons became text: a late click (built before the expiry) is refused and runs nothing.
+    // The buttons became text: nothing is left to press.
     const findings = h.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
     expect(JSON.stringify(findings.blocks)).not.toContain('nm_fix:');
   });
 
   it('needs the requester plus two other on-call engineers for a destructive fix', async () => {
     h = await startHarness({});
-    h.runner
-      .queue(
-        'diagnose',
-        { stdout: recorded('metadata-corrupt') },
-        { stdout: recorded('metadata-corrupt') },
-        { stdout: recorded('healthy') },
-      )
-      .queue('reset-state', fixOk('reset-state', 'moved root aside'));
+    h.runner.fixLoop('metadata-corrupt', 'reset-state', 'moved root aside');
     const id = await open(h);
     const waiting = await phase(h, id, 'awaiting-approval');
     expect(waiting.offered).toContain('reset-state');
@@ -323,14 +309,7 @@ describe('instance-level fixes', () => {
 describe('clicks under pressure', () => {
   it('lets a click count again after the on-call check failed, and shows refusals in the thread', async () => {
     h = await startHarness({});
-    h.runner
-      .queue(
-        'diagnose',
-        { stdout: recorded('daemon-stopped') },
-        { stdout: recorded('daemon-stopped') },
-        { stdout: recorded('healthy') },
-      )
-      .queue('restart-containerd', fixOk('restart-containerd'));
+    h.runner.fixLoop('daemon-stopped', 'restart-containerd');
     const id = await open(h);
     await phase(h, id, 'awaiting-approval');
 
@@ -350,14 +329,7 @@ describe('clicks under pressure', () => {
 
   it('holds an approval while another fix is in flight in the cluster, and counts the press after', async () => {
     h = await startHarness({});
-    h.runner
-      .queue(
-        'diagnose',
-        { stdout: recorded('daemon-stopped') },
-        { stdout: recorded('daemon-stopped') },
-        { stdout: recorded('healthy') },
-      )
-      .queue('restart-containerd', fixOk('restart-containerd'));
+    h.runner.fixLoop('daemon-stopped', 'restart-containerd');
     const id = await open(h);
     await phase(h, id, 'awaiting-approval');
     // Another node of the same cluster is being fixed right now.

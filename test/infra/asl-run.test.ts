@@ -222,14 +222,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'approve → recheck → fix → verify → recovered',
     queue: (h) => {
-      h.runner
-        .queue(
-          'diagnose',
-          { stdout: recorded('fd-exhaustion') },
-          { stdout: recorded('fd-exhaustion') },
-          { stdout: recorded('healthy') },
-        )
-        .queue('raise-nofile', fixOk('raise-nofile', 'LimitNOFILE raised from 19 to 1048576'));
+      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
     },
     drive: approveFix('raise-nofile'),
     local: 'recovered',
