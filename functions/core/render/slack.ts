@@ -338,7 +338,10 @@ export function decisionText(
   return `:ballot_box_with_check: ${verb}${what}${who} at ${slackDate(at)}`;
 }
 
-const OUTCOME_LOOK: Record<'recovered' | 'not-recovered' | 'skipped' | 'failed' | 'escalated', string> = {
+/** How a fix or an incident ended, as `renderOutcome` reports it. */
+type OutcomeKind = 'recovered' | 'not-recovered' | 'skipped' | 'failed' | 'escalated';
+
+const OUTCOME_LOOK: Record<OutcomeKind, string> = {
   recovered: ':white_check_mark: *Recovered*',
   'not-recovered': ':x: *Not recovered*',
   skipped: ':fast_forward: *Fix skipped*',
@@ -350,7 +353,7 @@ const OUTCOME_LOOK: Record<'recovered' | 'not-recovered' | 'skipped' | 'failed' 
 export function renderOutcome(
   incident: Incident,
   outcome: {
-    kind: 'recovered' | 'not-recovered' | 'skipped' | 'failed' | 'escalated';
+    kind: OutcomeKind;
     detail: string;
     evidence?: readonly string[];
     /** A Slack user group id (`S…`) to notify, e.g. the on-call group on escalation. */
