@@ -1,5 +1,5 @@
 /** Small shared helpers for cause modules: log lookups and figure formatting. */
-import type { LogMatch } from '../facts.js';
+import type { Facts, LogMatch } from '../facts.js';
 import type { Evidence } from '../model.js';
 
 /** The log match with this signature id, if any. */
@@ -25,10 +25,7 @@ export function ratio(part: number | null | undefined, whole: number | null | un
 }
 
 /** Whether containerd answered a real call on its socket in this run. */
-export function containerdAnswers(facts: {
-  readonly containerd: { readonly pid: number | null };
-  readonly socket: { readonly status: string; readonly call: { readonly ok: boolean } | null };
-}): boolean {
+export function containerdAnswers(facts: Pick<Facts, 'socket'>): boolean {
   return facts.socket.status === 'ok' && facts.socket.call?.ok === true;
 }
 
