@@ -4,6 +4,7 @@
  * analyze step, the CLI and the tests.
  */
 import { CATALOG } from './catalog.js';
+import { why } from './causes/helpers.js';
 import { nodeUnreachable } from './causes/node-unreachable.js';
 import { InvalidInputError, MalformedFactsError } from './errors.js';
 import { FACTS_SCHEMA, type Facts } from './facts.js';
@@ -280,7 +281,7 @@ export function analyze(facts: Facts, options?: AnalyzeOptions): Report {
     undecided = true;
     if (section === 'logs') {
       // No cause depends on logs alone, so say here that signatures were not checked.
-      notes.push(`could not read logs (${s.reason ?? 'no reason given'}): log signatures were not matched`);
+      notes.push(`could not read logs (${why(s)}): log signatures were not matched`);
     }
   }
   findings.sort(byRank);
