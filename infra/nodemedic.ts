@@ -170,7 +170,7 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
   analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   'await-approval': ['SLACK_SECRET_ID'],
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
-  outcome: ['SLACK_SECRET_ID', 'ALARM_FILTER'],
+  outcome: ['SLACK_SECRET_ID'],
   escalate: ['SLACK_SECRET_ID'],
   slack: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ONCALL_ALLOWLIST'],
 };
