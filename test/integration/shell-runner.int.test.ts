@@ -13,7 +13,7 @@ import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.
 import { InvalidInputError } from '../../functions/core/errors.js';
 import type { Facts } from '../../functions/core/facts.js';
 import type { CommandRequest, NodeRef } from '../../functions/core/ports.js';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { alive, ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { describeWithContainerd } from '../support/containerd.js';
 
 const NODE: NodeRef = { instanceId: 'local-test', nodeName: null, cluster: 'local', autoScalingGroup: null };
@@ -28,16 +28,6 @@ function request(overrides: Partial<CommandRequest> = {}): CommandRequest {
     comment: 'test',
     ...overrides,
   };
-}
-
-/** True while a process exists and is not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\S+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
 }
 
 describe('ShellCommandRunner', () => {

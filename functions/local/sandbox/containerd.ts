@@ -98,7 +98,7 @@ function configToml(dir: string, extra: string): string {
 }
 
 /** True when a process is alive and not a zombie (PID 1 here may never reap orphaned daemons). */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
