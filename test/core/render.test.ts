@@ -185,6 +185,28 @@ describe('renderFindings', () => {
   });
 });
 
+describe('the notification text beside the blocks', () => {
+  const evil = finding({ summary: 'endpoint <!channel> & more' });
+  it.each([
+    [
+      'findings',
+      () =>
+        renderFindings(report({ findings: [evil] }), {
+          incident: incident(),
+          offered: [],
+          manual: [],
+          held: null,
+        }),
+    ],
+    ['a decision', () => renderDecision(incident({ findings: [evil] }), 'Denied')],
+    ['an outcome', () => renderOutcome(incident(), { kind: 'failed', detail: 'stderr: <!channel> & more' })],
+  ])('escapes what came from a node in %s', (_what, render) => {
+    const { text } = render();
+    expect(text).not.toContain('<!channel>');
+    expect(text).toContain('&lt;!channel&gt; &amp; more');
+  });
+});
+
 describe('renderDecision', () => {
   it('keeps the findings, turns the buttons into who decided what and when', () => {
     const text = decisionText('Approved', ['U0ALICE', 'U0BOB'], '2026-11-27T10:05:00.000Z', 'reset-state');

@@ -145,7 +145,8 @@ export function renderCard(incident: Incident, extra?: { note?: string }): ChatM
   } else {
     blocks.push(context(`incident \`${escapeMrkdwn(incident.id)}\``));
   }
-  const text = `${look.title}: ${node}${extra?.note ? ` — ${extra.note}` : ''}`;
+  // The fallback text is mrkdwn too (and drives notifications): escape it like the blocks.
+  const text = `${look.title}: ${escapeMrkdwn(node)}${extra?.note ? ` — ${extra.note}` : ''}`;
   return { text: clip(text, SLACK_LIMITS.messageText), blocks };
 }
 
@@ -287,10 +288,10 @@ function findingsMessage(
   ];
   const budget = SLACK_LIMITS.blocks - head.length - tail.length;
   const blocks = [...head, ...findingsBlocks(findings, budget), ...tail];
-  const summary = findings.map((f) => f.summary).join('; ');
+  const summary = escapeMrkdwn(findings.map((f) => f.summary).join('; '));
   return {
     text: clip(
-      `${findings.length} finding(s) on ${node}${summary ? `: ${summary}` : ''}`,
+      `${findings.length} finding(s) on ${escapeMrkdwn(node)}${summary ? `: ${summary}` : ''}`,
       SLACK_LIMITS.messageText,
     ),
     blocks,
@@ -378,7 +379,10 @@ export function renderOutcome(
   }
   blocks.push(context(`incident \`${escapeMrkdwn(incident.id)}\``));
   return {
-    text: clip(`${group}${outcome.kind}: ${node}: ${outcome.detail}`, SLACK_LIMITS.messageText),
+    text: clip(
+      `${group}${outcome.kind}: ${escapeMrkdwn(node)}: ${escapeMrkdwn(outcome.detail)}`,
+      SLACK_LIMITS.messageText,
+    ),
     blocks,
   };
 }
