@@ -4,15 +4,21 @@
  * a fix that can run on this machine is approved, fixed and verified as recovered.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeWithContainerd } from '../support/containerd.js';
 
 describeWithContainerd('npm run demo -- --fault all --auto-approve', () => {
   it('recovers every fault that has a fix, and names each cause', { timeout: 600_000 }, () => {
+    // The demo's sandboxes go under a dir of its own, so the leftover check below cannot mistake
+    // another suite's sandbox (vitest runs files side by side) for one the demo left behind.
+    const tmp = mkdtempSync(join(tmpdir(), 'nm-demo-'));
     const run = spawnSync('npm', ['run', '-s', 'demo', '--', '--fault', 'all', '--auto-approve'], {
       encoding: 'utf8',
       timeout: 590_000,
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', TMPDIR: tmp },
     });
     const output = `${run.stdout}\n${run.stderr}`;
     expect(run.status, output.slice(-4000)).toBe(0);
@@ -55,7 +61,8 @@ describeWithContainerd('npm run demo -- --fault all --auto-approve', () => {
       'outdated-version': { cause: expect.stringContaining('outdated-version'), result: 'no local fix' },
     });
     // Nothing left behind: no sandbox daemon outlives the demo.
-    const left = spawnSync('pgrep', ['-f', 'nodemedic-sb-.*/config.toml'], { encoding: 'utf8' });
+    const left = spawnSync('pgrep', ['-f', `${tmp}/nodemedic-sb-.*/config.toml`], { encoding: 'utf8' });
     expect(left.stdout.trim()).toBe('');
+    rmSync(tmp, { recursive: true, force: true });
   });
 });
