@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { Incident } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
 import { getRemediation } from '../core/remediations/index.js';
+import { fixActionId } from '../core/render/slack.js';
 import { parseVersion } from '../core/version.js';
 import {
   LOCAL_CHANNEL,
@@ -97,7 +98,7 @@ async function approve(stack: LocalStack, incident: Incident, remediation: Remed
     const request = stack.standIn.clickRequest({
       channel: message.channel,
       messageTs: message.ts,
-      actionId: `nm_fix:${remediation}`,
+      actionId: fixActionId(remediation),
       user,
     });
     const response = await stack.deliver(request);
