@@ -146,12 +146,22 @@ describe('the alarm function', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
-  it('refuses an instance without the cluster tag, and an unknown one', async () => {
+  it('refuses an instance without the cluster tag, an unknown one, and one of another cluster', async () => {
     const { handler } = await import('../../functions/handlers/alarm.js');
     ec2.on(DescribeInstancesCommand).resolves(instance({ Name: 'not-a-node' }));
     expect(await handler(alarm() as never)).toMatchObject({ kind: 'ignored', code: 'NODE_NOT_FOUND' });
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
     expect(await handler(alarm() as never)).toMatchObject({ kind: 'ignored', code: 'NODE_NOT_FOUND' });
+    // Tagged, but for a cluster this deployment does not cover (CLUSTER_NAMES=prod).
+    ec2.on(DescribeInstancesCommand).resolves(instance({ 'eks:cluster-name': 'stage' }));
+    const other = notReadyAlarmEvent({
+      alarmName: 'nodemedic-stage',
+      instanceId: INSTANCE,
+      nodeName: NODE_NAME,
+      cluster: 'stage',
+      state: 'ALARM',
+    });
+    expect(await handler(other as never)).toMatchObject({ kind: 'ignored', code: 'NODE_NOT_FOUND' });
     expect(sfn.calls()).toHaveLength(0);
   });
 

@@ -32,6 +32,11 @@ export interface Ec2NodeInventoryOptions {
   readonly autoScaling: AutoScalingClient;
   /** The tag whose value names the node's cluster, e.g. `nodemedic:cluster` or `eks:cluster-name`. */
   readonly clusterTagKey: string;
+  /**
+   * The clusters nodemedic may work on (the tag's values). A node of any other cluster is refused
+   * here, with its cluster named, rather than later by IAM. @default every cluster the tag names
+   */
+  readonly clusterNames?: readonly string[];
 }
 
 /** The tag EC2 Auto Scaling puts on the instances it launches. */
@@ -60,6 +65,7 @@ export class Ec2NodeInventory implements NodeInventory {
   private readonly ssm: SSMClient;
   private readonly autoScaling: AutoScalingClient;
   private readonly tagKey: string;
+  private readonly clusters: ReadonlySet<string> | null;
 
   constructor(options: Ec2NodeInventoryOptions) {
     if (!options.clusterTagKey) throw new InvalidInputError('clusterTagKey is empty');
@@ -67,6 +73,7 @@ export class Ec2NodeInventory implements NodeInventory {
     this.ssm = options.ssm;
     this.autoScaling = options.autoScaling;
     this.tagKey = options.clusterTagKey;
+    this.clusters = options.clusterNames?.length ? new Set(options.clusterNames) : null;
   }
 
   /**
@@ -120,10 +127,16 @@ export class Ec2NodeInventory implements NodeInventory {
       throw new NodeNotFoundError(`${asked} matches several instances (${ids}); give the instance id`);
     }
     const instance = matching[0]!;
+    const cluster = tag(instance, this.tagKey)!;
+    if (this.clusters && !this.clusters.has(cluster)) {
+      throw new NodeNotFoundError(
+        `${asked} is in cluster "${cluster}", which nodemedic is not configured for (${[...this.clusters].join(', ')})`,
+      );
+    }
     return {
       instanceId: validateInstanceId(instance.InstanceId ?? ''),
       nodeName: instance.PrivateDnsName || query.nodeName || null,
-      cluster: tag(instance, this.tagKey)!,
+      cluster,
       autoScalingGroup: tag(instance, ASG_TAG_KEY) ?? null,
     };
   }

@@ -10,5 +10,14 @@ const ec2 = new EC2Client({});
 const autoScaling = new AutoScalingClient({});
 
 export function makeInventory(): Ec2NodeInventory {
-  return new Ec2NodeInventory({ ec2, ssm, autoScaling, clusterTagKey: requireEnv('CLUSTER_TAG_KEY') });
+  return new Ec2NodeInventory({
+    ec2,
+    ssm,
+    autoScaling,
+    clusterTagKey: requireEnv('CLUSTER_TAG_KEY'),
+    clusterNames: requireEnv('CLUSTER_NAMES')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  });
 }

@@ -120,6 +120,23 @@ describe('Ec2NodeInventory.resolve', () => {
     expect(ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
   });
 
+  it('refuses a tagged node of a cluster it is not configured for, naming the cluster', async () => {
+    ec2.on(DescribeInstancesCommand).resolves(reservations(instance({ [TAG]: 'stage' })));
+    const limited = new Ec2NodeInventory({
+      ec2: new EC2Client({ region: 'eu-west-1' }),
+      ssm: new SSMClient({ region: 'eu-west-1' }),
+      autoScaling: new AutoScalingClient({ region: 'eu-west-1' }),
+      clusterTagKey: TAG,
+      clusterNames: ['prod'],
+    });
+    await expect(limited.resolve({ instanceId: ID })).rejects.toMatchObject({
+      code: 'NODE_NOT_FOUND',
+      message: expect.stringContaining('cluster "stage", which nodemedic is not configured for (prod)'),
+    });
+    ec2.on(DescribeInstancesCommand).resolves(reservations(instance({ [TAG]: 'prod' })));
+    expect((await limited.resolve({ instanceId: ID })).cluster).toBe('prod');
+  });
+
   it('maps EC2 throttling to a retryable DependencyError', async () => {
     ec2.on(DescribeInstancesCommand).rejects(awsError('RequestLimitExceeded'));
     await expect(inventory().resolve({ instanceId: ID })).rejects.toMatchObject({
