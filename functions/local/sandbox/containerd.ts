@@ -26,14 +26,6 @@ import { fileURLToPath } from 'node:url';
 /** Where the stand-in lives in the repository; each sandbox gets its own executable copy. */
 const STAND_IN = join(dirname(fileURLToPath(import.meta.url)), 'bin', 'systemctl');
 
-/** Options for {@link ContainerdSandbox.start}. */
-export interface SandboxOptions {
-  /** Extra TOML appended to the generated config (e.g. a `[grpc]` key for a fault). */
-  configExtra?: string;
-  /** Parent dir of the sandbox's temp dir. @default os.tmpdir() */
-  parentDir?: string;
-}
-
 /** What a spawned command left behind. */
 export interface RunResult {
   readonly code: number | null;
@@ -73,7 +65,7 @@ export function run(
 }
 
 /** The sandbox's containerd config: v2 (containerd 1.x), everything under the sandbox dir. */
-function configToml(dir: string, extra: string): string {
+function configToml(dir: string): string {
   const q = (s: string) => JSON.stringify(s);
   return [
     'version = 2',
@@ -93,7 +85,6 @@ function configToml(dir: string, extra: string): string {
     // No cgroup v2 delegation in a test VM or CI container: CRI still loads and serves.
     '    disable_cgroup = true',
     '',
-    extra,
   ].join('\n');
 }
 
@@ -184,13 +175,13 @@ export class ContainerdSandbox {
   }
 
   /** Create the sandbox and start its daemon; resolves once the daemon answers a `ctr version`. */
-  static async start(options: SandboxOptions = {}): Promise<ContainerdSandbox> {
-    const dir = await mkdtemp(join(options.parentDir ?? tmpdir(), 'nodemedic-sb-'));
+  static async start(): Promise<ContainerdSandbox> {
+    const dir = await mkdtemp(join(tmpdir(), 'nodemedic-sb-'));
     const sb = new ContainerdSandbox(dir);
     // A unix socket path must fit in sockaddr_un (108 bytes with the NUL).
     if (Buffer.byteLength(`${sb.address}.ttrpc`) > 107) {
       await rm(dir, { recursive: true, force: true });
-      throw new Error(`sandbox dir ${dir} is too long for a unix socket path; pass a shorter parentDir`);
+      throw new Error(`sandbox dir ${dir} is too long for a unix socket path; set a shorter TMPDIR`);
     }
     try {
       for (const d of [
@@ -202,7 +193,7 @@ export class ContainerdSandbox {
       ]) {
         mkdirSync(d, { recursive: true });
       }
-      writeFileSync(sb.configPath, configToml(dir, options.configExtra ?? ''));
+      writeFileSync(sb.configPath, configToml(dir));
       writeFileSync(sb.logFile, '');
       // The unit default (containerd 2.x's 1024:524288) must be one this machine can apply, or
       // raise-nofile could never raise above it here; below that ceiling, use a quarter of it.
