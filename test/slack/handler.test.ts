@@ -18,6 +18,7 @@ const env = {
   STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:111122223333:stateMachine:nodemedic',
   SLACK_CHANNEL_ID: 'C0ALERTS',
   CLUSTER_TAG_KEY: 'kubernetes.io/cluster/prod',
+  CLUSTER_NAMES: 'prod',
   ONCALL_USERGROUP_ID: 'S0ONCALL',
   ONCALL_ALLOWLIST: 'U0DAVE',
   AWS_REGION: 'eu-west-1',
