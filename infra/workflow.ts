@@ -33,7 +33,12 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { CommandPurpose, EscalateInput, OutcomeInput } from '../functions/app/contract.js';
+import {
+  type CommandPurpose,
+  type EscalateInput,
+  type OutcomeInput,
+  WORKFLOW_ERRORS,
+} from '../functions/app/contract.js';
 
 /** The functions the state machine invokes (the alarm and slack functions start/resume it instead). */
 export interface WorkflowFunctions {
@@ -62,11 +67,11 @@ export interface NodemedicWorkflowProps {
 }
 
 /** Error name the handlers give a retryable DependencyError (throttling, a flaky dependency). */
-export const RETRYABLE_ERROR = 'RetryableError';
+const RETRYABLE_ERROR = WORKFLOW_ERRORS.retryable;
 /** Error the Slack listener sends through SendTaskFailure when an approver denies the fix. */
-export const DENIED_ERROR = 'Denied';
+const DENIED_ERROR = WORKFLOW_ERRORS.denied;
 /** Error the alarm function sends through SendTaskFailure when the alarm returns to OK mid-wait. */
-export const RECOVERED_ERROR = 'Recovered';
+const RECOVERED_ERROR = WORKFLOW_ERRORS.recovered;
 
 /** The workflow: a Standard state machine with logging ALL and X-Ray tracing. */
 export class NodemedicWorkflow extends Construct {

@@ -19,7 +19,7 @@ import type { Chat, MessageRef } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { decisionText, renderCard, renderDecision } from '../core/render/slack.js';
 import { isAuthorized } from './authorize.js';
-import type { ApprovalDecision } from './contract.js';
+import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
 
 /** What the approval use cases need. */
@@ -198,7 +198,7 @@ export async function denyFix(deps: ApprovalDeps, click: Click): Promise<ClickOu
   if (taken.kind === 'stale') return taken.outcome;
   const { incident: updated, token } = taken;
   try {
-    await deps.workflow.fail(token, 'Denied', `denied by ${click.user} at ${at}`);
+    await deps.workflow.fail(token, WORKFLOW_ERRORS.denied, `denied by ${click.user} at ${at}`);
   } catch (err) {
     // The card is closed either way: a person has taken over, and nothing will run.
     deps.logger.warn('could not stop the waiting workflow after a deny', {

@@ -15,6 +15,16 @@
 import type { RemediationId } from '../core/model.js';
 import type { CommandStatus } from '../core/ports.js';
 
+/**
+ * Error names shared by the state machine's Retry/Catch rules, the step handlers and the workflow
+ * ports: a handler's retryable failure, an approver's deny, and the alarm back to OK mid-wait.
+ */
+export const WORKFLOW_ERRORS = {
+  retryable: 'RetryableError',
+  denied: 'Denied',
+  recovered: 'Recovered',
+} as const;
+
 /** Why a command is sent: the same send/poll handlers serve every purpose. */
 export type CommandPurpose = 'diagnose' | 'recheck' | 'fix' | 'verify' | 'rollback';
 

@@ -3,11 +3,13 @@
  * `@nodemedic diagnose` mention in someone else's alert thread. They resolve the node, open (or
  * find) the one incident for it, post the status card, and start one workflow execution.
  */
+
 import { dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import { InvalidInputError } from '../core/errors.js';
 import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
+import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 
 /** What happened to an alarm event. */
@@ -150,7 +152,7 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): 
     return { kind: 'recovered', incidentId: open.id };
   if (before.taskToken) {
     await deps.workflow
-      .fail(before.taskToken, 'Recovered', `alarm ${alarmName} went back to OK`)
+      .fail(before.taskToken, WORKFLOW_ERRORS.recovered, `alarm ${alarmName} went back to OK`)
       .catch((error: unknown) => {
         // The wait may already be over (timed out, or resumed a moment ago): the incident is closed either way.
         deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });

@@ -28,6 +28,7 @@ import type {
   SendOutput,
   StepInput,
 } from './contract.js';
+import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { auditEntry, threadOf } from './incidents.js';
 
@@ -48,7 +49,10 @@ export class IncidentNotFoundError extends NodemedicError {
 /** The incident ended while the workflow was still running (its code is the state machine's `Recovered`). */
 export class IncidentEndedError extends NodemedicError {
   constructor(id: string, phase: string) {
-    super('Recovered', `incident ${id} already ended (${phase}): nothing is waiting for an approval`);
+    super(
+      WORKFLOW_ERRORS.recovered,
+      `incident ${id} already ended (${phase}): nothing is waiting for an approval`,
+    );
   }
 }
 

@@ -7,7 +7,9 @@
  * `unavailable(...)`, which fail loudly if a step ever reaches for them. That keeps each esbuild
  * bundle to the SDK clients its function really needs, and mirrors the function's IAM policy.
  */
+
 import { Logger } from '@aws-lambda-powertools/logger';
+import { WORKFLOW_ERRORS } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
 import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy, validateSafetyPolicy } from '../core/policy.js';
@@ -63,7 +65,7 @@ export function unavailable<T extends object>(port: string): T {
 export class RetryableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = 'RetryableError';
+    this.name = WORKFLOW_ERRORS.retryable;
   }
 }
 

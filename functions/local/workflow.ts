@@ -5,7 +5,12 @@
  * definition is validated separately; this only sequences the steps.
  */
 import { randomUUID } from 'node:crypto';
-import type { ApprovalDecision, CommandPurpose, EscalateInput } from '../app/contract.js';
+import {
+  type ApprovalDecision,
+  type CommandPurpose,
+  type EscalateInput,
+  WORKFLOW_ERRORS,
+} from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
 import {
   analyzeStep,
@@ -159,7 +164,7 @@ export class InProcessWorkflow implements Workflow {
     try {
       return await this.steps(incidentId, stage);
     } catch (error) {
-      if (error instanceof NodemedicError && error.code === 'Recovered') {
+      if (error instanceof NodemedicError && error.code === WORKFLOW_ERRORS.recovered) {
         this.emit(incidentId, 'ended', error.message);
         return 'closed';
       }
@@ -226,7 +231,10 @@ export class InProcessWorkflow implements Workflow {
     } catch (error) {
       // Like the state machine's catches on the wait: Denied and Recovered end the run; any
       // other failure of the wait escalates.
-      if (error instanceof TaskFailedError && (error.error === 'Denied' || error.error === 'Recovered')) {
+      if (
+        error instanceof TaskFailedError &&
+        (error.error === WORKFLOW_ERRORS.denied || error.error === WORKFLOW_ERRORS.recovered)
+      ) {
         this.emit(incidentId, 'approval-ended', `${error.error}: ${error.message}`);
         return 'failed';
       }
