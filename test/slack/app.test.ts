@@ -321,7 +321,7 @@ describe('two-person rule for destructive fixes', () => {
     expect(now?.phase).toBe('awaiting-approval');
     // The card tells the channel who approved so far and that one more approver is needed.
     expect(JSON.stringify(standIn.message(channel, inc.card!.ts)?.blocks)).toMatch(
-      new RegExp(`approved by [^"]*<@${BOB}>; waiting for another approver`),
+      new RegExp(`requested by <@${ALICE}>, approved by <@${BOB}>; waiting for another approver`),
     );
 
     await send(click(inc, fixAction('reset-state'), CAROL)); // second: approved

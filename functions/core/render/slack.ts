@@ -77,8 +77,14 @@ function nodeLabel(incident: Incident): string {
 /** What the card says the incident is doing now, one line per phase. */
 function phaseDetail(incident: Incident): string {
   const req = incident.requested;
-  const reqTitle = req ? remediationMeta(req.remediation).title : null;
-  const approvers = incident.approvals.map((a) => mention(a.user)).join(', ');
+  const reqMeta = req ? remediationMeta(req.remediation) : null;
+  const reqTitle = reqMeta?.title ?? null;
+  // A destructive fix's requester does not count as one of its approvers (plan.ts applyApproval).
+  const counted =
+    req && reqMeta?.tier === 'destructive'
+      ? incident.approvals.filter((a) => a.user !== req.by)
+      : incident.approvals;
+  const approvers = counted.map((a) => mention(a.user)).join(', ');
   switch (incident.phase) {
     case 'diagnosing':
       return 'Running the diagnosis on the node through SSM. Findings follow in this thread.';
@@ -87,8 +93,11 @@ function phaseDetail(incident: Incident): string {
         ? 'No finding. Details in this thread.'
         : `${incident.findings.length} finding(s), nothing to approve. Details in this thread.`;
     case 'awaiting-approval':
-      if (req && incident.approvals.length > 0) {
-        return `*${escapeMrkdwn(reqTitle ?? '')}* approved by ${approvers}; waiting for another approver.`;
+      if (req && counted.length > 0) {
+        return `*${escapeMrkdwn(reqTitle ?? '')}* requested by ${mention(req.by)}, approved by ${approvers}; waiting for another approver.`;
+      }
+      if (req) {
+        return `*${escapeMrkdwn(reqTitle ?? '')}* requested by ${mention(req.by)}; waiting for other on-call engineers to approve.`;
       }
       return 'Waiting for an on-call engineer to approve a fix in this thread.';
     case 'fixing':
