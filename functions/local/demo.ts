@@ -4,13 +4,11 @@
  * Approve really fixes the daemon. `--auto-approve` runs the loop with no browser; `--fault all`
  * runs every fault and prints a table.
  */
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { Incident } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { fixActionId } from '../core/render/slack.js';
-import { parseVersion } from '../core/version.js';
 import {
   LOCAL_CHANNEL,
   LOCAL_NODE,
@@ -20,7 +18,7 @@ import {
   type LocalStack,
   startLocalStack,
 } from './compose.js';
-import { ContainerdSandbox, containerdInstalled } from './sandbox/containerd.js';
+import { ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
 import { FAULTS, type FaultId } from './sandbox/faults.js';
 import type { WorkflowEvent } from './workflow.js';
 
@@ -50,15 +48,6 @@ const TERMINAL = new Set(['recovered', 'escalated', 'closed']);
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${line}\n`);
-}
-
-function installedVersion(): string | null {
-  try {
-    const out = execFileSync('containerd', ['--version'], { encoding: 'utf8', timeout: 5_000 });
-    return out.trim().split(/\s+/)[2] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 async function waitFor(
@@ -303,10 +292,10 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  const installed = installedVersion();
-  if (!installed || !parseVersion(installed)) {
+  const installed = installedContainerd()?.version;
+  if (!installed) {
     process.stderr.write(
-      `demo: could not read the installed containerd version (${installed ?? 'no output'})\n`,
+      'demo: could not read the installed containerd version from `containerd --version`\n',
     );
     return 2;
   }

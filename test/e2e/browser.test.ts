@@ -10,7 +10,6 @@
  * Without chromium or containerd the browser suites are skipped locally and fail under CI=true.
  */
 
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -27,7 +26,7 @@ import {
   type LocalStack,
   startLocalStack,
 } from '../../functions/local/compose.js';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { ContainerdSandbox, installedContainerd } from '../../functions/local/sandbox/containerd.js';
 import { FAULTS } from '../../functions/local/sandbox/faults.js';
 import { type MountedPage, mountPage, type PageState } from '../../functions/local/slack-standin/page.js';
 import { SlackStandIn, signSlackRequest } from '../../functions/local/slack-standin/server.js';
@@ -609,10 +608,9 @@ function text(locator: Locator): Promise<string> {
   return locator.innerText();
 }
 
-/** The installed containerd's X.Y.Z, from `containerd --version`. */
+/** The installed containerd's X.Y.Z. */
 function installedVersion(): string {
-  const out = spawnSync('containerd', ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
-  const version = /\b(\d+\.\d+\.\d+)/.exec(out)?.[1];
-  if (!version) throw new Error(`cannot read the containerd version from ${JSON.stringify(out)}`);
-  return version;
+  const installed = installedContainerd();
+  if (!installed) throw new Error('cannot read the installed containerd version from `containerd --version`');
+  return installed.release;
 }

@@ -5,7 +5,7 @@
  * starts in well under a second, and no fault's leftovers (log lines, a corrupt DB) leak into the
  * next case.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +15,7 @@ import { main } from '../../functions/cli/main.js';
 import { type Facts, LOG_SIGNATURES } from '../../functions/core/facts.js';
 import type { Report } from '../../functions/core/model.js';
 import type { CommandInvocation, NodeRef } from '../../functions/core/ports.js';
-import { parseVersion } from '../../functions/core/version.js';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { ContainerdSandbox, installedContainerd } from '../../functions/local/sandbox/containerd.js';
 import {
   FAULTS,
   type FaultId,
@@ -32,12 +31,11 @@ const NODE: NodeRef = { instanceId: 'local-test', nodeName: null, cluster: 'loca
 const HANG_GUARD_MS = 40_000;
 const OUTPUT_LIMIT = 20_000;
 
-/** The installed containerd's X.Y.Z: a minimum at it keeps outdated-version out of other cases. */
+/** The installed containerd's X.Y.Z. */
 function installedVersion(): string {
-  const out = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout ?? '';
-  const v = parseVersion(out.split(/\s+/)[2] ?? '');
-  if (!v) throw new Error(`cannot read the installed containerd version from ${JSON.stringify(out)}`);
-  return `${v.major}.${v.minor}.${v.patch}`;
+  const installed = installedContainerd();
+  if (!installed) throw new Error('cannot read the installed containerd version from `containerd --version`');
+  return installed.release;
 }
 
 interface Diagnosis {

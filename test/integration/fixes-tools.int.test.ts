@@ -1,14 +1,8 @@
-/**
- * The fixes that drive OS tools which cannot act for real here: upgrade-containerd (dnf/yum or apt
- * with a version lock) and cordon-drain (kubectl against a cluster). The real scripts run through
- * the local shell runner; the package managers and kubectl are stand-ins on PATH that record their
- * argv, and every other tool (bash, containerd --version, coreutils) is the real one.
- */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installedContainerd } from '../../functions/local/sandbox/containerd.js';
 import { describeWithContainerd } from '../support/containerd.js';
 import { pathWithout, runFix } from '../support/fixes.js';
 
@@ -62,8 +56,7 @@ describeWithContainerd('upgrade-containerd through the package manager only', ()
   let apt: string;
 
   beforeAll(() => {
-    const out = spawnSync('containerd', ['--version'], { encoding: 'utf8' }).stdout;
-    installed = (out.split(/\s+/)[2] ?? '').replace(/^v/, '').replace(/[-~+].*/, '');
+    installed = installedContainerd()?.release ?? '';
     expect(installed).toMatch(/^\d+\.\d+\.\d+$/);
     dnf = `${standIns('dnf', 'yum', 'apt-get', 'apt-mark')}:${process.env.PATH}`;
     apt = `${standIns('apt-get', 'apt-mark')}:${pathWithout(join(work, `path-${++counter}`), 'dnf', 'yum')}`;

@@ -22,6 +22,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseVersion } from '../../core/version.js';
 
 /** Where the stand-in lives in the repository; each sandbox gets its own executable copy. */
 const STAND_IN = join(dirname(fileURLToPath(import.meta.url)), 'bin', 'systemctl');
@@ -130,6 +131,17 @@ export function nofileCeiling(): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The installed containerd, from `containerd --version`: its version word as printed
+ * (`1.6.20~ds1`) and its release (`1.6.20`); null when it is missing or says something else.
+ */
+export function installedContainerd(): { version: string; release: string } | null {
+  const out = spawnSync('containerd', ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  const version = out.trim().split(/\s+/)[2];
+  const parsed = version ? parseVersion(version) : null;
+  return version && parsed ? { version, release: `${parsed.major}.${parsed.minor}.${parsed.patch}` } : null;
 }
 
 /** True when containerd and ctr from the distribution package, and prlimit, are on PATH. */
