@@ -4,10 +4,10 @@
  * a fix that can run on this machine is approved, fixed and verified as recovered.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { describeWithContainerd } from '../support/containerd.js';
 
 describeWithContainerd('npm run demo -- --fault all --auto-approve', () => {
@@ -15,6 +15,7 @@ describeWithContainerd('npm run demo -- --fault all --auto-approve', () => {
     // The demo's sandboxes go under a dir of its own, so the leftover check below cannot mistake
     // another suite's sandbox (vitest runs files side by side) for one the demo left behind.
     const tmp = mkdtempSync(join(tmpdir(), 'nm-demo-'));
+    onTestFinished(() => rmSync(tmp, { recursive: true, force: true }));
     const run = spawnSync('npm', ['run', '-s', 'demo', '--', '--fault', 'all', '--auto-approve'], {
       encoding: 'utf8',
       timeout: 590_000,
@@ -63,6 +64,7 @@ describeWithContainerd('npm run demo -- --fault all --auto-approve', () => {
     // Nothing left behind: no sandbox daemon outlives the demo.
     const left = spawnSync('pgrep', ['-f', `${tmp}/nodemedic-sb-.*/config.toml`], { encoding: 'utf8' });
     expect(left.stdout.trim()).toBe('');
-    rmSync(tmp, { recursive: true, force: true });
+    // ...and no sandbox directory either.
+    expect(readdirSync(tmp).filter((name) => name.startsWith('nodemedic-sb-'))).toEqual([]);
   });
 });
