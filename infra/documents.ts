@@ -12,7 +12,12 @@
  */
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { SCRIPT_PARAMETERS, type ScriptParameterName } from '../functions/core/script-params.js';
+import {
+  DIAGNOSE_PARAMETERS,
+  DIAGNOSE_TIMEOUT_SECONDS,
+  SCRIPT_PARAMETERS,
+  type ScriptParameterName,
+} from '../functions/core/script-params.js';
 import { scriptFile, scriptProgram } from '../functions/scripts/program.js';
 
 /** What a document needs to know about one script (a subset of a remediation catalog entry). */
@@ -28,9 +33,8 @@ export interface ScriptSpec {
 /** The diagnosis runs with the path overrides only; it takes no fix-specific input. */
 export const DIAGNOSE_SCRIPT: ScriptSpec = {
   id: 'diagnose',
-  parameters: ['address', 'config', 'root', 'state', 'logFile', 'systemdDir'],
-  // The script bounds itself to about 15 s; the margin covers a slow agent start on a loaded node.
-  timeoutSeconds: 60,
+  parameters: DIAGNOSE_PARAMETERS,
+  timeoutSeconds: DIAGNOSE_TIMEOUT_SECONDS,
 };
 
 /** SSM's limit on a Command document's content. */

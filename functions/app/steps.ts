@@ -13,6 +13,7 @@ import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
 import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
+import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import type {
   AnalyzeInput,
   AnalyzeOutput,
@@ -32,8 +33,6 @@ import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { auditEntry, threadOf } from './incidents.js';
 
-/** Seconds the diagnostic script may run on the node (it bounds itself to about 15 s). */
-export const DIAGNOSE_TIMEOUT_SECONDS = 60;
 /** How long the verification after a reboot may wait for the node's agent to come back. */
 export const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
 /** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
@@ -238,7 +237,7 @@ async function dispatch(
 
 /** The diagnosis takes only the path overrides; fix-only parameters are not passed. */
 function diagnoseParameters(deps: AppDeps): Record<string, string> {
-  const names = ['address', 'config', 'root', 'state', 'logFile', 'systemdDir'];
+  const names: readonly string[] = DIAGNOSE_PARAMETERS;
   return Object.fromEntries(Object.entries(deps.scriptParameters).filter(([name]) => names.includes(name)));
 }
 

@@ -97,6 +97,18 @@ export const SCRIPT_PARAMETERS = {
 
 export type ScriptParameterName = keyof typeof SCRIPT_PARAMETERS;
 
+/** The diagnosis takes the path overrides only: no fix-specific input. */
+export const DIAGNOSE_PARAMETERS = [
+  'address',
+  'config',
+  'root',
+  'state',
+  'logFile',
+] as const satisfies readonly ScriptParameterName[];
+
+/** Seconds the diagnosis may run on the node: it bounds itself to about 15 s; the margin covers a slow agent start. */
+export const DIAGNOSE_TIMEOUT_SECONDS = 60;
+
 /**
  * Validate parameter values and map them to the environment variables the scripts read.
  * Throws InvalidInputError naming the parameter for an unknown name or a value that does not match.

@@ -17,7 +17,6 @@
 #   NODEMEDIC_ROOT        containerd's root dir          (/var/lib/containerd)
 #   NODEMEDIC_STATE       containerd's state dir         (/run/containerd)
 #   NODEMEDIC_LOG_FILE    read log lines from this file instead of the journal
-#   NODEMEDIC_SYSTEMD_DIR where unit drop-ins live       (/etc/systemd/system)
 # No `set -e`/`set -u`: a probe that trips must leave its section `unknown`, never kill the run
 # before the document is printed.
 export LC_ALL=C
@@ -32,7 +31,6 @@ CONFIG=${NODEMEDIC_CONFIG:-$DEFAULT_CONFIG}
 ROOT_DIR=${NODEMEDIC_ROOT:-/var/lib/containerd}
 STATE_DIR=${NODEMEDIC_STATE:-/run/containerd}
 LOG_FILE=${NODEMEDIC_LOG_FILE:-}
-SYSTEMD_DIR=${NODEMEDIC_SYSTEMD_DIR:-/etc/systemd/system}
 
 # Caps that keep the document small whatever the node holds.
 CAP_ERROR=300       # CallResult.error, parse errors
