@@ -12,7 +12,7 @@
  */
 import { NodemedicError } from '../core/errors.js';
 import type { Approval, AuditEntry, Incident, IncidentStore, Workflow } from '../core/incident.js';
-import { REMEDIATION_IDS, type RemediationId } from '../core/model.js';
+import { isRemediationId, type RemediationId } from '../core/model.js';
 import { applyApproval } from '../core/plan.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat, MessageRef } from '../core/ports.js';
@@ -467,8 +467,4 @@ function who(actor: string): string {
 function describe(err: unknown): string {
   if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
-}
-
-function isRemediationId(value: string): value is RemediationId {
-  return (REMEDIATION_IDS as readonly string[]).includes(value);
 }

@@ -7,7 +7,7 @@
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { MalformedFactsError, NodemedicError } from '../core/errors.js';
 import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
-import type { RemediationId, Report } from '../core/model.js';
+import type { Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
@@ -564,13 +564,4 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
     updated,
     renderOutcome(updated, { kind: 'escalated', detail: text, mentionUserGroup: deps.onCallUserGroupId }),
   );
-}
-
-/** Remediation ids are validated at the edges; this narrows a string from a workflow payload. */
-export function isRemediationId(value: unknown): value is RemediationId {
-  try {
-    return typeof value === 'string' && getRemediation(value as RemediationId) !== undefined;
-  } catch {
-    return false;
-  }
 }

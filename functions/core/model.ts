@@ -45,6 +45,11 @@ export const REMEDIATION_IDS = [
 ] as const;
 export type RemediationId = (typeof REMEDIATION_IDS)[number];
 
+/** Narrows an untrusted string (a Slack action id, a workflow payload) to a remediation id. */
+export function isRemediationId(value: unknown): value is RemediationId {
+  return typeof value === 'string' && (REMEDIATION_IDS as readonly string[]).includes(value);
+}
+
 /**
  * Risk tiers from the safety model. `manual` is shown to a person and never run by nodemedic.
  * `destructive` needs two distinct approvers, neither of them the requester.
