@@ -1,16 +1,22 @@
 /**
- * The in-process workflow: the local composition's stand-in for Step Functions. It runs the same
- * steps (functions/app/steps.ts) in the same order as the state machine in infra/workflow.ts,
- * including the task-token wait for an approval and its timeout. Keep it thin: the real
- * definition is validated separately; this only sequences the steps.
+ * The local mode's Step Functions: the definition the stack deploys (functions/local/definition.ts
+ * builds it from infra/workflow.ts), run by the ASL interpreter (functions/local/asl.ts) in this
+ * process. Each Lambda task runs the step use case its handler wraps, with the handlers' own error
+ * mapping (RetryableError and the codes the Retry/Catch rules match). StartExecution,
+ * SendTaskSuccess and SendTaskFailure reach the interpreter through the real StepFunctionsWorkflow
+ * adapter, so the local mode exercises the same token checks and error mapping as AWS.
+ *
+ * Time is scaled, never the definition: a Wait second lasts `pollScaleMs`, and the approval wait's
+ * TimeoutSeconds lasts `approvalTimeoutMs` in all.
  */
-import { randomUUID } from 'node:crypto';
 import {
-  type ApprovalDecision,
-  type CommandPurpose,
-  type EscalateInput,
-  WORKFLOW_ERRORS,
-} from '../app/contract.js';
+  SendTaskFailureCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { executionName, StepFunctionsWorkflow } from '../adapters/aws/sfn-workflow.js';
+import type { HandlerName } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
 import {
   analyzeStep,
@@ -22,9 +28,12 @@ import {
   reachabilityStep,
   sendStep,
 } from '../app/steps.js';
-import { NodemedicError, TaskTokenError } from '../core/errors.js';
+import { NodemedicError } from '../core/errors.js';
 import type { Workflow } from '../core/incident.js';
-import type { RemediationId } from '../core/model.js';
+import { DEFAULT_SAFETY_POLICY } from '../core/policy.js';
+import { toTaskError } from '../handlers/runtime.js';
+import { AslInterpreter, type ExecutionResult, scaledClock, type TaskEvent } from './asl.js';
+import { localDefinition } from './definition.js';
 
 /** One line of the run's story, for the demo's terminal and for tests. */
 export interface WorkflowEvent {
@@ -35,242 +44,180 @@ export interface WorkflowEvent {
 }
 
 export interface InProcessWorkflowOptions {
-  /** How long to wait for an approval before escalating. */
+  /** How long the approval wait lasts before it escalates, in real milliseconds. */
   readonly approvalTimeoutMs: number;
-  /** Scale for the poll backoff: Step Functions waits `waitSeconds`; locally wait this × that. */
+  /**
+   * The approval timeout the definition is built with (the safety policy's), so it is the one
+   * the stack deploys. @default DEFAULT_SAFETY_POLICY.approvalTimeoutMinutes
+   */
+  readonly approvalTimeoutMinutes?: number;
+  /** Real milliseconds per second of a Wait state or retry delay. @default 100 */
   readonly pollScaleMs?: number;
   readonly onEvent?: (event: WorkflowEvent) => void;
 }
 
-/** A waiting approval: resolves with the decision, rejects on deny/recovered, or times out. */
-interface Pending {
-  resolve(decision: ApprovalDecision): void;
-  reject(error: TaskFailedError): void;
-}
+type Step = (deps: AppDeps, input: never) => Promise<unknown>;
 
-/** A task token failed by the listener (deny, alarm back to OK), like SendTaskFailure. */
-export class TaskFailedError extends NodemedicError {
-  constructor(
-    readonly error: string,
-    message: string,
-  ) {
-    super('TASK_FAILED', message);
-  }
-}
+/** The use case each state machine function wraps (functions/handlers/<name>.ts). */
+const STEPS: Readonly<Record<Exclude<HandlerName, 'alarm' | 'slack'>, Step>> = {
+  reachability: reachabilityStep,
+  send: sendStep,
+  poll: pollStep,
+  analyze: analyzeStep,
+  'await-approval': awaitApprovalStep,
+  evaluate: evaluateStep,
+  outcome: outcomeStep,
+  escalate: escalateStep,
+};
+
+/** What a run's last state says about the incident, in the words the demo and the tests use. */
+const ENDINGS: Readonly<Record<string, string>> = {
+  OutcomeRecovered: 'recovered',
+  OutcomeSkipped: 'skipped',
+  FindingsPosted: 'findings',
+  Denied: 'closed',
+  RecoveredWhileWaiting: 'closed',
+};
 
 export class InProcessWorkflow implements Workflow {
-  private readonly pending = new Map<string, Pending>();
-  private readonly runs = new Map<string, Promise<string>>();
   private deps: AppDeps | null = null;
+  private readonly interpreter: AslInterpreter;
+  private readonly adapter: StepFunctionsWorkflow;
+  /** Execution name → incident id, for the events. */
+  private readonly incidents = new Map<string, string>();
 
-  constructor(private readonly options: InProcessWorkflowOptions) {}
+  constructor(private readonly options: InProcessWorkflowOptions) {
+    const minutes = options.approvalTimeoutMinutes ?? DEFAULT_SAFETY_POLICY.approvalTimeoutMinutes;
+    const { definition, functions } = localDefinition(minutes);
+    this.interpreter = new AslInterpreter({
+      definition,
+      functions,
+      clock: scaledClock({
+        waitMs: options.pollScaleMs ?? 100,
+        timeoutMs: options.approvalTimeoutMs / (minutes * 60),
+      }),
+      invoke: (handler, payload) => this.invoke(handler, payload),
+      onTask: (event) => this.story(event),
+    });
+    this.adapter = new StepFunctionsWorkflow({
+      client: localStepFunctions(this.interpreter),
+      stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:nodemedic',
+    });
+  }
 
   /** The deps hold this workflow too, so they are attached after construction. */
   attach(deps: AppDeps): void {
     this.deps = deps;
   }
 
-  async start(incidentId: string, _input: Record<string, unknown>): Promise<{ executionId: string }> {
-    const existing = this.runs.get(incidentId);
-    if (!existing) {
-      const run = this.execute(incidentId).catch((error: unknown) => {
-        this.emit(incidentId, 'failed', error instanceof Error ? error.message : String(error));
-        return 'failed';
-      });
-      this.runs.set(incidentId, run);
-    }
-    return { executionId: `local:${incidentId}` };
-  }
-
-  /** Resolves when the incident's run ends, with its final state name. */
-  async finished(incidentId: string): Promise<string> {
-    const run = this.runs.get(incidentId);
-    if (!run) throw new TaskTokenError('TASK_DOES_NOT_EXIST', `no run for incident ${incidentId}`);
-    return run;
-  }
-
-  async resume(taskToken: string, output: Record<string, unknown>): Promise<void> {
-    const waiting = this.take(taskToken);
-    waiting.resolve(output as unknown as ApprovalDecision);
-  }
-
-  async fail(taskToken: string, error: string, cause: string): Promise<void> {
-    const waiting = this.take(taskToken);
-    waiting.reject(new TaskFailedError(error, cause));
-  }
-
-  private take(taskToken: string): Pending {
-    const waiting = this.pending.get(taskToken);
-    if (!waiting)
-      throw new TaskTokenError(
-        'TASK_TOKEN_INVALID',
-        'the approval this button belongs to is no longer waiting',
+  async start(incidentId: string, input: Record<string, unknown>): Promise<{ executionId: string }> {
+    const name = executionName(incidentId);
+    const first = !this.incidents.has(name);
+    this.incidents.set(name, incidentId);
+    const started = await this.adapter.start(incidentId, input);
+    if (first) {
+      void this.interpreter.result(name).then(
+        (result) => {
+          if (result.status !== 'SUCCEEDED')
+            this.options.onEvent?.({
+              incidentId,
+              step: 'execution',
+              detail:
+                `${result.status} in ${result.lastState}: ${result.error ?? ''} ${result.cause ?? ''}`.trim(),
+              at: new Date(),
+            });
+        },
+        () => {},
       );
-    this.pending.delete(taskToken);
-    return waiting;
-  }
-
-  private get d(): AppDeps {
-    if (!this.deps) throw new NodemedicError('WORKFLOW_NOT_ATTACHED', 'attach(deps) before start()');
-    return this.deps;
-  }
-
-  private emit(incidentId: string, step: string, detail: string): void {
-    this.options.onEvent?.({ incidentId, step, detail, at: new Date() });
-  }
-
-  private sleep(seconds: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, seconds * (this.options.pollScaleMs ?? 100)));
-  }
-
-  /** send → wait/poll loop, as the state machine's reusable poll chain. */
-  private async command(
-    incidentId: string,
-    purpose: CommandPurpose,
-    remediation?: RemediationId,
-  ): Promise<string | null> {
-    const sent = await sendStep(this.d, { incidentId, purpose, ...(remediation ? { remediation } : {}) });
-    this.emit(
-      incidentId,
-      `send ${purpose}`,
-      `${purpose === 'fix' || purpose === 'rollback' ? remediation : 'diagnose'} → ${sent.commandId ?? (purpose === 'fix' ? 'EC2 API' : 'no command')}`,
-    );
-    if (!sent.commandId) return null;
-    let wait = sent.waitSeconds;
-    for (let attempt = 0; ; ) {
-      await this.sleep(wait);
-      const polled = await pollStep(this.d, { incidentId, commandId: sent.commandId, attempt });
-      if (polled.done) {
-        this.emit(incidentId, `poll ${purpose}`, polled.status);
-        return sent.commandId;
-      }
-      attempt = polled.attempt;
-      wait = polled.waitSeconds;
     }
+    return started;
   }
 
-  private async escalate(incidentId: string, reason: EscalateInput['reason']): Promise<string> {
-    await escalateStep(this.d, { incidentId, reason });
-    this.emit(incidentId, 'escalate', reason);
-    return 'escalated';
+  resume(taskToken: string, output: Record<string, unknown>): Promise<void> {
+    return this.adapter.resume(taskToken, output);
+  }
+
+  fail(taskToken: string, error: string, cause: string): Promise<void> {
+    return this.adapter.fail(taskToken, error, cause);
   }
 
   /**
-   * The run, with the state machine's catches: a failure before a fix started escalates as
-   * `diagnosis-failed`, one after as `fix-failed`; `Denied` and `Recovered` are normal ends.
+   * Resolves when the incident's execution ends: `recovered`, `skipped`, `findings`, `closed`,
+   * `escalated`, or `failed` / `timed-out` when the execution itself failed.
    */
-  private async execute(incidentId: string): Promise<string> {
-    const stage = { fixing: false };
+  async finished(incidentId: string): Promise<string> {
+    return ending(await this.interpreter.result(executionName(incidentId)));
+  }
+
+  private async invoke(handler: string, payload: unknown): Promise<unknown> {
+    const step = STEPS[handler as keyof typeof STEPS];
+    if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
+    if (!this.deps) throw new NodemedicError('WORKFLOW_NOT_ATTACHED', 'attach(deps) before start()');
     try {
-      return await this.steps(incidentId, stage);
+      return await step(this.deps, payload as never);
     } catch (error) {
-      if (error instanceof NodemedicError && error.code === WORKFLOW_ERRORS.recovered) {
-        this.emit(incidentId, 'ended', error.message);
-        return 'closed';
-      }
-      this.emit(incidentId, 'failed', error instanceof Error ? error.message : String(error));
-      return this.escalate(incidentId, stage.fixing ? 'fix-failed' : 'diagnosis-failed');
+      throw toTaskError(error);
     }
   }
 
-  private async steps(incidentId: string, stage: { fixing: boolean }): Promise<string> {
-    const reach = await reachabilityStep(this.d, { incidentId });
-    this.emit(incidentId, 'reachability', reach.reachable ? 'reachable' : 'unreachable');
-    let commandId = reach.reachable ? await this.command(incidentId, 'diagnose') : null;
-    for (;;) {
-      const analysis = await analyzeStep(this.d, { incidentId, commandId });
-      this.emit(
-        incidentId,
-        'analyze',
-        `offered ${analysis.offered.join(', ') || 'nothing'}${analysis.held ? ' (held)' : ''}`,
-      );
-      if (!analysis.awaitApproval) return 'findings';
-
-      const decision = await this.waitForApproval(incidentId);
-      if (decision === 'timeout') return this.escalate(incidentId, 'approval-timeout');
-      if (decision === 'failed') return 'closed';
-      if (decision.decision === 'rerun') {
-        commandId = await this.command(incidentId, 'diagnose');
-        continue;
-      }
-      if (!decision.remediation) throw new NodemedicError('UnknownDecision', 'an approval that names no fix');
-      stage.fixing = true;
-      return this.fix(incidentId, decision.remediation);
-    }
+  /** A Task state that ended, told the way the demo prints a run. */
+  private story(event: TaskEvent): void {
+    const incidentId = this.incidents.get(event.execution) ?? event.execution;
+    const input = (event.payload ?? {}) as Record<string, unknown>;
+    const result = (event.result ?? {}) as Record<string, unknown>;
+    const purpose = typeof input.purpose === 'string' ? input.purpose : '';
+    const step = [event.handler, purpose].filter(Boolean).join(' ');
+    let detail: string;
+    if (event.error) detail = `failed: ${event.error}`;
+    else if (event.handler === 'poll' && result.done !== true)
+      return; // only the poll that ends
+    else if (event.handler === 'reachability') detail = result.reachable ? 'reachable' : 'unreachable';
+    else if (event.handler === 'send')
+      detail = `${String(input.remediation ?? 'diagnose')} → ${String(result.commandId ?? 'no command (EC2/ASG API)')}`;
+    else if (event.handler === 'poll') detail = String(result.status);
+    else if (event.handler === 'analyze')
+      detail = `offered ${(result.offered as string[] | undefined)?.join(', ') || 'nothing'}${result.held ? ' (held)' : ''}`;
+    else if (event.handler === 'await-approval')
+      detail = `${String(result.decision)} ${String(result.remediation ?? '')} by ${(result.by as string[] | undefined)?.join(', ') ?? '?'}`;
+    else if (event.handler === 'evaluate') detail = result.ok ? 'ok' : 'not ok';
+    else if (event.handler === 'escalate') detail = String(input.reason);
+    else detail = String(input.kind ?? 'done');
+    this.options.onEvent?.({ incidentId, step, detail, at: new Date() });
   }
+}
 
-  private async waitForApproval(incidentId: string): Promise<ApprovalDecision | 'timeout' | 'failed'> {
-    const token = `local-token:${randomUUID()}`;
-    const decision = new Promise<ApprovalDecision>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject });
-    });
-    // A deny or an alarm back to OK can arrive while the step below is still updating the card:
-    // the race further down takes that rejection, so it must not count as unhandled meanwhile.
-    decision.catch(() => {});
-    try {
-      await awaitApprovalStep(this.d, { incidentId, taskToken: token });
-    } catch (error) {
-      this.pending.delete(token);
-      throw error;
-    }
-    this.emit(incidentId, 'await-approval', 'waiting for an authorized approval');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.options.approvalTimeoutMs);
-    });
-    try {
-      const result = await Promise.race([decision, timeout]);
-      if (result === 'timeout') this.pending.delete(token);
-      else
-        this.emit(
-          incidentId,
-          'approved',
-          `${result.decision} ${result.remediation ?? ''} by ${result.by.join(', ')}`,
-        );
-      return result;
-    } catch (error) {
-      // Like the state machine's catches on the wait: Denied and Recovered end the run; any
-      // other failure of the wait escalates.
-      if (
-        error instanceof TaskFailedError &&
-        (error.error === WORKFLOW_ERRORS.denied || error.error === WORKFLOW_ERRORS.recovered)
-      ) {
-        this.emit(incidentId, 'approval-ended', `${error.error}: ${error.message}`);
-        return 'failed';
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+function ending(result: ExecutionResult): string {
+  if (result.status === 'TIMED_OUT') return 'timed-out';
+  if (result.status === 'FAILED') return 'failed';
+  if (result.lastState.startsWith('Escalate')) return 'escalated';
+  return ENDINGS[result.lastState] ?? result.lastState;
+}
 
-  /** send → poll → evaluate, the state machine's reusable command chain. */
-  private async judged(
-    incidentId: string,
-    purpose: 'recheck' | 'fix' | 'verify' | 'rollback',
-    remediation: RemediationId,
-  ): Promise<{ ok: boolean; rollback: boolean }> {
-    const commandId = await this.command(incidentId, purpose, remediation);
-    return evaluateStep(this.d, { incidentId, purpose, commandId, remediation });
-  }
-
-  private async fix(incidentId: string, remediation: RemediationId): Promise<string> {
-    const recheck = await this.judged(incidentId, 'recheck', remediation);
-    this.emit(incidentId, 'recheck', recheck.ok ? 'cause still holds' : 'cause gone');
-    if (!recheck.ok) {
-      await outcomeStep(this.d, { incidentId, kind: 'skipped', remediation });
-      return 'skipped';
+/**
+ * The three Step Functions calls nodemedic makes, answered by the interpreter: what the SFN
+ * client would send to AWS. Errors carry Step Functions' own names (ExecutionAlreadyExists,
+ * TaskTimedOut, TaskDoesNotExist, InvalidToken), which the adapter maps as it does in AWS.
+ */
+function localStepFunctions(interpreter: AslInterpreter): SFNClient {
+  const send = async (command: unknown): Promise<unknown> => {
+    if (command instanceof StartExecutionCommand) {
+      const { name, input, stateMachineArn } = command.input;
+      if (!name) throw new Error('StartExecution without a name');
+      interpreter.start(name, JSON.parse(input ?? '{}')).catch(() => {
+        // The result is read through finished(); an interpreter defect surfaces there.
+      });
+      return { executionArn: `${String(stateMachineArn).replace(':stateMachine:', ':execution:')}:${name}` };
     }
-    const fixed = await this.judged(incidentId, 'fix', remediation);
-    this.emit(incidentId, 'fix', fixed.ok ? 'applied' : 'failed');
-    if (!fixed.ok) return this.escalate(incidentId, 'fix-failed');
-    const verified = await this.judged(incidentId, 'verify', remediation);
-    this.emit(incidentId, 'verify', verified.ok ? 'recovered' : 'not recovered');
-    if (verified.ok) {
-      await outcomeStep(this.d, { incidentId, kind: 'recovered', remediation });
-      return 'recovered';
+    if (command instanceof SendTaskSuccessCommand) {
+      interpreter.sendTaskSuccess(String(command.input.taskToken), String(command.input.output));
+      return {};
     }
-    if (verified.rollback) await this.judged(incidentId, 'rollback', remediation);
-    return this.escalate(incidentId, 'not-recovered');
-  }
+    if (command instanceof SendTaskFailureCommand) {
+      const { taskToken, error, cause } = command.input;
+      interpreter.sendTaskFailure(String(taskToken), String(error ?? ''), String(cause ?? ''));
+      return {};
+    }
+    throw new Error(`the local Step Functions does not answer ${(command as object).constructor.name}`);
+  };
+  return { send } as unknown as SFNClient;
 }

@@ -1,11 +1,12 @@
 /**
- * The REAL synthesized state machine, executed: test/infra/support/asl.ts interprets the
- * definition CDK synthesizes, each Lambda task runs the step use case its function wraps (errors
+ * The REAL synthesized state machine, executed: functions/local/asl.ts interprets the
+ * definition CDK synthesizes for the stack, each Lambda task runs the step use case its function wraps (errors
  * mapped by the handlers' own toTaskError), and the approval's task token travels the real path:
  * saved on the incident by the await-approval step, clicked through the real Bolt app, and handed
  * back through the real StepFunctionsWorkflow adapter, whose SFN client answers from the
- * interpreter (SendTaskSuccess / SendTaskFailure). Every scenario also runs through the in-process
- * runner (functions/local/workflow.ts), and both must end the incident the same way.
+ * interpreter (SendTaskSuccess / SendTaskFailure). Every scenario also runs through the local
+ * mode's runner (functions/local/workflow.ts: the definition it builds itself, on a real scaled
+ * clock), and both must end the incident the same way.
  */
 import {
   SendTaskFailureCommand,
@@ -33,9 +34,9 @@ import { DependencyError, NodemedicError } from '../../functions/core/errors.js'
 import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { toTaskError } from '../../functions/handlers/runtime.js';
+import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
 import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
-import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from './support/asl.js';
 import { definitionOf, synthNodeMedic } from './support.js';
 
 const { template, stack, nodemedic } = synthNodeMedic();

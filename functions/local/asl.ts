@@ -1,7 +1,9 @@
 /**
  * A small, strict interpreter for the Amazon States Language subset nodemedic's synthesized state
- * machine uses, so that the REAL definition can be executed in tests (no Step Functions runtime
- * works offline here: aws-local-stepfunctions needs Node 22 and has no task tokens).
+ * machine uses, so that the REAL definition runs outside AWS: the local mode (the rehearsal, the
+ * workflow tests) executes the very definition the stack deploys (functions/local/workflow.ts),
+ * and the infra specs execute the synthesized one. No Step Functions runtime works offline here:
+ * aws-local-stepfunctions needs Node 22 and has no task tokens, AWS's own local runner needs Java.
  *
  * Strict means: the whole definition is checked when the interpreter is built, and every field,
  * state type, resource, path form or choice operator it does not implement throws an
@@ -19,10 +21,14 @@
  *   ResultSelector, ResultPath (incl. null), OutputPath, Result.
  * - Choice: Variable with BooleanEquals, StringEquals, NumericEquals, IsNull, IsString,
  *   IsBoolean, IsNumeric, IsPresent; And, Or, Not; Default; no match fails with States.NoChoiceMatched.
- * - Wait: Seconds / SecondsPath, advancing a virtual clock instead of sleeping.
+ * - Wait: Seconds / SecondsPath, counted on the execution's clock and passed through
+ *   {@link AslClock.sleep}: not slept at all by the default virtual clock, slept at a chosen scale by
+ *   {@link scaledClock} in the local mode.
  * - Retry: ErrorEquals (names, States.ALL, States.TaskFailed, States.Timeout), MaxAttempts,
- *   IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy (delays are counted on the
- *   virtual clock at their upper bound, never slept).
+ *   IntervalSeconds, BackoffRate, MaxDelaySeconds, JitterStrategy (delays are counted at their
+ *   upper bound and passed through the clock like a Wait).
+ * - A waiting task's TimeoutSeconds: armed through {@link AslClock.arm} (the scaled clock expires
+ *   the token by itself; under the virtual clock a test calls {@link AslInterpreter.expire}).
  * - Catch: ErrorEquals as above, ResultPath (default `$`), Next. States.Runtime (a bad path) is
  *   neither retried nor caught, as in Step Functions.
  * - Execution-level: Fail states, States.Runtime, NoChoiceMatched, and the top-level
@@ -60,6 +66,53 @@ export interface AslDefinition {
 /** Invokes the Lambda function the task names, by handler name; throw to fail the task. */
 export type LambdaInvoker = (handlerName: string, payload: unknown) => Promise<unknown>;
 
+/**
+ * How an execution's time passes. Every Wait, retry delay and task timeout is still counted in
+ * definition seconds on the execution's own clock (for its TimeoutSeconds); the clock decides
+ * what that costs in real time.
+ */
+export interface AslClock {
+  /** Pass `seconds` of a Wait state or a retry delay. */
+  sleep(seconds: number): Promise<void>;
+  /** Arm a waiting task's TimeoutSeconds: call `expire` when it runs out; returns the disarm. */
+  arm(seconds: number, expire: () => void): () => void;
+}
+
+/** Nothing is slept and nothing expires by itself: tests drive time with {@link AslInterpreter.expire}. */
+export const VIRTUAL_CLOCK: AslClock = {
+  sleep: async () => {},
+  arm: () => () => {},
+};
+
+/**
+ * Real time at a scale: a Wait second lasts `waitMs`, a task-timeout second `timeoutMs`. The local
+ * mode polls its shell commands every few hundred milliseconds instead of seconds, and gives the
+ * approval wait the timeout the user asked for, on the unchanged definition.
+ */
+export function scaledClock(scale: { waitMs: number; timeoutMs: number }): AslClock {
+  return {
+    sleep: (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * scale.waitMs)),
+    arm: (seconds, expire) => {
+      const timer = setTimeout(expire, seconds * scale.timeoutMs);
+      return () => clearTimeout(timer);
+    },
+  };
+}
+
+/** A Task state that ended, successfully or with the error its Retry/Catch saw last. */
+export interface TaskEvent {
+  readonly execution: string;
+  readonly state: string;
+  /** The handler the task invoked. */
+  readonly handler: string;
+  /** The payload the handler received. */
+  readonly payload: unknown;
+  /** The task's result (a Lambda's `Payload`, or the token's output), when it succeeded. */
+  readonly result?: unknown;
+  /** The error name, when it failed for good (after its retries). */
+  readonly error?: string;
+}
+
 /** Options of {@link AslInterpreter}. */
 export interface AslInterpreterOptions {
   readonly definition: AslDefinition;
@@ -68,6 +121,10 @@ export interface AslInterpreterOptions {
   readonly invoke: LambdaInvoker;
   /** Called when a task starts waiting for its token (after its Lambda returned). */
   readonly onWaiting?: (event: { token: string; state: string; execution: string }) => void;
+  /** Called when a Task state ends, for a run's story (the rehearsal's terminal). */
+  readonly onTask?: (event: TaskEvent) => void;
+  /** @default VIRTUAL_CLOCK */
+  readonly clock?: AslClock;
 }
 
 /** One state entered during an execution, in order. */
@@ -225,8 +282,11 @@ export class AslInterpreter {
   private readonly spent = new Map<string, 'timed-out' | 'done'>();
   private readonly executions = new Map<string, Promise<ExecutionResult>>();
 
+  private readonly clock: AslClock;
+
   constructor(private readonly options: AslInterpreterOptions) {
     this.check(options.definition);
+    this.clock = options.clock ?? VIRTUAL_CLOCK;
   }
 
   /**
@@ -531,6 +591,7 @@ export class AslInterpreter {
         if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0)
           throw runtime(`${name}: the wait ${JSON.stringify(seconds)} is not a non-negative integer`);
         clock.seconds += seconds;
+        await this.clock.sleep(seconds);
         return proceed(filterPath(input, state.OutputPath, name));
       }
       case 'Choice': {
@@ -572,9 +633,13 @@ export class AslInterpreter {
       rule: r,
       used: 0,
     }));
+    const invocation: { handler: string; payload: unknown } = { handler: '', payload: null };
+    const report = (outcome: { result: unknown } | { error: string }) =>
+      this.options.onTask?.({ execution, state: name, ...invocation, ...outcome });
     for (;;) {
       try {
-        const result = await this.attempt(execution, name, state, input, context, clock);
+        const result = await this.attempt(execution, name, state, input, context, clock, invocation);
+        report({ result: isObject(result) && 'StatusCode' in result ? result.Payload : result });
         const selected =
           'ResultSelector' in state
             ? resolveTemplate(state.ResultSelector, result, context, `${name}.ResultSelector`)
@@ -589,10 +654,13 @@ export class AslInterpreter {
           const interval = (retrier.rule.IntervalSeconds as number | undefined) ?? 1;
           const rate = (retrier.rule.BackoffRate as number | undefined) ?? 2;
           const cap = (retrier.rule.MaxDelaySeconds as number | undefined) ?? Number.POSITIVE_INFINITY;
-          clock.seconds += Math.min(interval * rate ** retrier.used, cap);
+          const delay = Math.min(interval * rate ** retrier.used, cap);
+          clock.seconds += delay;
           retrier.used += 1;
+          await this.clock.sleep(delay);
           continue;
         }
+        report({ error: error.error });
         const catcher = ((state.Catch as Record<string, unknown>[] | undefined) ?? []).find((c) =>
           matches(c.ErrorEquals as string[], error.error),
         );
@@ -616,6 +684,7 @@ export class AslInterpreter {
     input: Json,
     baseContext: Record<string, unknown>,
     clock: { seconds: number },
+    invocation: { handler: string; payload: unknown },
   ): Promise<Json> {
     const parameters = state.Parameters as Record<string, unknown>;
     const handler = this.options.functions[String(parameters.FunctionName)]!;
@@ -638,9 +707,11 @@ export class AslInterpreter {
         });
       });
     }
+    invocation.handler = handler;
+    invocation.payload = json(resolved.Payload ?? null);
     let payload: Json;
     try {
-      payload = json(await this.options.invoke(handler, json(resolved.Payload ?? null)));
+      payload = json(await this.options.invoke(handler, json(invocation.payload)));
     } catch (error) {
       if (token) {
         this.waiting.delete(token);
@@ -651,8 +722,16 @@ export class AslInterpreter {
       throw new StatesError(errorType, JSON.stringify({ errorType, errorMessage, trace: [] }));
     }
     if (!token || !settled) return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
-    if (this.waiting.has(token)) this.options.onWaiting?.({ token, state: name, execution });
-    const outcome = await settled;
+    const waiting = this.waiting.get(token);
+    let disarm = () => {};
+    if (waiting) {
+      this.options.onWaiting?.({ token, state: name, execution });
+      if (waiting.timeoutSeconds !== undefined)
+        disarm = this.clock.arm(waiting.timeoutSeconds, () => {
+          if (this.waiting.has(token)) this.expire(token);
+        });
+    }
+    const outcome = await settled.finally(disarm);
     if ('error' in outcome) {
       clock.seconds += outcome.elapse ?? 0;
       throw outcome.error;
