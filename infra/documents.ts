@@ -16,6 +16,7 @@ import {
   DIAGNOSE_PARAMETERS,
   DIAGNOSE_TIMEOUT_SECONDS,
   SCRIPT_PARAMETERS,
+  SCRIPT_TAG,
   type ScriptParameterName,
 } from '../functions/core/script-params.js';
 import { scriptFile, scriptProgram } from '../functions/scripts/program.js';
@@ -173,6 +174,8 @@ export class NodemedicDocuments extends Construct {
         // Replace: CloudFormation creates a fresh document when the script changes, so a command in
         // flight keeps the version it started with and the new one is the default at once.
         updateMethod: 'Replace',
+        // How the CLI on a laptop finds the deployed document for a script (functions/cli/remote.ts).
+        tags: [{ key: SCRIPT_TAG, value: spec.id }],
       });
     }
     this.documents = documents;

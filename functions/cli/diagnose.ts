@@ -1,24 +1,38 @@
 /**
  * `nodemedic diagnose`: run the diagnostic script on this machine through the same local
- * CommandRunner the demo uses, then parse and analyze its facts and print the report.
+ * CommandRunner the demo uses — or, with `--instance`, on a remote EC2 node through SSM Run Command
+ * (functions/cli/remote.ts) — then parse and analyze its facts and print the report.
  * Exit codes: 0 healthy, 1 findings (or not confirmed healthy), 2 usage or internal error.
  */
 import { parseArgs } from 'node:util';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { ShellCommandRunner, type ShellCommandRunnerOptions } from '../adapters/local/shell-runner.js';
+import { validateInstanceId } from '../core/alarm.js';
 import { analyze, parseFacts } from '../core/analyze.js';
 import { NodemedicError } from '../core/errors.js';
 import type { CommandInvocation, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
+import { chooseDocument, describeChoice, diagnoseRemote } from './remote.js';
 
 /** `--help` text for diagnose. */
 const DIAGNOSE_USAGE = `Usage: nodemedic diagnose [options]
+       nodemedic diagnose --instance i-… [--region R] [--profile P] [--document NAME] [--json]
 
-Runs nodemedic's read-only diagnostic script against containerd on this machine (as root), then
-prints what is wrong and the fixes that fit. Exit code: 0 healthy, 1 findings, 2 usage/internal error.
+Runs nodemedic's read-only diagnostic script against containerd on this machine (as root), or on a
+remote EC2 node through SSM Run Command with your AWS credentials, then prints what is wrong and the
+fixes that fit. Exit code: 0 healthy, 1 findings, 2 usage/internal error.
 
-Options (each defaults to the standard node path when omitted):
+Remote (needs ssm:ListDocuments, ssm:SendCommand and ssm:GetCommandInvocation on the node):
+  --instance ID        the EC2 instance to diagnose (i-…); the node's default paths apply
+  --region R           its region (default: the SDK's, e.g. AWS_REGION or your profile's)
+  --profile P          the AWS profile to use (default: the SDK's credential chain)
+  --document NAME      the SSM document to send (default: nodemedic's deployed diagnose document,
+                       found by its nodemedic:script tag; without one, the same script bytes go
+                       through AWS-RunShellScript, and the output says so)
+
+Local options (each defaults to the standard node path when omitted):
   --address SOCK       containerd's gRPC socket          (default /run/containerd/containerd.sock)
   --config FILE        containerd's config file          (default /etc/containerd/config.toml)
   --root DIR           containerd's root dir             (default /var/lib/containerd)
@@ -53,7 +67,14 @@ export interface DiagnoseDeps {
   runner?: ShellCommandRunnerOptions;
   /** Sees the script's raw invocation (stdout as printed), e.g. to record or measure it. */
   onInvocation?: (invocation: CommandInvocation) => void;
+  /** The SSM client of a remote run (`--instance`). @default a new SSMClient for --region/--profile */
+  ssm?: (config: { region?: string; profile?: string }) => SSMClient;
+  /** How a remote run waits between polls; tests pass one that does not sleep. */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Remote-only and local-only flags, so a mix is refused by name. */
+const REMOTE_FLAGS = ['region', 'profile', 'document'] as const;
 
 /** Run `diagnose` with its arguments (after the subcommand); resolves with the exit code. */
 export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseDeps = {}): Promise<number> {
@@ -87,17 +108,55 @@ export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseD
     const v = values[flag as keyof typeof PATH_FLAGS];
     if (v !== undefined) parameters[name] = v;
   }
+  const remote = values.instance !== undefined;
+  const misplaced = remote
+    ? Object.keys(PATH_FLAGS).filter((f) => values[f as keyof typeof PATH_FLAGS] !== undefined)
+    : REMOTE_FLAGS.filter((f) => values[f] !== undefined);
+  if (misplaced.length > 0) {
+    io.stderr(
+      remote
+        ? `nodemedic diagnose: --${misplaced.join(', --')} apply to a local run only: a remote node is diagnosed with its default paths\n`
+        : `nodemedic diagnose: --${misplaced.join(', --')} need --instance (a remote node)\n`,
+    );
+    return EXIT.error;
+  }
 
   try {
-    const runner = new ShellCommandRunner(deps.runner);
-    const { commandId } = await runner.send({
-      node: LOCAL_NODE,
-      script: 'diagnose',
-      parameters,
-      timeoutSeconds,
-      comment: 'nodemedic diagnose (cli)',
-    });
-    const inv = await runner.wait(commandId, LOCAL_NODE);
+    let inv: CommandInvocation;
+    if (remote) {
+      validateInstanceId(values.instance!);
+      const config = {
+        ...(values.region ? { region: values.region } : {}),
+        ...(values.profile ? { profile: values.profile } : {}),
+      };
+      const client = deps.ssm ? deps.ssm(config) : new SSMClient(config);
+      const region = await client.config.region().catch(() => {
+        throw new NodemedicError(
+          'AWS_REGION_MISSING',
+          'no AWS region: pass --region, or set AWS_REGION or a region in your profile',
+        );
+      });
+      const document = await chooseDocument(client, values.document);
+      io.stderr(`nodemedic diagnose: ${values.instance} ${describeChoice(document, region)}\n`);
+      inv = await diagnoseRemote({
+        client,
+        instanceId: values.instance!,
+        document,
+        timeoutSeconds,
+        ...(deps.sleep ? { sleep: deps.sleep } : {}),
+        onSent: (commandId) => io.stderr(`nodemedic diagnose: command ${commandId} sent; waiting\n`),
+      });
+    } else {
+      const runner = new ShellCommandRunner(deps.runner);
+      const { commandId } = await runner.send({
+        node: LOCAL_NODE,
+        script: 'diagnose',
+        parameters,
+        timeoutSeconds,
+        comment: 'nodemedic diagnose (cli)',
+      });
+      inv = await runner.wait(commandId, LOCAL_NODE);
+    }
     deps.onInvocation?.(inv);
     if (inv.status !== 'success' && inv.stdout.trim() === '') {
       const why = inv.stderr.trim().split('\n')[0] || `exit code ${inv.exitCode}`;
@@ -130,6 +189,10 @@ function parse(args: string[]) {
       'min-version': { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
+      instance: { type: 'string' },
+      region: { type: 'string' },
+      profile: { type: 'string' },
+      document: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -110,6 +110,12 @@ export const DIAGNOSE_PARAMETERS = [
 export const DIAGNOSE_TIMEOUT_SECONDS = 60;
 
 /**
+ * The tag on each of nodemedic's SSM documents, valued with the script id (`diagnose`, a
+ * remediation id): the CLI on a laptop finds the deployed documents by it.
+ */
+export const SCRIPT_TAG = 'nodemedic:script';
+
+/**
  * Validate parameter values and map them to the environment variables the scripts read.
  * Throws InvalidInputError naming the parameter for an unknown name or a value that does not match.
  */

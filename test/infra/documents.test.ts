@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { REMEDIATION_LIST } from '../../functions/core/remediations/index.js';
-import { SCRIPT_PARAMETERS, type ScriptParameterName } from '../../functions/core/script-params.js';
+import { SCRIPT_PARAMETERS, SCRIPT_TAG, type ScriptParameterName } from '../../functions/core/script-params.js';
 import { fixProgram, PREAMBLE_INCLUDE } from '../../functions/scripts/program.js';
 import {
   assertPatternsAreQuoteSafe,
@@ -25,7 +25,7 @@ import { synthNodeMedic } from './support.js';
 
 const SCRIPTS = join(import.meta.dirname, '..', '..', 'functions', 'scripts');
 const NODE_FIXES = REMEDIATION_LIST.filter((r) => r.runsOn === 'node');
-const { nodemedic, stack } = synthNodeMedic();
+const { nodemedic, stack, template } = synthNodeMedic();
 
 /** The document's content as CloudFormation receives it. */
 function contentOf(id: string): any {
@@ -42,6 +42,13 @@ describe('SSM documents', () => {
     expect(NODE_FIXES.length).toBeGreaterThan(0);
     for (const id of ['reboot-instance', 'replace-node', 'fix-config-manually']) {
       expect(nodemedic.documents[id], id).toBeUndefined();
+    }
+  });
+
+  it('tags each document with its script id, which the CLI on a laptop looks it up by', () => {
+    for (const [id, doc] of Object.entries(nodemedic.documents)) {
+      const resource = template.toJSON().Resources[stack.getLogicalId(doc)];
+      expect(resource.Properties.Tags, id).toEqual([{ Key: SCRIPT_TAG, Value: id }]);
     }
   });
 

@@ -28,6 +28,13 @@ export interface SsmCommandRunnerOptions {
   readonly client: SSMClient;
   /** SSM document name per script (`diagnose` and each remediation that runs on the node). */
   readonly documents: Readonly<Partial<Record<ScriptId, string>>>;
+  /**
+   * Programs to send through AWS's own `AWS-RunShellScript` document for scripts that have no
+   * document of nodemedic's (the CLI on a laptop, where the stack is not deployed). They run with
+   * their default paths only: a request with parameters is refused rather than spliced into the
+   * command lines.
+   */
+  readonly inline?: Readonly<Partial<Record<ScriptId, string>>>;
   /** Not supported: output goes through GetCommandInvocation only (see stdoutTruncated). */
   readonly outputBucket?: never;
 }
@@ -36,6 +43,8 @@ export interface SsmCommandRunnerOptions {
 export const SSM_STDOUT_CAP = 24_000;
 /** SendCommand's Comment limit. */
 export const SSM_COMMENT_MAX = 100;
+/** AWS's own shell document, for scripts sent inline (SsmCommandRunnerOptions.inline). */
+export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
 /** SendCommand's smallest TimeoutSeconds. */
 const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 
@@ -70,15 +79,18 @@ const RETRYABLE = new Set([
 export class SsmCommandRunner implements CommandRunner {
   private readonly client: SSMClient;
   private readonly documents: Readonly<Partial<Record<ScriptId, string>>>;
+  private readonly inline: Readonly<Partial<Record<ScriptId, string>>>;
 
   constructor(options: SsmCommandRunnerOptions) {
     this.client = options.client;
     this.documents = options.documents;
+    this.inline = options.inline ?? {};
   }
 
   async send(request: CommandRequest): Promise<{ commandId: string }> {
     const instanceId = validateInstanceId(request.node.instanceId);
-    const document = this.documents[request.script];
+    const program = this.documents[request.script] ? undefined : this.inline[request.script];
+    const document = this.documents[request.script] ?? (program !== undefined ? RUN_SHELL_SCRIPT : undefined);
     if (!document) {
       throw new InvalidInputError(`no SSM document is configured for script "${request.script}"`, {
         code: 'SCRIPT_HAS_NO_DOCUMENT',
@@ -89,9 +101,17 @@ export class SsmCommandRunner implements CommandRunner {
     if (!Number.isInteger(request.timeoutSeconds) || request.timeoutSeconds < 1) {
       throw new InvalidInputError(`timeoutSeconds must be a positive integer, got ${request.timeoutSeconds}`);
     }
-    const parameters = Object.fromEntries(
-      Object.entries(request.parameters).map(([name, value]) => [name, [value]]),
-    );
+    if (program !== undefined && Object.keys(request.parameters).length > 0) {
+      throw new InvalidInputError(
+        `"${request.script}" runs through ${RUN_SHELL_SCRIPT} with its default paths only; it takes no parameters (${Object.keys(request.parameters).join(', ')})`,
+        { code: 'INLINE_TAKES_NO_PARAMETERS' },
+      );
+    }
+    const parameters =
+      program !== undefined
+        ? // The agent joins the lines with "\n", as for nodemedic's own documents: the same bytes run.
+          { commands: program.split('\n'), executionTimeout: [String(request.timeoutSeconds)] }
+        : Object.fromEntries(Object.entries(request.parameters).map(([name, value]) => [name, [value]]));
     try {
       const out = await this.client.send(
         new SendCommandCommand({

@@ -1,0 +1,123 @@
+/**
+ * The CLI on a laptop: diagnose a remote EC2 node through SSM Run Command, with the caller's own
+ * AWS credentials. It sends nodemedic's deployed diagnose document when the account has one (found
+ * by its `nodemedic:script` tag), and otherwise the same script bytes through AWS's
+ * `AWS-RunShellScript`, said plainly. It waits with the workflow's bounds and returns the
+ * invocation, which the caller reads exactly as a local run.
+ */
+import { ListDocumentsCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { RUN_SHELL_SCRIPT, SsmCommandRunner } from '../adapters/aws/ssm-runner.js';
+import { validateInstanceId } from '../core/alarm.js';
+import { DependencyError, InvalidInputError } from '../core/errors.js';
+import type { CommandInvocation, NodeRef } from '../core/ports.js';
+import { DIAGNOSE_TIMEOUT_SECONDS, SCRIPT_TAG } from '../core/script-params.js';
+import { scriptProgram } from '../scripts/program.js';
+
+/** Which document a remote diagnosis goes through, and why. */
+export type DocumentChoice =
+  | { readonly kind: 'named'; readonly name: string }
+  | { readonly kind: 'deployed'; readonly name: string }
+  | { readonly kind: 'inline'; readonly why: string };
+
+/**
+ * The diagnose document to use: the one named, else the account's only document tagged
+ * `nodemedic:script=diagnose`, else none (the script goes inline). Several tagged documents (more
+ * than one stack in the region) are refused: the caller names one with `--document`.
+ */
+export async function chooseDocument(client: SSMClient, named: string | undefined): Promise<DocumentChoice> {
+  if (named !== undefined) return { kind: 'named', name: named };
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client
+      .send(
+        new ListDocumentsCommand({
+          Filters: [
+            { Key: 'Owner', Values: ['Self'] },
+            { Key: `tag:${SCRIPT_TAG}`, Values: ['diagnose'] },
+          ],
+          ...(token ? { NextToken: token } : {}),
+        }),
+      )
+      .catch((error: unknown) => {
+        throw new DependencyError(
+          'SSM_LIST_DOCUMENTS_FAILED',
+          `could not list the account's SSM documents (${error instanceof Error ? error.message : String(error)})`,
+          { cause: error },
+        );
+      });
+    for (const doc of page.DocumentIdentifiers ?? []) if (doc.Name) names.push(doc.Name);
+    token = page.NextToken;
+  } while (token);
+  if (names.length === 1) return { kind: 'deployed', name: names[0]! };
+  if (names.length > 1) {
+    throw new InvalidInputError(
+      `${names.length} nodemedic diagnose documents in this region (${names.join(', ')}): name one with --document`,
+      { code: 'DOCUMENT_AMBIGUOUS' },
+    );
+  }
+  return {
+    kind: 'inline',
+    why: `no SSM document tagged ${SCRIPT_TAG}=diagnose in this account and region (is the stack deployed here?)`,
+  };
+}
+
+/** What a remote run needs. */
+export interface RemoteDiagnosis {
+  readonly client: SSMClient;
+  readonly instanceId: string;
+  readonly document: DocumentChoice;
+  /** Seconds the script may run on the node. @default DIAGNOSE_TIMEOUT_SECONDS */
+  readonly timeoutSeconds?: number;
+  /** How a poll waits; tests pass one that does not sleep. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Told once the command is sent, with its id. */
+  readonly onSent?: (commandId: string) => void;
+}
+
+/** Polls before the wait gives up: delivery (SSM's 30 s minimum) plus the script's own bound. */
+const POLL_INTERVAL_MS = 2_000;
+
+/** Send the diagnosis to the node and wait for it to end; throws when it never does. */
+export async function diagnoseRemote(options: RemoteDiagnosis): Promise<CommandInvocation> {
+  const instanceId = validateInstanceId(options.instanceId);
+  const node: NodeRef = { instanceId, nodeName: null, cluster: 'remote', autoScalingGroup: null };
+  const runner = new SsmCommandRunner(
+    options.document.kind === 'inline'
+      ? { client: options.client, documents: {}, inline: { diagnose: scriptProgram('diagnose') } }
+      : { client: options.client, documents: { diagnose: options.document.name } },
+  );
+  const timeoutSeconds = options.timeoutSeconds ?? DIAGNOSE_TIMEOUT_SECONDS;
+  const { commandId } = await runner.send({
+    node,
+    script: 'diagnose',
+    parameters: {},
+    timeoutSeconds,
+    comment: 'nodemedic diagnose (cli)',
+  });
+  options.onSent?.(commandId);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  // SSM holds an undelivered command for at least 30 s, then the script runs for its own bound.
+  const deadline = Math.max(30, timeoutSeconds) + timeoutSeconds + 15;
+  for (let waited = 0; waited <= deadline * 1000; waited += POLL_INTERVAL_MS) {
+    await sleep(POLL_INTERVAL_MS);
+    const invocation = await runner.get(commandId, node);
+    if (invocation.status !== 'pending') return invocation;
+  }
+  throw new DependencyError(
+    'SSM_NO_RESULT',
+    `command ${commandId} on ${instanceId} had no result after ${deadline} s (see the SSM console's Run Command history)`,
+  );
+}
+
+/** The line the CLI prints (on stderr) before it waits. */
+export function describeChoice(choice: DocumentChoice, region: string): string {
+  switch (choice.kind) {
+    case 'named':
+      return `through the document ${choice.name} (--document)`;
+    case 'deployed':
+      return `through nodemedic's deployed document ${choice.name} in ${region}`;
+    case 'inline':
+      return `through ${RUN_SHELL_SCRIPT} with the same script bytes: ${choice.why}`;
+  }
+}
