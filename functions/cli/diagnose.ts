@@ -14,7 +14,7 @@ import type { CommandInvocation, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
-import { chooseDocument, describeChoice, diagnoseRemote } from './remote.js';
+import { chooseDocument, describeChoice, runRemote } from './remote.js';
 
 /** `--help` text for diagnose. */
 const DIAGNOSE_USAGE = `Usage: nodemedic diagnose [options]
@@ -136,9 +136,9 @@ export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseD
           'no AWS region: pass --region, or set AWS_REGION or a region in your profile',
         );
       });
-      const document = await chooseDocument(client, values.document);
+      const document = await chooseDocument(client, 'diagnose', values.document);
       io.stderr(`nodemedic diagnose: ${values.instance} ${describeChoice(document, region)}\n`);
-      inv = await diagnoseRemote({
+      inv = await runRemote({
         client,
         instanceId: values.instance!,
         document,

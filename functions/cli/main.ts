@@ -4,6 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { diagnoseCommand } from './diagnose.js';
+import { fixCommand } from './fix.js';
 import { type CliIo, EXIT, processIo } from './io.js';
 import { parseAlarmCommand } from './parse-alarm.js';
 
@@ -11,7 +12,8 @@ import { parseAlarmCommand } from './parse-alarm.js';
 const USAGE = `Usage: nodemedic <command> [options]
 
 Commands:
-  diagnose      diagnose containerd on this machine and print the findings (see diagnose --help)
+  diagnose      diagnose containerd on this machine, or on a node through SSM (see diagnose --help)
+  fix           apply one fix to a node through SSM, with recheck and verification (see fix --help)
   parse-alarm   print what nodemedic reads from an EventBridge alarm event FILE (see parse-alarm --help)
 
 Exit codes: 0 healthy/done, 1 findings, 2 usage or internal error.
@@ -22,6 +24,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   diagnose: diagnoseCommand,
+  fix: fixCommand,
   'parse-alarm': parseAlarmCommand,
 };
 

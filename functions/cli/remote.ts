@@ -1,15 +1,15 @@
 /**
- * The CLI on a laptop: diagnose a remote EC2 node through SSM Run Command, with the caller's own
- * AWS credentials. It sends nodemedic's deployed diagnose document when the account has one (found
- * by its `nodemedic:script` tag), and otherwise the same script bytes through AWS's
- * `AWS-RunShellScript`, said plainly. It waits with the workflow's bounds and returns the
- * invocation, which the caller reads exactly as a local run.
+ * The CLI on a laptop: run nodemedic's scripts on a remote EC2 node through SSM Run Command, with
+ * the caller's own AWS credentials. A script goes through nodemedic's deployed document when the
+ * account has one (found by its `nodemedic:script` tag), and otherwise as the same bytes through
+ * AWS's `AWS-RunShellScript`, said plainly. Each run waits with the workflow's bounds and returns
+ * the invocation, which the caller reads exactly as a local run.
  */
-import { ListDocumentsCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { ListDocumentsCommand, type ListDocumentsCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
 import { RUN_SHELL_SCRIPT, SsmCommandRunner } from '../adapters/aws/ssm-runner.js';
 import { validateInstanceId } from '../core/alarm.js';
 import { DependencyError, InvalidInputError } from '../core/errors.js';
-import type { CommandInvocation, NodeRef } from '../core/ports.js';
+import type { CommandInvocation, NodeRef, ScriptId } from '../core/ports.js';
 import { DIAGNOSE_TIMEOUT_SECONDS, SCRIPT_TAG } from '../core/script-params.js';
 import { scriptProgram } from '../scripts/program.js';
 
@@ -20,53 +20,62 @@ export type DocumentChoice =
   | { readonly kind: 'inline'; readonly why: string };
 
 /**
- * The diagnose document to use: the one named, else the account's only document tagged
- * `nodemedic:script=diagnose`, else none (the script goes inline). Several tagged documents (more
+ * The document to run `script` with: the one named, else the account's only document tagged
+ * `nodemedic:script=<script>`, else none (the script goes inline). Several tagged documents (more
  * than one stack in the region) are refused: the caller names one with `--document`.
  */
-export async function chooseDocument(client: SSMClient, named: string | undefined): Promise<DocumentChoice> {
+export async function chooseDocument(
+  client: SSMClient,
+  script: ScriptId,
+  named?: string,
+): Promise<DocumentChoice> {
   if (named !== undefined) return { kind: 'named', name: named };
   const names: string[] = [];
   let token: string | undefined;
   do {
-    const page = await client
-      .send(
+    let page: ListDocumentsCommandOutput;
+    try {
+      page = await client.send(
         new ListDocumentsCommand({
           Filters: [
             { Key: 'Owner', Values: ['Self'] },
-            { Key: `tag:${SCRIPT_TAG}`, Values: ['diagnose'] },
+            { Key: `tag:${SCRIPT_TAG}`, Values: [script] },
           ],
           ...(token ? { NextToken: token } : {}),
         }),
-      )
-      .catch((error: unknown) => {
-        throw new DependencyError(
-          'SSM_LIST_DOCUMENTS_FAILED',
-          `could not list the account's SSM documents (${error instanceof Error ? error.message : String(error)})`,
-          { cause: error },
-        );
-      });
+      );
+    } catch (error) {
+      throw new DependencyError(
+        'SSM_LIST_DOCUMENTS_FAILED',
+        `could not list the account's SSM documents (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
+      );
+    }
     for (const doc of page.DocumentIdentifiers ?? []) if (doc.Name) names.push(doc.Name);
     token = page.NextToken;
   } while (token);
   if (names.length === 1) return { kind: 'deployed', name: names[0]! };
   if (names.length > 1) {
     throw new InvalidInputError(
-      `${names.length} nodemedic diagnose documents in this region (${names.join(', ')}): name one with --document`,
+      `${names.length} nodemedic ${script} documents in this region (${names.join(', ')}): name one with --document`,
       { code: 'DOCUMENT_AMBIGUOUS' },
     );
   }
   return {
     kind: 'inline',
-    why: `no SSM document tagged ${SCRIPT_TAG}=diagnose in this account and region (is the stack deployed here?)`,
+    why: `no SSM document tagged ${SCRIPT_TAG}=${script} in this account and region (is the stack deployed here?)`,
   };
 }
 
 /** What a remote run needs. */
-export interface RemoteDiagnosis {
+export interface RemoteRun {
   readonly client: SSMClient;
   readonly instanceId: string;
+  /** @default 'diagnose' */
+  readonly script?: ScriptId;
   readonly document: DocumentChoice;
+  /** Script parameters (validated against their allowedPattern). @default {} */
+  readonly parameters?: Readonly<Record<string, string>>;
   /** Seconds the script may run on the node. @default DIAGNOSE_TIMEOUT_SECONDS */
   readonly timeoutSeconds?: number;
   /** How a poll waits; tests pass one that does not sleep. */
@@ -78,22 +87,23 @@ export interface RemoteDiagnosis {
 /** Polls before the wait gives up: delivery (SSM's 30 s minimum) plus the script's own bound. */
 const POLL_INTERVAL_MS = 2_000;
 
-/** Send the diagnosis to the node and wait for it to end; throws when it never does. */
-export async function diagnoseRemote(options: RemoteDiagnosis): Promise<CommandInvocation> {
+/** Send a script to the node and wait for it to end; throws when it never does. */
+export async function runRemote(options: RemoteRun): Promise<CommandInvocation> {
   const instanceId = validateInstanceId(options.instanceId);
   const node: NodeRef = { instanceId, nodeName: null, cluster: 'remote', autoScalingGroup: null };
+  const script = options.script ?? 'diagnose';
   const runner = new SsmCommandRunner(
     options.document.kind === 'inline'
-      ? { client: options.client, documents: {}, inline: { diagnose: scriptProgram('diagnose') } }
-      : { client: options.client, documents: { diagnose: options.document.name } },
+      ? { client: options.client, documents: {}, inline: { [script]: scriptProgram(script) } }
+      : { client: options.client, documents: { [script]: options.document.name } },
   );
   const timeoutSeconds = options.timeoutSeconds ?? DIAGNOSE_TIMEOUT_SECONDS;
   const { commandId } = await runner.send({
     node,
-    script: 'diagnose',
-    parameters: {},
+    script,
+    parameters: options.parameters ?? {},
     timeoutSeconds,
-    comment: 'nodemedic diagnose (cli)',
+    comment: `nodemedic ${script} (cli)`,
   });
   options.onSent?.(commandId);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));

@@ -30,9 +30,9 @@ export interface SsmCommandRunnerOptions {
   readonly documents: Readonly<Partial<Record<ScriptId, string>>>;
   /**
    * Programs to send through AWS's own `AWS-RunShellScript` document for scripts that have no
-   * document of nodemedic's (the CLI on a laptop, where the stack is not deployed). They run with
-   * their default paths only: a request with parameters is refused rather than spliced into the
-   * command lines.
+   * document of nodemedic's (the CLI on a laptop, where the stack is not deployed). Parameters
+   * become `export NODEMEDIC_…='value'` lines after the shebang, exactly as nodemedic's documents
+   * export theirs, and only once each value matched its allowedPattern (which admits no quote).
    */
   readonly inline?: Readonly<Partial<Record<ScriptId, string>>>;
   /** Not supported: output goes through GetCommandInvocation only (see stdoutTruncated). */
@@ -101,16 +101,12 @@ export class SsmCommandRunner implements CommandRunner {
     if (!Number.isInteger(request.timeoutSeconds) || request.timeoutSeconds < 1) {
       throw new InvalidInputError(`timeoutSeconds must be a positive integer, got ${request.timeoutSeconds}`);
     }
-    if (program !== undefined && Object.keys(request.parameters).length > 0) {
-      throw new InvalidInputError(
-        `"${request.script}" runs through ${RUN_SHELL_SCRIPT} with its default paths only; it takes no parameters (${Object.keys(request.parameters).join(', ')})`,
-        { code: 'INLINE_TAKES_NO_PARAMETERS' },
-      );
-    }
     const parameters =
       program !== undefined
-        ? // The agent joins the lines with "\n", as for nodemedic's own documents: the same bytes run.
-          { commands: program.split('\n'), executionTimeout: [String(request.timeoutSeconds)] }
+        ? {
+            commands: inlineCommands(program, scriptEnvironment(request.parameters)),
+            executionTimeout: [String(request.timeoutSeconds)],
+          }
         : Object.fromEntries(Object.entries(request.parameters).map(([name, value]) => [name, [value]]));
     try {
       const out = await this.client.send(
@@ -192,6 +188,18 @@ function ssmError(error: unknown, what: string): Error {
     );
   }
   return toDependencyError(error, what, 'SSM', RETRYABLE);
+}
+
+/**
+ * The command lines of an inline program: the agent joins them with "\n", as for nodemedic's own
+ * documents, so the program runs byte for byte; its validated parameters are exported right after
+ * the shebang line (single quotes are safe: no allowedPattern admits one).
+ */
+function inlineCommands(program: string, env: Readonly<Record<string, string>>): string[] {
+  const lines = program.split('\n');
+  const exports = Object.entries(env).map(([name, value]) => `export ${name}='${value}'`);
+  if (exports.length === 0) return lines;
+  return lines[0]?.startsWith('#!') ? [lines[0], ...exports, ...lines.slice(1)] : [...exports, ...lines];
 }
 
 function clip(text: string, max: number): string {
