@@ -69,3 +69,23 @@ export function parseAllowList(value: string | undefined): string[] {
   }
   return ids;
 }
+
+/**
+ * Parse a comma-separated list of Slack channel ids (`C…` public, `G…` private), blanks ignored,
+ * such as `MENTION_CHANNEL_IDS`. A channel name (`#alerts`) would never match an event's channel
+ * id, so it is refused with the variable's name rather than ignored.
+ */
+export function parseChannelIds(variable: string, value: string | undefined): string[] {
+  const ids = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const bad = ids.filter((id) => !/^[CG][A-Z0-9]{2,}$/.test(id));
+  if (bad.length > 0) {
+    throw new InvalidInputError(
+      `${variable} must hold Slack channel ids (C…/G…), got ${bad.map((b) => JSON.stringify(b.slice(0, 40))).join(', ')}`,
+      { code: 'CONFIG_INVALID' },
+    );
+  }
+  return ids;
+}

@@ -21,6 +21,8 @@ const ONCALL = 'S0ONCALL';
 const [ALICE, BOB, CAROL] = ['U0ALICE', 'U0BOB', 'U0CAROL'];
 const DAVE = 'U0DAVE'; // allow-listed, not in the group
 const EVE = 'U0EVE'; // nobody
+/** A second channel where mentions act, besides each test's own. */
+const OTHER_ALLOWED = 'C0OPS';
 
 let standIn: StandIn;
 beforeAll(async () => {
@@ -61,6 +63,7 @@ beforeEach(() => {
     chat,
     policy: DEFAULT_SAFETY_POLICY,
     onCall: { userGroupId: ONCALL, allowList: [DAVE] },
+    mentionChannels: [channel, OTHER_ALLOWED],
     startDiagnosis: async (req) => {
       diagnoses.push(req);
       return { incidentId: `inc-${diagnoses.length}`, created: true };
