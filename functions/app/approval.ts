@@ -397,7 +397,8 @@ async function refuse(
   // The thread is part of the audit trail: refusals show there too, not only in the record. It
   // is the incident's own thread, whatever channel the click came from.
   const home = homeChannel(incident);
-  const thread = incident.thread?.ts ?? incident.card?.ts;
+  const thread =
+    incident.thread?.ts ?? incident.card?.ts ?? (click.channel === home ? click.threadTs : undefined);
   if (home && thread) {
     const who = `<@${click.user}>`; // a Slack id, checked by the click reader
     const pressed = escapeMrkdwn(action);

@@ -11,6 +11,7 @@ import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppLogger } from '../app/deps.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat } from '../core/ports.js';
@@ -107,6 +108,14 @@ export function createSlackApp(deps: SlackAppDeps): {
   receiver: AwsLambdaReceiver;
   handler: SlackHandler;
 } {
+  // The ids go into the bot's answers as `<#C…>`: anything else would be a broken or live link.
+  const badChannels = deps.mentionChannels.filter((c) => !/^[CG][A-Z0-9]{2,}$/.test(c));
+  if (deps.mentionChannels.length === 0 || badChannels.length > 0) {
+    throw new InvalidInputError(
+      `mentionChannels must hold at least one Slack channel id (C…/G…), got ${JSON.stringify(deps.mentionChannels.map((c) => c.slice(0, 40)))}`,
+      { code: 'CONFIG_INVALID' },
+    );
+  }
   const boltLogger = toBoltLogger(deps.logger);
   const receiver = new AwsLambdaReceiver({
     signingSecret: deps.signingSecret,

@@ -247,6 +247,17 @@ describe('signature checks', () => {
   });
 });
 
+describe('configuration', () => {
+  it.each([[[]], [['#alerts']], [['C0OK', '<!channel>']]])(
+    'refuses mention channels %j at build time, naming them',
+    (mentionChannels) => {
+      expect(() => build({ mentionChannels })).toThrow(
+        /^mentionChannels must hold at least one Slack channel id/,
+      );
+    },
+  );
+});
+
 describe('cost per request', () => {
   it('asks Slack who the bot is once per container, not on every request', async () => {
     const before = standIn.requestsOf('auth.test').length;
