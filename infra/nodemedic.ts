@@ -87,6 +87,13 @@ export interface NodeMedicProps {
    */
   readonly onCallAllowList?: readonly string[];
   /**
+   * Channels (`C…`/`G…`) besides `slackChannelId` where `@nodemedic diagnose` acts, threads under
+   * them included. A mention in any other channel is answered with where nodemedic works, and
+   * nothing runs.
+   * @default [] (only `slackChannelId`)
+   */
+  readonly mentionChannelIds?: readonly string[];
+  /**
    * Which alarms start an incident: by name prefix, or by exact name. Pass `{}` to accept every
    * alarm in the account and region.
    * @default { namePrefixes: ['nodemedic-'] }
@@ -154,6 +161,7 @@ export type HandlerEnvName =
   | 'VERSION_POLICY'
   | 'ONCALL_USERGROUP_ID'
   | 'ONCALL_ALLOWLIST'
+  | 'MENTION_CHANNEL_IDS'
   | 'ALARM_FILTER';
 
 /**
@@ -172,7 +180,14 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   outcome: ['SLACK_SECRET_ID'],
   escalate: ['SLACK_SECRET_ID'],
-  slack: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ONCALL_ALLOWLIST'],
+  slack: [
+    'SLACK_SECRET_ID',
+    'CLUSTER_TAG_KEY',
+    'CLUSTER_NAMES',
+    'STATE_MACHINE_ARN',
+    'ONCALL_ALLOWLIST',
+    'MENTION_CHANNEL_IDS',
+  ],
 };
 
 const COMMON_ENV: readonly HandlerEnvName[] = [
@@ -263,6 +278,10 @@ function validateProps(props: NodeMedicProps): void {
   for (const user of props.onCallAllowList ?? []) {
     if (!SLACK_USER.test(user))
       fail(`onCallAllowList: ${JSON.stringify(user)} is not a Slack user id like U0123456789`);
+  }
+  for (const channel of props.mentionChannelIds ?? []) {
+    if (concrete(channel) && !SLACK_CHANNEL.test(channel))
+      fail(`mentionChannelIds: ${JSON.stringify(channel)} is not a Slack channel id like C0123456789`);
   }
   for (const name of [...(props.alarmFilter?.namePrefixes ?? []), ...(props.alarmFilter?.names ?? [])]) {
     if (name.length === 0 || name.length > 255)
@@ -401,6 +420,7 @@ export class NodeMedic extends Construct {
       ...(props.versionPolicy ? { VERSION_POLICY: JSON.stringify(props.versionPolicy) } : {}),
       ...(props.onCallUserGroupId ? { ONCALL_USERGROUP_ID: props.onCallUserGroupId } : {}),
       ...(props.onCallAllowList?.length ? { ONCALL_ALLOWLIST: props.onCallAllowList.join(',') } : {}),
+      ...(props.mentionChannelIds?.length ? { MENTION_CHANNEL_IDS: props.mentionChannelIds.join(',') } : {}),
     };
 
     const functions = {} as Record<HandlerName, NodejsFunction>;

@@ -17,7 +17,7 @@ import { applyApproval } from '../core/plan.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat, MessageRef } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
-import { decisionText, renderCard, renderDecision } from '../core/render/slack.js';
+import { decisionText, escapeMrkdwn, renderCard, renderDecision } from '../core/render/slack.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
@@ -38,7 +38,12 @@ export interface Click {
   /** The button's value: the incident id. */
   readonly incidentId: string;
   readonly user: string;
+  /** The channel the click came from; it must be the incident's own. */
   readonly channel: string;
+  /** The Slack team (workspace) the click came from. */
+  readonly team: string;
+  /** The team the app is installed in (configured, or auth.test's); `team` must equal it. */
+  readonly installedTeam: string;
   /** The message carrying the button (the findings message). */
   readonly messageTs: string;
   /** The thread the message is in, for ephemeral replies. */
@@ -263,9 +268,12 @@ async function takeToken(
 }
 
 /**
- * What every button does first: find the incident, drop repeats of the same click, and check
- * that the clicker may approve. Authorization comes after the repeat check so a retried refusal
- * is not audited twice, and before anything about the incident is told to the clicker.
+ * What every button does first: find the incident, check that the click came from the incident's
+ * channel and the installed team, drop repeats of the same click, and check that the clicker may
+ * approve. The origin is checked first: a click from elsewhere (another workspace sharing the
+ * channel, a copy of the message posted in another channel) learns nothing more about the
+ * incident. Authorization comes after the repeat check so a retried refusal is not audited twice,
+ * and before anything about the incident is told to the clicker.
  */
 async function admit(
   deps: ApprovalDeps,
@@ -277,6 +285,16 @@ async function admit(
   if (!incident) {
     await privately(deps, click, 'This incident is unknown (it may have expired); nothing was done.');
     return { kind: 'closed', outcome: { kind: 'not-found' } };
+  }
+  const foreign = originProblem(incident, click);
+  if (foreign) {
+    return refuse(deps, click, incident, action, {
+      reason: foreign,
+      log: 'click from outside the incident refused',
+      reply:
+        "Buttons act only in the incident's own channel, from the workspace nodemedic is installed in. Your click was refused and logged; nothing was done.",
+      note: 'but the click came from another channel or workspace',
+    });
   }
   let allowed: boolean;
   try {
@@ -298,50 +316,13 @@ async function admit(
   // Claimed only once the clicker is known to be allowed or refused: a click that failed the
   // membership check above (Slack down) can be pressed again and count.
   if (!allowed) {
-    if (
-      !(await deps.store.claimOnce(
-        `refused:${incident.id}:${click.messageTs}:${click.user}:${action}`,
-        CLICK_TTL_SECONDS,
-      ))
-    ) {
-      return { kind: 'closed', outcome: { kind: 'duplicate' } };
-    }
-    deps.logger.warn('unauthorized click refused', { incidentId: incident.id, user: click.user, action });
-    const at = deps.clock().toISOString();
-    await deps.store.update(incident.id, (current) =>
-      withAudit(
-        current,
-        entry(at, 'refused', click.user, `${action}: not in the on-call group or allow-list`),
-      ),
-    );
-    await privately(
-      deps,
-      click,
-      'Only members of the on-call group (or the allow-list) can act on nodemedic incidents. Your click was refused and logged.',
-    );
-    // The thread is part of the audit trail: refusals show there too, not only in the record.
-    const thread = click.threadTs ?? incident.thread?.ts ?? incident.card?.ts;
-    if (thread) {
-      await deps.chat.post(
-        click.channel,
-        {
-          text: `Refused: <@${click.user}> pressed ${action} but is not on call (logged).`,
-          blocks: [
-            {
-              type: 'context',
-              elements: [
-                {
-                  type: 'mrkdwn',
-                  text: `:no_entry: Refused: <@${click.user}> pressed \`${action}\` but is not in the on-call group or allow-list. Logged; nothing ran.`,
-                },
-              ],
-            },
-          ],
-        },
-        thread,
-      );
-    }
-    return { kind: 'closed', outcome: { kind: 'refused' } };
+    return refuse(deps, click, incident, action, {
+      reason: 'not in the on-call group or allow-list',
+      log: 'unauthorized click refused',
+      reply:
+        'Only members of the on-call group (or the allow-list) can act on nodemedic incidents. Your click was refused and logged.',
+      note: 'but is not in the on-call group or allow-list',
+    });
   }
   const held = hold ? await hold(incident) : null;
   if (held) {
@@ -364,6 +345,93 @@ async function admit(
     return { kind: 'closed', outcome: { kind: 'duplicate' } };
   }
   return { kind: 'admitted', incident };
+}
+
+/**
+ * Why a click does not come from where the incident lives, or null when it does: the installed
+ * team, and the channel of the incident's findings message (else its thread or card). An
+ * incident with no message in Slack has no buttons, so no click can come from it.
+ */
+function originProblem(incident: Incident, click: Click): string | null {
+  if (click.team !== click.installedTeam) {
+    return `from team ${click.team}, not the installed team ${click.installedTeam}`;
+  }
+  const home = homeChannel(incident);
+  if (!home) return 'the incident has no message in Slack';
+  if (click.channel !== home) return `from channel ${click.channel}, not the incident's channel ${home}`;
+  return null;
+}
+
+function homeChannel(incident: Incident): string | undefined {
+  return incident.findingsMessage?.channel ?? incident.thread?.channel ?? incident.card?.channel;
+}
+
+/**
+ * Refuse a click: once per clicker, message, action and reason (a retried refusal is neither
+ * logged nor audited twice), logged, audited in the record and in the incident's thread, and
+ * answered privately. Nothing else happens.
+ */
+async function refuse(
+  deps: ApprovalDeps,
+  click: Click,
+  incident: Incident,
+  action: string,
+  why: { reason: string; log: string; reply: string; note: string },
+): Promise<Gate> {
+  const key = `refused:${incident.id}:${click.messageTs}:${click.user}:${action}:${click.channel}:${click.team}`;
+  if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
+    return { kind: 'closed', outcome: { kind: 'duplicate' } };
+  }
+  deps.logger.warn(why.log, {
+    incidentId: incident.id,
+    user: click.user,
+    action,
+    channel: click.channel,
+    team: click.team,
+    reason: why.reason,
+  });
+  const at = deps.clock().toISOString();
+  await deps.store.update(incident.id, (current) =>
+    withAudit(current, entry(at, 'refused', click.user, `${action}: ${why.reason}`)),
+  );
+  // The thread is part of the audit trail: refusals show there too, not only in the record. It
+  // is the incident's own thread, whatever channel the click came from.
+  const home = homeChannel(incident);
+  const thread =
+    incident.thread?.ts ?? incident.card?.ts ?? (click.channel === home ? click.threadTs : undefined);
+  if (home && thread) {
+    const who = `<@${click.user}>`; // a Slack id, checked by the click reader
+    const pressed = escapeMrkdwn(action);
+    await deps.chat.post(
+      home,
+      {
+        text: `Refused: ${who} pressed ${pressed} ${why.note} (logged).`,
+        blocks: [
+          {
+            type: 'context',
+            elements: [
+              {
+                type: 'mrkdwn',
+                text: `:no_entry: Refused: ${who} pressed \`${pressed}\` ${why.note}. Logged; nothing ran.`,
+              },
+            ],
+          },
+        ],
+      },
+      thread,
+    );
+  }
+  try {
+    await privately(deps, click, why.reply);
+  } catch (err) {
+    // A channel of another workspace may not take our ephemeral: the refusal stands regardless.
+    deps.logger.warn('could not answer a refused click privately', {
+      incidentId: incident.id,
+      user: click.user,
+      error: describe(err),
+    });
+  }
+  return { kind: 'closed', outcome: { kind: 'refused' } };
 }
 
 /** Why a button no longer acts, or null when the incident is waiting for exactly this message. */

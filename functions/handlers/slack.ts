@@ -4,7 +4,7 @@
  * and every request goes through the app's normalizing handler (Content-Type parameters, UTF-8
  * base64 bodies) before the receiver verifies its signature.
  */
-import { parseAllowList } from '../app/authorize.js';
+import { parseAllowList, parseChannelIds } from '../app/authorize.js';
 import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
 import { logger } from './runtime.js';
@@ -25,10 +25,13 @@ async function build(): Promise<SlackHandler> {
     chat: await makeChat(botToken),
     workflow: makeWorkflow(),
   });
+  // SLACK_API_URL (GovSlack, the local stand-in) is for every Web API call of this function:
+  // the chat above, and Bolt's own client (auth.test, mention replies, thread reads).
+  const slackApiUrl = process.env.SLACK_API_URL;
   const { handler } = createSlackApp({
     signingSecret,
     botToken,
-    clientOptions: { retryConfig: { retries: 1 } },
+    clientOptions: { retryConfig: { retries: 1 }, ...(slackApiUrl ? { slackApiUrl } : {}) },
     store: deps.store,
     workflow: deps.workflow,
     chat: deps.chat,
@@ -37,6 +40,10 @@ async function build(): Promise<SlackHandler> {
       userGroupId: deps.onCallUserGroupId,
       allowList: parseAllowList(process.env.ONCALL_ALLOWLIST),
     },
+    // The alert channel, plus any others where people may ask for a diagnosis.
+    mentionChannels: [
+      ...new Set([deps.channel, ...parseChannelIds('MENTION_CHANNEL_IDS', process.env.MENTION_CHANNEL_IDS)]),
+    ],
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
     clock: deps.clock,

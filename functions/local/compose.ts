@@ -101,6 +101,7 @@ export function slackEdge(
     chat: deps.chat,
     policy: deps.policy,
     onCall: { userGroupId: options.onCallGroup, allowList: [] },
+    mentionChannels: [deps.channel],
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
     bot: { botId: options.standIn.bot.botId, botUserId: options.standIn.bot.userId },

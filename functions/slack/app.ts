@@ -2,13 +2,16 @@
  * The Bolt app behind the Slack Function URL: interactivity (the findings message's buttons) and
  * events (`app_mention`). It verifies Slack's v0 signature through `AwsLambdaReceiver`, and adds
  * what that receiver lacks (toolchain.md): tolerant Content-Type and UTF-8 base64 bodies, and a
- * clean 400 instead of a crash on a body it cannot parse. Deduplication of replays and retries is
- * done by the listeners (the receiver accepts a replay inside its 5-minute window).
+ * clean 400 instead of a crash on a body it cannot parse, and a refusal of timestamps more than
+ * five minutes in the future (the receiver refuses only old ones, so a request dated ahead would
+ * stay replayable). Deduplication of replays and retries inside the window is done by the
+ * listeners.
  */
 import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppLogger } from '../app/deps.js';
+import { InvalidInputError } from '../core/errors.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat } from '../core/ports.js';
@@ -49,6 +52,17 @@ export interface SlackAppDeps {
    * first request of a container and cached (Bolt alone would call it on every request).
    */
   readonly bot?: { readonly botId: string; readonly botUserId: string };
+  /**
+   * The team (workspace) the app is installed in (`T…`): clicks from any other team are refused.
+   * @default auth.test's `team_id`, asked once per container
+   */
+  readonly teamId?: string;
+  /**
+   * The channels where `@nodemedic` mentions act (the alert channel and any others configured),
+   * threads under them included. A mention anywhere else is answered with this list, and nothing
+   * runs.
+   */
+  readonly mentionChannels: readonly string[];
 }
 
 /** What each listener's `register` receives: the deps with the defaults filled in. */
@@ -57,6 +71,8 @@ export interface ListenerDeps extends Omit<SlackAppDeps, 'chat' | 'clock'> {
   readonly clock: () => Date;
   /** Reads a thread (conversations.replies), for mentions under someone else's alert. */
   readonly slack: WebApiChat;
+  /** The team the app is installed in: configured, else auth.test's, once per container. */
+  readonly installedTeam: () => Promise<string>;
 }
 
 /** A Lambda Function URL (payload v2) or API Gateway event, as much as this edge reads. */
@@ -74,6 +90,9 @@ export interface SlackHttpResponse {
   body: string;
 }
 
+/** How far a request's timestamp may be from now, either way (Slack's own advice: 5 minutes). */
+const MAX_SKEW_SECONDS = 300;
+
 /** The Lambda handler: a normalized event into Bolt's receiver. */
 export type SlackHandler = (event: SlackHttpEvent, context: unknown) => Promise<SlackHttpResponse>;
 
@@ -81,20 +100,32 @@ export type SlackHandler = (event: SlackHttpEvent, context: unknown) => Promise<
  * Build the Bolt app and its Lambda receiver. No Slack call happens here. Bolt's own
  * single-token mode with `tokenVerificationEnabled: false` calls `auth.test` on every request
  * (read from its source: the result is not kept), so the app authorizes with a function that
- * makes that call once per container, or never when `deps.bot` is given.
+ * makes that call once per container (its `team_id` is the installed team), or never when
+ * `deps.bot` and `deps.teamId` are given.
  */
 export function createSlackApp(deps: SlackAppDeps): {
   app: App;
   receiver: AwsLambdaReceiver;
   handler: SlackHandler;
 } {
+  // The ids go into the bot's answers as `<#C…>`: anything else would be a broken or live link.
+  const badChannels = deps.mentionChannels.filter((c) => !/^[CG][A-Z0-9]{2,}$/.test(c));
+  if (deps.mentionChannels.length === 0 || badChannels.length > 0) {
+    throw new InvalidInputError(
+      `mentionChannels must hold at least one Slack channel id (C…/G…), got ${JSON.stringify(deps.mentionChannels.map((c) => c.slice(0, 40)))}`,
+      { code: 'CONFIG_INVALID' },
+    );
+  }
   const boltLogger = toBoltLogger(deps.logger);
   const receiver = new AwsLambdaReceiver({
     signingSecret: deps.signingSecret,
     logger: boltLogger,
     invalidRequestSignatureHandler: ({ ts }) => {
       // Never log the signature or body: only that a request was refused, and its claimed age.
-      deps.logger.warn('refused a Slack request with an invalid or stale signature', { timestamp: ts });
+      // Not `timestamp`: Powertools Logger reserves that key for the line's own time and drops ours.
+      deps.logger.warn('refused a Slack request with an invalid or stale signature', {
+        claimedTimestamp: ts,
+      });
     },
   });
   // A 429 inside Slack's 3 s budget must fail now rather than sleep through it.
@@ -103,21 +134,31 @@ export function createSlackApp(deps: SlackAppDeps): {
     ...deps.clientOptions,
     logger: boltLogger,
   });
-  let identity: Promise<{ botId: string; botUserId: string }> | null = deps.bot
-    ? Promise.resolve(deps.bot)
-    : null;
+  let identity: Promise<{ botId: string; botUserId: string; teamId: string }> | null =
+    deps.bot && deps.teamId ? Promise.resolve({ ...deps.bot, teamId: deps.teamId }) : null;
+  const whoAmI = () =>
+    (identity ??= client.auth.test().then(
+      (r) => {
+        // Without a team id no click could be matched to the installation: fail, do not guess.
+        const teamId = deps.teamId ?? r.team_id;
+        if (!teamId) throw new Error('auth.test returned no team_id');
+        return {
+          botId: deps.bot?.botId ?? String(r.bot_id ?? ''),
+          botUserId: deps.bot?.botUserId ?? String(r.user_id ?? ''),
+          teamId,
+        };
+      },
+      (error: unknown) => {
+        identity = null; // try again on the next request
+        throw error;
+      },
+    ));
   const app = new App({
     receiver,
     logger: boltLogger,
     authorize: async () => {
-      identity ??= client.auth.test().then(
-        (r) => ({ botId: String(r.bot_id ?? ''), botUserId: String(r.user_id ?? '') }),
-        (error: unknown) => {
-          identity = null; // try again on the next request
-          throw error;
-        },
-      );
-      return { botToken: deps.botToken, ...(await identity) };
+      const { botId, botUserId } = await whoAmI();
+      return { botToken: deps.botToken, botId, botUserId };
     },
     ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
   });
@@ -127,6 +168,7 @@ export function createSlackApp(deps: SlackAppDeps): {
     chat: deps.chat ?? slack,
     clock: deps.clock ?? (() => new Date()),
     slack,
+    installedTeam: async () => (await whoAmI()).teamId,
   };
   fixListener.register(app, listenerDeps);
   denyListener.register(app, listenerDeps);
@@ -144,6 +186,20 @@ export function createSlackApp(deps: SlackAppDeps): {
     } catch (err) {
       deps.logger.warn('refused a Slack request with an unreadable body', { error: String(err) });
       return { statusCode: 400, body: 'unreadable body' };
+    }
+    const claimed = normalized.headers['x-slack-request-timestamp'];
+    // The wall clock, as the receiver's own check uses, not deps.clock (a test may move that).
+    const skew = skewSeconds(claimed, Date.now());
+    if (skew === null || Math.abs(skew) > MAX_SKEW_SECONDS) {
+      // Checked before the receiver, which refuses only old timestamps: a request dated ahead
+      // would stay replayable until that date. The signature is not checked yet, so nothing
+      // else about the request is trusted or logged.
+      deps.logger.warn('refused a Slack request whose timestamp is missing or more than 5 minutes away', {
+        ...(skew === null
+          ? { claimedTimestamp: claimed?.slice(0, 20) ?? null }
+          : { claimedTimestamp: Number(claimed), skewSeconds: skew }),
+      });
+      return { statusCode: 401, body: '' };
     }
     try {
       return await boltHandler(normalized as never, context);
@@ -176,6 +232,12 @@ function normalizeEvent(event: SlackHttpEvent): SlackHttpEvent {
     body = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   }
   return { ...event, headers, body, isBase64Encoded: false };
+}
+
+/** Seconds from now to the claimed timestamp (positive: in the future), or null when unreadable. */
+function skewSeconds(claimed: string | undefined, nowMs: number): number | null {
+  if (!claimed || !/^\d{1,12}$/.test(claimed)) return null;
+  return Number(claimed) - Math.floor(nowMs / 1000);
 }
 
 function toBoltLogger(logger: AppLogger) {

@@ -114,7 +114,8 @@ describe('functions', () => {
       'SLACK_CHANNEL_ID',
       'SAFETY_POLICY',
       'ONCALL_USERGROUP_ID',
-      ...HANDLER_ENV[name].filter((k) => k !== 'VERSION_POLICY'),
+      // Optional props the base spec leaves out: set only when given.
+      ...HANDLER_ENV[name].filter((k) => k !== 'VERSION_POLICY' && k !== 'MENTION_CHANNEL_IDS'),
     ];
     expect(Object.keys(env).sort()).toEqual([...new Set(expected)].sort());
     expect(env.POWERTOOLS_SERVICE_NAME).toBe('nodemedic');
@@ -276,6 +277,7 @@ describe('props', () => {
     [{ clusterNames: ['bad"name'] }, /clusterNames: "bad\\"name" is not a valid tag value/],
     [{ onCallUserGroupId: 'oncall' }, /onCallUserGroupId must be a Slack user group id/],
     [{ onCallAllowList: ['alice'] }, /onCallAllowList: "alice" is not a Slack user id/],
+    [{ mentionChannelIds: ['#ops'] }, /mentionChannelIds: "#ops" is not a Slack channel id/],
     [{ clusterTagKey: '' }, /clusterTagKey "" is not a valid tag key/],
     [{ alarmFilter: { namePrefixes: [] } }, /alarmFilter.namePrefixes is empty/],
     [{ safetyPolicy: { approvalTimeoutMinutes: 45 } }, /approvalTimeoutMinutes/],
@@ -287,6 +289,15 @@ describe('props', () => {
     const spec = synthNodeMedic({ safetyPolicy: { approvalTimeoutMinutes: 10 } });
     expect(spec.nodemedic.safetyPolicy.approvalTimeoutMinutes).toBe(10);
     expect(JSON.stringify(spec.template.toJSON())).toContain('\\"TimeoutSeconds\\":600');
+  });
+
+  it('gives the extra mention channels to the Slack function only', () => {
+    const spec = synthNodeMedic({ mentionChannelIds: ['C0OPS0001', 'G0PRIV0001'] });
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const id = spec.stack.getLogicalId(spec.nodemedic.functions[name].node.defaultChild as never);
+      const env = spec.template.toJSON().Resources[id].Properties.Environment.Variables;
+      expect(env.MENTION_CHANNEL_IDS, name).toBe(name === 'slack' ? 'C0OPS0001,G0PRIV0001' : undefined);
+    }
   });
 
   it('scopes by a custom cluster tag key', () => {

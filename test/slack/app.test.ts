@@ -12,8 +12,15 @@ import type { RemediationId } from '../../functions/core/model.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
 import { renderCard, renderFindings } from '../../functions/core/render/slack.js';
 import { SlackStandIn, type SlackStandIn as StandIn } from '../../functions/local/slack-standin/server.js';
-import { createSlackApp, type DiagnosisRequest } from '../../functions/slack/app.js';
-import { fixAction, functionUrlEvent, incident, RecordingLogger, RecordingWorkflow } from './support.js';
+import { createSlackApp, type DiagnosisRequest, type SlackAppDeps } from '../../functions/slack/app.js';
+import {
+  fixAction,
+  functionUrlEvent,
+  incident,
+  RecordingLogger,
+  RecordingWorkflow,
+  resignedClick,
+} from './support.js';
 
 const BOT_TOKEN = 'xoxb-test-token';
 const SIGNING_SECRET = 'test-signing-secret';
@@ -21,6 +28,14 @@ const ONCALL = 'S0ONCALL';
 const [ALICE, BOB, CAROL] = ['U0ALICE', 'U0BOB', 'U0CAROL'];
 const DAVE = 'U0DAVE'; // allow-listed, not in the group
 const EVE = 'U0EVE'; // nobody
+/** Web API calls after `index`, without the who-am-I each new app asks once. */
+const callsSince = (index: number) =>
+  standIn.requests
+    .slice(index)
+    .map((r) => r.method)
+    .filter((m) => m !== 'auth.test');
+/** A second channel where mentions act, besides each test's own. */
+const OTHER_ALLOWED = 'C0OPS';
 
 let standIn: StandIn;
 beforeAll(async () => {
@@ -50,24 +65,32 @@ beforeEach(() => {
   workflow = new RecordingWorkflow();
   logger = new RecordingLogger();
   diagnoses = [];
-  const clientOptions = { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } };
-  chat = new WebApiChat(new WebClient(BOT_TOKEN, clientOptions));
-  app = createSlackApp({
+  chat = new WebApiChat(
+    new WebClient(BOT_TOKEN, { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } }),
+  );
+  app = build();
+});
+
+/** The real Bolt app over this test's store, workflow and stand-in; `over` changes its deps. */
+function build(over: Partial<SlackAppDeps> = {}): ReturnType<typeof createSlackApp> {
+  return createSlackApp({
     signingSecret: SIGNING_SECRET,
     botToken: BOT_TOKEN,
-    clientOptions,
+    clientOptions: { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } },
     store,
     workflow,
     chat,
     policy: DEFAULT_SAFETY_POLICY,
     onCall: { userGroupId: ONCALL, allowList: [DAVE] },
+    mentionChannels: [channel, OTHER_ALLOWED],
     startDiagnosis: async (req) => {
       diagnoses.push(req);
       return { incidentId: `inc-${diagnoses.length}`, created: true };
     },
     logger,
+    ...over,
   });
-});
+}
 
 /** Open an incident awaiting approval, with its card and findings message posted in the stand-in. */
 async function awaitingApproval(offered: RemediationId[], over: Partial<Incident> = {}): Promise<Incident> {
@@ -160,6 +183,54 @@ describe('signature checks', () => {
     expect(workflow.resumed).toEqual([]);
   });
 
+  it.each([
+    ['5 minutes and 1 second', 301],
+    ['a year', 365 * 86_400],
+  ])('refuses a correctly signed request dated %s ahead with 401, logged, nothing done', async (_, ahead) => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const future = Math.floor(Date.now() / 1000) + ahead;
+    const before = standIn.requests.length;
+    const res = await send(click(inc, fixAction('restart-containerd'), ALICE, future));
+    expect(res.statusCode).toBe(401);
+    expect(workflow.resumed).toEqual([]);
+    expect(standIn.requests.length).toBe(before);
+    expect((await store.get(inc.id))?.audit.map((a) => a.action)).toEqual(['opened']);
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      message: 'refused a Slack request whose timestamp is missing or more than 5 minutes away',
+      extra: {
+        claimedTimestamp: future,
+        skewSeconds: expect.toSatisfy((s: number) => Math.abs(s - ahead) <= 2),
+      },
+    });
+  });
+
+  it('acts on a request dated a little ahead (a sender clock up to 5 minutes fast)', async () => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const ahead = Math.floor(Date.now() / 1000) + 240;
+    expect((await send(click(inc, fixAction('restart-containerd'), ALICE, ahead))).statusCode).toBe(200);
+    expect(workflow.resumed).toHaveLength(1);
+  });
+
+  it.each([
+    ['missing', undefined],
+    ['not a number', '17e8'],
+  ])('refuses a request whose timestamp is %s with 401', async (_, value) => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const { 'x-slack-request-timestamp': _ts, ...headers } = click(
+      inc,
+      fixAction('restart-containerd'),
+      ALICE,
+    ).headers;
+    const request = click(inc, fixAction('restart-containerd'), ALICE);
+    const res = await send({
+      body: request.body,
+      headers: value === undefined ? headers : { ...headers, 'x-slack-request-timestamp': value },
+    });
+    expect(res.statusCode).toBe(401);
+    expect(workflow.resumed).toEqual([]);
+  });
+
   it('answers 400, not a crash, to a signed body that is not JSON', async () => {
     const ts = Math.floor(Date.now() / 1000);
     const { signSlackRequest } = await import('../../functions/local/slack-standin/server.js');
@@ -174,6 +245,17 @@ describe('signature checks', () => {
     });
     expect(res.statusCode).toBe(400);
   });
+});
+
+describe('configuration', () => {
+  it.each([[[]], [['#alerts']], [['C0OK', '<!channel>']]])(
+    'refuses mention channels %j at build time, naming them',
+    (mentionChannels) => {
+      expect(() => build({ mentionChannels })).toThrow(
+        /^mentionChannels must hold at least one Slack channel id/,
+      );
+    },
+  );
 });
 
 describe('cost per request', () => {
@@ -298,6 +380,109 @@ describe('authorization', () => {
     expect(workflow.failed).toEqual([]);
     expect(workflow.resumed).toEqual([]);
     expect(ephemeralsFor(EVE)).toHaveLength(2);
+  });
+});
+
+describe('where a click comes from', () => {
+  /** Alice's click on the incident's button, sent as if pressed from another team or channel. */
+  const moved = (inc: Incident, actionId: string, change: Parameters<typeof resignedClick>[2]) =>
+    resignedClick(click(inc, actionId, ALICE), SIGNING_SECRET, change);
+  const threadNotes = (inc: Incident) =>
+    standIn.messages(channel).filter((m) => m.thread_ts === inc.card!.ts && !m.ephemeral_for);
+
+  it('refuses a click from another workspace: private answer, logged, audited, nothing resumed', async () => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const res = await send(
+      moved(inc, fixAction('restart-containerd'), (p) => {
+        p.team = { id: 'T0OTHER', domain: 'elsewhere' };
+        p.user.team_id = 'T0OTHER';
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(workflow.resumed).toEqual([]);
+    const after = await store.get(inc.id);
+    expect(after).toMatchObject({ phase: 'awaiting-approval', taskToken: 'task-token-1', approvals: [] });
+    expect(after?.audit.at(-1)).toMatchObject({
+      action: 'refused',
+      actor: ALICE,
+      detail: 'fix:restart-containerd: from team T0OTHER, not the installed team T0NODEMED',
+    });
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'click from outside the incident refused',
+        extra: expect.objectContaining({ team: 'T0OTHER', incidentId: inc.id }),
+      }),
+    );
+    expect(ephemeralsFor(ALICE).at(-1)?.text).toMatch(/incident's own channel.*refused and logged/);
+    expect(threadNotes(inc).at(-1)?.text).toMatch(/^Refused: <@U0ALICE> pressed fix:restart-containerd but/);
+    expect(buttonsLeft(inc)).toHaveLength(1);
+  });
+
+  it('refuses a click from another channel, answering there and noting it in the incident thread', async () => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const elsewhere = `C0ELSEWHERE${seq}`;
+    for (const actionId of [fixAction('restart-containerd'), 'nm_deny', 'nm_rerun']) {
+      await send(
+        moved(inc, actionId, (p) => {
+          p.channel = { id: elsewhere, name: 'elsewhere' };
+          p.container.channel_id = elsewhere;
+        }),
+      );
+    }
+    expect(workflow.resumed).toEqual([]);
+    expect(workflow.failed).toEqual([]);
+    const after = await store.get(inc.id);
+    expect(after).toMatchObject({ phase: 'awaiting-approval', taskToken: 'task-token-1' });
+    expect(after?.audit.filter((a) => a.action === 'refused').map((a) => a.detail)).toEqual(
+      ['fix:restart-containerd', 'deny', 'rerun'].map(
+        (action) => `${action}: from channel ${elsewhere}, not the incident's channel ${channel}`,
+      ),
+    );
+    expect(standIn.messages(elsewhere).filter((m) => m.ephemeral_for === ALICE)).toHaveLength(3);
+    expect(threadNotes(inc)).toHaveLength(4); // the findings message and three refusals
+  });
+
+  it('logs and audits the same refused click once when Slack retries it', async () => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const request = moved(inc, fixAction('restart-containerd'), (p) => {
+      p.team = { id: 'T0OTHER', domain: 'elsewhere' };
+    });
+    await send(request);
+    await send(request, { headers: { 'x-slack-retry-num': '1' } });
+    expect((await store.get(inc.id))?.audit.filter((a) => a.action === 'refused')).toHaveLength(1);
+  });
+
+  it('takes the installed team from configuration when given, and then never asks auth.test', async () => {
+    app = build({
+      teamId: 'T0CONFIGURED',
+      bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
+    });
+    const inc = await awaitingApproval(['restart-containerd']);
+    const before = standIn.requestsOf('auth.test').length;
+    await send(click(inc, fixAction('restart-containerd'), ALICE)); // the stand-in's team, T0NODEMED
+    expect(workflow.resumed).toEqual([]);
+    expect((await store.get(inc.id))?.audit.at(-1)?.detail).toMatch(/not the installed team T0CONFIGURED/);
+    expect(standIn.requestsOf('auth.test').length).toBe(before);
+  });
+
+  it('refuses, without any message, a signed click whose user id is not a Slack id', async () => {
+    const inc = await awaitingApproval(['restart-containerd']);
+    const before = standIn.requests.length;
+    await send(
+      moved(inc, fixAction('restart-containerd'), (p) => {
+        p.user.id = '<!channel>';
+      }),
+    );
+    expect(workflow.resumed).toEqual([]);
+    expect(callsSince(before)).toEqual([]);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'Slack listener failed',
+        extra: expect.objectContaining({ code: 'SLACK_PAYLOAD_INVALID' }),
+      }),
+    );
   });
 });
 
@@ -453,4 +638,50 @@ describe('mentions', () => {
       });
     },
   );
+
+  it.each([
+    ['diagnose (the thread would name the node)', '<@U0NODEMEDIC> diagnose'],
+    ['diagnose i-…', '<@U0NODEMEDIC> diagnose i-0abc12345678def01'],
+    ['help', '<@U0NODEMEDIC> help'],
+  ])('answers %s outside the configured channels with where it works, and runs nothing', async (_, text) => {
+    const elsewhere = `C0RANDOM${seq}`;
+    const parent = standIn.seedMessage({
+      channel: elsewhere,
+      text: 'NotReady InstanceId=i-0abc12345678def01',
+    });
+    const before = standIn.requests.length;
+    const res = await send(standIn.mentionRequest({ channel: elsewhere, threadTs: parent, text, user: EVE }));
+    expect(res.statusCode).toBe(200);
+    expect(diagnoses).toEqual([]);
+    // One answer, and no thread read (conversations.replies).
+    expect(callsSince(before)).toEqual(['chat.postMessage']);
+    const answer = standIn.messages(elsewhere).at(-1);
+    expect(answer?.thread_ts).toBe(parent);
+    expect(answer?.text).toBe(
+      `I act only in <#${channel}>, <#${OTHER_ALLOWED}> (and threads there): mention me there. Nothing was done here.`,
+    );
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'mention outside the configured channels refused' }),
+    );
+  });
+
+  it('acts in a thread of any configured channel, not only the alert channel', async () => {
+    const parent = standIn.seedMessage({ channel: OTHER_ALLOWED, text: 'NotReady i-0abc12345678def01' });
+    await send(
+      standIn.mentionRequest({
+        channel: OTHER_ALLOWED,
+        threadTs: parent,
+        text: '<@U0NODEMEDIC> diagnose',
+        user: ALICE,
+      }),
+    );
+    expect(diagnoses).toEqual([
+      {
+        channel: OTHER_ALLOWED,
+        threadTs: parent,
+        query: { instanceId: 'i-0abc12345678def01' },
+        requestedBy: ALICE,
+      },
+    ]);
+  });
 });

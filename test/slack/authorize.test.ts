@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAuthorized, parseAllowList } from '../../functions/app/authorize.js';
+import { isAuthorized, parseAllowList, parseChannelIds } from '../../functions/app/authorize.js';
 import { DependencyError, InvalidInputError } from '../../functions/core/errors.js';
 import type { Chat } from '../../functions/core/ports.js';
 
@@ -69,5 +69,22 @@ describe('parseAllowList', () => {
   it('refuses names and handles, naming them', () => {
     expect(() => parseAllowList('U0ALICE,@bob')).toThrow(InvalidInputError);
     expect(() => parseAllowList('U0ALICE,@bob')).toThrow(/"@bob"/);
+  });
+});
+
+describe('parseChannelIds', () => {
+  it.each([
+    [undefined, []],
+    ['', []],
+    ['C0OPS, G0PRIVATE ,,', ['C0OPS', 'G0PRIVATE']],
+  ])('reads %j as %j', (raw, expected) => {
+    expect(parseChannelIds('MENTION_CHANNEL_IDS', raw)).toEqual(expected);
+  });
+
+  it('refuses channel names, naming the variable and the value', () => {
+    expect(() => parseChannelIds('MENTION_CHANNEL_IDS', 'C0OPS,#alerts')).toThrow(InvalidInputError);
+    expect(() => parseChannelIds('MENTION_CHANNEL_IDS', 'C0OPS,#alerts')).toThrow(
+      /^MENTION_CHANNEL_IDS must hold Slack channel ids .*"#alerts"/,
+    );
   });
 });

@@ -6,6 +6,7 @@
 import type { AppLogger } from '../../functions/app/deps.js';
 import type { Incident, IncidentPhase, Workflow } from '../../functions/core/incident.js';
 import type { Finding, RemediationId } from '../../functions/core/model.js';
+import { signSlackRequest } from '../../functions/local/slack-standin/server.js';
 
 /** A finding with quoted evidence, non-ASCII included (as real log lines are). */
 export function finding(overrides: Partial<Finding> = {}): Finding {
@@ -123,4 +124,33 @@ export function functionUrlEvent(
 /** The remediation a fix button names. */
 export function fixAction(remediation: RemediationId): string {
   return `nm_fix:${remediation}`;
+}
+
+/** The parts of a block_actions payload a test may move elsewhere. */
+export interface ClickPayload {
+  team: { id: string; domain: string };
+  user: { id: string; team_id: string };
+  channel: { id: string; name: string };
+  container: { channel_id: string };
+}
+
+/**
+ * A click request as the stand-in built it, with its payload changed by `change` and signed
+ * again with `signingSecret`: what Slack would send for the same button pressed from another
+ * workspace or channel (a shared channel, a copied message). The signature is valid, so only
+ * nodemedic's own checks stand between it and the workflow.
+ */
+export function resignedClick(
+  request: { headers: Record<string, string>; body: string },
+  signingSecret: string,
+  change: (payload: ClickPayload) => void,
+): { headers: Record<string, string>; body: string } {
+  const payload = JSON.parse(decodeURIComponent(request.body.replace(/^payload=/, ''))) as ClickPayload;
+  change(payload);
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const ts = Number(request.headers['x-slack-request-timestamp']);
+  return {
+    headers: { ...request.headers, 'x-slack-signature': signSlackRequest(signingSecret, ts, body) },
+    body,
+  };
 }

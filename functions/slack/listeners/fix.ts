@@ -12,7 +12,7 @@ const FIX_ACTION = new RegExp(`^${ACTION_IDS.fix}:`);
 export function register(app: App, deps: ListenerDeps): void {
   app.action<BlockAction<ButtonAction>>(FIX_ACTION, async ({ ack, body, action, context }) => {
     await ack();
-    const click = readClick(body, action, context.retryNum);
+    const click = readClick(body, action, context.retryNum, await deps.installedTeam());
     const remediation = parseFixActionId(action.action_id) ?? '';
     const outcome = await approveFix(deps, { ...click, remediation });
     deps.logger.info('fix click handled', {

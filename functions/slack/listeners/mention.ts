@@ -2,6 +2,9 @@
  * `@nodemedic …` mentions. `diagnose [i-…|node-name]` starts a diagnosis in the mention's thread:
  * with a target, that node; without one, the node the thread's first message names (an alert
  * posted by another integration). `help`, and anything else, answers with the commands.
+ * Mentions act only in the configured channels (threads under them included): anywhere else the
+ * answer says where nodemedic works, and nothing runs, so nobody can make it read a thread or post
+ * node evidence in a channel it was merely invited to.
  * The text is untrusted: only a validated instance id or DNS-style node name leaves this file.
  */
 import type { App } from '@slack/bolt';
@@ -98,6 +101,13 @@ export function register(app: App, deps: ListenerDeps): void {
         threadTs,
       );
     };
+    if (!deps.mentionChannels.includes(event.channel)) {
+      deps.logger.warn('mention outside the configured channels refused', { channel: event.channel, user });
+      await reply(
+        `I act only in ${deps.mentionChannels.map((c) => `<#${c}>`).join(', ')} (and threads there): mention me there. Nothing was done here.`,
+      );
+      return;
+    }
     const command = parseMention(event.text ?? '');
     if (command.kind === 'help') {
       const help = renderHelp();

@@ -9,7 +9,7 @@ import { readClick } from './click.js';
 export function register(app: App, deps: ListenerDeps): void {
   app.action<BlockAction<ButtonAction>>(ACTION_IDS.rerun, async ({ ack, body, action, context }) => {
     await ack();
-    const click = readClick(body, action, context.retryNum);
+    const click = readClick(body, action, context.retryNum, await deps.installedTeam());
     const outcome = await rerunDiagnosis(deps, click);
     deps.logger.info('rerun click handled', {
       incidentId: click.incidentId,
