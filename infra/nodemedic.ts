@@ -5,6 +5,7 @@
  * the EventBridge rule on alarm state changes (with a DLQ), the Slack Function URL, and optionally
  * an example Container Insights alarm.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
@@ -13,7 +14,14 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type FunctionUrl, FunctionUrlAuthType, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  Code,
+  type FunctionUrl,
+  FunctionUrlAuthType,
+  Function as LambdaFunction,
+  Runtime,
+} from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { type BundlingOptions, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -29,8 +37,14 @@ import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { NodemedicWorkflow } from './workflow.js';
 
-/** The repository root, found from this file so the construct works from any working directory. */
+/**
+ * The root this file ships in, found from the file itself so the construct works from any working
+ * directory: the repository (TypeScript sources, bundled at synth by esbuild) or the installed
+ * package's `dist/` (prebuilt bundles in `lambda/<handler>/`, built by scripts/build-package.ts).
+ */
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where the package keeps one prebuilt bundle per handler; absent in the repository. */
+const PREBUILT = join(REPO_ROOT, 'lambda');
 
 /** The example alarm on Container Insights' node readiness (opt-in). */
 export interface ContainerInsightsAlarmProps {
@@ -137,7 +151,8 @@ export interface NodeMedicProps {
    * Bundle the AWS SDK v3 clients into each function instead of importing the Lambda runtime's.
    * Bundled and minified, a function imports 2-5x faster (bench/bundles.ts: one file to parse
    * instead of hundreds of SDK modules) and runs exactly the SDK version the tests ran; the cost is
-   * a larger zip (hundreds of KiB, far below Lambda's limits).
+   * a larger zip (hundreds of KiB, far below Lambda's limits). Applies when the construct bundles
+   * from this repository's sources; the npm package ships prebuilt bundles with the SDK bundled.
    * @default true
    */
   readonly bundleAwsSdk?: boolean;
@@ -306,7 +321,7 @@ export class NodeMedic extends Construct {
   /** One execution per incident. */
   public readonly stateMachine: StateMachine;
   /** The Lambda functions by handler name. */
-  public readonly functions: Readonly<Record<HandlerName, NodejsFunction>>;
+  public readonly functions: Readonly<Record<HandlerName, LambdaFunction>>;
   /** The SSM Command documents by script id (`diagnose` and each node remediation). */
   public readonly documents: Readonly<Record<string, CfnDocument>>;
   /** Slack's interactivity and event request URL. */
@@ -423,7 +438,7 @@ export class NodeMedic extends Construct {
       ...(props.mentionChannelIds?.length ? { MENTION_CHANNEL_IDS: props.mentionChannelIds.join(',') } : {}),
     };
 
-    const functions = {} as Record<HandlerName, NodejsFunction>;
+    const functions = {} as Record<HandlerName, LambdaFunction>;
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       functions[name] = this.handlerFunction(name, {
         env,
@@ -608,7 +623,7 @@ export class NodeMedic extends Construct {
       logLevel: string;
       bundling: BundlingOptions;
     },
-  ): NodejsFunction {
+  ): LambdaFunction {
     const id = pascal(name);
     const logGroup = new LogGroup(this, `${id}Logs`, {
       retention: opts.logRetention,
@@ -629,9 +644,7 @@ export class NodeMedic extends Construct {
       // STATE_MACHINE_ARN is added after the state machine exists; optional ones may be absent.
       if (value !== undefined) environment[key] = value;
     }
-    return new NodejsFunction(this, id, {
-      entry: join(REPO_ROOT, 'functions', 'handlers', `${name}.ts`),
-      handler: 'handler',
+    const common = {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: SIZING[name].memory,
@@ -640,6 +653,20 @@ export class NodeMedic extends Construct {
       role,
       logGroup,
       environment,
+    };
+    // Installed from the package: the bundle CDK built for this handler at release, as it is.
+    const prebuilt = join(PREBUILT, name);
+    if (existsSync(join(prebuilt, 'index.mjs'))) {
+      return new LambdaFunction(this, id, {
+        ...common,
+        code: Code.fromAsset(prebuilt),
+        handler: 'index.handler',
+      });
+    }
+    return new NodejsFunction(this, id, {
+      ...common,
+      entry: join(REPO_ROOT, 'functions', 'handlers', `${name}.ts`),
+      handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: opts.bundling,
@@ -647,7 +674,7 @@ export class NodeMedic extends Construct {
   }
 
   /** Actions that admit no resource narrower than `*`, each acknowledged with its reason. */
-  private unscoped(fn: NodejsFunction, actions: string[], why: string): void {
+  private unscoped(fn: LambdaFunction, actions: string[], why: string): void {
     fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions, resources: ['*'] }));
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -657,7 +684,7 @@ export class NodeMedic extends Construct {
 
   /** Actions on every instance/group of the account, narrowed by the cluster tag condition. */
   private tagScoped(
-    fn: NodejsFunction,
+    fn: LambdaFunction,
     sid: string,
     actions: string[],
     resource: string,

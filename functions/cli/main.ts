@@ -1,7 +1,9 @@
+#!/usr/bin/env node
 /**
  * nodemedic's command line (`npm run -s nodemedic -- <command>`): dispatches to one command module
  * and turns its result into the process exit code. Commands never call process.exit themselves.
  */
+import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { diagnoseCommand } from './diagnose.js';
 import { fixCommand } from './fix.js';
@@ -45,7 +47,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   return run(rest, io);
 }
 
-// Run when executed directly (`tsx functions/cli/main.ts ...`), not when imported by tests.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run when executed directly (`tsx functions/cli/main.ts ...`, or the package's `nodemedic` bin,
+// which npm links: the link is resolved), not when imported by tests.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   process.exitCode = await main(process.argv.slice(2));
 }
