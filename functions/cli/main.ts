@@ -9,6 +9,7 @@ import { diagnoseCommand } from './diagnose.js';
 import { fixCommand } from './fix.js';
 import { type CliIo, EXIT, processIo } from './io.js';
 import { parseAlarmCommand } from './parse-alarm.js';
+import { reportCommand } from './report.js';
 
 /** Top-level `--help`. */
 const USAGE = `Usage: nodemedic <command> [options]
@@ -17,6 +18,7 @@ Commands:
   diagnose      diagnose containerd on this machine, or on a node through SSM (see diagnose --help)
   fix           apply one fix to a node through SSM, with recheck and verification (see fix --help)
   parse-alarm   print what nodemedic reads from an EventBridge alarm event FILE (see parse-alarm --help)
+  report        print an incident's postmortem timeline as Markdown (see report --help)
 
 Exit codes: 0 healthy/done, 1 findings, 2 usage or internal error.
 `;
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
   diagnose: diagnoseCommand,
   fix: fixCommand,
   'parse-alarm': parseAlarmCommand,
+  report: reportCommand,
 };
 
 /** Run the CLI with `argv` (without node and the script path); resolves with the exit code. */
