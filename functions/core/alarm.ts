@@ -199,21 +199,17 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
   };
 
   if (isContributor) {
-    const contributor = readContributor(detail.alarmContributor);
-    const attributes = pickNodeKeys(contributor.attributes, 'contributor attribute');
-    const nodeKeys = checkNode({ ...attributes, cluster: attributes.cluster ?? query?.cluster ?? null });
-    if (nodeKeys.instanceId === null && nodeKeys.nodeName === null) {
-      unsupported(
-        `contributor ${clip(contributor.id)} of alarm "${clip(alarmName)}" has attributes ` +
-          `${describeKeys(contributor.attributes)}, no InstanceId or NodeName: group the query BY InstanceId, NodeName`,
-      );
-    }
-    return {
-      ...common,
-      ...nodeKeys,
-      contributor,
-      multiTimeSeries: false,
-    };
+    return contributorAlarm(
+      {
+        ...common,
+        instanceId: null,
+        nodeName: null,
+        cluster: query?.cluster ?? null,
+        contributor: null,
+        multiTimeSeries: false,
+      },
+      readContributor(detail.alarmContributor),
+    );
   }
 
   if (query?.groupBy.length) {
@@ -234,6 +230,38 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
   }
   const dimensions = readDimensions(configuration.metrics, alarmName, query?.cluster ?? null);
   return { ...common, ...dimensions, contributor: null, multiTimeSeries: false };
+}
+
+/**
+ * The contributor of a multi-time-series alarm as if its own contributor event had arrived: what
+ * the alarm-level change fans out to, one per contributor DescribeAlarmContributors lists in ALARM.
+ * Throws like {@link parseAlarmEvent} (ALARM_UNSUPPORTED when the attributes name no node,
+ * ALARM_MALFORMED for an invalid id, instance id, node name or cluster).
+ */
+export function contributorAlarm(
+  alarm: ParsedAlarm,
+  contributor: {
+    readonly id: string;
+    readonly attributes: Readonly<Record<string, string>>;
+    readonly reason?: string;
+  },
+): ParsedAlarm {
+  const ref = readContributor({ id: contributor.id, attributes: contributor.attributes });
+  const attributes = pickNodeKeys(ref.attributes, 'contributor attribute');
+  if (attributes.instanceId === null && attributes.nodeName === null) {
+    unsupported(
+      `contributor ${clip(ref.id)} of alarm "${clip(alarm.alarmName)}" has attributes ` +
+        `${describeKeys(ref.attributes)}, no InstanceId or NodeName: group the query BY InstanceId, NodeName`,
+    );
+  }
+  return {
+    ...alarm,
+    ...checkNode({ ...attributes, cluster: attributes.cluster ?? alarm.cluster }),
+    reason: contributor.reason ?? alarm.reason,
+    previousState: null,
+    contributor: ref,
+    multiTimeSeries: false,
+  };
 }
 
 /** `detail.alarmContributor`: `{ id, attributes }`, both required, attributes a string map. */

@@ -89,6 +89,16 @@ export interface Incident {
   readonly findingsMessage?: MessageRef | null;
   /** Commands sent for this incident, newest last (audit and idempotency of sends). */
   readonly commands?: readonly SentCommand[];
+  /**
+   * The contributor (time series) of a multi-time-series alarm whose ALARM opened the incident:
+   * only that contributor's OK closes it. Absent or null: the alarm itself opened it.
+   */
+  readonly contributorId?: string | null;
+  /**
+   * The workflow execution started for the incident; null until it started (a redelivered alarm
+   * event starts it then). Absent on records written before this field existed.
+   */
+  readonly execution?: string | null;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
