@@ -5,7 +5,12 @@
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DescribeInstanceStatusCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  GetConsoleOutputCommand,
+} from '@aws-sdk/client-ec2';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -54,6 +59,8 @@ export class AwsEdge {
   table = new FakeTable();
   slack!: SlackStandIn;
   private marks = new Map<string, number>();
+  /** StartExecution calls still to refuse (set by a test, reset before each). */
+  startFailures = 0;
 
   constructor() {
     mockClient(AutoScalingClient);
@@ -99,13 +106,22 @@ export class AwsEdge {
         },
       ],
     });
+    this.ec2.on(GetConsoleOutputCommand).resolves({ Output: Buffer.from('boot ok\n').toString('base64') });
     this.ssm
       .on(DescribeInstanceInformationCommand)
       .resolves({ InstanceInformationList: [{ InstanceId: INSTANCE, PingStatus: 'Online' }] });
-    this.sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({
-      executionArn: `${STATE_MACHINE}:${input.name}`,
-      startDate: new Date(),
-    }));
+    this.startFailures = 0;
+    this.sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => {
+      if (this.startFailures > 0) {
+        this.startFailures--;
+        // A real StartExecution refusal the SDK does not retry by itself.
+        throw Object.assign(new Error('too many executions'), {
+          name: 'ExecutionLimitExceeded',
+          $metadata: {},
+        });
+      }
+      return { executionArn: `${STATE_MACHINE}:${input.name}`, startDate: new Date() };
+    });
   }
 
   /** The Web API requests of `method` the stand-in received during this test. */
