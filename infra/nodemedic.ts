@@ -532,37 +532,16 @@ export class NodeMedic extends Construct {
       ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
     );
-    // evaluate reads the state of the alarm that opened the incident, for the verification.
-    const alarmArns = this.alarmArns(alarmFilter);
-    functions.evaluate.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'NodemedicAlarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: alarmArns,
-      }),
-    );
-    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
-      Validations.of(functions.evaluate.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
-        reason:
-          'cloudwatch:DescribeAlarms on the alarms the filter accepts: a name prefix is a wildcard by nature.',
-      });
-    }
+    // evaluate reads the state of the alarm that opened the incident, for the verification;
     // alarm lists a multi-time-series alarm's contributors in ALARM, for its alarm-level change.
-    functions.alarm.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'NodemedicAlarmContributors',
-        actions: ['cloudwatch:DescribeAlarmContributors'],
-        resources: alarmArns,
-      }),
+    const alarmArns = this.alarmArns(alarmFilter);
+    this.onAlarms(functions.evaluate, 'NodemedicAlarms', 'cloudwatch:DescribeAlarms', alarmArns);
+    this.onAlarms(
+      functions.alarm,
+      'NodemedicAlarmContributors',
+      'cloudwatch:DescribeAlarmContributors',
+      alarmArns,
     );
-    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
-      Validations.of(functions.alarm.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
-        reason:
-          'cloudwatch:DescribeAlarmContributors on the alarms the filter accepts: a name prefix is a wildcard by nature.',
-      });
-    }
     this.unscoped(
       functions.slack,
       ['ec2:DescribeInstances'],
@@ -658,6 +637,17 @@ export class NodeMedic extends Construct {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: `${actions.join(', ')}: ${why}.`,
     });
+  }
+
+  /** One CloudWatch action on the alarms the filter accepts; a prefix's wildcard acknowledged. */
+  private onAlarms(fn: NodejsFunction, sid: string, action: string, alarmArns: string[]): void {
+    fn.addToRolePolicy(new PolicyStatement({ sid, actions: [action], resources: alarmArns }));
+    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
+      Validations.of(fn.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
+        reason: `${action} on the alarms the filter accepts: a name prefix is a wildcard by nature.`,
+      });
+    }
   }
 
   /** Actions on every instance/group of the account, narrowed by the cluster tag condition. */
