@@ -95,6 +95,11 @@ export interface Incident {
    */
   readonly contributorId?: string | null;
   /**
+   * The incident of this node that recovered shortly before this one opened (a flap within the
+   * policy's cooldown): this one continues in its thread.
+   */
+  readonly reopens?: string | null;
+  /**
    * The workflow execution started for the incident; null until it started (a redelivered alarm
    * event starts it then). Absent on records written before this field existed.
    */
@@ -117,6 +122,12 @@ export interface IncidentStore {
    * conflict. Returns the updated incident.
    */
   update(id: string, change: (current: Incident) => Incident): Promise<Incident>;
+  /**
+   * The node's most recently ended incident (recovered, escalated or closed), so a node that goes
+   * NotReady again within the flap cooldown continues in that incident's thread. Absent: every
+   * flap opens a new thread.
+   */
+  findLastEnded?(nodeKey: string): Promise<Incident | null>;
   /** Incidents in `fixing`/`verifying` for a cluster (blast radius). */
   countInFlight(cluster: string): Promise<number>;
   /**
