@@ -179,6 +179,8 @@ export async function openIncident(
   const openedAt = deps.clock().toISOString();
   const nodeKey = dedupeKey(request.node.cluster, request.node.instanceId);
   const contributorId = request.contributorId ?? null;
+  // A mention names its own thread; an alarm within the flap cooldown continues the last one.
+  const flap = request.thread ? null : await recentRecovery(deps, nodeKey);
   const { incident, created } = await deps.store.open({
     id: `${nodeKey}#${openedAt}`,
     nodeKey,
@@ -188,7 +190,8 @@ export async function openIncident(
     openedAt,
     phase: 'diagnosing',
     card: null,
-    thread: request.thread ?? null,
+    thread: request.thread ?? (flap ? threadOf(flap.incident) : null),
+    reopens: flap?.incident.id ?? null,
     findingsMessage: null,
     commands: [],
     findings: [],
@@ -231,10 +234,59 @@ export async function openIncident(
     }
     return { incident: joined, created };
   }
+  if (flap) await sayFlapped(deps, flap, incident);
   const withCard = await postCard(deps, incident);
   const started = await startExecution(deps, withCard);
   deps.logger.info('incident opened', { incidentId: incident.id, instanceId: request.node.instanceId });
   return { incident: started, created };
+}
+
+/**
+ * The node's incident that an alarm's OK closed less than the policy's flap cooldown ago, with
+ * the minutes since: a node going NotReady again that soon is the same outage flapping.
+ */
+async function recentRecovery(
+  deps: AppDeps,
+  nodeKey: string,
+): Promise<{ incident: Incident; minutes: number } | null> {
+  const cooldown = deps.policy.flapCooldownMinutes;
+  if (!(cooldown > 0) || !deps.store.findLastEnded) return null;
+  const last = await deps.store.findLastEnded(nodeKey);
+  if (last?.phase !== 'recovered' || !threadOf(last)) return null;
+  const ok = last.audit.findLast((entry) => entry.action === 'alarm-ok');
+  if (!ok) return null; // recovered by a verified fix, not by an alarm going back to OK
+  const minutes = (deps.clock().getTime() - Date.parse(ok.at)) / 60_000;
+  return minutes >= 0 && minutes <= cooldown ? { incident: last, minutes } : null;
+}
+
+/**
+ * Say in the recovered incident's thread that its recovery did not hold, and audit the link both
+ * ways. A Slack failure here is logged: the new incident's card still goes into the thread.
+ */
+async function sayFlapped(
+  deps: AppDeps,
+  flap: { incident: Incident; minutes: number },
+  incident: Incident,
+): Promise<void> {
+  const previous = flap.incident;
+  await deps.store.update(previous.id, (current) => ({
+    ...current,
+    audit: [
+      ...current.audit,
+      auditEntry(deps, 'flapped', 'alarm', `NotReady again: incident ${incident.id}`),
+    ],
+  }));
+  const thread = threadOf(previous);
+  if (!thread) return;
+  const detail =
+    `The node is NotReady again ${Math.round(flap.minutes)} min after the alarm went back to OK ` +
+    `(within the ${deps.policy.flapCooldownMinutes}-minute flap cooldown): diagnosing it again in this thread ` +
+    `(${incident.alarmName}).`;
+  await deps.chat
+    .post(thread.channel, renderOutcome(previous, { kind: 'not-recovered', detail }), thread.ts)
+    .catch((error: unknown) => {
+      deps.logger.warn('could not say the node flapped', { incidentId: incident.id, error: String(error) });
+    });
 }
 
 /** Start the incident's one execution (idempotent by name) and record that it started. */

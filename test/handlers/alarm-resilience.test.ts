@@ -7,7 +7,7 @@
  */
 import { SendTaskFailureCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommandInvocationCommand } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import { recorded } from '../app/support.js';
 import { AwsEdge, INSTANCE, NODE_NAME } from './support.js';
@@ -80,6 +80,70 @@ describe('a card Slack refuses never stops a diagnosis', () => {
     await expect(handle(alarm('ALARM'))).rejects.toThrow();
     expect(await handle(alarm('ALARM'))).toMatchObject({ kind: 'duplicate' });
     expect(aws.incident()).toMatchObject({ card: null, execution: expect.any(String) });
+  });
+});
+
+describe('a node that flaps ALARM → OK → ALARM', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('within the cooldown, continues in the recovered incident’s thread, which says so', async () => {
+    const first = await handle(alarm('ALARM'));
+    const card = aws.incident().card!;
+    expect(await handle(alarm('OK'))).toMatchObject({ kind: 'recovered', incidentId: first.incidentId });
+    const again = await handle(alarm('ALARM'));
+    expect(again).toMatchObject({ kind: 'opened' });
+    expect(again.incidentId).not.toBe(first.incidentId);
+
+    const byId = new Map(aws.incidents().map((i) => [i.id, i]));
+    expect(byId.get(again.incidentId)).toMatchObject({
+      reopens: first.incidentId,
+      thread: card,
+      phase: 'diagnosing',
+    });
+    expect(byId.get(first.incidentId)!.audit.at(-1)).toMatchObject({ action: 'flapped' });
+    // The thread says it, then the new card follows in the same thread: no second thread.
+    const posts = aws.requests('chat.postMessage');
+    const roots = posts.filter((p) => p.body.thread_ts === undefined);
+    expect(roots).toHaveLength(1);
+    const [note, newCard] = posts.slice(-2);
+    expect(note!.body.thread_ts).toBe(card.ts);
+    expect(note!.body.text).toMatch(
+      /NotReady again 0 min after the alarm went back to OK \(within the 10-minute flap cooldown\)/,
+    );
+    expect(newCard!.body.thread_ts).toBe(card.ts);
+    // Its own diagnosis.
+    expect(aws.sfn.commandCalls(StartExecutionCommand)).toHaveLength(2);
+  });
+
+  it('after the cooldown, opens a thread of its own', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    await handle(alarm('ALARM'));
+    await handle(alarm('OK'));
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    const again = await handle(alarm('ALARM'));
+    expect(aws.incidents().find((i) => i.id === again.incidentId)).toMatchObject({
+      reopens: null,
+      thread: null,
+    });
+    const roots = aws.requests('chat.postMessage').filter((p) => p.body.thread_ts === undefined);
+    expect(roots).toHaveLength(2);
+  });
+
+  it('after an escalation, opens a thread of its own', async () => {
+    const first = await handle(alarm('ALARM'));
+    const stored = aws.table.items.get(`INCIDENT#${first.incidentId}`)!;
+    const { DynamoIncidentStore } = await import('../../functions/adapters/aws/dynamo-store.js');
+    const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const store = new DynamoIncidentStore({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      tableName: 'nodemedic-incidents',
+    });
+    await store.update(String(stored.id), (c) => ({ ...c, phase: 'escalated' }));
+    const again = await handle(alarm('ALARM'));
+    expect(aws.incidents().find((i) => i.id === again.incidentId)).toMatchObject({ reopens: null });
   });
 });
 
