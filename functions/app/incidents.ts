@@ -81,12 +81,26 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
       { code: 'ALARM_NO_NODE' },
     );
   }
-  const node = await deps.inventory.resolve({
+  const node = await resolveNode(deps, alarm);
+  if (alarm.state === 'OK') return closeRecovered(deps, node, alarm);
+  return openForAlarm(deps, alarm, node);
+}
+
+/** The node an alarm (or contributor) names. Throws NodeNotFoundError for unknown/untagged nodes. */
+function resolveNode(deps: AppDeps, alarm: ParsedAlarm): Promise<NodeRef> {
+  return deps.inventory.resolve({
     ...(alarm.instanceId ? { instanceId: alarm.instanceId } : {}),
     ...(alarm.nodeName ? { nodeName: alarm.nodeName } : {}),
     ...(alarm.cluster ? { cluster: alarm.cluster } : {}),
   });
-  if (alarm.state === 'OK') return closeRecovered(deps, node, alarm);
+}
+
+/** Open (or join) the incident of the node an alarm (or contributor) in ALARM names. */
+async function openForAlarm(
+  deps: AppDeps,
+  alarm: ParsedAlarm,
+  node: NodeRef,
+): Promise<{ kind: 'opened' | 'duplicate'; incidentId: string }> {
   const result = await openIncident(deps, {
     node,
     alarmName: alarm.alarmName,
@@ -116,16 +130,8 @@ async function openForContributors(deps: AppDeps, alarm: ParsedAlarm): Promise<A
     async (item): Promise<ContributorOutcome> => {
       try {
         const one = contributorAlarm(alarm, item);
-        const outcome = await handleAlarm(deps, one);
-        if (outcome.kind === 'opened' || outcome.kind === 'duplicate') {
-          return { contributorId: item.id, kind: outcome.kind, incidentId: outcome.incidentId };
-        }
-        return {
-          contributorId: item.id,
-          kind: 'skipped',
-          reason: describeOutcome(outcome),
-          code: 'ALARM_IGNORED',
-        };
+        const opened = await openForAlarm(deps, one, await resolveNode(deps, one));
+        return { contributorId: item.id, ...opened };
       } catch (error) {
         if (error instanceof InvalidInputError || error instanceof NodeNotFoundError) {
           return { contributorId: item.id, kind: 'skipped', reason: error.message, code: error.code };
@@ -139,10 +145,6 @@ async function openForContributors(deps: AppDeps, alarm: ParsedAlarm): Promise<A
     contributors: outcomes.length,
   });
   return { kind: 'contributors', contributors: outcomes };
-}
-
-function describeOutcome(outcome: AlarmOutcome): string {
-  return outcome.kind === 'ignored' ? outcome.reason : outcome.kind;
 }
 
 /** Run `work` over `items`, at most `size` at a time, keeping the order of the results. */
