@@ -297,7 +297,8 @@ async function startExecution(deps: AppDeps, incident: Incident): Promise<Incide
   return deps.store.update(incident.id, (current) => ({
     ...current,
     execution: executionId,
-    audit: [...current.audit, auditEntry(deps, 'execution-started', 'nodemedic', executionId)],
+    // The id itself is in `execution`; the audit line reads the same whichever runner started it.
+    audit: [...current.audit, auditEntry(deps, 'execution-started', 'nodemedic', 'the workflow started')],
   }));
 }
 
