@@ -30,7 +30,11 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
     // Parsed once per container; a bad ALARM_FILTER is thrown (CONFIG_INVALID) on every event.
     filter ??= jsonEnv<AlarmFilter>('ALARM_FILTER', {});
     const alarm = parseAlarmEvent(event, filter);
-    logger.appendKeys({ alarmName: alarm.alarmName, state: alarm.state });
+    logger.appendKeys({
+      alarmName: alarm.alarmName,
+      state: alarm.state,
+      ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
+    });
     deps ??= {
       ...assemble({
         store: makeStore(),
