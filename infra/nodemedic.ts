@@ -9,7 +9,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
@@ -31,7 +37,7 @@ import type { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
-import type { AlarmFilter } from '../functions/core/alarm.js';
+import { ALARM_DETAIL_TYPES, type AlarmFilter, CLUSTER_NAME } from '../functions/core/alarm.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
@@ -51,12 +57,13 @@ export interface ContainerInsightsAlarmProps {
   /** The EKS cluster whose nodes are watched (the `ClusterName` dimension). */
   readonly clusterName: string;
   /**
-   * Nodes to alarm on, one alarm each, on `node_status_condition_ready` (dimensions ClusterName,
-   * NodeName, InstanceId; Container Insights with enhanced observability). Node names and instance
-   * ids change with every scale-out, so a static list suits fixed node sets only.
-   * @default - no per-node alarms: one alarm on the cluster's `cluster_failed_node_count` instead.
-   *   That alarm names no node, so the alarm function reports that it cannot pick one; prefer
-   *   per-node alarms (or your own, named with the filter's prefix) to get a diagnosis.
+   * Nodes to alarm on, one metric alarm each, on `node_status_condition_ready` (dimensions
+   * ClusterName, NodeName, InstanceId). Node names and instance ids change with every scale-out,
+   * so a static list suits fixed node sets only.
+   * @default - no per-node alarms: one Metrics Insights alarm for the whole cluster, over
+   *   `node_status_condition_ready` grouped by InstanceId and NodeName. Each node is a contributor
+   *   with its own state, so nodes that autoscaling or Karpenter add are watched without a change,
+   *   and each NotReady node opens its own incident.
    */
   readonly nodes?: readonly { readonly nodeName: string; readonly instanceId: string }[];
   /**
@@ -560,22 +567,16 @@ export class NodeMedic extends Construct {
       ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
     );
-    // evaluate reads the state of the alarm that opened the incident, for the verification.
+    // evaluate reads the state of the alarm that opened the incident, for the verification;
+    // alarm lists a multi-time-series alarm's contributors in ALARM, for its alarm-level change.
     const alarmArns = this.alarmArns(alarmFilter);
-    functions.evaluate.addToRolePolicy(
-      new PolicyStatement({
-        sid: 'NodemedicAlarms',
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: alarmArns,
-      }),
+    this.onAlarms(functions.evaluate, 'NodemedicAlarms', 'cloudwatch:DescribeAlarms', alarmArns);
+    this.onAlarms(
+      functions.alarm,
+      'NodemedicAlarmContributors',
+      'cloudwatch:DescribeAlarmContributors',
+      alarmArns,
     );
-    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
-      Validations.of(functions.evaluate.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
-        reason:
-          'cloudwatch:DescribeAlarms on the alarms the filter accepts: a name prefix is a wildcard by nature.',
-      });
-    }
     this.unscoped(
       functions.slack,
       ['ec2:DescribeInstances'],
@@ -584,10 +585,13 @@ export class NodeMedic extends Construct {
 
     // --- Trigger: alarm state changes → the alarm function (retries, then the DLQ).
     this.alarmRule = new Rule(this, 'AlarmRule', {
-      description: 'nodemedic: CloudWatch alarm state changes (ALARM opens an incident, OK closes it)',
+      description:
+        'nodemedic: CloudWatch alarm and alarm contributor state changes (ALARM opens an incident, OK closes it)',
       eventPattern: {
         source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
+        // Per-node alarms and multi-time-series alarms' alarm-level changes, and the per-node
+        // contributor changes of the latter (one event per node).
+        detailType: [ALARM_DETAIL_TYPES.alarm, ALARM_DETAIL_TYPES.contributor],
         detail: {
           state: { value: ['ALARM', 'OK'] },
           ...(everyAlarm
@@ -682,6 +686,17 @@ export class NodeMedic extends Construct {
     });
   }
 
+  /** One CloudWatch action on the alarms the filter accepts; a prefix's wildcard acknowledged. */
+  private onAlarms(fn: NodejsFunction, sid: string, action: string, alarmArns: string[]): void {
+    fn.addToRolePolicy(new PolicyStatement({ sid, actions: [action], resources: alarmArns }));
+    for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
+      Validations.of(fn.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagResource(this, arn)}]`,
+        reason: `${action} on the alarms the filter accepts: a name prefix is a wildcard by nature.`,
+      });
+    }
+  }
+
   /** Actions on every instance/group of the account, narrowed by the cluster tag condition. */
   private tagScoped(
     fn: LambdaFunction,
@@ -726,22 +741,28 @@ export class NodeMedic extends Construct {
   private exampleAlarm(props: ContainerInsightsAlarmProps, prefix: string): { name: string; alarm: Alarm }[] {
     const period = props.period ?? Duration.minutes(1);
     const evaluationPeriods = props.evaluationPeriods ?? 3;
+    if (!Token.isUnresolved(props.clusterName) && !CLUSTER_NAME.test(props.clusterName)) {
+      throw new Error(
+        `NodeMedic: containerInsightsAlarm.clusterName ${JSON.stringify(props.clusterName)} is not a cluster name`,
+      );
+    }
     if (!props.nodes?.length) {
-      const name = `${prefix}${props.clusterName}-failed-nodes`;
-      const alarm = new Alarm(this, 'ClusterFailedNodesAlarm', {
+      const name = `${prefix}${props.clusterName}-nodes-not-ready`;
+      const alarm = new Alarm(this, 'NodesReadyAlarm', {
         alarmName: name,
-        alarmDescription: `nodemedic: a node of ${props.clusterName} is not Ready (Container Insights cluster_failed_node_count > 0)`,
-        metric: new Metric({
-          namespace: 'ContainerInsights',
-          metricName: 'cluster_failed_node_count',
-          dimensionsMap: { ClusterName: props.clusterName },
-          statistic: 'Maximum',
+        alarmDescription: `nodemedic: a node of ${props.clusterName} is not Ready (Container Insights node_status_condition_ready, one contributor per node)`,
+        metric: new MathExpression({
+          expression: nodeReadinessQuery(props.clusterName),
+          usingMetrics: {},
           period,
+          label: `node_status_condition_ready of ${props.clusterName}, per node`,
         }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods,
-        // No data means the agent is gone, not that a node failed: this alarm names no node anyway.
+        // Per node, a series the query stops returning goes to OK whatever this says (AWS); this
+        // applies when the query returns nothing at all: Container Insights is off or not yet
+        // reporting, which names no node, so it must not alarm.
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
       return [{ name, alarm }];
@@ -785,6 +806,19 @@ export class NodeMedic extends Construct {
     if (!filter.namePrefixes?.length && !filter.names?.length) return [arn('*')];
     return [...(filter.namePrefixes ?? []).map((p) => arn(`${p}*`)), ...(filter.names ?? []).map(arn)];
   }
+}
+
+/**
+ * The Metrics Insights query of the default alarm: every node's readiness in `cluster`, one time
+ * series (contributor) per node. GROUP BY makes it multi-time-series, ORDER BY (required for such
+ * alarms) keeps the NotReady nodes (0) first within Metrics Insights' 500-series limit.
+ * Create_Metrics_Insights_Alarm.html, "Per-Resource Fleet Monitoring".
+ */
+export function nodeReadinessQuery(cluster: string): string {
+  return (
+    'SELECT MIN(node_status_condition_ready) FROM SCHEMA("ContainerInsights", ClusterName, InstanceId, NodeName) ' +
+    `WHERE ClusterName = '${cluster}' GROUP BY InstanceId, NodeName ORDER BY MIN() ASC`
+  );
 }
 
 /**

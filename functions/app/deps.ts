@@ -5,7 +5,7 @@
 import type { AnalyzeOptions } from '../core/analyze.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
-import type { AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
+import type { AlarmContributors, AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
 export interface AppLogger {
@@ -22,6 +22,11 @@ export interface AppDeps {
   readonly workflow: Workflow;
   /** The alarms' states, for the verification after a fix. Absent: the check is reported as not made. */
   readonly alarms?: AlarmStates;
+  /**
+   * The contributors in ALARM of a multi-time-series alarm, for its alarm-level event. Absent:
+   * such an event is refused with a reason (the contributor events still open incidents).
+   */
+  readonly contributors?: AlarmContributors;
   readonly policy: SafetyPolicy;
   readonly analyzeOptions: AnalyzeOptions;
   /** The Slack channel alarm incidents are posted in. */

@@ -1,14 +1,15 @@
 /**
- * Use cases that open and close incidents: a NotReady alarm, an alarm back to OK, and a
+ * Use cases that open and close incidents: a NotReady alarm (a per-node alarm, a contributor of a
+ * multi-time-series alarm, or such an alarm's alarm-level change), an alarm back to OK, and a
  * `@nodemedic diagnose` mention in someone else's alert thread. They resolve the node, open (or
  * find) the one incident for it, post the status card, and start one workflow execution.
  */
 
-import { dedupeKey, type ParsedAlarm } from '../core/alarm.js';
-import { InvalidInputError } from '../core/errors.js';
+import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
+import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
 import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
-import { renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
+import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 
@@ -17,7 +18,32 @@ export type AlarmOutcome =
   | { readonly kind: 'opened'; readonly incidentId: string }
   | { readonly kind: 'duplicate'; readonly incidentId: string }
   | { readonly kind: 'recovered'; readonly incidentId: string }
-  | { readonly kind: 'ignored'; readonly reason: string };
+  | { readonly kind: 'ignored'; readonly reason: string; readonly incidentId?: string }
+  | {
+      readonly kind: 'contributors';
+      /** One entry per contributor in ALARM that the alarm-level change fanned out to. */
+      readonly contributors: readonly ContributorOutcome[];
+    };
+
+/** What the alarm-level change of a multi-time-series alarm did for one contributor. */
+export type ContributorOutcome =
+  | { readonly contributorId: string; readonly kind: 'opened' | 'duplicate'; readonly incidentId: string }
+  | {
+      readonly contributorId: string;
+      readonly kind: 'skipped';
+      readonly reason: string;
+      readonly code: string;
+    };
+
+/** Contributors opened at once by an alarm-level change: bounded, so 100 nodes fit the function's time. */
+const CONTRIBUTOR_CONCURRENCY = 4;
+
+/**
+ * CloudWatch's reason when a contributor's time series stopped coming back from the query
+ * (Create_Metrics_Insights_Alarm.html, "Missing Data"): the node was terminated or went silent.
+ * That is not a recovery.
+ */
+const CONTRIBUTOR_NO_DATA = /^No data was returned for this contributor/;
 
 /** An audit entry stamped with the deps' clock. */
 export function auditEntry(deps: AppDeps, action: string, actor: string, detail: string): AuditEntry {
@@ -30,12 +56,23 @@ export function threadOf(incident: Incident): MessageRef | null {
 }
 
 /**
- * Handle a parsed alarm: ALARM opens (or joins) the node's incident, OK closes it as recovered,
- * INSUFFICIENT_DATA is ignored with a reason. Throws NodeNotFoundError for unknown/untagged nodes.
+ * Handle a parsed alarm: ALARM opens (or joins) the node's incident, OK closes the incident that
+ * alarm (or contributor) opened, INSUFFICIENT_DATA is ignored with a reason. The alarm-level ALARM
+ * of a multi-time-series alarm opens one incident per contributor in ALARM. Throws
+ * NodeNotFoundError for unknown/untagged nodes.
  */
 export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<AlarmOutcome> {
   if (alarm.state === 'INSUFFICIENT_DATA') {
     return { kind: 'ignored', reason: `alarm ${alarm.alarmName} is INSUFFICIENT_DATA: nothing to do` };
+  }
+  if (alarm.multiTimeSeries) {
+    if (alarm.state === 'OK') {
+      return {
+        kind: 'ignored',
+        reason: `alarm ${alarm.alarmName} is OK: each contributor's own OK closes its node's incident`,
+      };
+    }
+    return openForContributors(deps, alarm);
   }
   if (!alarm.instanceId && !alarm.nodeName) {
     throw new InvalidInputError(
@@ -44,35 +81,119 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
       { code: 'ALARM_NO_NODE' },
     );
   }
-  const node = await deps.inventory.resolve({
+  const node = await resolveNode(deps, alarm);
+  if (alarm.state === 'OK') return closeRecovered(deps, node, alarm);
+  return openForAlarm(deps, alarm, node);
+}
+
+/** The node an alarm (or contributor) names. Throws NodeNotFoundError for unknown/untagged nodes. */
+function resolveNode(deps: AppDeps, alarm: ParsedAlarm): Promise<NodeRef> {
+  return deps.inventory.resolve({
     ...(alarm.instanceId ? { instanceId: alarm.instanceId } : {}),
     ...(alarm.nodeName ? { nodeName: alarm.nodeName } : {}),
     ...(alarm.cluster ? { cluster: alarm.cluster } : {}),
   });
-  if (alarm.state === 'OK') return closeRecovered(deps, node, alarm.alarmName);
-  const result = await openIncident(deps, { node, alarmName: alarm.alarmName, requestedBy: 'alarm' });
+}
+
+/** Open (or join) the incident of the node an alarm (or contributor) in ALARM names. */
+async function openForAlarm(
+  deps: AppDeps,
+  alarm: ParsedAlarm,
+  node: NodeRef,
+): Promise<{ kind: 'opened' | 'duplicate'; incidentId: string }> {
+  const result = await openIncident(deps, {
+    node,
+    alarmName: alarm.alarmName,
+    contributorId: alarm.contributor?.id ?? null,
+    requestedBy: 'alarm',
+  });
   return { kind: result.created ? 'opened' : 'duplicate', incidentId: result.incident.id };
 }
 
 /**
+ * The alarm-level ALARM of a multi-time-series alarm names no node: list its contributors in ALARM
+ * and open (or join) each one's incident, as its own contributor event would. A contributor that
+ * names no known node is skipped with its reason; a dependency failure is thrown, so the event is
+ * redelivered and the contributors already handled answer "duplicate".
+ */
+async function openForContributors(deps: AppDeps, alarm: ParsedAlarm): Promise<AlarmOutcome> {
+  if (!deps.contributors) {
+    throw new InvalidInputError(
+      `alarm ${alarm.alarmName} is a multi-time-series alarm and this function cannot list its contributors`,
+      { code: 'ALARM_CONTRIBUTORS_UNWIRED' },
+    );
+  }
+  const listed = await deps.contributors.inAlarm(alarm.alarmName);
+  const outcomes = await inBatches(
+    listed,
+    CONTRIBUTOR_CONCURRENCY,
+    async (item): Promise<ContributorOutcome> => {
+      try {
+        const one = contributorAlarm(alarm, item);
+        const opened = await openForAlarm(deps, one, await resolveNode(deps, one));
+        return { contributorId: item.id, ...opened };
+      } catch (error) {
+        if (error instanceof InvalidInputError || error instanceof NodeNotFoundError) {
+          return { contributorId: item.id, kind: 'skipped', reason: error.message, code: error.code };
+        }
+        throw error;
+      }
+    },
+  );
+  deps.logger.info('multi-time-series alarm fanned out to its contributors', {
+    alarmName: alarm.alarmName,
+    contributors: outcomes.length,
+  });
+  return { kind: 'contributors', contributors: outcomes };
+}
+
+/** Run `work` over `items`, at most `size` at a time, keeping the order of the results. */
+async function inBatches<T, R>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += size) {
+    results.push(...(await Promise.all(items.slice(i, i + size).map(work))));
+  }
+  return results;
+}
+
+/**
  * Open the node's incident, or return the open one (redelivered events, flapping alarms, a
- * second mention). A new incident gets its card and one workflow execution.
+ * second mention). A new incident gets its card and one workflow execution. A card Slack refuses
+ * (a 429, an outage) never stops the diagnosis: the execution starts anyway and its analysis posts
+ * the card. An incident whose execution never started (the function failed in between) gets it
+ * started by the next delivery of its event.
  */
 export async function openIncident(
   deps: AppDeps,
-  request: { node: NodeRef; alarmName: string; requestedBy: string; thread?: MessageRef },
+  request: {
+    node: NodeRef;
+    alarmName: string;
+    requestedBy: string;
+    thread?: MessageRef;
+    /** The contributor of a multi-time-series alarm that raised it, if one did. */
+    contributorId?: string | null;
+  },
 ): Promise<{ incident: Incident; created: boolean }> {
   const openedAt = deps.clock().toISOString();
   const nodeKey = dedupeKey(request.node.cluster, request.node.instanceId);
+  const contributorId = request.contributorId ?? null;
+  // A mention names its own thread; an alarm within the flap cooldown continues the last one.
+  const flap = request.thread ? null : await recentRecovery(deps, nodeKey);
   const { incident, created } = await deps.store.open({
     id: `${nodeKey}#${openedAt}`,
     nodeKey,
     node: request.node,
     alarmName: request.alarmName,
+    contributorId,
     openedAt,
     phase: 'diagnosing',
     card: null,
-    thread: request.thread ?? null,
+    thread: request.thread ?? (flap ? threadOf(flap.incident) : null),
+    reopens: flap?.incident.id ?? null,
     findingsMessage: null,
     commands: [],
     findings: [],
@@ -81,12 +202,13 @@ export async function openIncident(
     approvals: [],
     taskToken: null,
     attempts: 0,
+    execution: null,
     audit: [
       auditEntry(
         deps,
         'opened',
         request.requestedBy,
-        `alarm ${request.alarmName} on ${request.node.instanceId}`,
+        `alarm ${request.alarmName}${contributorId ? ` (contributor ${contributorId})` : ''} on ${request.node.instanceId}`,
       ),
     ],
   });
@@ -95,40 +217,154 @@ export async function openIncident(
       incidentId: incident.id,
       by: request.requestedBy,
     });
-    await deps.store.update(incident.id, (current) => ({
+    const joined = await deps.store.update(incident.id, (current) => ({
       ...current,
       audit: [
         ...current.audit,
-        auditEntry(deps, 'duplicate', request.requestedBy, `again: ${request.alarmName}`),
+        auditEntry(
+          deps,
+          'duplicate',
+          request.requestedBy,
+          `again: ${request.alarmName}${contributorId ? ` (contributor ${contributorId})` : ''}`,
+        ),
       ],
     }));
-    return { incident, created };
+    // `null`, not absent: records from before the field existed had their execution started.
+    if (joined.execution === null && !isTerminal(joined)) {
+      deps.logger.warn('incident never got its execution: starting it now', { incidentId: joined.id });
+      return { incident: await startExecution(deps, joined), created };
+    }
+    return { incident: joined, created };
   }
+  if (flap) await sayFlapped(deps, flap, incident);
   const withCard = await postCard(deps, incident);
-  await deps.workflow.start(incident.id, { incidentId: incident.id });
+  const started = await startExecution(deps, withCard);
   deps.logger.info('incident opened', { incidentId: incident.id, instanceId: request.node.instanceId });
-  return { incident: withCard, created };
+  return { incident: started, created };
 }
 
-/** Post the status card (as the thread root, or into the given thread) and remember where it is. */
+/**
+ * The node's incident that an alarm's OK closed less than the policy's flap cooldown ago, with
+ * the minutes since: a node going NotReady again that soon is the same outage flapping.
+ */
+async function recentRecovery(
+  deps: AppDeps,
+  nodeKey: string,
+): Promise<{ incident: Incident; minutes: number } | null> {
+  const cooldown = deps.policy.flapCooldownMinutes;
+  if (!(cooldown > 0) || !deps.store.findLastEnded) return null;
+  const last = await deps.store.findLastEnded(nodeKey);
+  if (last?.phase !== 'recovered' || !threadOf(last)) return null;
+  const ok = last.audit.findLast((entry) => entry.action === 'alarm-ok');
+  if (!ok) return null; // recovered by a verified fix, not by an alarm going back to OK
+  const minutes = (deps.clock().getTime() - Date.parse(ok.at)) / 60_000;
+  return minutes >= 0 && minutes <= cooldown ? { incident: last, minutes } : null;
+}
+
+/**
+ * Say in the recovered incident's thread that its recovery did not hold, and audit the link both
+ * ways. A Slack failure here is logged: the new incident's card still goes into the thread.
+ */
+async function sayFlapped(
+  deps: AppDeps,
+  flap: { incident: Incident; minutes: number },
+  incident: Incident,
+): Promise<void> {
+  const previous = flap.incident;
+  await deps.store.update(previous.id, (current) => ({
+    ...current,
+    audit: [
+      ...current.audit,
+      auditEntry(deps, 'flapped', 'alarm', `NotReady again: incident ${incident.id}`),
+    ],
+  }));
+  const thread = threadOf(previous);
+  if (!thread) return;
+  const detail =
+    `The node is NotReady again ${Math.round(flap.minutes)} min after the alarm went back to OK ` +
+    `(within the ${deps.policy.flapCooldownMinutes}-minute flap cooldown): diagnosing it again in this thread ` +
+    `(${incident.alarmName}).`;
+  await deps.chat
+    .post(thread.channel, renderOutcome(previous, { kind: 'not-recovered', detail }), thread.ts)
+    .catch((error: unknown) => {
+      deps.logger.warn('could not say the node flapped', { incidentId: incident.id, error: String(error) });
+    });
+}
+
+/** Start the incident's one execution (idempotent by name) and record that it started. */
+async function startExecution(deps: AppDeps, incident: Incident): Promise<Incident> {
+  const { executionId } = await deps.workflow.start(incident.id, { incidentId: incident.id });
+  return deps.store.update(incident.id, (current) => ({
+    ...current,
+    execution: executionId,
+    // The id itself is in `execution`; the audit line reads the same whichever runner started it.
+    audit: [...current.audit, auditEntry(deps, 'execution-started', 'nodemedic', 'the workflow started')],
+  }));
+}
+
+/**
+ * Post the status card (as the thread root, or into the given thread) and remember where it is.
+ * A refused post is audited and left to the workflow, whose analysis posts a missing card.
+ */
 async function postCard(deps: AppDeps, incident: Incident): Promise<Incident> {
   const thread = incident.thread ?? null;
-  const card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(incident), thread?.ts);
+  let card: MessageRef;
+  try {
+    card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(incident), thread?.ts);
+  } catch (error) {
+    deps.logger.warn('status card not posted: the diagnosis goes on, and the workflow posts the card', {
+      incidentId: incident.id,
+      error: String(error),
+    });
+    return deps.store.update(incident.id, (current) => ({
+      ...current,
+      audit: [
+        ...current.audit,
+        auditEntry(
+          deps,
+          'card-not-posted',
+          'nodemedic',
+          `${String(error).slice(0, 200)}: the diagnosis goes on; the analysis posts the card`,
+        ),
+      ],
+    }));
+  }
   return deps.store.update(incident.id, (current) => ({ ...current, card }));
 }
 
 /**
- * The alarm is back to OK: say so in the thread, release a waiting approval, close the incident.
+ * The alarm (or contributor) is back to OK: say so in the thread, release a waiting approval,
+ * close the incident. Only the alarm and contributor that opened the incident close it: an OK of
+ * another alarm on the node (a second alarm, or anyone with cloudwatch:SetAlarmState on one) is
+ * audited and changes nothing. A contributor that stopped reporting is not a recovery either.
  * Decided inside the atomic update, on the incident as it is then: a fix or its verification in
  * flight keeps going (the workflow's own verification decides), and an ended incident stays ended.
  */
-async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): Promise<AlarmOutcome> {
+async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm): Promise<AlarmOutcome> {
+  const alarmName = alarm.alarmName;
+  const contributorId = alarm.contributor?.id ?? null;
   const open = await deps.store.findOpenByNode(dedupeKey(node.cluster, node.instanceId));
   if (!open)
     return {
       kind: 'ignored',
       reason: `alarm ${alarmName} is OK and no incident is open for ${node.instanceId}`,
     };
+  const from = `${alarmName}${contributorId ? ` (contributor ${contributorId})` : ''}`;
+  const opener = `${open.alarmName}${open.contributorId ? ` (contributor ${open.contributorId})` : ''}`;
+  const notOurs =
+    open.alarmName !== alarmName || (open.contributorId ?? null) !== contributorId
+      ? `the OK of ${from} does not concern incident ${open.id}, opened by ${opener}`
+      : alarm.contributor && CONTRIBUTOR_NO_DATA.test(alarm.reason)
+        ? `contributor ${contributorId} of ${alarmName} stopped reporting ("${alarm.reason.slice(0, 80)}"): not a recovery, incident ${open.id} stays open`
+        : null;
+  if (notOurs) {
+    await deps.store.update(open.id, (current) => ({
+      ...current,
+      audit: [...current.audit, auditEntry(deps, 'alarm-ok-ignored', 'alarm', notOurs)],
+    }));
+    deps.logger.warn('alarm OK ignored', { incidentId: open.id, reason: notOurs });
+    return { kind: 'ignored', reason: notOurs, incidentId: open.id };
+  }
   let before: Incident = open;
   const closed = await deps.store.update(open.id, (current) => {
     before = current;
@@ -137,7 +373,7 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): 
         ...current,
         audit: [
           ...current.audit,
-          auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} is OK during ${current.phase}`),
+          auditEntry(deps, 'alarm-ok', 'alarm', `${from} is OK during ${current.phase}`),
         ],
       };
     }
@@ -145,7 +381,7 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): 
       ...current,
       phase: 'recovered',
       taskToken: null,
-      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${alarmName} back to OK`)],
+      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${from} back to OK`)],
     };
   });
   if (closed.phase !== 'recovered' || before.phase === 'recovered')
@@ -159,17 +395,19 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarmName: string): 
       });
   }
   if (before.findingsMessage && before.phase === 'awaiting-approval') {
+    // renderDecision takes mrkdwn: the alarm's name came from outside and is escaped here.
     await deps.chat.update(
       before.findingsMessage,
-      renderDecision(closed, `No longer needed: the alarm ${alarmName} went back to OK.`),
+      renderDecision(closed, `No longer needed: the alarm ${escapeMrkdwn(from)} went back to OK.`),
     );
   }
   const thread = threadOf(closed);
   if (closed.card) await deps.chat.update(closed.card, renderCard(closed));
   if (thread) {
+    // renderOutcome escapes its detail itself.
     await deps.chat.post(
       thread.channel,
-      renderOutcome(closed, { kind: 'recovered', detail: `The alarm ${alarmName} is back to OK.` }),
+      renderOutcome(closed, { kind: 'recovered', detail: `The alarm ${from} is back to OK.` }),
       thread.ts,
     );
   }

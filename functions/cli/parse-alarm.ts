@@ -13,9 +13,10 @@ import { type CliIo, EXIT } from './io.js';
 /** `--help` text for parse-alarm. */
 const PARSE_ALARM_USAGE = `Usage: nodemedic parse-alarm FILE [options]
 
-Reads an EventBridge "CloudWatch Alarm State Change" event from FILE (JSON) and prints what
-nodemedic takes from it: node, cluster, alarm and state. Exit code: 0 parsed, 2 when nodemedic
-would not handle the event (it says why), or when FILE cannot be read.
+Reads an EventBridge "CloudWatch Alarm State Change" or "CloudWatch Alarm Contributor State
+Change" event from FILE (JSON) and prints what nodemedic takes from it: node, cluster, alarm (and
+contributor) and state. Exit code: 0 parsed, 2 when nodemedic would not handle the event (it says
+why), or when FILE cannot be read.
 
 Options:
   --prefix P   accept only alarms whose name starts with P (repeatable), as the deployed filter does
@@ -89,12 +90,23 @@ function formatAlarm(alarm: ParsedAlarm): string {
   const node =
     alarm.instanceId || alarm.nodeName
       ? [alarm.nodeName, alarm.instanceId && `(${alarm.instanceId})`].filter(Boolean).join(' ')
-      : 'unknown: the alarm names no InstanceId or NodeName, so nodemedic cannot pick a node from it';
+      : alarm.multiTimeSeries
+        ? 'each contributor in ALARM (a multi-time-series alarm: one time series per node)'
+        : 'unknown: the alarm names no InstanceId or NodeName, so nodemedic cannot pick a node from it';
   const rows: [string, string][] = [
     ['alarm', alarm.alarmName],
+    ...(alarm.contributor
+      ? [
+          ['contrib', `${alarm.contributor.id} ${JSON.stringify(alarm.contributor.attributes)}`] as [
+            string,
+            string,
+          ],
+        ]
+      : []),
     ['state', `${alarm.state}${alarm.previousState ? ` (was ${alarm.previousState})` : ''} at ${alarm.time}`],
     ['node', node],
     ['cluster', alarm.cluster ?? 'not in the alarm (taken from the instance tag)'],
+    ...(alarm.query ? [['query', alarm.query] as [string, string]] : []),
     ['where', `${alarm.region}, account ${alarm.account}`],
     ['reason', alarm.reason || '(none given)'],
     ['action', action(alarm)],
@@ -104,8 +116,14 @@ function formatAlarm(alarm: ParsedAlarm): string {
 
 function action(alarm: ParsedAlarm): string {
   if (alarm.state === 'INSUFFICIENT_DATA') return 'none: only ALARM and OK act';
+  if (alarm.multiTimeSeries) {
+    return alarm.state === 'ALARM'
+      ? 'list the contributors in ALARM (DescribeAlarmContributors) and open an incident for each node'
+      : "none: each contributor's own OK closes its node's incident";
+  }
   if (!alarm.instanceId && !alarm.nodeName) return 'none per node: alarm on each node to get a diagnosis';
+  const opener = alarm.contributor ? 'this contributor' : 'this alarm';
   return alarm.state === 'ALARM'
     ? 'open an incident for the node (or join its open one) and diagnose it'
-    : "post recovery into the node's open incident and close it";
+    : `post recovery into the node's open incident and close it, if ${opener} opened it`;
 }

@@ -1,14 +1,22 @@
 /**
- * Reads an EventBridge "CloudWatch Alarm State Change" event into what nodemedic needs: which
- * alarm, which state, and which node (instance id, node name) of which cluster. Pure: the alarm
- * handler and `nodemedic parse-alarm` both call it. Anything it cannot use is refused with an
- * InvalidInputError whose code says the kind of refusal and whose message names the problem, so
- * the caller can log it and stop before doing anything half-way.
+ * Reads an EventBridge "CloudWatch Alarm State Change" or "CloudWatch Alarm Contributor State
+ * Change" event into what nodemedic needs: which alarm (and contributor), which state, and which
+ * node (instance id, node name) of which cluster. Pure: the alarm handler and `nodemedic
+ * parse-alarm` both call it. Anything it cannot use is refused with an InvalidInputError whose
+ * code says the kind of refusal and whose message names the problem, so the caller can log it and
+ * stop before doing anything half-way.
  *
- * Real shapes (runbook.md, "Alarms that start it"): dimensions are an object map under
- * `detail.configuration.metrics[].metricStat.metric.dimensions`; metric-math alarms add metrics
- * with `expression` and no `metricStat`; composite alarms carry `configuration.alarmRule` and no
- * metrics; `reasonData` is a JSON string.
+ * Real shapes (CloudWatch user guide, "Alarm events and EventBridge",
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html):
+ * dimensions are an object map under `detail.configuration.metrics[].metricStat.metric.dimensions`;
+ * metric-math alarms add metrics with `expression` and no `metricStat`; composite alarms carry
+ * `configuration.alarmRule` and no metrics; `reasonData` is a JSON string.
+ * A Metrics Insights alarm with GROUP BY ("Multi Time Series Alarm") sends one contributor event
+ * per time series: `detail.alarmContributor` = `{ id, attributes }` (the GROUP BY keys and their
+ * values), `detail.state` without `reasonData`, no `previousState`, and the SQL in
+ * `configuration.metrics[].expression`. Its alarm-level event is a plain state change with the
+ * same SQL and no dimensions, whose reason counts the contributors in ALARM. A contributor is only
+ * ever ALARM or OK. Keys that appear only in the WHERE clause (ClusterName) are not attributes.
  */
 import { InvalidInputError } from './errors.js';
 
@@ -40,8 +48,31 @@ export interface ParsedAlarm {
   instanceId: string | null;
   /** Kubernetes node name (private DNS name) from the `NodeName` dimension. */
   nodeName: string | null;
-  /** From the `ClusterName` dimension. Cluster-only alarms (cluster_failed_node_count) name no node. */
+  /**
+   * From the `ClusterName` dimension or contributor attribute, else from the Metrics Insights
+   * query's `WHERE ClusterName = '…'`. Cluster-only alarms (cluster_failed_node_count) name no node.
+   */
   cluster: string | null;
+  /**
+   * The time series of a multi-time-series alarm whose state changed (a contributor event); null
+   * for an alarm-level event. Its id is what ties a contributor's OK to the incident its ALARM opened.
+   */
+  contributor: AlarmContributorRef | null;
+  /** The Metrics Insights SQL the alarm evaluates, when it is a Metrics Insights alarm. */
+  query: string | null;
+  /**
+   * True for the alarm-level change of a multi-time-series alarm (SQL with GROUP BY): it names no
+   * node itself; the nodes are its contributors in ALARM (DescribeAlarmContributors).
+   */
+  multiTimeSeries: boolean;
+}
+
+/** One time series of a multi-time-series alarm, as its contributor event names it. */
+export interface AlarmContributorRef {
+  /** CloudWatch's contributor id (16 characters in AWS's examples). */
+  readonly id: string;
+  /** The contributor's attributes: the GROUP BY keys and their values. */
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
 /** Error codes of {@link parseAlarmEvent}: stable, used in logs and the CLI's output. */
@@ -54,14 +85,26 @@ export const ALARM_ERROR_CODES = {
   malformed: 'ALARM_MALFORMED',
 } as const;
 
-const DETAIL_TYPE = 'CloudWatch Alarm State Change';
+/** The EventBridge detail-types nodemedic handles (the rule matches exactly these). */
+export const ALARM_DETAIL_TYPES = {
+  alarm: 'CloudWatch Alarm State Change',
+  contributor: 'CloudWatch Alarm Contributor State Change',
+} as const;
+const DETAIL_TYPES: readonly string[] = Object.values(ALARM_DETAIL_TYPES);
 const SOURCE = 'aws.cloudwatch';
+/** DescribeAlarmContributors' documented bound on a contributor id. */
+const CONTRIBUTOR_ID_MAX = 1024;
+/** The node-naming keys nodemedic reads from dimensions and contributor attributes. */
+const NODE_KEYS = ['InstanceId', 'NodeName', 'ClusterName'] as const;
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 // Kubernetes node names are DNS subdomains (the same pattern the cordon/drain parameter enforces).
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-// EKS cluster names: letters, digits, `-` and `_`, up to 100; `.` is allowed for self-managed
-// clusters. No `#`: the cluster is part of the dedupe key.
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/**
+ * A cluster name nodemedic accepts: EKS's letters, digits, `-` and `_`, up to 100, and `.` for
+ * self-managed clusters. No `#` (the cluster is part of the dedupe key) and no quote (the
+ * construct puts it in a Metrics Insights query).
+ */
+export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
  * Check an EC2 instance id (`^i-[0-9a-f]{8,17}$`) before it reaches any API or document.
@@ -101,11 +144,12 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
   if (typeof detailType !== 'string' || typeof source !== 'string') {
     malformed('not an EventBridge event: "detail-type" or "source" is missing');
   }
-  if (detailType !== DETAIL_TYPE || source !== SOURCE) {
+  if (!DETAIL_TYPES.includes(detailType) || source !== SOURCE) {
     unsupported(
-      `event "${clip(detailType)}" from "${clip(source)}" is not a "${DETAIL_TYPE}" event from ${SOURCE}`,
+      `event "${clip(detailType)}" from "${clip(source)}" is not a ${DETAIL_TYPES.map((t) => `"${t}"`).join(' or ')} event from ${SOURCE}`,
     );
   }
+  const isContributor = detailType === ALARM_DETAIL_TYPES.contributor;
   const detail = event.detail;
   if (!isRecord(detail)) malformed('"detail" is missing or not an object');
   const alarmName = detail.alarmName;
@@ -125,6 +169,10 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
   if (!ALARM_STATES.includes(state as AlarmState)) {
     malformed(`"detail.state.value" is ${describe(state)}, not one of ${ALARM_STATES.join(', ')}`);
   }
+  if (isContributor && state === 'INSUFFICIENT_DATA') {
+    // AWS: "each time series (contributor) can only be in ALARM or OK state".
+    malformed('a contributor is only ever ALARM or OK, and this one is INSUFFICIENT_DATA');
+  }
   const previous = isRecord(detail.previousState) ? detail.previousState.value : undefined;
   const time = typeof stateObject.timestamp === 'string' ? stateObject.timestamp : event.time;
   if (typeof time !== 'string') malformed('neither "detail.state.timestamp" nor "time" is set');
@@ -141,9 +189,8 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
       `alarm "${clip(alarmName)}" is a composite alarm: it names no node; alarm on the node metric itself`,
     );
   }
-  const dimensions = readDimensions(configuration.metrics, alarmName);
-
-  return {
+  const query = readQuery(configuration.metrics);
+  const common = {
     alarmName,
     state: state as AlarmState,
     previousState: typeof previous === 'string' ? previous : null,
@@ -151,8 +198,127 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
     time,
     region,
     account,
-    ...dimensions,
+    query: query?.sql ?? null,
   };
+
+  if (isContributor) {
+    return contributorAlarm(
+      {
+        ...common,
+        instanceId: null,
+        nodeName: null,
+        cluster: query?.cluster ?? null,
+        contributor: null,
+        multiTimeSeries: false,
+      },
+      readContributor(detail.alarmContributor),
+    );
+  }
+
+  if (query?.groupBy.length) {
+    if (!query.groupBy.some((key) => key === 'InstanceId' || key === 'NodeName')) {
+      unsupported(
+        `alarm "${clip(alarmName)}" groups its query by ${query.groupBy.map(clip).join(', ')}, ` +
+          'not by InstanceId or NodeName: its contributors name no node',
+      );
+    }
+    return {
+      ...common,
+      instanceId: null,
+      nodeName: null,
+      cluster: checkNode({ instanceId: null, nodeName: null, cluster: query.cluster }).cluster,
+      contributor: null,
+      multiTimeSeries: true,
+    };
+  }
+  const dimensions = readDimensions(configuration.metrics, alarmName, query?.cluster ?? null);
+  return { ...common, ...dimensions, contributor: null, multiTimeSeries: false };
+}
+
+/**
+ * The contributor of a multi-time-series alarm as if its own contributor event had arrived: what
+ * the alarm-level change fans out to, one per contributor DescribeAlarmContributors lists in ALARM.
+ * Throws like {@link parseAlarmEvent} (ALARM_UNSUPPORTED when the attributes name no node,
+ * ALARM_MALFORMED for an invalid id, instance id, node name or cluster).
+ */
+export function contributorAlarm(
+  alarm: ParsedAlarm,
+  contributor: {
+    readonly id: string;
+    readonly attributes: Readonly<Record<string, string>>;
+    readonly reason?: string;
+  },
+): ParsedAlarm {
+  const ref = readContributor({ id: contributor.id, attributes: contributor.attributes });
+  const attributes = pickNodeKeys(ref.attributes, 'contributor attribute');
+  if (attributes.instanceId === null && attributes.nodeName === null) {
+    unsupported(
+      `contributor ${clip(ref.id)} of alarm "${clip(alarm.alarmName)}" has attributes ` +
+        `${describeKeys(ref.attributes)}, no InstanceId or NodeName: group the query BY InstanceId, NodeName`,
+    );
+  }
+  return {
+    ...alarm,
+    ...checkNode({ ...attributes, cluster: attributes.cluster ?? alarm.cluster }),
+    reason: contributor.reason ?? alarm.reason,
+    previousState: null,
+    contributor: ref,
+    multiTimeSeries: false,
+  };
+}
+
+/** `detail.alarmContributor`: `{ id, attributes }`, both required, attributes a string map. */
+function readContributor(value: unknown): AlarmContributorRef {
+  if (!isRecord(value)) malformed('"detail.alarmContributor" is missing or not an object');
+  const id = value.id;
+  if (typeof id !== 'string' || id === '' || id.length > CONTRIBUTOR_ID_MAX) {
+    malformed(`"detail.alarmContributor.id" is ${describe(id)}, not a contributor id`);
+  }
+  const attributes = value.attributes;
+  if (!isRecord(attributes)) malformed('"detail.alarmContributor.attributes" is missing or not an object');
+  const copy: Record<string, string> = {};
+  for (const [key, attribute] of Object.entries(attributes)) {
+    if (typeof attribute !== 'string') malformed(`contributor attribute ${clip(key)} is not a string`);
+    copy[key] = attribute;
+  }
+  return { id, attributes: copy };
+}
+
+/**
+ * The Metrics Insights query among the alarm's metrics (an `expression` starting with SELECT):
+ * its SQL, its GROUP BY keys and the cluster its WHERE clause pins, if exactly one.
+ */
+function readQuery(metrics: unknown): { sql: string; groupBy: string[]; cluster: string | null } | null {
+  if (!Array.isArray(metrics)) return null;
+  for (const metric of metrics) {
+    if (!isRecord(metric) || typeof metric.expression !== 'string') continue;
+    const sql = metric.expression.trim();
+    if (!/^SELECT\s/i.test(sql)) continue;
+    return { sql, groupBy: groupByKeys(sql), cluster: whereCluster(sql) };
+  }
+  return null;
+}
+
+/** `GROUP BY a, "b"` → `['a', 'b']` (identifiers may be double-quoted; keywords are not case sensitive). */
+function groupByKeys(sql: string): string[] {
+  const match = /\bGROUP\s+BY\s+(.+?)(?:\s+ORDER\s+BY\b|\s+LIMIT\b|;|$)/is.exec(sql);
+  if (!match) return [];
+  return match[1]!
+    .split(',')
+    .map((key) => key.trim().replace(/^"(.*)"$/, '$1'))
+    .filter(Boolean);
+}
+
+/**
+ * The cluster a query's WHERE clause pins with `ClusterName = '…'`. Anything looser (OR, LIKE,
+ * two clusters) pins none: the node's cluster tag decides instead.
+ */
+function whereCluster(sql: string): string | null {
+  const where = /\bWHERE\s+(.+?)(?:\s+GROUP\s+BY\b|\s+ORDER\s+BY\b|\s+LIMIT\b|;|$)/is.exec(sql)?.[1];
+  if (!where || /\bOR\b/i.test(where)) return null;
+  const equal = [...where.matchAll(/(?:^|\s|\()"?ClusterName"?\s*=\s*'([^']*)'/g)].map((m) => m[1]!);
+  const mentions = (where.match(/\bClusterName\b/g) ?? []).length;
+  return equal.length === 1 && mentions === 1 ? equal[0]! : null;
 }
 
 type Dimensions = Pick<ParsedAlarm, 'instanceId' | 'nodeName' | 'cluster'>;
@@ -161,7 +327,7 @@ type Dimensions = Pick<ParsedAlarm, 'instanceId' | 'nodeName' | 'cluster'>;
  * Gather InstanceId / NodeName / ClusterName over every metricStat. Metric-math inputs each carry
  * their own dimensions; they must agree, since an incident is about one node.
  */
-function readDimensions(metrics: unknown, alarmName: string): Dimensions {
+function readDimensions(metrics: unknown, alarmName: string, queryCluster: string | null): Dimensions {
   if (!Array.isArray(metrics)) malformed('"detail.configuration.metrics" is missing or not a list');
   const seen: Record<'InstanceId' | 'NodeName' | 'ClusterName', Set<string>> = {
     InstanceId: new Set(),
@@ -195,22 +361,44 @@ function readDimensions(metrics: unknown, alarmName: string): Dimensions {
   };
   const instanceId = one('InstanceId');
   const nodeName = one('NodeName');
-  const cluster = one('ClusterName');
+  const cluster = one('ClusterName') ?? queryCluster;
   if (instanceId === null && nodeName === null && cluster === null) {
     unsupported(
       `alarm "${clip(alarmName)}" has no InstanceId, NodeName or ClusterName dimension: it names no node or cluster`,
     );
   }
+  return checkNode({ instanceId, nodeName, cluster });
+}
+
+/** InstanceId / NodeName / ClusterName from a contributor's attributes (absent → null). */
+function pickNodeKeys(attributes: Readonly<Record<string, string>>, what: string): Dimensions {
+  const [instanceId, nodeName, cluster] = NODE_KEYS.map((key) => {
+    const value = attributes[key];
+    if (value === undefined) return null;
+    if (value === '') malformed(`${what} ${key} is empty`);
+    return value;
+  });
+  return { instanceId: instanceId ?? null, nodeName: nodeName ?? null, cluster: cluster ?? null };
+}
+
+/** Validate each present key: they reach EC2 filters, dedupe keys and Slack. */
+function checkNode(keys: Dimensions): Dimensions {
+  const { instanceId, nodeName, cluster } = keys;
   if (instanceId !== null && !INSTANCE_ID.test(instanceId)) {
-    malformed(`dimension InstanceId ${JSON.stringify(clip(instanceId))} is not an EC2 instance id`);
+    malformed(`InstanceId ${JSON.stringify(clip(instanceId))} is not an EC2 instance id`);
   }
   if (nodeName !== null && !NODE_NAME.test(nodeName)) {
-    malformed(`dimension NodeName ${JSON.stringify(clip(nodeName))} is not a Kubernetes node name`);
+    malformed(`NodeName ${JSON.stringify(clip(nodeName))} is not a Kubernetes node name`);
   }
   if (cluster !== null && !CLUSTER_NAME.test(cluster)) {
-    malformed(`dimension ClusterName ${JSON.stringify(clip(cluster))} is not a valid cluster name`);
+    malformed(`ClusterName ${JSON.stringify(clip(cluster))} is not a valid cluster name`);
   }
-  return { instanceId, nodeName, cluster };
+  return keys;
+}
+
+function describeKeys(attributes: Readonly<Record<string, string>>): string {
+  const keys = Object.keys(attributes);
+  return keys.length ? keys.map(clip).join(', ') : 'none';
 }
 
 function accepts(filter: AlarmFilter | undefined, name: string): boolean {

@@ -89,6 +89,21 @@ export interface Incident {
   readonly findingsMessage?: MessageRef | null;
   /** Commands sent for this incident, newest last (audit and idempotency of sends). */
   readonly commands?: readonly SentCommand[];
+  /**
+   * The contributor (time series) of a multi-time-series alarm whose ALARM opened the incident:
+   * only that contributor's OK closes it. Absent or null: the alarm itself opened it.
+   */
+  readonly contributorId?: string | null;
+  /**
+   * The incident of this node that recovered shortly before this one opened (a flap within the
+   * policy's cooldown): this one continues in its thread.
+   */
+  readonly reopens?: string | null;
+  /**
+   * The workflow execution started for the incident; null until it started (a redelivered alarm
+   * event starts it then). Absent on records written before this field existed.
+   */
+  readonly execution?: string | null;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
@@ -107,6 +122,12 @@ export interface IncidentStore {
    * conflict. Returns the updated incident.
    */
   update(id: string, change: (current: Incident) => Incident): Promise<Incident>;
+  /**
+   * The node's most recently ended incident (recovered, escalated or closed), so a node that goes
+   * NotReady again within the flap cooldown continues in that incident's thread. Absent: every
+   * flap opens a new thread.
+   */
+  findLastEnded?(nodeKey: string): Promise<Incident | null>;
   /** Incidents in `fixing`/`verifying` for a cluster (blast radius). */
   countInFlight(cluster: string): Promise<number>;
   /**

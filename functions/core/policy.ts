@@ -25,6 +25,12 @@ export interface SafetyPolicy {
   readonly approvalTimeoutMinutes: number;
   /** Distinct approvers a destructive fix needs, the requester excluded (default 2, never fewer). */
   readonly destructiveApprovers: number;
+  /**
+   * Minutes after an alarm's OK during which the node going NotReady again is the same outage
+   * flapping (default 10): the new diagnosis continues in the recovered incident's thread, which
+   * says so, instead of starting a thread of its own. 0: every ALARM after an OK starts afresh.
+   */
+  readonly flapCooldownMinutes: number;
 }
 
 /** The defaults from design.md's safety model. */
@@ -35,6 +41,7 @@ export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   retryBudget: 2,
   approvalTimeoutMinutes: 15,
   destructiveApprovers: 2,
+  flapCooldownMinutes: 10,
 });
 
 /** Per-field bounds: [min, max, integer?]. Bounds are inclusive unless noted in `rules`. */
@@ -57,6 +64,7 @@ const RULES: Readonly<
     integer: true,
     why: 'destructive fixes need two distinct approvers',
   },
+  flapCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
 };
 
 /**

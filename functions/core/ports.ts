@@ -117,3 +117,24 @@ export interface AlarmStates {
   /** null when no such alarm exists (an incident opened by a mention has none). */
   state(alarmName: string): Promise<AlarmStateValue | null>;
 }
+
+/** One time series of a multi-time-series alarm that is in ALARM. */
+export interface AlarmContributorState {
+  /** CloudWatch's contributor id: the same id its contributor events carry. */
+  readonly id: string;
+  /** The GROUP BY keys and their values (InstanceId, NodeName, ClusterName for nodemedic's alarm). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** CloudWatch's reason for the contributor's state. */
+  readonly reason: string;
+  /** When the contributor went to ALARM (ISO-8601), when CloudWatch says. */
+  readonly since: string | null;
+}
+
+/**
+ * Lists the contributors in ALARM of a multi-time-series (Metrics Insights GROUP BY) alarm:
+ * CloudWatch DescribeAlarmContributors in AWS. The alarm-level event names no node; these do.
+ */
+export interface AlarmContributors {
+  /** Every contributor of `alarmName` in ALARM (all pages); empty when the alarm has none or is gone. */
+  inAlarm(alarmName: string): Promise<readonly AlarmContributorState[]>;
+}

@@ -1,11 +1,15 @@
 /**
- * EventBridge target for "CloudWatch Alarm State Change": parse the event, resolve the node, open
- * (or join) its incident and start the workflow; an OK closes the incident as recovered.
+ * EventBridge target for "CloudWatch Alarm State Change" and "CloudWatch Alarm Contributor State
+ * Change": parse the event, resolve the node, open (or join) its incident and start the workflow;
+ * the OK of the alarm (or contributor) that opened it closes the incident as recovered. The
+ * alarm-level change of a multi-time-series alarm opens one incident per contributor in ALARM.
  * An event nodemedic cannot use is logged with its reason and acknowledged, not retried: a
  * redelivery would fail the same way. Dependency failures are thrown, so EventBridge's retry
  * policy and the dead-letter queue keep the event.
  */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contributors.js';
 import { handleAlarm } from '../app/incidents.js';
 import { type AlarmFilter, parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
@@ -16,6 +20,8 @@ import { makeInventory } from './wiring/inventory.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
+// Built once per container, in the init phase.
+const contributors = new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) });
 let deps: ReturnType<typeof assemble> | null = null;
 let filter: AlarmFilter | null = null;
 
@@ -24,13 +30,20 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
     // Parsed once per container; a bad ALARM_FILTER is thrown (CONFIG_INVALID) on every event.
     filter ??= jsonEnv<AlarmFilter>('ALARM_FILTER', {});
     const alarm = parseAlarmEvent(event, filter);
-    logger.appendKeys({ alarmName: alarm.alarmName, state: alarm.state });
-    deps ??= assemble({
-      store: makeStore(),
-      inventory: makeInventory(),
-      chat: await makeChat(),
-      workflow: makeWorkflow(),
+    logger.appendKeys({
+      alarmName: alarm.alarmName,
+      state: alarm.state,
+      ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
+    deps ??= {
+      ...assemble({
+        store: makeStore(),
+        inventory: makeInventory(),
+        chat: await makeChat(),
+        workflow: makeWorkflow(),
+      }),
+      contributors,
+    };
     const outcome = await handleAlarm(deps, alarm);
     logger.info('alarm handled', { outcome });
     return outcome;

@@ -101,6 +101,26 @@ export function incidentStoreContract(name: string, factory: StoreFactory): void
       },
     );
 
+    it('remembers the node’s most recently ended incident, not an open one', async () => {
+      const { store } = setup();
+      const first = incidentInit();
+      expect(await store.findLastEnded!(first.nodeKey)).toBeNull();
+      await store.open(first);
+      expect(await store.findLastEnded!(first.nodeKey)).toBeNull();
+      await store.update(first.id, phase('recovered'));
+      expect(await store.findLastEnded!(first.nodeKey)).toMatchObject({ id: first.id, phase: 'recovered' });
+      const next = incidentInit({ openedAt: '2026-11-27T04:00:00.000Z' });
+      await store.open(next);
+      expect((await store.findLastEnded!(first.nodeKey))?.id).toBe(first.id);
+      await store.update(next.id, phase('escalated'));
+      expect((await store.findLastEnded!(first.nodeKey))?.id).toBe(next.id);
+      // A later write to an ended incident does not move the pointer back.
+      await store.update(first.id, (c) => ({ ...c, audit: [...c.audit] }));
+      expect((await store.findLastEnded!(first.nodeKey))?.id).toBe(next.id);
+      const other = incidentInit({ node: { ...first.node, instanceId: 'i-0fff000000000000f' } });
+      expect(await store.findLastEnded!(other.nodeKey)).toBeNull();
+    });
+
     it('applies updates with a version that moves on every write', async () => {
       const { store } = setup();
       const init = incidentInit();

@@ -36,6 +36,13 @@ describe('nodemedic parse-alarm (in-process)', () => {
     ['insufficient-data.json', /action {3}none: only ALARM and OK act/],
     ['cluster-only.json', /node {5}unknown: the alarm names no InstanceId or NodeName/],
     ['instance-only.json', /cluster {2}not in the alarm \(taken from the instance tag\)/],
+    ['contributor-alarm.json', /contrib {2}6d442278dba546f6 \{"InstanceId":"i-0abc123def4567890",/],
+    ['contributor-alarm.json', /cluster {2}prod\n/],
+    ['contributor-ok.json', /action {3}post recovery .* if this contributor opened it/],
+    ['multi-time-series.json', /node {5}each contributor in ALARM/],
+    ['multi-time-series.json', /action {3}list the contributors in ALARM \(DescribeAlarmContributors\)/],
+    ['multi-time-series.json', /query {4}SELECT MIN\(node_status_condition_ready\)/],
+    ['multi-time-series-ok.json', /action {3}none: each contributor's own OK/],
   ])('%s → exit 0, %s', async (name, line) => {
     const { code, stdout } = await run(fixture(name));
     expect(code).toBe(0);
@@ -59,6 +66,11 @@ describe('nodemedic parse-alarm (in-process)', () => {
     ['missing-dimensions.json', /\[ALARM_UNSUPPORTED\].*no InstanceId, NodeName or ClusterName/],
     ['junk.json', /\[ALARM_MALFORMED\].*not a JSON object/],
     ['bad-instance-id.json', /\[ALARM_MALFORMED\].*InstanceId "i-0abc; rm -rf \/"/],
+    [
+      'aws-example-contributor.json',
+      /\[ALARM_UNSUPPORTED\].*attributes TableName, no InstanceId or NodeName/,
+    ],
+    ['aws-example-multi-time-series.json', /\[ALARM_UNSUPPORTED\].*groups its query by TableName/],
   ])('%s → exit 2 saying why', async (name, why) => {
     const { code, stdout, stderr } = await run(fixture(name));
     expect(code).toBe(2);

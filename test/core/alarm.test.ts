@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+// biome-ignore-all lint/suspicious/noExplicitAny: fixtures are mutated as untyped JSON
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   dedupeKey,
@@ -77,9 +78,12 @@ describe('parseAlarmEvent: events it handles', () => {
         'account',
         'alarmName',
         'cluster',
+        'contributor',
         'instanceId',
+        'multiTimeSeries',
         'nodeName',
         'previousState',
+        'query',
         'reason',
         'region',
         'state',
@@ -173,6 +177,192 @@ describe('parseAlarmEvent: events it refuses, with a reason naming the problem',
     const error = refusal(event);
     expect(error.code).toBe('ALARM_MALFORMED');
     expect(error.message).toMatch(reason);
+  });
+});
+
+const SQL =
+  'SELECT MIN(node_status_condition_ready) FROM SCHEMA("ContainerInsights", ClusterName, InstanceId, NodeName) ' +
+  "WHERE ClusterName = 'prod' GROUP BY InstanceId, NodeName ORDER BY MIN() ASC";
+const CONTRIBUTOR_ID = '6d442278dba546f6';
+
+describe('parseAlarmEvent: multi-time-series (Metrics Insights GROUP BY) alarms, as AWS documents them', () => {
+  const cases: { fixture: string; expected: Partial<ParsedAlarm> }[] = [
+    {
+      fixture: 'contributor-alarm.json',
+      expected: {
+        alarmName: 'nodemedic-prod-nodes-not-ready',
+        state: 'ALARM',
+        // Contributor events carry no previousState.
+        previousState: null,
+        ...NODE,
+        // Not an attribute (ClusterName is only in the WHERE clause): read from the query.
+        cluster: 'prod',
+        contributor: {
+          id: CONTRIBUTOR_ID,
+          attributes: { InstanceId: NODE.instanceId, NodeName: NODE.nodeName },
+        },
+        query: SQL,
+        multiTimeSeries: false,
+        time: '2026-11-27T03:14:07.125+0000',
+      },
+    },
+    {
+      fixture: 'contributor-ok.json',
+      expected: { state: 'OK', ...NODE, contributor: expect.objectContaining({ id: CONTRIBUTOR_ID }) },
+    },
+    {
+      fixture: 'contributor-no-data.json',
+      expected: { state: 'OK', reason: 'No data was returned for this contributor', ...NODE },
+    },
+    {
+      fixture: 'contributor-cluster-attribute.json',
+      expected: { ...NODE, contributor: expect.objectContaining({ id: '0f1e2d3c4b5a6978' }) },
+    },
+    {
+      fixture: 'contributor-instance-only.json',
+      expected: { instanceId: NODE.instanceId, nodeName: null, cluster: null },
+    },
+    {
+      fixture: 'multi-time-series.json',
+      expected: {
+        alarmName: 'nodemedic-prod-nodes-not-ready',
+        state: 'ALARM',
+        previousState: 'OK',
+        reason: '3 out of 42 time series evaluated to ALARM',
+        instanceId: null,
+        nodeName: null,
+        cluster: 'prod',
+        contributor: null,
+        query: SQL,
+        multiTimeSeries: true,
+      },
+    },
+    {
+      fixture: 'multi-time-series-ok.json',
+      expected: { state: 'OK', multiTimeSeries: true, contributor: null },
+    },
+  ];
+  it.each(cases)('$fixture', ({ fixture: name, expected }) => {
+    expect(parseAlarmEvent(fixture(name))).toMatchObject(expected);
+  });
+
+  const refused: { fixture: string; code: string; reason: RegExp }[] = [
+    // AWS's own examples, copied as published: valid shapes that name a DynamoDB table, not a node.
+    {
+      fixture: 'aws-example-contributor.json',
+      code: 'ALARM_UNSUPPORTED',
+      reason: /contributor 6d442278dba546f6 .* attributes TableName, no InstanceId or NodeName/,
+    },
+    {
+      fixture: 'aws-example-multi-time-series.json',
+      code: 'ALARM_UNSUPPORTED',
+      reason: /groups its query by TableName, not by InstanceId or NodeName/,
+    },
+  ];
+  it.each(refused)('$fixture → $code', ({ fixture: name, code, reason }) => {
+    const error = refusal(fixture(name));
+    expect(error.code).toBe(code);
+    expect(error.message).toMatch(reason);
+  });
+
+  /** The contributor fixture with `change` applied to its detail. */
+  const contributor = (change: (detail: Record<string, any>) => void): unknown => {
+    const event = fixture('contributor-alarm.json') as { detail: Record<string, unknown> };
+    change(event.detail);
+    return event;
+  };
+  const malformedCases: { name: string; event: unknown; reason: RegExp }[] = [
+    {
+      name: 'INSUFFICIENT_DATA (contributors are only ALARM or OK)',
+      event: contributor((d) => {
+        d.state.value = 'INSUFFICIENT_DATA';
+      }),
+      reason: /only ever ALARM or OK/,
+    },
+    {
+      name: 'no alarmContributor',
+      event: contributor((d) => {
+        delete d.alarmContributor;
+      }),
+      reason: /"detail.alarmContributor" is missing/,
+    },
+    {
+      name: 'an empty contributor id',
+      event: contributor((d) => {
+        d.alarmContributor.id = '';
+      }),
+      reason: /alarmContributor.id" is "", not a contributor id/,
+    },
+    {
+      name: 'attributes as a list',
+      event: contributor((d) => {
+        d.alarmContributor.attributes = [{ InstanceId: NODE.instanceId }];
+      }),
+      reason: /attributes" is missing or not an object/,
+    },
+    {
+      name: 'an instance id attribute that is a shell string',
+      event: contributor((d) => {
+        d.alarmContributor.attributes.InstanceId = 'i-0abc; reboot';
+      }),
+      reason: /InstanceId "i-0abc; reboot" is not an EC2 instance id/,
+    },
+    {
+      name: 'a cluster in the WHERE clause with the dedupe separator',
+      event: contributor((d) => {
+        d.configuration.metrics[0].expression = SQL.replace("'prod'", "'a#b'");
+      }),
+      reason: /ClusterName "a#b" is not a valid cluster name/,
+    },
+  ];
+  it.each(malformedCases)('malformed: $name', ({ event, reason }) => {
+    const error = refusal(event);
+    expect(error.code).toBe('ALARM_MALFORMED');
+    expect(error.message).toMatch(reason);
+  });
+
+  const where: { sql: string; cluster: string | null }[] = [
+    { sql: SQL, cluster: 'prod' },
+    { sql: SQL.replace('WHERE ClusterName', 'WHERE "ClusterName"'), cluster: 'prod' },
+    { sql: SQL.replace('WHERE', 'where').replace('GROUP BY', 'group by'), cluster: 'prod' },
+    { sql: SQL.replace("ClusterName = 'prod'", "ClusterName = 'prod' AND NodeName != 'x'"), cluster: 'prod' },
+    // Anything that does not pin one cluster leaves it to the node's cluster tag.
+    {
+      sql: SQL.replace("ClusterName = 'prod'", "ClusterName = 'prod' OR ClusterName = 'stage'"),
+      cluster: null,
+    },
+    { sql: SQL.replace("ClusterName = 'prod'", "ClusterName LIKE 'prod%'"), cluster: null },
+    { sql: SQL.replace("ClusterName = 'prod'", "ClusterName != 'prod'"), cluster: null },
+    { sql: SQL.replace("WHERE ClusterName = 'prod' ", ''), cluster: null },
+  ];
+  it.each(where)('reads the cluster from the WHERE clause of $sql', ({ sql, cluster }) => {
+    const event = contributor((d) => {
+      d.configuration.metrics[0].expression = sql;
+    });
+    expect(parseAlarmEvent(event).cluster).toBe(cluster);
+  });
+
+  it('takes a ClusterName attribute over the WHERE clause', () => {
+    const event = contributor((d) => {
+      d.alarmContributor.attributes.ClusterName = 'blue';
+    });
+    expect(parseAlarmEvent(event).cluster).toBe('blue');
+  });
+
+  it('applies the alarm filter to contributor events too', () => {
+    expect(refusal(fixture('contributor-alarm.json'), { namePrefixes: ['other-'] }).code).toBe(
+      'ALARM_FILTERED',
+    );
+  });
+});
+
+describe('alarm fixtures', () => {
+  const dir = new URL('../fixtures/alarms/', import.meta.url);
+  const jsons = readdirSync(dir).filter((name) => name.endsWith('.json'));
+  it.each(jsons)('%s cites the AWS page it follows in a sibling note', (name) => {
+    const note = readFileSync(new URL(name.replace(/\.json$/, '.md'), dir), 'utf8');
+    expect(note).toMatch(/^Follows: https:\/\/docs\.aws\.amazon\.com\/\S+\.html$/m);
+    expect(note).toMatch(/^Section: .+$/m);
   });
 });
 

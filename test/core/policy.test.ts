@@ -15,6 +15,7 @@ describe('safety policy', () => {
       retryBudget: 2,
       approvalTimeoutMinutes: 15,
       destructiveApprovers: 2,
+      flapCooldownMinutes: 10,
     });
     expect(validateSafetyPolicy({})).toEqual(DEFAULT_SAFETY_POLICY);
   });

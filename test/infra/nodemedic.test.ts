@@ -4,11 +4,13 @@
  * least-privilege IAM (SendCommand scoped to our documents and tagged instances), the Function URL,
  * what each function's environment holds, prop validation, and zero unacknowledged cdk-nag findings.
  */
+import { readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
+import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
 import { HANDLER_ENV } from '../../infra/nodemedic.js';
 import { resourcesOf, synthNodeMedic } from './support.js';
@@ -26,22 +28,27 @@ const actionsOf = (s: any): string[] => [s.Action].flat();
 const resourcesOfStatement = (s: any): unknown[] => [s.Resource].flat();
 
 describe('trigger', () => {
-  it('lets only evaluate read alarm states, scoped to the alarms the filter accepts', () => {
-    const [s] = statementsOf('evaluate').filter((st) => actionsOf(st).includes('cloudwatch:DescribeAlarms'));
+  it.each([
+    ['evaluate', 'cloudwatch:DescribeAlarms'], // the state of the alarm, for the verification
+    ['alarm', 'cloudwatch:DescribeAlarmContributors'], // a multi-time-series alarm's contributors
+  ] as const)('lets only %s call %s, scoped to the alarms the filter accepts', (only, action) => {
+    const [s] = statementsOf(only).filter((st) => actionsOf(st).includes(action));
+    expect(actionsOf(s)).toEqual([action]);
     expect(JSON.stringify(s.Resource)).toContain(':alarm:nodemedic-*');
-    for (const name of ['alarm', 'send', 'poll', 'analyze', 'outcome', 'escalate', 'slack'] as const) {
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (name === only) continue;
       expect(
-        statementsOf(name).some((st) => actionsOf(st).includes('cloudwatch:DescribeAlarms')),
+        statementsOf(name).some((st) => actionsOf(st).includes(action)),
         name,
       ).toBe(false);
     }
   });
 
-  it('matches alarm state changes to ALARM or OK whose name has the prefix', () => {
+  it('matches alarm and contributor state changes to ALARM or OK whose name has the prefix', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.cloudwatch'],
-        'detail-type': ['CloudWatch Alarm State Change'],
+        'detail-type': ['CloudWatch Alarm State Change', 'CloudWatch Alarm Contributor State Change'],
         detail: { state: { value: ['ALARM', 'OK'] }, alarmName: [{ prefix: 'nodemedic-' }] },
       },
     });
@@ -334,15 +341,58 @@ describe('example Container Insights alarm (opt-in)', () => {
     });
   });
 
-  it('falls back to cluster_failed_node_count without a node list', () => {
+  it('without a node list, is one Metrics Insights alarm over every node of the cluster, grouped by node', () => {
     const spec = synthNodeMedic({ containerInsightsAlarm: { clusterName: 'prod' } });
+    spec.template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
     spec.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: 'nodemedic-prod-failed-nodes',
-      MetricName: 'cluster_failed_node_count',
-      Dimensions: [{ Name: 'ClusterName', Value: 'prod' }],
-      ComparisonOperator: 'GreaterThanThreshold',
-      Threshold: 0,
+      AlarmName: 'nodemedic-prod-nodes-not-ready',
+      Metrics: [
+        {
+          Id: Match.anyValue(),
+          Expression:
+            'SELECT MIN(node_status_condition_ready) FROM SCHEMA("ContainerInsights", ClusterName, InstanceId, NodeName) ' +
+            "WHERE ClusterName = 'prod' GROUP BY InstanceId, NodeName ORDER BY MIN() ASC",
+          Period: 60,
+          ReturnData: true,
+        },
+      ],
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      TreatMissingData: 'notBreaching',
+      MetricName: Match.absent(),
+      Dimensions: Match.absent(),
     });
+    expect(JSON.stringify(spec.template.toJSON())).not.toContain('cluster_failed_node_count');
+  });
+
+  it('whose contributor events nodemedic reads back as a node of the cluster', () => {
+    const spec = synthNodeMedic({ containerInsightsAlarm: { clusterName: 'prod' } });
+    const [[, resource]] = resourcesOf(spec.template, 'AWS::CloudWatch::Alarm') as [[string, any]];
+    const event = JSON.parse(
+      readFileSync(new URL('../fixtures/alarms/contributor-alarm.json', import.meta.url), 'utf8'),
+    );
+    event.detail.alarmName = resource.Properties.AlarmName;
+    event.detail.configuration.metrics[0].expression = resource.Properties.Metrics[0].Expression;
+    const parsed = parseAlarmEvent(event, { namePrefixes: ['nodemedic-'] });
+    expect(parsed).toMatchObject({ cluster: 'prod', instanceId: 'i-0abc123def4567890', state: 'ALARM' });
+    const summary = JSON.parse(
+      readFileSync(new URL('../fixtures/alarms/multi-time-series.json', import.meta.url), 'utf8'),
+    );
+    summary.detail.configuration.metrics[0].expression = resource.Properties.Metrics[0].Expression;
+    expect(parseAlarmEvent(summary)).toMatchObject({ multiTimeSeries: true, cluster: 'prod' });
+  });
+
+  it('refuses a cluster name that cannot sit in the query', () => {
+    expect(() => synthNodeMedic({ containerInsightsAlarm: { clusterName: "prod' OR ''='" } })).toThrow(
+      /containerInsightsAlarm.clusterName .* is not a cluster name/,
+    );
+  });
+
+  it('passes cdk-nag with the alarm', () => {
+    const spec = synthNodeMedic({ containerInsightsAlarm: { clusterName: 'prod' } });
+    const report = new AwsSolutionsChecks(spec.app).validateScope(spec.app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
   });
 
   it('adds its name to an explicit name filter so its state changes reach the bot', () => {
@@ -351,7 +401,7 @@ describe('example Container Insights alarm (opt-in)', () => {
       containerInsightsAlarm: { clusterName: 'prod' },
     });
     spec.template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { detail: { alarmName: ['other', 'nodemedic-prod-failed-nodes'] } },
+      EventPattern: { detail: { alarmName: ['other', 'nodemedic-prod-nodes-not-ready'] } },
     });
   });
 });

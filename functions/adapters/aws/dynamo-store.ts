@@ -7,6 +7,8 @@
  *   incident with `attribute_not_exists(pk)`, so a redelivered event or a flapping alarm finds the
  *   one open incident instead of opening a second. Deleted, in the same transaction as the update,
  *   when the incident reaches recovered / escalated / closed.
+ * - `LAST#<nodeKey>`: `{ incidentId }` of the node's most recently ended incident, put in the
+ *   same transaction as the update that ends it (a flap within the cooldown continues there).
  * - `ONCE#<key>`: one-shot keys (Slack retries, clicks), conditional on absence, with a short TTL.
  * - `CLUSTER#<cluster>`: `{ inflight: StringSet }`, the ids of the cluster's incidents in `fixing`
  *   or `verifying`. Every update that moves an incident into or out of those phases ADDs or
@@ -117,6 +119,11 @@ export class DynamoIncidentStore implements IncidentStore {
     return this.get(lock.incidentId);
   }
 
+  async findLastEnded(nodeKey: string): Promise<Incident | null> {
+    const last = await this.read(`LAST#${nodeKey}`);
+    return typeof last?.incidentId === 'string' ? this.get(last.incidentId) : null;
+  }
+
   async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.get(id);
@@ -143,6 +150,12 @@ export class DynamoIncidentStore implements IncidentStore {
         },
       ];
       if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
+        items.push({
+          Put: {
+            TableName: this.table,
+            Item: { pk: `LAST#${next.nodeKey}`, kind: 'last', incidentId: id, ttl: this.expiry() },
+          },
+        });
         const lock = await this.read(`OPEN#${next.nodeKey}`);
         // Only our own lock: after a lock expired, another incident may hold the node.
         if (lock?.incidentId === id) {

@@ -26,6 +26,8 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly incidents = new Map<string, Incident>();
   /** nodeKey → id of the open incident. */
   private readonly openByNode = new Map<string, string>();
+  /** nodeKey → id of the node's most recently ended incident. */
+  private readonly lastEndedByNode = new Map<string, string>();
   /** one-shot key → expiry, epoch ms. */
   private readonly once = new Map<string, number>();
   private readonly clock: () => Date;
@@ -58,6 +60,11 @@ export class MemoryIncidentStore implements IncidentStore {
     return id === undefined ? null : this.get(id);
   }
 
+  async findLastEnded(nodeKey: string): Promise<Incident | null> {
+    const id = this.lastEndedByNode.get(nodeKey);
+    return id === undefined ? null : this.get(id);
+  }
+
   async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
     const current = this.incidents.get(id);
     if (!current) {
@@ -72,6 +79,9 @@ export class MemoryIncidentStore implements IncidentStore {
     this.incidents.set(id, next);
     if (TERMINAL_PHASES.has(next.phase) && this.openByNode.get(next.nodeKey) === id) {
       this.openByNode.delete(next.nodeKey);
+    }
+    if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
+      this.lastEndedByNode.set(next.nodeKey, id);
     }
     return copy(next);
   }
