@@ -60,6 +60,7 @@ describe('planRemediations', () => {
     expect(planRemediations(fdsFull, CALM)).toEqual({
       offered: ['raise-nofile', 'restart-containerd', 'collect-goroutine-dump'],
       manual: [],
+      withheld: [],
       held: null,
     });
     expect(planRemediations(badConfig, CALM)).toEqual({
