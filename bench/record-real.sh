@@ -167,6 +167,14 @@ ctr_() { "$CACHE/root-$V/usr/bin/ctr" --address "$DIR/c.sock" --timeout 10s "$@"
 # Run the diagnosis against the case's daemon; $1 = how (plain | blind | bottlerocket).
 diagnose() {
   local how=$1 bin=$CACHE/root-$V/usr/bin
+  # The sandbox image matters only where kubelet makes pod sandboxes: for that case the script
+  # must find a kubelet, so a stand-in (presence on PATH only, it runs nothing) is put first.
+  if [[ $CASE == sandbox-image-missing ]]; then
+    mkdir -p "$DIR/kubelet-bin"
+    printf '#!/bin/sh\necho "Kubernetes v1.33.0 (nodemedic stand-in: presence only)"\n' >"$DIR/kubelet-bin/kubelet"
+    chmod +x "$DIR/kubelet-bin/kubelet"
+    bin=$DIR/kubelet-bin:$bin
+  fi
   local env=(PATH="$bin:$PATH" NODEMEDIC_ADDRESS="$DIR/c.sock" NODEMEDIC_CONFIG="$DIR/config.toml"
     NODEMEDIC_ROOT="$DIR/root" NODEMEDIC_STATE="$DIR/state" NODEMEDIC_LOG_FILE="$DIR/containerd.log")
   if [[ $how == plain ]]; then
@@ -190,6 +198,7 @@ diagnose() {
 
 record() {
   V=$1
+  CASE=$2
   local case=$2 version how=plain
   version=$("$CACHE/root-$V/usr/bin/containerd" --version | awk '{ print $3 }' | sed 's/[~+].*//')
   DIR=$(mktemp -d /tmp/nmrr-XXXX)

@@ -125,7 +125,7 @@ export interface ConfigFacts extends ProbeBase {
   readonly imports: readonly string[];
   /**
    * Keys containerd (2.x) says it ignores (`Ignoring unknown key in TOML`) while loading this
-   * config, as `plugin key` (e.g. `io.containerd.cri.v1.runtime disable_cgroup`), at most 20.
+   * config, as `plugin key` (e.g. `io.containerd.cri.v1.runtime disable_cgroup`), at most 10.
    */
   readonly ignoredKeys?: readonly string[];
 }
@@ -225,7 +225,7 @@ export interface StuckProcess {
   readonly pid: number;
   readonly state: string;
   readonly comm: string;
-  /** Its command line, capped at 200 characters (empty when unreadable). */
+  /** Its command line, capped at 160 characters (empty when unreadable). */
   readonly cmd: string;
 }
 
@@ -233,7 +233,7 @@ export interface StuckProcess {
 export interface TaskListing {
   readonly namespace: string;
   readonly tasks: number | null;
-  /** Tasks listed with STATUS UNKNOWN: their shim did not answer the daemon. */
+  /** Tasks listed with STATUS UNKNOWN (their shim did not answer the daemon), at most 5. */
   readonly unknown: readonly string[];
   readonly call: CallResult;
 }
@@ -241,7 +241,7 @@ export interface TaskListing {
 export interface ProcessFacts extends ProbeBase {
   /** `containerd-shim*` processes. */
   readonly shims: number;
-  /** At most 10. */
+  /** At most 5. */
   readonly stuck: readonly StuckProcess[];
   /** At most 3 namespaces. */
   readonly tasks: readonly TaskListing[];
@@ -314,6 +314,5 @@ export const LOG_SIGNATURES = {
   'oom-kill': 'Out of memory: Killed process',
   /** containerd 2.x's parse error (1.x says `failed to load TOML`). */
   'toml-unmarshal-failed': 'failed to unmarshal TOML',
-  'plugin-load-failed': 'failed to load plugin',
 } as const;
 export type LogSignatureId = keyof typeof LOG_SIGNATURES;

@@ -18,12 +18,15 @@ export function drainCommands(node: string): string {
 
 /**
  * Why this node cannot cordon and drain itself (what cordon-drain and reset-state need: kubectl
- * and an admin kubeconfig on the node; stock EKS nodes have neither), or null when it can or the
- * diagnosis did not say (a script before 1.1, an unreachable node).
+ * and an admin kubeconfig on the node; stock EKS nodes have neither), or null when it can, when it
+ * runs no kubelet (nothing to drain), or when the diagnosis did not say (a script before 1.1, an
+ * unreachable node).
  */
-export function drainBlocker(facts: Pick<Facts, 'drain'> | null): string | null {
+export function drainBlocker(facts: Pick<Facts, 'drain' | 'kubelet'> | null): string | null {
   const d = facts?.drain;
-  if (!d || d.status !== 'ok') return null;
+  if (d?.status !== 'ok') return null;
+  // Without kubelet there are no pods to drain: the drain fixes go on without one (reset-state.sh).
+  if (facts?.kubelet?.status === 'n/a') return null;
   const missing: string[] = [];
   if (!d.kubectl) missing.push('no kubectl');
   if (d.kubeconfig === null) {

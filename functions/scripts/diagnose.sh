@@ -8,13 +8,15 @@
 #
 # Every external call is bounded by `timeout`, and the calls that can hang on a wedged daemon
 # (`ctr`) also carry their own dial/request timeouts. Worst case: the bounds of the probes that can
-# hang add up to about 200 s (ctr version 15, plugins 10 + 10, images 10, tasks 3 x 10, config dump
-# 10, systemctl 2 x 5, journal 4 x 5, dmesg 5, df 4 x 5, pgrep/find/stat/ls 6 x 5, curl 4, each
-# plus 1 s kill grace), far above the SSM document's 60 s (DIAGNOSE_TIMEOUT_SECONDS in
-# functions/core/script-params.ts). So the run enforces its own DEADLINE_S (40 s): every call is
-# clamped to the time left before it (less RESERVE_MS for the kill grace and the printing), a probe
-# started with no time left is not run, and its section says `unknown` (listed in
-# `script.unfinished`). The whole document is therefore printed within about 41 s, never cut.
+# hang add up to about 290 s (ctr: version 15, plugins 10 + 10, images 10, tasks 3 x 10; config
+# dump 10; containerd --version 5; systemctl 2 x 5; pgrep/stat/ls 5 x 5 and find 5 per extra
+# containerd; journal 4 x 5 and dmesg 5; df 4 x 5; curl 4; a shim's or stuck process's cmdline 2 s,
+# up to 55 of them), each plus 1 s kill grace: far above the SSM document's 60 s
+# (DIAGNOSE_TIMEOUT_SECONDS in functions/core/script-params.ts).
+# So the run enforces its own DEADLINE_S (40 s): every call is clamped to the time left before it
+# (less RESERVE_MS for the kill grace and the printing), a probe started with no time left is not
+# run, and its section says `unknown` (listed in `script.unfinished`). The whole document is
+# therefore printed within about 41 s, never cut by SSM's timeout.
 # A probe that fails says `unknown` with a reason; the document is valid JSON whatever happens and
 # stays well under SSM's 24,000-character stdout cap. Exit 0 whenever the document was printed.
 # It never uses `systemctl show --value` (systemd 230+; AL2's 219 lacks it): `KEY=value` lines only.
@@ -43,7 +45,8 @@ STATE_DIR=${NODEMEDIC_STATE:-/run/containerd}
 LOG_FILE=${NODEMEDIC_LOG_FILE:-}
 PAUSE_TAR=${NODEMEDIC_PAUSE_IMAGE:-/etc/eks/pause.tar}
 
-# Caps that keep the document small whatever the node holds.
+# Caps that keep the document small whatever the node holds. At every cap at once the document
+# is about 26,000 characters, 9,000 of them log samples, which DOC_LIMIT then drops: about 17,000.
 CAP_ERROR=300       # CallResult.error, parse errors
 CAP_SAMPLE=300      # one log sample line
 CAP_LINE=200        # a config line
@@ -67,8 +70,7 @@ no-space	no space left on device
 read-only-fs	read-only file system
 read-only-port	~:10255([^0-9]|$)
 oom-kill	Out of memory: Killed process
-toml-unmarshal-failed	failed to unmarshal TOML
-plugin-load-failed	failed to load plugin'
+toml-unmarshal-failed	failed to unmarshal TOML'
 
 # --- time and JSON helpers ---------------------------------------------------------------------
 
@@ -167,12 +169,12 @@ json_num() {
 
 json_bool() { if [[ ${1:-} == true ]]; then REPLY=true; elif [[ ${1:-} == false ]]; then REPLY=false; else REPLY=null; fi; }
 
-# A JSON array of strings from the lines of $1 (at most CAP_LIST, each capped at $2 bytes).
+# A JSON array of strings from the lines of $1 (at most $3, default CAP_LIST, each capped at $2 bytes).
 json_str_array() {
-  local out="" line n=0 cap=${2:-$CAP_LINE}
+  local out="" line n=0 cap=${2:-$CAP_LINE} max=${3:-$CAP_LIST}
   while IFS= read -r line; do
     [[ -z $line ]] && continue
-    ((n >= CAP_LIST)) && break
+    ((n >= max)) && break
     json_str "${line:0:cap}"
     out+=${out:+,}$REPLY
     ((n++))
@@ -533,7 +535,7 @@ if [[ -e $CONFIG ]]; then
         if (k != "" && !seen[p k]++) print (p != "" ? p " " : "") k
       }' <<<"$RUN_OUT")
     if [[ -n $ignored ]]; then
-      json_str_array "$ignored" "$CAP_LINE"
+      json_str_array "$ignored" 120 10
       CFG_EXTRA+=",\"ignoredKeys\":$REPLY"
     fi
     if ((RUN_RC == 0)); then
@@ -932,9 +934,9 @@ else
       ns=$(tmo 2 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | sed -n 's/.*-namespace \([^ ]*\).*/\1/p')
       [[ -n $ns && $'\n'$shim_ns$'\n' != *$'\n'$ns$'\n'* ]] && shim_ns+=${shim_ns:+$'\n'}$ns
     fi
-    if [[ $state == [TtD] ]] && (($(grep -c . <<<"$stuck") < 10)); then
+    if [[ $state == [TtD] ]] && (($(grep -c . <<<"$stuck") < 5)); then
       cmd=$(tmo 2 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
-      json_str "${cmd:0:$CAP_LINE}"
+      json_str "${cmd:0:160}"
       c=$REPLY
       json_str "$comm"
       stuck+=${stuck:+$'\n'}"{\"pid\":$p,\"state\":\"$state\",\"comm\":$REPLY,\"cmd\":$c}"
@@ -960,7 +962,7 @@ if [[ $PROC_STATUS == ok && $CALL_OK == true ]]; then
       # A task whose shim does not answer is listed with PID 0 and STATUS UNKNOWN.
       unk=$(awk 'NR > 1 && NF >= 3 && $3 == "UNKNOWN" { print $1 }' <<<"$RUN_OUT")
     fi
-    json_str_array "$unk" 80
+    json_str_array "$unk" 80 5
     tasks_json+="${tasks_json:+,}{\"namespace\":\"$ns\",\"tasks\":$n,\"unknown\":$REPLY,\"call\":$t}"
   done < <(head -n 3 <<<"$shim_ns")
 fi

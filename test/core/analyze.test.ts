@@ -317,6 +317,13 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
     notMatched: [
       { name: 'recorded 1.7.24: pause image present', facts: () => fixture('recorded/healthy-1.7.24.json') },
       { name: 'a 1.0 script that did not look', facts: base },
+      {
+        name: 'no kubelet: no pod needs it now',
+        facts: () =>
+          patched(fixture('recorded/sandbox-image-missing-1.7.24.json'), (f) => {
+            f.kubelet = { status: 'n/a', reason: 'no systemd and no kubelet: not a Kubernetes node' };
+          }),
+      },
     ],
   },
   'stuck-shim': {

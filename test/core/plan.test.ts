@@ -290,6 +290,13 @@ describe('planRemediations: a node that cannot drain itself', () => {
     analyze(
       patched(fixture('recorded/metadata-corrupt-1.7.24.json'), (f) => {
         f.drain = { status: 'ok', ...drain };
+        // A Kubernetes node: kubelet runs there, so its pods must be drained first.
+        f.kubelet = {
+          status: 'ok',
+          activeState: 'active',
+          healthz: 'ok',
+          runtimeEndpoint: `unix://${f.socket.path}`,
+        };
       }),
       LENIENT,
     );
@@ -334,6 +341,16 @@ describe('planRemediations: a node that cannot drain itself', () => {
   it('reads a kubeconfig without kubectl as unable too', () => {
     const plan = planRemediations(corruptOn({ kubectl: false, kubeconfig: '/root/.kube/config' }), CALM);
     expect(plan.withheld[0]!.reason).toMatch(/^this node cannot drain itself: no kubectl;/);
+  });
+
+  it('needs no drain on a machine without kubelet (nothing runs pods there)', () => {
+    const noKubelet = analyze(fixture('recorded/metadata-corrupt-1.7.24.json'), LENIENT);
+    expect(noKubelet.facts).toMatchObject({ kubelet: { status: 'n/a' }, drain: { kubeconfig: null } });
+    expect(planRemediations(noKubelet, CALM).offered).toEqual([
+      'replace-node',
+      'reset-state',
+      'cordon-drain',
+    ]);
   });
 
   it('keeps the old behaviour for facts without the drain probe (a 1.0 script)', () => {

@@ -18,7 +18,10 @@ export const containerdDown: Cause = {
     // From a container without the host's view (Bottlerocket's control container) no process and
     // no socket prove nothing: host-not-inspectable says so, and restarting is never offered.
     if (blindView(facts).length > 0) {
-      return { state: 'unknown', reason: "this shell cannot see the host's containerd (see host-not-inspectable)" };
+      return {
+        state: 'unknown',
+        reason: "this shell cannot see the host's containerd (see host-not-inspectable)",
+      };
     }
     // A running process that does not answer is socket-unreachable / fd-exhaustion, not "down":
     // only the absence of the process counts here.

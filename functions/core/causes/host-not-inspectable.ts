@@ -18,7 +18,7 @@ const GENERIC_ROUTE =
  */
 export function blindView(facts: Facts): Evidence[] {
   const host = facts.host;
-  if (!host || host.status !== 'ok') return [];
+  if (host?.status !== 'ok') return [];
   const bottlerocket = host.bottlerocket.length > 0;
   const noContainerd = facts.containerd.pid === null && !facts.socket.exists;
   const noHostInit = !facts.systemd && !host.systemctl && host.pid1 !== 'systemd' && !facts.config.exists;

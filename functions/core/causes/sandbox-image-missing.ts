@@ -10,7 +10,8 @@ const EKS_PAUSE_TAR = '/etc/eks/pause.tar';
  * else a pull with credentials (on EKS the image lives in ECR, which containerd cannot log into).
  */
 export function sandboxImageCommands(image: string, pauseTar: string | null): string {
-  if (pauseTar !== null) return `\`ctr -n k8s.io images import ${pauseTar}\` (this node's copy of the pause image)`;
+  if (pauseTar !== null)
+    return `\`ctr -n k8s.io images import ${pauseTar}\` (this node's copy of the pause image)`;
   return `\`ctr -n k8s.io images pull --user <user:password> ${image}\` with the registry's credentials (for ECR: \`--user AWS:$(aws ecr get-login-password)\`), since this node has no ${EKS_PAUSE_TAR} to import`;
 }
 
@@ -30,6 +31,15 @@ export const sandboxImageMissing: Cause = {
     }
     if (img.sandboxImage === null || img.sandboxPresent !== false) return { state: 'not-matched' };
     const how = sandboxImageCommands(img.sandboxImage, img.pauseTar);
+    // Only kubelet makes pod sandboxes: on a machine without it the image is not needed now.
+    if (facts.kubelet.status === 'n/a') {
+      return {
+        state: 'not-matched',
+        notes: [
+          `the sandbox image ${img.sandboxImage} is not in namespace ${img.namespace}; no kubelet runs here, so no pod needs it now (a node would need ${how})`,
+        ],
+      };
+    }
     const evidence: Evidence[] = [
       {
         source: 'images',
@@ -37,7 +47,8 @@ export const sandboxImageMissing: Cause = {
       },
       {
         source: 'images',
-        text: img.pauseTar !== null ? `${img.pauseTar} exists on this node` : `no ${EKS_PAUSE_TAR} on this node`,
+        text:
+          img.pauseTar !== null ? `${img.pauseTar} exists on this node` : `no ${EKS_PAUSE_TAR} on this node`,
       },
     ];
     return {

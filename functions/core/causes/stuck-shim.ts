@@ -61,7 +61,8 @@ export const stuckShim: Cause = {
       state: 'matched',
       finding: {
         cause: 'stuck-shim',
-        severity: dState.length > 0 || pleg || pr.tasks.some((t) => t.unknown.length > 0) ? 'critical' : 'warning',
+        severity:
+          dState.length > 0 || pleg || pr.tasks.some((t) => t.unknown.length > 0) ? 'critical' : 'warning',
         confidence: pr.stuck.length > 0 ? 'high' : 'medium',
         summary:
           pr.stuck.length > 0
