@@ -757,6 +757,27 @@ describe('analyze: 10255, ignored keys, blind hosts, the deadline', () => {
     expect(causes(analyze(facts, LENIENT))).toEqual(['containerd-down']);
   });
 
+  it("reads 2.x's `failed to unmarshal TOML` log line as config-invalid when the dump could not run", () => {
+    const facts = patched(fixture('recorded/config-invalid-2.1.9.json'), (f) => {
+      f.config = { ...f.config, status: 'unknown', reason: 'containerd config dump timed out', parses: null };
+      f.logs = {
+        ...f.logs,
+        status: 'ok',
+        containerd: [
+          {
+            id: 'toml-unmarshal-failed',
+            count: 1,
+            samples: [
+              "containerd: failed to unmarshal TOML at row 17 column 6: toml: expected '=' after key",
+            ],
+          },
+        ],
+      };
+    });
+    const finding = analyze(facts, LENIENT).findings.find((f) => f.cause === 'config-invalid')!;
+    expect(finding).toMatchObject({ confidence: 'medium', remediations: ['fix-config-manually'] });
+  });
+
   it('is not healthy, and says so, when the run stopped at its deadline', () => {
     const facts = patched(base(), (f) => {
       f.script.deadlineMs = 40_000;
