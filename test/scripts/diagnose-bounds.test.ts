@@ -4,7 +4,7 @@
  * 10255 signature, and no `systemctl show --value` (systemd before 230 lacks it).
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { analyze, parseFacts } from '../../functions/core/analyze.js';
@@ -87,5 +87,55 @@ describeWithContainerd('diagnose.sh against a real containerd', () => {
     );
     facts = parseFacts(diagnose(sb).stdout);
     expect(facts.logs.containerd.find((m) => m.id === 'read-only-port')?.count).toBe(1);
+  });
+});
+
+/** Mounting a tmpfs needs root: locally a non-root run skips, under CI it fails instead. */
+function requireRoot(): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (process.env.CI === 'true')
+    throw new Error('the disk-full test mounts a tmpfs and needs root under CI=true');
+  return false;
+}
+
+describeWithContainerd('diagnose.sh on a real full filesystem', () => {
+  let sb: ContainerdSandbox | undefined;
+  let mounted: string | null = null;
+  afterEach(async () => {
+    if (mounted) spawnSync('umount', [mounted]);
+    mounted = null;
+    await sb?.dispose();
+    sb = undefined;
+  });
+
+  it.skipIf(!requireRoot())('reports the root dir 100% full and out of inodes (df -P, df -Pi)', async () => {
+    sb = await ContainerdSandbox.start();
+    const root = join(sb.dir, 'full-root');
+    mkdirSync(root);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=64', 'nodemedic-full', root]);
+    expect(mount.status, mount.stderr?.toString()).toBe(0);
+    mounted = root;
+    // Every inode, then every block.
+    let i = 0;
+    for (;;) {
+      try {
+        writeFileSync(join(root, `f${i++}`), '');
+      } catch {
+        break;
+      }
+    }
+    spawnSync('sh', ['-c', `rm -f ${root}/f0; dd if=/dev/zero of=${root}/f0 bs=64k 2>/dev/null; true`]);
+    const facts = parseFacts(diagnose(sb, { NODEMEDIC_ROOT: root }).stdout);
+    expect(facts.disk.root).toMatchObject({ path: root, usePct: 100, inodesUsePct: 100, availKb: 0 });
+    const finding = analyze(facts, { versionPolicy: { minimum: '1.6.0' } }).findings.find(
+      (f) => f.cause === 'disk-pressure',
+    );
+    expect(finding?.severity).toBe('critical');
+    expect(finding?.evidence.map((e) => e.text)).toEqual(
+      expect.arrayContaining([
+        `${root} 100% used (threshold 90%), 0 kB free`,
+        `${root} 100% of inodes used (threshold 90%)`,
+      ]),
+    );
   });
 });
