@@ -8,10 +8,10 @@
 #
 # Every external call is bounded by `timeout`, and the calls that can hang on a wedged daemon
 # (`ctr`) also carry their own dial/request timeouts. Worst case: the bounds of the probes that can
-# hang add up to about 290 s (ctr: version 15, plugins 10 + 10, images 10, tasks 3 x 10; config
-# dump 10; containerd --version 5; systemctl 2 x 5; pgrep/stat/ls 5 x 5 and find 5 per extra
-# containerd; journal 4 x 5 and dmesg 5; df 4 x 5; curl 4; a shim's or stuck process's cmdline 2 s,
-# up to 55 of them), each plus 1 s kill grace: far above the SSM document's 60 s
+# hang add up to about 175 s (ctr: version 15, plugins 10 + 10, images 10, tasks 3 x 10; config
+# dump 10; containerd --version 5; systemctl 2 x 5; pgrep/stat/ls 5 x 5; journal 4 x 5 and dmesg
+# 5; df 4 x 5; curl 4), plus 5 s per other containerd process and 2 s per shim or runc process
+# (their cmdline), each call plus 1 s kill grace: far above the SSM document's 60 s
 # (DIAGNOSE_TIMEOUT_SECONDS in functions/core/script-params.ts).
 # So the run enforces its own DEADLINE_S (40 s): every call is clamped to the time left before it
 # (less RESERVE_MS for the kill grace and the printing), a probe started with no time left is not
@@ -909,7 +909,8 @@ probe_head "$IMG_STATUS" "$IMG_REASON"
 IMAGES_JSON="$REPLY,\"namespace\":\"k8s.io\",\"total\":$img_total,\"sandboxImage\":$img_sandbox,\"sandboxPresent\":$img_present,\"pauseTar\":$pause_tar}"
 
 # --- shims and runc: stopped (T) or stuck in the kernel (D) ---------------------------------------
-# From /proc/PID/stat only (it never blocks); a stuck process's cmdline read is bounded.
+# States from /proc/PID/stat (it never blocks); each cmdline read is bounded (a D-state process
+# can block it).
 PROC_STATUS=ok
 PROC_REASON=""
 shims=0
@@ -929,13 +930,25 @@ else
     p=${p%/stat}
     rest=${st##*) }
     state=${rest:0:1}
-    [[ $comm == containerd-shim* ]] && ((shims++))
-    if [[ $comm == containerd-shim* ]] && ((shims <= 50)); then
-      ns=$(tmo 2 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | sed -n 's/.*-namespace \([^ ]*\).*/\1/p')
+    # Only this daemon's: its shims carry `-address ADDRESS`, its runc calls name bundles under
+    # STATE_DIR (other daemons on the machine, e.g. in containers, are not this node's runtime).
+    # An unreadable cmdline of a stuck process is kept: it cannot be told apart, so it is reported.
+    cmd=$(tmo 2 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
+    if [[ -n $cmd ]]; then
+      if [[ $comm == containerd-shim* ]]; then
+        [[ " $cmd" == *" -address $ADDRESS "* ]] || continue
+      else
+        [[ $cmd == *"$STATE_DIR/"* ]] || continue
+      fi
+    elif [[ $state != [TtD] ]]; then
+      continue
+    fi
+    if [[ $comm == containerd-shim* ]]; then
+      ((shims++))
+      ns=$(sed -n 's/.*-namespace \([^ ]*\).*/\1/p' <<<"$cmd")
       [[ -n $ns && $'\n'$shim_ns$'\n' != *$'\n'$ns$'\n'* ]] && shim_ns+=${shim_ns:+$'\n'}$ns
     fi
     if [[ $state == [TtD] ]] && (($(grep -c . <<<"$stuck") < 5)); then
-      cmd=$(tmo 2 tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)
       json_str "${cmd:0:160}"
       c=$REPLY
       json_str "$comm"
