@@ -16,7 +16,7 @@ OUT=$REPO/test/fixtures/facts/recorded
 CACHE=${NODEMEDIC_DEBS:-/tmp/nodemedic-causes-debs}
 declare -A PKG=([1.7]='containerd=1.7.24~ds1-6+deb13u1' [2.1]='containerd=2.1.9+ds1-5')
 CASES_1_7=(healthy sandbox-image-missing cri-mirrors-config-path cri-unknown-snapshotter metadata-corrupt disk-full stuck-shim host-blind bottlerocket-view)
-CASES_2_1=(healthy sandbox-image-missing cri-unknown-snapshotter config-invalid ignored-keys metadata-corrupt)
+CASES_2_1=(healthy sandbox-image-missing cri-unknown-snapshotter config-invalid ignored-keys metadata-corrupt disk-full stuck-shim bottlerocket-view)
 
 say() { printf 'record-real: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }

@@ -34,6 +34,9 @@ const EXPECTED: Record<string, CauseId | 'healthy'> = {
   'stuck-shim-1.7.24': 'stuck-shim',
   'host-blind-1.7.24': 'host-not-inspectable',
   'bottlerocket-view-1.7.24': 'host-not-inspectable',
+  'disk-full-2.1.9': 'disk-pressure',
+  'stuck-shim-2.1.9': 'stuck-shim',
+  'bottlerocket-view-2.1.9': 'host-not-inspectable',
 };
 
 /** Recordings whose fault is a note, not a finding: the cause-less report must still say it. */
@@ -156,31 +159,37 @@ describe('recorded 2.x formats and views', () => {
     );
   });
 
-  it('fills the real tmpfs root to the last block and inode: both are quoted', () => {
-    const finding = analyze(fixture('recorded/disk-full-1.7.24.json'), optionsFor('x')).findings.find(
-      (f) => f.cause === 'disk-pressure',
-    )!;
-    expect(finding.severity).toBe('critical');
-    const texts = finding.evidence.map((e) => e.text);
-    expect(texts.some((t) => /\/root 100% used \(threshold 90%\), 0 kB free$/.test(t))).toBe(true);
-    expect(texts.some((t) => /\/root 100% of inodes used/.test(t))).toBe(true);
-  });
+  it.each(['disk-full-1.7.24', 'disk-full-2.1.9'])(
+    '%s: the real tmpfs root full to the last block and inode, both quoted',
+    (name) => {
+      const finding = analyze(fixture(`recorded/${name}.json`), optionsFor('x')).findings.find(
+        (f) => f.cause === 'disk-pressure',
+      )!;
+      expect(finding.severity).toBe('critical');
+      const texts = finding.evidence.map((e) => e.text);
+      expect(texts.some((t) => /\/root 100% used \(threshold 90%\), 0 kB free$/.test(t))).toBe(true);
+      expect(texts.some((t) => /\/root 100% of inodes used/.test(t))).toBe(true);
+    },
+  );
 
-  it('quotes the stopped shim (pid, state, command) and its UNKNOWN task', () => {
-    const finding = analyze(fixture('recorded/stuck-shim-1.7.24.json'), optionsFor('x')).findings.find(
-      (f) => f.cause === 'stuck-shim',
-    )!;
-    expect(finding.evidence[0]!.text).toMatch(
-      /^pid \d+ containerd-shim stopped \(T\): \S+containerd-shim-runc-v2 -namespace k8s\.io -id nodemedic-stuck-\d+/,
-    );
-    expect(finding.evidence.map((e) => e.text).join('\n')).toMatch(
-      /STATUS UNKNOWN \(its shim does not answer\)/,
-    );
-    // A stopped process is resumed by a person; a reboot is only for D state.
-    expect(finding.remediations).toEqual([]);
-  });
+  it.each(['stuck-shim-1.7.24', 'stuck-shim-2.1.9'])(
+    '%s: quotes the stopped shim (pid, state, command) and its UNKNOWN task',
+    (name) => {
+      const finding = analyze(fixture(`recorded/${name}.json`), optionsFor('x')).findings.find(
+        (f) => f.cause === 'stuck-shim',
+      )!;
+      expect(finding.evidence[0]!.text).toMatch(
+        /^pid \d+ containerd-shim stopped \(T\): \S+containerd-shim-runc-v2 -namespace k8s\.io -id nodemedic-stuck-\d+/,
+      );
+      expect(finding.evidence.map((e) => e.text).join('\n')).toMatch(
+        /STATUS UNKNOWN \(its shim does not answer\)/,
+      );
+      // A stopped process is resumed by a person; a reboot is only for D state.
+      expect(finding.remediations).toEqual([]);
+    },
+  );
 
-  it.each(['host-blind-1.7.24', 'bottlerocket-view-1.7.24'])(
+  it.each(['host-blind-1.7.24', 'bottlerocket-view-1.7.24', 'bottlerocket-view-2.1.9'])(
     '%s: low confidence, no fix, never containerd-down',
     (name) => {
       const report = analyze(fixture(`recorded/${name}.json`), optionsFor(name));
