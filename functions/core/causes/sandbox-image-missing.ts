@@ -43,7 +43,7 @@ export const sandboxImageMissing: Cause = {
     const evidence: Evidence[] = [
       {
         source: 'images',
-        text: `${img.sandboxImage} (the sandbox image ${facts.config.path} names) is not among the ${img.total ?? '?'} image(s) in namespace ${img.namespace}`,
+        text: `${img.sandboxImage} (the sandbox image ${facts.config.path} names) is not among the ${img.total ?? '?'} entries of \`ctr -n ${img.namespace} images ls -q\``,
       },
       {
         source: 'images',
