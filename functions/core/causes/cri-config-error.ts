@@ -66,7 +66,7 @@ export const criConfigError: Cause = {
         remediations: criConfigError.remediations,
       },
       notes: [
-        `the containerd metadata is readable: this is a configuration error, so resetting state or replacing the node would not help. Fix ${keys.length > 0 ? keys.join(', ') : 'the setting named above'} in ${cfg.path} (or its imports), check it with \`containerd config dump\`, then restart containerd`,
+        `the containerd metadata is readable: this is a configuration error, so resetting state or replacing the node would not help. Fix ${keys.length > 0 ? `the setting(s) ${keys.join(', ')}` : 'the setting the error names'} in ${cfg.path} (or its imports), check it with \`containerd config dump\`, then restart containerd`,
       ],
     };
   },
