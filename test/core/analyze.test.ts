@@ -368,9 +368,11 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
         facts: () => fixture('recorded/healthy-1.7.24.json'),
       },
       {
-        name: 'containerd stopped on a host without systemd, its config in sight',
+        name: 'containerd stopped on a node whose systemd answers',
         facts: () =>
           patched(fixture('recorded/healthy-1.7.24.json'), (f) => {
+            f.systemd = true;
+            f.host = { ...f.host!, pid1: 'systemd', systemctl: true };
             f.containerd.pid = null;
             f.socket.exists = false;
             f.socket.isSocket = false;

@@ -13,15 +13,17 @@ const GENERIC_ROUTE =
 
 /**
  * Why this shell cannot inspect the host, as evidence lines; empty when it can. Bottlerocket is
- * recognised by its markers, any other host by seeing no systemd and no config; either way only
- * when no containerd process or socket is in sight (needs a script new enough to report `host`).
+ * recognised by its markers, any other view by seeing no systemd (not PID 1, `systemctl` does not
+ * answer); either way only when no containerd process or socket is in sight (a bare daemon seen
+ * without systemd is inspectable). Needs a script new enough to report `host`.
  */
 export function blindView(facts: Facts): Evidence[] {
   const host = facts.host;
   if (host?.status !== 'ok') return [];
   const bottlerocket = host.bottlerocket.length > 0;
   const noContainerd = facts.containerd.pid === null && !facts.socket.exists;
-  const noHostInit = !facts.systemd && !host.systemctl && host.pid1 !== 'systemd' && !facts.config.exists;
+  // Every EKS node runs systemd as PID 1: a shell that sees none is not looking at the host.
+  const noHostInit = !facts.systemd && !host.systemctl && host.pid1 !== 'systemd';
   // Bottlerocket seen from inside the host's namespaces (sheltie) does see containerd: inspectable.
   if (!noContainerd || !(bottlerocket || noHostInit)) return [];
   const evidence: Evidence[] = [];
