@@ -361,6 +361,13 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
         name: 'recorded: a container without the host view',
         facts: () => fixture('recorded/host-blind-1.7.24.json'),
       },
+      {
+        name: 'a container that sees a config file but no systemd, process or socket',
+        facts: () =>
+          patched(fixture('recorded/host-blind-1.7.24.json'), (f) => {
+            f.config = { ...f.config, exists: true, parses: true, declaredVersion: 2 };
+          }),
+      },
     ],
     notMatched: [
       {
