@@ -16,7 +16,7 @@ OUT=$REPO/test/fixtures/facts/recorded
 CACHE=${NODEMEDIC_DEBS:-/tmp/nodemedic-causes-debs}
 declare -A PKG=([1.7]='containerd=1.7.24~ds1-6+deb13u1' [2.1]='containerd=2.1.9+ds1-5')
 CASES_1_7=(healthy sandbox-image-missing cri-mirrors-config-path cri-unknown-snapshotter metadata-corrupt disk-full stuck-shim host-blind bottlerocket-view)
-CASES_2_1=(healthy sandbox-image-missing cri-unknown-snapshotter config-invalid ignored-keys metadata-corrupt disk-full stuck-shim bottlerocket-view)
+CASES_2_1=(healthy sandbox-image-missing cri-mirrors-config-path cri-unknown-snapshotter config-invalid ignored-keys metadata-corrupt disk-full stuck-shim bottlerocket-view)
 
 say() { printf 'record-real: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -113,6 +113,14 @@ state = "$d/state"
 EOF
     [[ $case == cri-unknown-snapshotter ]] && printf '    snapshotter = "zfs-typo"\n'
     printf '    [plugins."io.containerd.cri.v1.images".pinned_images]\n      sandbox = "registry.k8s.io/pause:3.10"\n'
+    if [[ $case == cri-mirrors-config-path ]]; then
+      cat <<'EOF'
+    [plugins."io.containerd.cri.v1.images".registry]
+      config_path = "/etc/containerd/certs.d"
+      [plugins."io.containerd.cri.v1.images".registry.mirrors."docker.io"]
+        endpoint = ["https://registry-1.docker.io"]
+EOF
+    fi
     [[ $case == config-invalid ]] && printf 'this line is not toml\n'
   fi
   return 0

@@ -27,6 +27,7 @@ const EXPECTED: Record<string, CauseId | 'healthy'> = {
   'cri-mirrors-config-path-1.7.24': 'cri-config-error',
   'cri-unknown-snapshotter-1.7.24': 'cri-config-error',
   'cri-unknown-snapshotter-2.1.9': 'cri-config-error',
+  'cri-mirrors-config-path-2.1.9': 'cri-config-error',
   'metadata-corrupt-1.7.24': 'state-corruption',
   'metadata-corrupt-2.1.9': 'state-corruption',
   'config-invalid-2.1.9': 'config-invalid',
@@ -109,6 +110,11 @@ describe('recorded CRI configuration errors (1.7.24, 2.1.9) are never corruption
       'cri-unknown-snapshotter-2.1.9',
       'snapshotter = "zfs-typo"',
       /^the CRI plugin io\.containerd\.cri\.v1\/images rejects/,
+    ],
+    [
+      'cri-mirrors-config-path-2.1.9',
+      'mirrors, config_path',
+      /^the CRI plugin io\.containerd\.cri\.v1\/images rejects .*: invalid cri image config: `mirrors` cannot be set/,
     ],
   ] as const;
 
