@@ -317,6 +317,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
     attempts: incident.attempts,
     lastAttemptAt: lastFix?.at ?? null,
     now: deps.clock().toISOString(),
+    node: incident.node,
   });
   let awaitApproval = plan.offered.length > 0 && !plan.held;
   let updated = await deps.store.update(incident.id, (current) => {

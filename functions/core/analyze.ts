@@ -9,6 +9,7 @@ import { nodeUnreachable } from './causes/node-unreachable.js';
 import { InvalidInputError, MalformedFactsError } from './errors.js';
 import { FACTS_SCHEMA, type Facts } from './facts.js';
 import { CAUSE_IDS, type Evidence, type Finding, type Report, SEVERITIES } from './model.js';
+import { drainNote } from './plan.js';
 import { resolveVersionPolicy, type VersionPolicyOverrides } from './version.js';
 
 /** SSM GetCommandInvocation's stdout cap, quoted in the truncation error. */
@@ -115,6 +116,64 @@ function mount(o: Obj, key: string, path: string): void {
   bool(m, 'readOnly', p, true);
 }
 
+function optStrArray(o: Obj, key: string, path: string): void {
+  if (o[key] !== undefined) strArray(o, key, path);
+}
+/** An optional section (added in script 1.1): absent is fine, present must be well-formed. */
+function optProbe(parent: Obj, key: string, path: string): Obj | null {
+  return parent[key] === undefined ? null : probe(parent, key, path);
+}
+function array(o: Obj, key: string, path: string): unknown[] {
+  const v = o[key];
+  if (!Array.isArray(v)) fail(`${path}.${key}`, 'an array', v);
+  return v;
+}
+
+/** The sections script 1.1 added (host, images, processes, drain), each optional. */
+function validateAdditions(f: Obj): void {
+  const host = optProbe(f, 'host', 'facts');
+  if (host) {
+    str(host, 'pid1', 'facts.host', true);
+    bool(host, 'systemctl', 'facts.host');
+    str(host, 'os', 'facts.host', true);
+    strArray(host, 'bottlerocket', 'facts.host');
+  }
+  const images = optProbe(f, 'images', 'facts');
+  if (images) {
+    str(images, 'namespace', 'facts.images');
+    num(images, 'total', 'facts.images', true);
+    str(images, 'sandboxImage', 'facts.images', true);
+    bool(images, 'sandboxPresent', 'facts.images', true);
+    str(images, 'pauseTar', 'facts.images', true);
+  }
+  const procs = optProbe(f, 'processes', 'facts');
+  if (procs) {
+    num(procs, 'shims', 'facts.processes');
+    array(procs, 'stuck', 'facts.processes').forEach((item, i) => {
+      const p = `facts.processes.stuck[${i}]`;
+      const s = obj(item, p);
+      num(s, 'pid', p);
+      str(s, 'state', p);
+      str(s, 'comm', p);
+      str(s, 'cmd', p);
+    });
+    array(procs, 'tasks', 'facts.processes').forEach((item, i) => {
+      const p = `facts.processes.tasks[${i}]`;
+      const t = obj(item, p);
+      str(t, 'namespace', p);
+      num(t, 'tasks', p, true);
+      strArray(t, 'unknown', p);
+      if (t.call === null) fail(`${p}.call`, 'an object', null);
+      callResult(t, 'call', p);
+    });
+  }
+  const drain = optProbe(f, 'drain', 'facts');
+  if (drain) {
+    bool(drain, 'kubectl', 'facts.drain');
+    str(drain, 'kubeconfig', 'facts.drain', true);
+  }
+}
+
 /** Validate a parsed document against `Facts`; throws MalformedFactsError naming the wrong path. */
 function validateFacts(doc: unknown): Facts {
   const f = obj(doc, 'facts');
@@ -126,6 +185,8 @@ function validateFacts(doc: unknown): Facts {
   str(script, 'host', 'facts.script');
   str(script, 'time', 'facts.script');
   num(script, 'elapsedMs', 'facts.script');
+  num(script, 'deadlineMs', 'facts.script', false, true);
+  optStrArray(script, 'unfinished', 'facts.script');
   const paths = obj(f.paths, 'facts.paths');
   for (const k of ['address', 'config', 'root', 'state']) str(paths, k, 'facts.paths');
   str(paths, 'logFile', 'facts.paths', true);
@@ -158,6 +219,15 @@ function validateFacts(doc: unknown): Facts {
   const plugins = probe(f, 'plugins', 'facts');
   num(plugins, 'total', 'facts.plugins', true);
   strArray(plugins, 'errored', 'facts.plugins');
+  if (plugins.errors !== undefined) {
+    array(plugins, 'errors', 'facts.plugins').forEach((item, i) => {
+      const p = `facts.plugins.errors[${i}]`;
+      const e = obj(item, p);
+      str(e, 'id', p);
+      str(e, 'error', p);
+    });
+  }
+  str(plugins, 'errorsUnread', 'facts.plugins', false, true);
 
   const cfg = probe(f, 'config', 'facts');
   str(cfg, 'path', 'facts.config');
@@ -166,6 +236,8 @@ function validateFacts(doc: unknown): Facts {
   str(cfg, 'parseError', 'facts.config', false, true);
   num(cfg, 'errorLine', 'facts.config', true, true);
   str(cfg, 'errorLineText', 'facts.config', true, true);
+  str(cfg, 'errorFile', 'facts.config', false, true);
+  optStrArray(cfg, 'ignoredKeys', 'facts.config');
   num(cfg, 'declaredVersion', 'facts.config', true);
   strArray(cfg, 'grpc', 'facts.config');
   strArray(cfg, 'imports', 'facts.config');
@@ -188,6 +260,7 @@ function validateFacts(doc: unknown): Facts {
   str(kubelet, 'activeState', 'facts.kubelet', true, true);
   str(kubelet, 'healthz', 'facts.kubelet', true, true);
   str(kubelet, 'runtimeEndpoint', 'facts.kubelet', true, true);
+  validateAdditions(f);
   return f as unknown as Facts;
 }
 
@@ -284,7 +357,17 @@ export function analyze(facts: Facts, options?: AnalyzeOptions): Report {
       notes.push(`could not read logs (${why(s)}): log signatures were not matched`);
     }
   }
+  const unfinished = facts.script.unfinished ?? [];
+  if (unfinished.length > 0) {
+    undecided = true;
+    notes.push(
+      `the diagnosis stopped at its ${Math.round((facts.script.deadlineMs ?? 0) / 1000)} s deadline before: ${unfinished.join(', ')} (left unknown)`,
+    );
+  }
   findings.sort(byRank);
+  // Said before approval: a fix that needs a drain this node cannot do is not offered (plan.ts).
+  const drain = drainNote({ findings, facts });
+  if (drain) notes.push(drain);
   return {
     healthy: findings.length === 0 && !undecided,
     findings,

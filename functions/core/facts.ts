@@ -9,6 +9,10 @@
  * - `n/a`: the probe does not apply on this machine (no systemd, no kubelet installed...).
  *
  * Numbers that could not be read are `null`, never 0 or -1.
+ *
+ * Script 1.1 added, without a schema bump (every addition is optional, so older documents still
+ * parse): `script.deadlineMs`/`unfinished`, `plugins.errors`, `config.ignoredKeys`/`errorFile`,
+ * and the `host`, `images`, `processes` and `drain` sections.
  */
 
 export const FACTS_SCHEMA = 1;
@@ -74,6 +78,14 @@ export interface SocketFacts extends ProbeBase {
   readonly call: CallResult | null;
 }
 
+/** One errored plugin's own error text, from `ctr plugins ls -d`. */
+export interface PluginError {
+  /** `type/id`, as in `errored`. */
+  readonly id: string;
+  /** The plugin's error message, capped at 300 characters. */
+  readonly error: string;
+}
+
 export interface PluginFacts extends ProbeBase {
   /** Number of plugins listed. */
   readonly total: number | null;
@@ -82,6 +94,14 @@ export interface PluginFacts extends ProbeBase {
    * daemon often lists `io.containerd.snapshotter.v1/devmapper` here: only bolt and CRI matter.
    */
   readonly errored: readonly string[];
+  /**
+   * The error text of the errored bolt and CRI plugins (1.x `io.containerd.grpc.v1/cri`; 2.x also
+   * `io.containerd.cri.v1/images`, `…/runtime`, the podsandbox controller), at most 20. Present only
+   * when one of them is in error and `ctr plugins ls -d` answered.
+   */
+  readonly errors?: readonly PluginError[];
+  /** Why `errors` could not be read (`ctr plugins ls -d` failed). */
+  readonly errorsUnread?: string;
 }
 
 export interface ConfigFacts extends ProbeBase {
@@ -91,7 +111,9 @@ export interface ConfigFacts extends ProbeBase {
   readonly parses: boolean | null;
   /** containerd's own parse error, e.g. `failed to load TOML from ...: (13, 5): ...`. */
   readonly parseError?: string;
-  /** Line containerd's error points at, when it names one. */
+  /** The file the error is in when it is not `path` (an import). */
+  readonly errorFile?: string;
+  /** Line containerd's error points at, when it names one (1.x `(16, 6)`, 2.x `at row 16 column 6`). */
   readonly errorLine?: number | null;
   /** The quoted text of that line, capped at 200 characters. */
   readonly errorLineText?: string | null;
@@ -101,6 +123,11 @@ export interface ConfigFacts extends ProbeBase {
   readonly grpc: readonly string[];
   /** Files named by `imports`. */
   readonly imports: readonly string[];
+  /**
+   * Keys containerd (2.x) says it ignores (`Ignoring unknown key in TOML`) while loading this
+   * config, as `plugin key` (e.g. `io.containerd.cri.v1.runtime disable_cgroup`), at most 10.
+   */
+  readonly ignoredKeys?: readonly string[];
 }
 
 /** One log signature that matched. */
@@ -168,6 +195,65 @@ export interface KubeletFacts extends ProbeBase {
   readonly runtimeEndpoint?: string | null;
 }
 
+/** What this shell sees of the host (Bottlerocket's control container sees none of it). */
+export interface HostFacts extends ProbeBase {
+  /** `/proc/1/comm`: `systemd` on a normal node. */
+  readonly pid1: string | null;
+  /** Whether `systemctl show` answered. */
+  readonly systemctl: boolean;
+  /** /etc/os-release PRETTY_NAME. */
+  readonly os: string | null;
+  /** Bottlerocket markers found: `/.bottlerocket`, `apiclient`, `/etc/os-release`. */
+  readonly bottlerocket: readonly string[];
+}
+
+/** The CRI's sandbox (pause) image in the `k8s.io` namespace. */
+export interface ImageFacts extends ProbeBase {
+  readonly namespace: string;
+  /** Entries of `ctr -n k8s.io images ls -q`. */
+  readonly total: number | null;
+  /** The image the config names (`sandbox_image`, 2.x `pinned_images.sandbox`), from `config dump`. */
+  readonly sandboxImage: string | null;
+  /** Whether that image is in the namespace; null when either side is unknown. */
+  readonly sandboxPresent: boolean | null;
+  /** The pause image tarball on this node (`/etc/eks/pause.tar` on AL2023), null when absent. */
+  readonly pauseTar: string | null;
+}
+
+/** A shim or runc process stopped (T/t) or in uninterruptible sleep (D). */
+export interface StuckProcess {
+  readonly pid: number;
+  readonly state: string;
+  readonly comm: string;
+  /** Its command line, capped at 160 characters (empty when unreadable). */
+  readonly cmd: string;
+}
+
+/** `ctr -n NS tasks ls` for a namespace the shims serve. */
+export interface TaskListing {
+  readonly namespace: string;
+  readonly tasks: number | null;
+  /** Tasks listed with STATUS UNKNOWN (their shim did not answer the daemon), at most 5. */
+  readonly unknown: readonly string[];
+  readonly call: CallResult;
+}
+
+export interface ProcessFacts extends ProbeBase {
+  /** `containerd-shim*` processes. */
+  readonly shims: number;
+  /** At most 5. */
+  readonly stuck: readonly StuckProcess[];
+  /** At most 3 namespaces. */
+  readonly tasks: readonly TaskListing[];
+}
+
+/** Whether this node can cordon and drain itself (what the drain fixes need). */
+export interface DrainFacts extends ProbeBase {
+  readonly kubectl: boolean;
+  /** The first readable admin kubeconfig ($KUBECONFIG, /etc/kubernetes/admin.conf, /root/.kube/config). */
+  readonly kubeconfig: string | null;
+}
+
 /** The whole document. */
 export interface Facts {
   readonly schema: typeof FACTS_SCHEMA;
@@ -177,6 +263,10 @@ export interface Facts {
     /** ISO-8601 UTC. */
     readonly time: string;
     readonly elapsedMs: number;
+    /** The run's own deadline (below the SSM document's timeout). */
+    readonly deadlineMs?: number;
+    /** Sections not run because the deadline had passed (they say `unknown`). */
+    readonly unfinished?: readonly string[];
   };
   readonly paths: {
     readonly address: string;
@@ -196,6 +286,10 @@ export interface Facts {
   readonly resources: ResourceFacts;
   readonly disk: DiskFacts;
   readonly kubelet: KubeletFacts;
+  readonly host?: HostFacts;
+  readonly images?: ImageFacts;
+  readonly processes?: ProcessFacts;
+  readonly drain?: DrainFacts;
 }
 
 /**
@@ -215,7 +309,10 @@ export const LOG_SIGNATURES = {
   'runtime-not-ready': 'container runtime not ready',
   'no-space': 'no space left on device',
   'read-only-fs': 'read-only file system',
-  'read-only-port': '10255',
+  /** A regex in the script (`:10255` not followed by a digit): kubelet's read-only port, never `pid=110255`. */
+  'read-only-port': ':10255',
   'oom-kill': 'Out of memory: Killed process',
+  /** containerd 2.x's parse error (1.x says `failed to load TOML`). */
+  'toml-unmarshal-failed': 'failed to unmarshal TOML',
 } as const;
 export type LogSignatureId = keyof typeof LOG_SIGNATURES;

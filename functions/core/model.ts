@@ -17,6 +17,10 @@ export const CAUSE_IDS = [
   'disk-pressure',
   'outdated-version',
   'kubelet-down',
+  'cri-config-error',
+  'sandbox-image-missing',
+  'stuck-shim',
+  'host-not-inspectable',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 

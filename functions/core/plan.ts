@@ -3,13 +3,57 @@
  * fixes get buttons (and whether they are held), how an approval click counts, whether the cause
  * still holds before a fix, and whether the node recovered after it.
  */
-import { criticalPluginErrors } from './causes/state-corruption.js';
+import { criticalPluginErrors } from './causes/plugins.js';
 import { InvalidInputError } from './errors.js';
 import type { Facts } from './facts.js';
 import type { Approval } from './incident.js';
 import type { CauseId, Finding, RemediationId, Report } from './model.js';
 import type { SafetyPolicy } from './policy.js';
 import { getRemediation } from './remediations/index.js';
+
+/** The exact commands a person runs to drain `node` from a machine with cluster-admin access. */
+export function drainCommands(node: string): string {
+  return `\`kubectl cordon ${node}\` then \`kubectl drain ${node} --ignore-daemonsets --delete-emptydir-data --timeout=240s\``;
+}
+
+/**
+ * Why this node cannot cordon and drain itself (what cordon-drain and reset-state need: kubectl
+ * and an admin kubeconfig on the node; stock EKS nodes have neither), or null when it can, when it
+ * runs no kubelet (nothing to drain), or when the diagnosis did not say (a script before 1.1, an
+ * unreachable node).
+ */
+export function drainBlocker(facts: Pick<Facts, 'drain' | 'kubelet'> | null): string | null {
+  const d = facts?.drain;
+  if (d?.status !== 'ok') return null;
+  // Without kubelet there are no pods to drain: the drain fixes go on without one (reset-state.sh).
+  if (facts?.kubelet?.status === 'n/a') return null;
+  const missing: string[] = [];
+  if (!d.kubectl) missing.push('no kubectl');
+  if (d.kubeconfig === null) {
+    missing.push('no admin kubeconfig ($KUBECONFIG, /etc/kubernetes/admin.conf, /root/.kube/config)');
+  }
+  return missing.length > 0 ? `this node cannot drain itself: ${missing.join(', ')}` : null;
+}
+
+/** Fixes that need a drain among `ids`. */
+function drainNeeding(ids: readonly RemediationId[]): RemediationId[] {
+  return ids.filter((id) => getRemediation(id).needsDrain === true);
+}
+
+/**
+ * The findings' note when a fix they fit needs a drain the node cannot do: said before approval,
+ * with what is offered instead. Null when nothing needs a drain or the node can drain.
+ */
+export function drainNote(report: Pick<Report, 'findings' | 'facts'>, node?: string | null): string | null {
+  const blocker = drainBlocker(factsOf(report));
+  const needing = drainNeeding([...new Set(report.findings.flatMap((f) => f.remediations))]);
+  if (blocker === null || needing.length === 0) return null;
+  const name = node || factsOf(report)?.script.host || '<node>';
+  return (
+    `${blocker}, so ${needing.join(' and ')} ${needing.length > 1 ? 'are' : 'is'} not offered. ` +
+    `Replace the node where it has an Auto Scaling group, or a person drains it from a machine with cluster-admin access: ${drainCommands(name)}, then asks for the fix again`
+  );
+}
 
 /** Why per-node fixes are not offered right now. */
 export type HoldReason = 'cluster-hold' | 'in-flight' | 'cooldown' | 'retry-budget';
@@ -25,7 +69,10 @@ function parseTime(value: string, name: string): number {
 /**
  * Which remediations get buttons: runnable ones (node script or EC2 action) from the findings,
  * in finding order (findings are ranked by severity) then each finding's own ranking, deduped.
- * `person` ones go to `manual` (shown, never run). `held` is set, and `offered` still listed so
+ * `person` ones go to `manual` (shown, never run). A fix that needs a drain is `withheld` when the
+ * facts say the node cannot drain itself, and replace-node offered instead where `ctx.node` has an
+ * Auto Scaling group; replace-node is withheld when `ctx.node` has none (it would fail).
+ * `held` is set, and `offered` still listed so
  * the card can say what is waiting, when any limit applies, checked in this order:
  * - `cluster-hold`: at least two nodes NotReady and more than `clusterHoldPercent` of the
  *   cluster (one NotReady node in a small cluster is not a shared cause);
@@ -43,19 +90,38 @@ export function planRemediations(
     attempts: number;
     lastAttemptAt: string | null;
     now: string;
+    /** The node, when known: its Auto Scaling group decides whether replace-node can run. */
+    node?: { readonly nodeName: string | null; readonly autoScalingGroup: string | null };
   },
 ): {
   offered: RemediationId[];
   manual: RemediationId[];
   held: null | { reason: HoldReason; detail: string };
+  withheld: { remediation: RemediationId; reason: string }[];
 } {
-  const offered: RemediationId[] = [];
+  let offered: RemediationId[] = [];
   const manual: RemediationId[] = [];
   for (const finding of report.findings) {
     for (const id of finding.remediations) {
       const list = getRemediation(id).runsOn === 'person' ? manual : offered;
       if (!list.includes(id)) list.push(id);
     }
+  }
+  const withheld: { remediation: RemediationId; reason: string }[] = [];
+  const blocker = drainBlocker(factsOf(report));
+  const undrainable = blocker === null ? [] : drainNeeding(offered);
+  const noGroup = ctx.node !== undefined && ctx.node.autoScalingGroup === null;
+  if (undrainable.length > 0) {
+    const name = ctx.node?.nodeName || factsOf(report)?.script.host || '<node>';
+    for (const id of undrainable) {
+      withheld.push({ remediation: id, reason: `${blocker}; a person drains it: ${drainCommands(name)}` });
+    }
+    offered = offered.filter((id) => !undrainable.includes(id));
+    if (ctx.node?.autoScalingGroup && !offered.includes('replace-node')) offered.push('replace-node');
+  }
+  if (noGroup && offered.includes('replace-node')) {
+    withheld.push({ remediation: 'replace-node', reason: 'the node is in no Auto Scaling group' });
+    offered = offered.filter((id) => id !== 'replace-node');
   }
   const { policy, cluster } = ctx;
   const now = parseTime(ctx.now, 'now');
@@ -88,7 +154,7 @@ export function planRemediations(
       };
     }
   }
-  return { offered, manual, held };
+  return { offered, manual, held, withheld };
 }
 
 /**
@@ -167,7 +233,7 @@ function hasCurrentEvidence(f: Finding): boolean {
   return f.evidence.some((e) => !e.source.startsWith('logs.'));
 }
 
-function factsOf(report: Report): Facts | null {
+function factsOf(report: Pick<Report, 'facts'>): Facts | null {
   const f = report.facts as Partial<Facts> | null;
   if (!f || typeof f !== 'object' || !f.socket || !f.plugins) return null;
   return f as Facts;

@@ -106,7 +106,11 @@ export const DIAGNOSE_PARAMETERS = [
   'logFile',
 ] as const satisfies readonly ScriptParameterName[];
 
-/** Seconds the diagnosis may run on the node: it bounds itself to about 15 s; the margin covers a slow agent start. */
+/**
+ * Seconds the diagnosis may run on the node (the SSM document's timeout). diagnose.sh enforces its
+ * own deadline below it (DEADLINE_S, 40 s), so it prints partial facts instead of being killed;
+ * the margin covers a slow agent start.
+ */
 export const DIAGNOSE_TIMEOUT_SECONDS = 60;
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type AnalyzeOptions, analyze, analyzeUnreachable } from '../../functions/core/analyze.js';
+import { offendingKeys } from '../../functions/core/causes/cri-config-error.js';
 import { CAUSES } from '../../functions/core/causes/index.js';
 import type { Facts } from '../../functions/core/facts.js';
 import {
@@ -283,6 +284,106 @@ const CASES: Record<Exclude<CauseId, 'node-unreachable'>, { matched: Case[]; not
         facts: () =>
           patched(fixture('kubelet-down.json'), (f) => {
             f.socket.call = { ok: false, exitCode: 124, elapsedMs: 15000, error: 'timeout' };
+          }),
+      },
+    ],
+  },
+  'cri-config-error': {
+    matched: [
+      {
+        name: 'recorded 1.7.24: mirrors with config_path',
+        facts: () => fixture('recorded/cri-mirrors-config-path-1.7.24.json'),
+      },
+      {
+        name: 'recorded 2.1.9: unknown snapshotter',
+        facts: () => fixture('recorded/cri-unknown-snapshotter-2.1.9.json'),
+      },
+    ],
+    notMatched: [
+      {
+        name: 'recorded 2.1.9: bolt unreadable (corruption, not config)',
+        facts: () => fixture('recorded/metadata-corrupt-2.1.9.json'),
+      },
+      { name: 'recorded 2.1.9: healthy', facts: () => fixture('recorded/healthy-2.1.9.json') },
+    ],
+  },
+  'sandbox-image-missing': {
+    matched: [
+      {
+        name: 'recorded 1.7.24: pause image absent',
+        facts: () => fixture('recorded/sandbox-image-missing-1.7.24.json'),
+      },
+    ],
+    notMatched: [
+      { name: 'recorded 1.7.24: pause image present', facts: () => fixture('recorded/healthy-1.7.24.json') },
+      { name: 'a 1.0 script that did not look', facts: base },
+      {
+        name: 'no kubelet: no pod needs it now',
+        facts: () =>
+          patched(fixture('recorded/sandbox-image-missing-1.7.24.json'), (f) => {
+            f.kubelet = { status: 'n/a', reason: 'no systemd and no kubelet: not a Kubernetes node' };
+          }),
+      },
+    ],
+  },
+  'stuck-shim': {
+    matched: [
+      {
+        name: 'recorded 1.7.24: shim stopped (SIGSTOP)',
+        facts: () => fixture('recorded/stuck-shim-1.7.24.json'),
+      },
+      {
+        name: 'runc in D state',
+        facts: () =>
+          patched(fixture('recorded/healthy-1.7.24.json'), (f) => {
+            f.processes!.stuck = [
+              {
+                pid: 4711,
+                state: 'D',
+                comm: 'runc',
+                cmd: 'runc --root /run/containerd/runc/k8s.io delete abc',
+              },
+            ];
+          }),
+      },
+    ],
+    notMatched: [
+      { name: 'recorded 1.7.24: no stuck process', facts: () => fixture('recorded/healthy-1.7.24.json') },
+    ],
+  },
+  'host-not-inspectable': {
+    matched: [
+      {
+        name: 'recorded: Bottlerocket control container view',
+        facts: () => fixture('recorded/bottlerocket-view-1.7.24.json'),
+      },
+      {
+        name: 'recorded: a container without the host view',
+        facts: () => fixture('recorded/host-blind-1.7.24.json'),
+      },
+      {
+        name: 'a container that sees a config file but no systemd, process or socket',
+        facts: () =>
+          patched(fixture('recorded/host-blind-1.7.24.json'), (f) => {
+            f.config = { ...f.config, exists: true, parses: true, declaredVersion: 2 };
+          }),
+      },
+    ],
+    notMatched: [
+      {
+        name: 'recorded 1.7.24: a bare daemon without systemd, seen',
+        facts: () => fixture('recorded/healthy-1.7.24.json'),
+      },
+      {
+        name: 'containerd stopped on a node whose systemd answers',
+        facts: () =>
+          patched(fixture('recorded/healthy-1.7.24.json'), (f) => {
+            f.systemd = true;
+            f.host = { ...f.host!, pid1: 'systemd', systemctl: true };
+            f.containerd.pid = null;
+            f.socket.exists = false;
+            f.socket.isSocket = false;
+            f.socket.call = null;
           }),
       },
     ],
@@ -576,6 +677,125 @@ describe('analyzeUnreachable', () => {
   it('refuses evidence of the wrong shape', () => {
     expect(() => analyzeUnreachable({ ...evidence, agent: undefined as unknown as string })).toThrow(
       /unreachable evidence\.agent: expected string, got nothing \(missing\)/,
+    );
+  });
+});
+
+describe('analyze: telling a config error from corruption', () => {
+  const cri17 = () => fixture('recorded/cri-mirrors-config-path-1.7.24.json');
+
+  it('says it cannot tell, and offers nothing, when CRI is in error and its text was not read', () => {
+    const facts = patched(cri17(), (f) => {
+      delete f.plugins.errors;
+      f.plugins.errorsUnread = 'ctr plugins ls -d failed: timed out after 10s';
+    });
+    const report = analyze(facts, LENIENT);
+    expect(report.findings.flatMap((f) => f.remediations)).not.toContain('reset-state');
+    expect(report.findings.map((f) => f.cause)).not.toContain('state-corruption');
+    expect(report.healthy).toBe(false);
+    expect(report.notes.join('\n')).toContain(
+      'could not check CRI plugin configuration (io.containerd.grpc.v1/cri in error, but ctr plugins ls -d failed: timed out after 10s',
+    );
+  });
+
+  it('does not read an old `invalid database` log line as corruption while CRI names a config error', () => {
+    const facts = patched(cri17(), (f) => {
+      f.logs.containerd = [{ id: 'invalid-database', count: 1, samples: ['error="invalid database"'] }];
+    });
+    expect(causes(analyze(facts, LENIENT))).toEqual(['cri-config-error']);
+  });
+
+  it('reads a CRI error that blames bolt as corruption (1.7.24 text)', () => {
+    const facts = patched(cri17(), (f) => {
+      f.plugins.errors = [
+        {
+          id: 'io.containerd.grpc.v1/cri',
+          error:
+            'failed to create containerd client: failed to get "io.containerd.lease.v1" plugin: invalid database',
+        },
+      ];
+    });
+    expect(causes(analyze(facts, LENIENT))).toEqual(['state-corruption']);
+  });
+
+  it('names the offending keys of each text', () => {
+    expect(
+      offendingKeys('invalid plugin config: `mirrors` cannot be set when `config_path` is provided'),
+    ).toEqual(['mirrors', 'config_path']);
+    expect(offendingKeys('failed to create CRI service: failed to find snapshotter "zfs-typo"')).toEqual([
+      'snapshotter = "zfs-typo"',
+    ]);
+  });
+});
+
+describe('analyze: 10255, ignored keys, blind hosts, the deadline', () => {
+  it('never takes pid=110255 for the read-only port (samples from a 1.0 script)', () => {
+    const facts = patched(nodeBase(), (f) => {
+      f.logs.kubelet = [{ id: 'read-only-port', count: 1, samples: ['shim exited pid=110255 status=0'] }];
+    });
+    expect(analyze(facts, LENIENT).notes.join('\n')).not.toContain('10255');
+  });
+
+  it('names ignored keys from logged `Ignoring unknown key in TOML` lines when the dump gave none', () => {
+    const facts = patched(fixture('recorded/healthy-2.1.9.json'), (f) => {
+      f.logs.containerd = [
+        {
+          id: 'unknown-toml-key',
+          count: 2,
+          samples: [
+            'level=warning msg="Ignoring unknown key in TOML for plugin" error="strict mode" key=max_concurrent_streams plugin=io.containerd.grpc.v1.cri',
+          ],
+        },
+      ];
+    });
+    expect(analyze(facts, LENIENT).notes.join('\n')).toMatch(
+      /containerd 2\.1\.9\S* ignores these keys of \S+: io\.containerd\.grpc\.v1\.cri max_concurrent_streams\. They have no effect/,
+    );
+  });
+
+  it('never says containerd-down, nor offers a restart, from a Bottlerocket control container', () => {
+    const report = analyze(fixture('recorded/bottlerocket-view-1.7.24.json'), LENIENT);
+    expect(causes(report)).not.toContain('containerd-down');
+    expect(report.findings.flatMap((f) => f.remediations)).toEqual([]);
+  });
+
+  it('still says containerd-down on a systemd node where the daemon is stopped', () => {
+    const facts = patched(CASES['containerd-down'].matched[0]!.facts(), (f) => {
+      f.host = { status: 'ok', pid1: 'systemd', systemctl: true, os: 'Amazon Linux 2023', bottlerocket: [] };
+    });
+    expect(causes(analyze(facts, LENIENT))).toEqual(['containerd-down']);
+  });
+
+  it("reads 2.x's `failed to unmarshal TOML` log line as config-invalid when the dump could not run", () => {
+    const facts = patched(fixture('recorded/config-invalid-2.1.9.json'), (f) => {
+      f.config = { ...f.config, status: 'unknown', reason: 'containerd config dump timed out', parses: null };
+      f.logs = {
+        ...f.logs,
+        status: 'ok',
+        containerd: [
+          {
+            id: 'toml-unmarshal-failed',
+            count: 1,
+            samples: [
+              "containerd: failed to unmarshal TOML at row 17 column 6: toml: expected '=' after key",
+            ],
+          },
+        ],
+      };
+    });
+    const finding = analyze(facts, LENIENT).findings.find((f) => f.cause === 'config-invalid')!;
+    expect(finding).toMatchObject({ confidence: 'medium', remediations: ['fix-config-manually'] });
+  });
+
+  it('is not healthy, and says so, when the run stopped at its deadline', () => {
+    const facts = patched(base(), (f) => {
+      f.script.deadlineMs = 40_000;
+      f.script.unfinished = ['logs', 'disk'];
+    });
+    const report = analyze(facts, LENIENT);
+    expect(report.healthy).toBe(false);
+    expect(report.notes).toContain(
+      'the diagnosis stopped at its 40 s deadline before: logs, disk (left unknown)',
     );
   });
 });

@@ -93,6 +93,66 @@ describe('parseFacts', () => {
     expect((caught as MalformedFactsError).truncated).toBe(truncated);
   });
 
+  describe('the sections script 1.1 added (optional: a 1.0 document still parses)', () => {
+    const STUCK = fixtureText('recorded/stuck-shim-1.7.24.json').trim();
+    const swap = (from: RegExp, to: string) => {
+      expect(STUCK).toMatch(from);
+      return STUCK.replace(from, to);
+    };
+
+    it('reads them from a real 1.7.24 recording', () => {
+      const facts = parseFacts(STUCK);
+      expect(facts.processes?.stuck[0]).toMatchObject({ state: 'T', comm: 'containerd-shim' });
+      expect(facts.images?.sandboxImage).toBe('registry.k8s.io/pause:3.8');
+      expect(facts.host?.bottlerocket).toEqual([]);
+      expect(facts.drain?.kubeconfig).toBeNull();
+      expect(facts.script.unfinished).toEqual([]);
+    });
+
+    it.each([
+      [
+        'a bad host marker list',
+        swap(/"bottlerocket":\[\]/, '"bottlerocket":"no"'),
+        /^facts\.host\.bottlerocket: expected an array of strings, got "no"$/,
+      ],
+      [
+        'a stuck pid as text',
+        swap(/"pid":(\d+),"state"/, '"pid":"$1","state"'),
+        /^facts\.processes\.stuck\[0\]\.pid: expected number, got "\d+"$/,
+      ],
+      [
+        'a task listing without its call',
+        swap(/,"call":\{"ok":true,"exitCode":0,"elapsedMs":\d+\}\}\]/, ',"call":null}]'),
+        /^facts\.processes\.tasks\[\d\]\.call: expected an object, got null$/,
+      ],
+      [
+        'a sandbox presence as text',
+        swap(/"sandboxPresent":true/, '"sandboxPresent":"yes"'),
+        /^facts\.images\.sandboxPresent: expected boolean or null, got "yes"$/,
+      ],
+      [
+        'unfinished as a string',
+        swap(/"unfinished":\[\]/, '"unfinished":"logs"'),
+        /^facts\.script\.unfinished: expected an array of strings, got "logs"$/,
+      ],
+      [
+        'a drain status unknown',
+        swap(/"drain":\{"status":"ok"/, '"drain":{"status":"maybe"'),
+        /^facts\.drain\.status: expected "ok" \| "unknown" \| "n\/a", got "maybe"$/,
+      ],
+    ])('refuses %s, naming the path', (_name, input, message) => {
+      expect(() => parseFacts(input)).toThrow(message);
+    });
+
+    it('refuses a plugin error without its text', () => {
+      const text = fixtureText('recorded/cri-mirrors-config-path-1.7.24.json').replace(
+        /"error":"invalid plugin config[^"]*"/,
+        '"error":3',
+      );
+      expect(() => parseFacts(text)).toThrow(/^facts\.plugins\.errors\[0\]\.error: expected string, got 3$/);
+    });
+  });
+
   it('never throws a TypeError, whatever prefix of the output arrives', () => {
     const whole = HEALTHY.trim();
     for (let cut = 0; cut < whole.length; cut += 37) {

@@ -5,6 +5,7 @@ import type { RemediationId, Report } from '../../functions/core/model.js';
 import {
   applyApproval,
   causeStillHolds,
+  drainBlocker,
   planRemediations,
   verifyRecovery,
 } from '../../functions/core/plan.js';
@@ -60,14 +61,16 @@ describe('planRemediations', () => {
     expect(planRemediations(fdsFull, CALM)).toEqual({
       offered: ['raise-nofile', 'restart-containerd', 'collect-goroutine-dump'],
       manual: [],
+      withheld: [],
       held: null,
     });
     expect(planRemediations(badConfig, CALM)).toEqual({
       offered: [],
       manual: ['fix-config-manually'],
+      withheld: [],
       held: null,
     });
-    expect(planRemediations(healthy, CALM)).toEqual({ offered: [], manual: [], held: null });
+    expect(planRemediations(healthy, CALM)).toEqual({ offered: [], manual: [], withheld: [], held: null });
   });
 
   it.each([
@@ -278,5 +281,79 @@ describe('verifyRecovery', () => {
       }),
     );
     expect(verifyRecovery(up, 'restart-kubelet').recovered).toBe(true);
+  });
+});
+
+describe('planRemediations: a node that cannot drain itself', () => {
+  /** Unreadable bolt metadata on a recorded 1.7.24 daemon, with the drain probe as `drain` says. */
+  const corruptOn = (drain: { kubectl: boolean; kubeconfig: string | null }) =>
+    analyze(
+      patched(fixture('recorded/metadata-corrupt-1.7.24.json'), (f) => {
+        f.drain = { status: 'ok', ...drain };
+        // A Kubernetes node: kubelet runs there, so its pods must be drained first.
+        f.kubelet = {
+          status: 'ok',
+          activeState: 'active',
+          healthz: 'ok',
+          runtimeEndpoint: `unix://${f.socket.path}`,
+        };
+      }),
+      LENIENT,
+    );
+  const stockEks = corruptOn({ kubectl: false, kubeconfig: null });
+  const node = (autoScalingGroup: string | null) => ({
+    nodeName: 'ip-10-0-1-23.ec2.internal',
+    autoScalingGroup,
+  });
+
+  it('withholds the fixes that drain, says why with the commands, and keeps replace-node with a group', () => {
+    const plan = planRemediations(stockEks, { ...CALM, node: node('ng-1') });
+    expect(plan.offered).toEqual(['replace-node']);
+    expect(plan.withheld.map((w) => w.remediation)).toEqual(['reset-state', 'cordon-drain']);
+    expect(plan.withheld[0]!.reason).toBe(
+      'this node cannot drain itself: no kubectl, no admin kubeconfig ($KUBECONFIG, /etc/kubernetes/admin.conf, /root/.kube/config); a person drains it: `kubectl cordon ip-10-0-1-23.ec2.internal` then `kubectl drain ip-10-0-1-23.ec2.internal --ignore-daemonsets --delete-emptydir-data --timeout=240s`',
+    );
+  });
+
+  it('offers no button at all without an Auto Scaling group: the commands are for a person', () => {
+    const plan = planRemediations(stockEks, { ...CALM, node: node(null) });
+    expect(plan.offered).toEqual([]);
+    expect(plan.withheld.map((w) => w.remediation)).toEqual(['reset-state', 'cordon-drain', 'replace-node']);
+  });
+
+  it('says so in the findings before any approval', () => {
+    expect(stockEks.notes.join('\n')).toMatch(
+      /^this node cannot drain itself: no kubectl, .*, so reset-state and cordon-drain are not offered\. Replace the node where it has an Auto Scaling group, or a person drains it .*`kubectl cordon \S+`/m,
+    );
+  });
+
+  it('offers the drain fixes when kubectl and an admin kubeconfig are there', () => {
+    const able = corruptOn({ kubectl: true, kubeconfig: '/etc/kubernetes/admin.conf' });
+    expect(drainBlocker(able.facts as never)).toBeNull();
+    expect(planRemediations(able, { ...CALM, node: node('ng-1') }).offered).toEqual([
+      'replace-node',
+      'reset-state',
+      'cordon-drain',
+    ]);
+    expect(able.notes.join('\n')).not.toContain('cannot drain');
+  });
+
+  it('reads a kubeconfig without kubectl as unable too', () => {
+    const plan = planRemediations(corruptOn({ kubectl: false, kubeconfig: '/root/.kube/config' }), CALM);
+    expect(plan.withheld[0]!.reason).toMatch(/^this node cannot drain itself: no kubectl;/);
+  });
+
+  it('needs no drain on a machine without kubelet (nothing runs pods there)', () => {
+    const noKubelet = analyze(fixture('recorded/metadata-corrupt-1.7.24.json'), LENIENT);
+    expect(noKubelet.facts).toMatchObject({ kubelet: { status: 'n/a' }, drain: { kubeconfig: null } });
+    expect(planRemediations(noKubelet, CALM).offered).toEqual([
+      'replace-node',
+      'reset-state',
+      'cordon-drain',
+    ]);
+  });
+
+  it('keeps the old behaviour for facts without the drain probe (a 1.0 script)', () => {
+    expect(planRemediations(corrupt, CALM).offered).toEqual(['replace-node', 'reset-state', 'cordon-drain']);
   });
 });

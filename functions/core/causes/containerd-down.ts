@@ -1,6 +1,7 @@
 import type { Evidence } from '../model.js';
 import type { Cause } from './cause.js';
 import { why } from './helpers.js';
+import { blindView } from './host-not-inspectable.js';
 
 /** Restarts (systemd NRestarts) from which a dead daemon counts as a restart loop. */
 export const LOOP_RESTARTS = 3;
@@ -14,6 +15,14 @@ export const containerdDown: Cause = {
   detect(facts) {
     const c = facts.containerd;
     if (c.status === 'unknown') return { state: 'unknown', reason: why(c) };
+    // From a container without the host's view (Bottlerocket's control container) no process and
+    // no socket prove nothing: host-not-inspectable says so, and restarting is never offered.
+    if (blindView(facts).length > 0) {
+      return {
+        state: 'unknown',
+        reason: "this shell cannot see the host's containerd (see host-not-inspectable)",
+      };
+    }
     // A running process that does not answer is socket-unreachable / fd-exhaustion, not "down":
     // only the absence of the process counts here.
     if (c.status === 'n/a' || c.pid !== null) return { state: 'not-matched' };

@@ -6,15 +6,19 @@ import type { CauseId } from '../model.js';
 import type { Cause } from './cause.js';
 import { configInvalid } from './config-invalid.js';
 import { containerdDown } from './containerd-down.js';
+import { criConfigError } from './cri-config-error.js';
 import { diskPressure } from './disk-pressure.js';
 import { fdExhaustion } from './fd-exhaustion.js';
 import { grpcLimits } from './grpc-limits.js';
+import { hostNotInspectable } from './host-not-inspectable.js';
 import { kubeletDown } from './kubelet-down.js';
 import { nodeUnreachable } from './node-unreachable.js';
 import { outdatedVersion } from './outdated-version.js';
 import { resourceStarvation } from './resource-starvation.js';
+import { sandboxImageMissing } from './sandbox-image-missing.js';
 import { socketUnreachable } from './socket-unreachable.js';
 import { stateCorruption } from './state-corruption.js';
+import { stuckShim } from './stuck-shim.js';
 
 export type { Cause, DetectContext, Detection } from './cause.js';
 
@@ -31,6 +35,10 @@ export const CAUSE_LIST: readonly Cause[] = [
   diskPressure,
   outdatedVersion,
   kubeletDown,
+  criConfigError,
+  sandboxImageMissing,
+  stuckShim,
+  hostNotInspectable,
 ];
 
 /** The catalog keyed by id. */

@@ -1,3 +1,4 @@
+import type { LogMatch } from '../facts.js';
 import type { Evidence } from '../model.js';
 import type { Cause } from './cause.js';
 import { containerdAnswers, logMatch, why } from './helpers.js';
@@ -9,6 +10,18 @@ const DOWN_STATES = new Set(['inactive', 'failed', 'deactivating']);
 export const READ_ONLY_PORT_NOTE =
   'kubelet logs mention 10255, the read-only port that EKS AMIs turn off (readOnlyPort: 0): a client still calling it is misconfigured. This is not a containerd fault, and reopening the port is not a fix';
 
+/** kubelet's read-only port in a log line: `:10255` not followed by a digit (never `pid=110255`). */
+const READ_ONLY_PORT = /:10255(?!\d)/;
+
+/**
+ * Whether a `read-only-port` match is kubelet's port. Scripts before 1.1 matched the bare digits,
+ * so their samples are checked again; a match without samples comes from the script's own regex.
+ */
+function mentionsReadOnlyPort(match: LogMatch | undefined): boolean {
+  if (!match) return false;
+  return match.samples.length === 0 || match.samples.some((line) => READ_ONLY_PORT.test(line));
+}
+
 /** kubelet itself is down while containerd is fine. */
 export const kubeletDown: Cause = {
   id: 'kubelet-down',
@@ -18,7 +31,10 @@ export const kubeletDown: Cause = {
   detect(facts) {
     const k = facts.kubelet;
     const notes: string[] = [];
-    if (logMatch(facts.logs.kubelet, 'read-only-port') || logMatch(facts.logs.containerd, 'read-only-port')) {
+    if (
+      mentionsReadOnlyPort(logMatch(facts.logs.kubelet, 'read-only-port')) ||
+      mentionsReadOnlyPort(logMatch(facts.logs.containerd, 'read-only-port'))
+    ) {
       notes.push(READ_ONLY_PORT_NOTE);
     }
     if (k.status === 'n/a') {

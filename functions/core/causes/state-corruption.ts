@@ -1,47 +1,46 @@
 import type { Evidence } from '../model.js';
 import type { Cause } from './cause.js';
 import { logEvidence, logMatch, why } from './helpers.js';
+import { isCriPlugin, metadataUnreadable, pluginErrorText } from './plugins.js';
 
 /**
- * Plugins whose failure means the metadata DB cannot be read. Others (devmapper on a host without
- * it) routinely show `error` on a healthy daemon and are ignored. `ctr plugins ls` prints
- * `type id`; the script joins them with `/`, older notes use `.`, so both are accepted.
+ * containerd's persistent state (bolt metadata DB) is unreadable. Only bolt's own failure counts,
+ * or a CRI failure whose text names it: a CRI plugin failing on its configuration is
+ * cri-config-error, and resetting the state would change nothing.
  */
-const CRITICAL_PLUGINS = [/^io\.containerd\.metadata\.v1[./]bolt$/, /^io\.containerd\.grpc\.v1[./]cri$/];
-
-/** The errored plugins that matter (bolt metadata, CRI), ignoring ones like devmapper. */
-export function criticalPluginErrors(errored: readonly string[]): string[] {
-  return errored.filter((id) => CRITICAL_PLUGINS.some((re) => re.test(id)));
-}
-
-/** containerd's persistent state (bolt metadata DB) is corrupt. */
 export const stateCorruption: Cause = {
   id: 'state-corruption',
-  title: 'containerd state (bolt metadata, CRI)',
-  why: 'With the bolt metadata plugin or CRI in error, `ctr version` still answers but every kubelet CRI call fails, so the runtime is never Ready; restarting reads the same broken DB.',
+  title: 'containerd state (bolt metadata)',
+  why: 'With the bolt metadata plugin in error, `ctr version` still answers but every kubelet CRI call fails, so the runtime is never Ready; restarting reads the same broken DB.',
   remediations: ['replace-node', 'reset-state', 'cordon-drain'],
   detect(facts) {
     const p = facts.plugins;
-    const critical = p.status === 'ok' ? criticalPluginErrors(p.errored) : [];
-    const logged = logMatch(facts.logs.containerd, 'invalid-database');
-    if (critical.length === 0 && !logged) {
+    const unreadable = metadataUnreadable(p);
+    // CRI plugins failing with their own text that does not blame the metadata: a config error,
+    // so an `invalid database` line in the log window is history, not today's fault.
+    const configFailure =
+      unreadable.length === 0 &&
+      p.status === 'ok' &&
+      p.errored.some((id) => isCriPlugin(id) && pluginErrorText(p, id) !== undefined);
+    const logged = configFailure ? undefined : logMatch(facts.logs.containerd, 'invalid-database');
+    if (unreadable.length === 0 && !logged) {
       if (p.status === 'unknown') return { state: 'unknown', reason: why(p) };
       return { state: 'not-matched' };
     }
-    const evidence: Evidence[] = critical.map((id) => ({
-      source: 'plugins',
-      text: `plugin ${id} STATUS error`,
-    }));
+    const evidence: Evidence[] = unreadable.map((id) => {
+      const text = pluginErrorText(p, id);
+      return { source: 'plugins', text: `plugin ${id} STATUS error${text ? `: ${text}` : ''}` };
+    });
     if (logged) evidence.push(...logEvidence('logs.containerd', logged));
     return {
       state: 'matched',
       finding: {
         cause: 'state-corruption',
         severity: 'critical',
-        confidence: critical.length > 0 ? 'high' : 'medium',
+        confidence: unreadable.length > 0 ? 'high' : 'medium',
         summary:
-          critical.length > 0
-            ? `containerd metadata is unreadable: ${critical.join(', ')} in error`
+          unreadable.length > 0
+            ? `containerd metadata is unreadable: ${unreadable.join(', ')} in error`
             : 'containerd logged an invalid metadata database',
         evidence,
         remediations: stateCorruption.remediations,

@@ -15,4 +15,5 @@ export const cordonDrain: Remediation = {
   verify: ['resource-starvation'],
   parameters: ['nodeName'],
   fixes: ['resource-starvation', 'disk-pressure', 'state-corruption'],
+  needsDrain: true,
 };

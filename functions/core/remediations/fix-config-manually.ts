@@ -1,15 +1,18 @@
 import type { Remediation } from './remediation.js';
 
-/** A config containerd cannot parse is fixed by a person: guessing at TOML edits is unsafe. */
+/**
+ * A config containerd cannot parse, or one its CRI plugin rejects, is fixed by a person: guessing
+ * at TOML edits is unsafe.
+ */
 export const fixConfigManually: Remediation = {
   id: 'fix-config-manually',
   title: 'Fix the containerd config (manual)',
   tier: 'manual',
   description:
-    'A person corrects the config at the line containerd names, validates it with `containerd config dump`, then restarts containerd.',
+    'A person corrects the config at the line or keys containerd names, validates it with `containerd config dump`, then restarts containerd.',
   runsOn: 'person',
   timeoutSeconds: 0,
-  verify: ['config-invalid'],
+  verify: ['config-invalid', 'cri-config-error'],
   parameters: [],
-  fixes: ['config-invalid'],
+  fixes: ['config-invalid', 'cri-config-error'],
 };

@@ -8,7 +8,8 @@ export const rebootInstance: Remediation = {
   description: 'Reboots the EC2 instance (RebootInstances); every container on the node restarts.',
   runsOn: 'instance',
   timeoutSeconds: 600,
-  verify: ['containerd-down', 'socket-unreachable', 'resource-starvation', 'node-unreachable'],
+  verify: ['containerd-down', 'socket-unreachable', 'resource-starvation', 'node-unreachable', 'stuck-shim'],
   parameters: [],
-  fixes: ['resource-starvation', 'node-unreachable'],
+  // A shim stuck in D state cannot be killed: only a reboot frees it.
+  fixes: ['resource-starvation', 'node-unreachable', 'stuck-shim'],
 };

@@ -44,4 +44,9 @@ export interface Remediation {
   readonly parameters: readonly ScriptParameterName[];
   /** Causes it is offered for; must mirror the causes' own `remediations` lists. */
   readonly fixes: readonly CauseId[];
+  /**
+   * It cordons and drains the node first (kubectl with an admin kubeconfig on the node): not
+   * offered when the diagnosis found the node cannot drain itself.
+   */
+  readonly needsDrain?: boolean;
 }

@@ -15,4 +15,5 @@ export const resetState: Remediation = {
   verify: ['state-corruption', 'containerd-down', 'socket-unreachable'],
   parameters: ['address', 'config', 'root', 'state', 'pauseImage', 'nodeName'],
   fixes: ['state-corruption'],
+  needsDrain: true,
 };
