@@ -254,6 +254,7 @@ export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedP
           try {
             message = await act(body);
           } catch (err) {
+            if (err instanceof PageRequestError) throw err;
             if (err instanceof ConsoleRefusedError) throw new PageRequestError(409, err.code, err.message);
             throw new PageRequestError(
               500,
