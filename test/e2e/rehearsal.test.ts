@@ -3,7 +3,8 @@
  * command as a child process, opens the page it prints in Debian's chromium, and plays the incident
  * as a person would. mallory's click is refused; alice's Approve runs the fix on the real containerd
  * the demo started; the card reaches "Recovered" and stays there with the page still live. Then a
- * second fault goes in from the page's game-day console, and that incident is fixed as well. Ctrl-C
+ * second fault goes in from the page's game-day console, and that incident is fixed as well; a third
+ * is ended by the console's "Reset node". Ctrl-C
  * (SIGINT to the demo's process group, as a terminal sends it) must leave no sandbox daemon and no
  * sandbox dir behind.
  *
@@ -139,6 +140,19 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
     if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(doc)) await copyFile(own, doc);
   }
 
+  /** Press a fix as the user the page acts as; wait for the card's final phase; it must be Recovered. */
+  async function approveUntilEnded(fix: string, incident: string): Promise<void> {
+    const clicked = Date.now();
+    await tab.getByTestId(`action-nm_fix:${fix}`).click();
+    await tab
+      .getByTestId('phase')
+      .getByText(/^(Recovered|Escalated):/)
+      .waitFor({ timeout: 240_000 });
+    const seconds = ((Date.now() - clicked) / 1000).toFixed(1);
+    timeline.push(`${incident}: Approve click → Recovered on the page: ${seconds} s`);
+    expect(await text(tab.getByTestId('phase')), demo.output.slice(-3000)).toMatch(/^Recovered:/);
+  }
+
   it('prints the page address, and the page shows the findings of the fault it injected', async () => {
     url = await printed(demo, /open the Slack stand-in page: (http:\/\/127\.0\.0\.1:\d+\/)/, 60_000);
     expect(url).not.toContain(':8787/');
@@ -178,16 +192,7 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
   });
 
   it('runs the fix alice approves: the card reaches Recovered and stays there, the page still live', async () => {
-    const clicked = Date.now();
-    await tab.getByTestId('action-nm_fix:raise-nofile').click();
-    await tab
-      .getByTestId('phase')
-      .getByText(/^(Recovered|Escalated):/)
-      .waitFor({ timeout: 240_000 });
-    timeline.push(
-      `incident 1 (fd-exhaustion): Approve click → Recovered on the page: ${((Date.now() - clicked) / 1000).toFixed(1)} s`,
-    );
-    expect(await text(tab.getByTestId('phase')), demo.output.slice(-3000)).toMatch(/^Recovered:/);
+    await approveUntilEnded('raise-nofile', 'incident 1 (fd-exhaustion)');
     expect(await text(tab.getByTestId('findings'))).toMatch(/Approved .* by @alice \(on call\)/);
     expect(daemonNofile(sandboxDir)).toBeGreaterThan(injectedLimit);
 
@@ -218,17 +223,30 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
     // The first incident's card is still in the channel, still Recovered.
     expect(await tab.getByText(/^Recovered: i-0de30c0ffee000001/).count()).toBe(1);
 
-    const clicked = Date.now();
-    await tab.getByTestId('action-nm_fix:raise-grpc-message-size').click();
+    await approveUntilEnded('raise-grpc-message-size', 'incident 2 (grpc-limits)');
+  }, 300_000);
+
+  it('resets the node from the page: the daemon answers again and the open incident closes', async () => {
+    await tab.getByTestId('fault-picker').selectOption('daemon-stopped');
+    await tab.getByTestId('inject').click();
+    await tab.getByTestId('action-nm_fix:restart-containerd').waitFor({ timeout: 120_000 });
+    expect(await text(tab.getByTestId('findings'))).toContain('containerd-down');
+    expect(existsSync(join(sandboxDir, 'containerd.sock'))).toBe(false);
+
+    await tab.getByTestId('reset-node').click();
+    await tab
+      .getByTestId('console-status')
+      .getByText(/^Node reset to a healthy containerd/)
+      .waitFor({ timeout: 60_000 });
+    expect(await text(tab.getByTestId('console-status'))).toContain('the open incident closed');
     await tab
       .getByTestId('phase')
-      .getByText(/^(Recovered|Escalated):/)
-      .waitFor({ timeout: 240_000 });
-    timeline.push(
-      `incident 2 (grpc-limits): Approve click → Recovered on the page: ${((Date.now() - clicked) / 1000).toFixed(1)} s`,
-    );
-    expect(await text(tab.getByTestId('phase')), demo.output.slice(-3000)).toMatch(/^Recovered:/);
-  }, 300_000);
+      .getByText(/^Recovered:/)
+      .waitFor({ timeout: 10_000 });
+    expect(await text(tab.getByTestId('findings'))).toContain('No longer needed');
+    expect(existsSync(join(sandboxDir, 'containerd.sock'))).toBe(true);
+    expect(await tab.getByTestId('inject').isEnabled()).toBe(true);
+  }, 180_000);
 
   it('on Ctrl-C stops, leaving no sandbox daemon and no sandbox dir', async () => {
     const pgid = demo.child.pid!;
