@@ -460,7 +460,10 @@ export async function main(argv: string[]): Promise<number> {
         cleanups.push(c),
       );
     } catch (error) {
-      log(`the rehearsal failed: ${(error as Error).message}`);
+      const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      log(
+        `the rehearsal failed: ${(error as Error).message}${inUse ? ` (another demo on port ${port}? pass --port 0 for a free one)` : ''}`,
+      );
       await cleanup();
       return 1;
     }

@@ -165,7 +165,9 @@ export async function restoreHealthy(sb: ContainerdSandbox, healthy: HealthyNode
   if (reload.code !== 0) throw new Error(`systemctl daemon-reload failed: ${reload.stderr.trim()}`);
   await sb.systemctl('reset-failed', 'containerd');
   await sb.startDaemon();
-  if (!(await sb.answers())) {
-    throw new Error(`containerd in ${sb.dir} does not answer after the reset: ${sb.logTail()}`);
+  // The start waits up to 10 s for an answer; a loaded machine may need a little longer.
+  for (let attempt = 1; !(await sb.answers()); attempt++) {
+    if (attempt >= 4)
+      throw new Error(`containerd in ${sb.dir} does not answer after the reset: ${sb.logTail()}`);
   }
 }
