@@ -145,6 +145,8 @@ export class GameDay implements PageConsole {
       if (open && !isTerminal(open)) {
         const outcome = await stack.fireAlarm('OK');
         log(`alarm back to OK for ${LOCAL_NODE.nodeName}: ${outcome.kind}`);
+        // The incident's watcher writes its ending first, so the page's last word is the reset's.
+        await this.settled();
         this.#note =
           'Node reset to a healthy containerd; the open incident closed as its alarm went back to OK.';
       } else {
