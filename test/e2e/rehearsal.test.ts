@@ -12,7 +12,9 @@
  * to docs/ when UPDATE_SCREENSHOT=1 or when they are missing. The page's timeline (click →
  * Recovered) is printed for each incident.
  *
- * Without chromium or containerd the suite is skipped locally and fails under CI=true.
+ * A last suite stops the demo the way a process manager would, with a SIGTERM to npm alone.
+ *
+ * Without chromium or containerd the suites are skipped locally and fail under CI=true.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_USERS } from '../../functions/local/compose.js';
+import { describeWithContainerd } from '../support/containerd.js';
 import { CHROMIUM, CHROMIUM_ARGS, requireTools } from './chromium.js';
 
 const DOCS = join(import.meta.dirname, '..', '..', 'docs');
@@ -272,4 +275,28 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
     // The page is gone with the demo.
     await expect(fetch(url)).rejects.toThrow();
   }, 60_000);
+});
+
+describeWithContainerd('npm run demo, when only npm gets a SIGTERM (a process manager, `timeout`)', () => {
+  it('notices that npm is gone, cleans up and leaves no sandbox daemon or dir', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'nm-rehearsal-term-'));
+    const demo = startDemo(['--port', '0', '--fault', 'daemon-stopped'], tmp);
+    const pgid = demo.child.pid!;
+    try {
+      await printed(demo, /alarm fired for \S+ \(\S+\): (opened)/, 60_000);
+      // npm passes a SIGTERM on to nobody: sh and npm end, the demo below them would serve on.
+      process.kill(pgid, 'SIGTERM');
+      await demo.exited;
+      const deadline = Date.now() + 30_000;
+      while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(groupAlive(pgid), demo.output.slice(-3000)).toBe(false);
+      expect(demo.output).toContain('the npm process that started the demo ended');
+      expect(demo.output).toContain('stopped: nothing the demo started is left');
+      expect(processesUnder(`${tmp}/nodemedic-sb-`)).toBe('');
+      expect(readdirSync(tmp).filter((name) => name.startsWith('nodemedic-sb-'))).toEqual([]);
+    } finally {
+      if (groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
