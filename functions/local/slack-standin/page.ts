@@ -3,7 +3,8 @@
  * channel with nodemedic's status card as thread root, the thread under it, the ephemerals of the
  * user the page acts as, and the buttons rendered from the real Block Kit. A click becomes the
  * interactivity request Slack would send (signed by the stand-in) and goes to the real Bolt app
- * through `deliver`, so what the page shows is what the app did, never a simulation of it.
+ * through `deliver`, so what the page shows is what the app did, never a simulation of it. With a
+ * console (the demo's game day), a bar above the channel injects the next fault or resets the node.
  *
  * The page itself is plain HTML/CSS/JS (page.html, page.css, page-client.js beside this file, read
  * at mount time; not page.js, which tsx and vitest would load in place of this module): no build step

@@ -6,7 +6,8 @@
  * app's signing secret, so tests and the local demo exercise the real Bolt app end to end.
  *
  * Routing is a table of `METHOD path` → handler; later features (a browser page) add routes with
- * `addRoute` without touching the Web API part.
+ * `addRoute` without touching the Web API part. Every route, added ones included, sits behind one
+ * guard: a request must name this server as its Host and, from a browser, come from its origin.
  */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
