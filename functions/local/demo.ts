@@ -409,8 +409,12 @@ export async function main(argv: string[]): Promise<number> {
   const sandboxes = new Set<ContainerdSandbox>();
   const onExit = () => {
     for (const sandbox of sandboxes) {
-      const pid = sandbox.pid();
-      if (pid !== null) process.kill(pid, 'SIGKILL');
+      try {
+        const pid = sandbox.pid();
+        if (pid !== null) process.kill(pid, 'SIGKILL');
+      } catch {
+        // The daemon ended meanwhile: nothing to kill.
+      }
       rmSync(sandbox.dir, { recursive: true, force: true });
     }
   };
