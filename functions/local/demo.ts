@@ -495,8 +495,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+    process.off('exit', onExit);
   }
   process.stdout.write(`\n${table(results)}\n`);
   // A run succeeds when every fault that got a runnable fix recovered, and none errored.
