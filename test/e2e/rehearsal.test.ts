@@ -149,6 +149,9 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
   /** Save a screenshot to the artifacts, and to docs/ when asked to or when it is missing there. */
   async function screenshot(name: keyof typeof SCREENSHOTS): Promise<void> {
     const own = join(artifacts, SCREENSHOTS[name]);
+    // From the top, where the console bar sits: it is sticky, and a full-page shot keeps it where
+    // the scrolled window had it.
+    await tab.evaluate('window.scrollTo(0, 0)');
     await tab.screenshot({ path: own, fullPage: true });
     const doc = join(DOCS, SCREENSHOTS[name]);
     if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(doc)) await copyFile(own, doc);
