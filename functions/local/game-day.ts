@@ -62,11 +62,6 @@ export class GameDay implements PageConsole {
     this.#o = options;
   }
 
-  /** The incident the console opened last, if any. */
-  get incidentId(): string | null {
-    return this.#incidentId;
-  }
-
   async status(): Promise<ConsoleStatus> {
     const incident = await this.#current();
     const fixRunning =
