@@ -5,6 +5,7 @@
  * Functions, and the Slack stand-in instead of Slack. The demo, the browser test and the
  * end-to-end tests all start nodemedic through here.
  */
+import { randomBytes } from 'node:crypto';
 import { WebClient } from '@slack/web-api';
 import { MemoryIncidentStore } from '../adapters/local/memory-store.js';
 import { ShellCommandRunner } from '../adapters/local/shell-runner.js';
@@ -13,6 +14,7 @@ import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppDeps, AppLogger } from '../app/deps.js';
 import { type AlarmOutcome, handleAlarm, startDiagnosisFromMention } from '../app/incidents.js';
 import { parseAlarmEvent } from '../core/alarm.js';
+import type { AnalyzeOptions } from '../core/analyze.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../core/policy.js';
 import type { NodeRef } from '../core/ports.js';
 import { createSlackApp, type SlackHttpResponse } from '../slack/app.js';
@@ -68,6 +70,13 @@ export interface LocalStack {
   readonly workflow: InProcessWorkflow;
   readonly inventory: StaticNodeInventory;
   readonly signingSecret: string;
+  /** The bot token the stand-in accepts: random per stack, so nothing else on the machine knows it. */
+  readonly botToken: string;
+  /**
+   * Set the version policy's minimum for the next analyses (a rehearsal of outdated-version raises
+   * it above the installed containerd; a reset puts it back).
+   */
+  setMinVersion(minimum: string): void;
   /** Deliver a signed request (as Slack would) to the real Bolt app through its Lambda handler. */
   deliver(request: SignedRequest): Promise<SlackHttpResponse>;
   /** Fire a NotReady (or OK) alarm event through the alarm Lambda's parser and use case. */
@@ -132,8 +141,10 @@ function localNofile(): Record<string, string> {
 
 /** Start the local stack. The caller owns the sandbox and disposes of it. */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const botToken = 'xoxb-local-demo-token';
-  const signingSecret = `local-signing-${Math.random().toString(36).slice(2)}`;
+  // Random per run: another process on this machine (or a page in the user's browser) cannot
+  // call the stand-in's Web API as the bot, nor sign a click, with a value it could guess.
+  const botToken = `xoxb-local-${randomBytes(16).toString('hex')}`;
+  const signingSecret = randomBytes(32).toString('hex');
   const logger = options.logger ?? quietLogger;
   const standIn = await SlackStandIn.start({
     botToken,
@@ -149,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const store = new MemoryIncidentStore();
   const inventory = new StaticNodeInventory({ nodes: [LOCAL_NODE] });
   const policy = options.policy ?? DEFAULT_SAFETY_POLICY;
+  let minVersion = options.minVersion;
   const workflow = new InProcessWorkflow({
     approvalTimeoutMs: options.approvalTimeoutMs ?? policy.approvalTimeoutMinutes * 60_000,
     pollScaleMs: options.pollScaleMs ?? 100,
@@ -163,7 +175,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     chat,
     workflow,
     policy,
-    analyzeOptions: options.minVersion ? { versionPolicy: { minimum: options.minVersion } } : {},
+    // Read at each analysis, so setMinVersion applies to the next incident.
+    get analyzeOptions(): AnalyzeOptions {
+      return minVersion ? { versionPolicy: { minimum: minVersion } } : {};
+    },
     channel: LOCAL_CHANNEL,
     onCallUserGroupId: LOCAL_ONCALL_GROUP,
     // No Kubernetes here: an empty node name tells reset-state there is nothing to drain.
@@ -181,6 +196,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     workflow,
     inventory,
     signingSecret,
+    botToken,
+    setMinVersion: (minimum) => {
+      minVersion = minimum;
+    },
     deliver,
     fireAlarm: async (state = 'ALARM') => {
       const event = notReadyAlarmEvent({

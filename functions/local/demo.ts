@@ -1,12 +1,15 @@
 /**
  * `npm run demo`: the whole incident on one machine. A throwaway containerd with a real fault, the
  * real alarm parser, use cases, steps and Bolt app, the Slack stand-in with a Slack-like page where
- * Approve really fixes the daemon. `--auto-approve` runs the loop with no browser; `--fault all`
- * runs every fault and prints a table.
+ * Approve really fixes the daemon. Interactively the page then stays up as a game-day console
+ * (inject the next fault, reset the node) until Ctrl-C; `--auto-approve` runs the loop with no
+ * browser and exits; `--fault all` runs every fault and prints a table.
  */
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Incident } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
+import { DEFAULT_SAFETY_POLICY, validateSafetyPolicy } from '../core/policy.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { fixActionId } from '../core/render/slack.js';
 import {
@@ -18,21 +21,35 @@ import {
   type LocalStack,
   startLocalStack,
 } from './compose.js';
-import { ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
-import { FAULTS, type FaultId } from './sandbox/faults.js';
+import { findingLines, GameDay } from './game-day.js';
+import { alive, ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
+import { FAULTS, type FaultId, snapshotHealthy } from './sandbox/faults.js';
+import { mountPage } from './slack-standin/page.js';
 import type { WorkflowEvent } from './workflow.js';
 
-const USAGE = `Usage: npm run demo -- [--fault ID|list|all] [--auto-approve] [--port N] [--approval-timeout SECONDS]
+const USAGE = `Usage: npm run demo -- [--fault ID|none|list|all] [--auto-approve] [--port N] [--approval-timeout SECONDS]
 
 Rehearse an incident on this machine: a throwaway containerd (Debian's package) with a real fault,
-nodemedic's real pipeline, and a local Slack stand-in with a page where you press Approve.
+nodemedic's real pipeline, and a local Slack stand-in with a page where you press Approve. The page
+stays up after the incident, as a game-day console: inject another fault, or reset the node, from
+there. Ctrl-C stops the demo and removes every process and temp dir it started.
 
-  --fault ID            the fault to inject (default fd-exhaustion); "list" prints them; "all" runs each in turn
+  --fault ID            the fault to inject first (default fd-exhaustion); "none" starts with a healthy
+                        node; "list" prints them; "all" runs each in turn (with --auto-approve)
   --auto-approve        approve the first fix nodemedic offers, as the on-call engineer; no browser needed.
-                        Exits 0 only if the node recovered (with --fault all: every fault that has a fix).
+                        Exits when done: 0 only if the node recovered (with --fault all: every fault that
+                        has a fix).
   --port N              port of the Slack stand-in page (default 8787; 0 picks a free one)
   --approval-timeout S  seconds to wait for an approval before escalating (default 900)
   -h, --help            this text`;
+
+/**
+ * The rehearsal's safety policy: AWS's defaults, except that a node may be fixed again at once.
+ * The game-day console opens one incident after another on the same node within minutes, and the
+ * 15-minute cooldown between fixes would hold every fix after the first. Said on the page too.
+ */
+const REHEARSAL_POLICY = validateSafetyPolicy({ nodeCooldownMinutes: 0 });
+const POLICY_NOTE = `Local policy: node cooldown ${REHEARSAL_POLICY.nodeCooldownMinutes} min (${DEFAULT_SAFETY_POLICY.nodeCooldownMinutes} in AWS), so each new incident on this node can be fixed at once`;
 
 /** One fault's run, for the --fault all table. */
 interface RunResult {
@@ -97,15 +114,25 @@ async function approve(stack: LocalStack, incident: Incident, remediation: Remed
   }
 }
 
+/** What both modes need to know. */
+interface RunOptions {
+  readonly port: number;
+  readonly approvalTimeoutMs: number;
+  /** The installed containerd's version word, the version policy's minimum here. */
+  readonly installed: string;
+}
+
+/** Run one fault with --auto-approve: inject, alarm, approve the first local fix, wait for the end. */
 async function runFault(
   fault: FaultId,
-  options: { autoApprove: boolean; port: number; approvalTimeoutMs: number; installed: string },
+  options: RunOptions,
+  registerSandbox: (sandbox: ContainerdSandbox) => void,
   register: (cleanup: () => Promise<void>) => void,
 ): Promise<RunResult> {
   const spec = FAULTS[fault];
   log(`fault ${fault}: ${spec.description}`);
   const sandbox = await ContainerdSandbox.start();
-  register(() => sandbox.dispose());
+  registerSandbox(sandbox);
   log(`containerd sandbox up in ${sandbox.dir} (socket ${sandbox.address})`);
   await spec.inject(sandbox);
   log(`fault injected: ${fault}`);
@@ -125,18 +152,6 @@ async function runFault(
     },
   });
   register(() => stack.close());
-  if (!options.autoApprove) {
-    const { mountPage } = await import('./slack-standin/page.js');
-    const page = mountPage(stack.standIn, {
-      channel: LOCAL_CHANNEL,
-      users: Object.entries(LOCAL_USER_NAMES).map(([id, name]) => ({ id, name })),
-      groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
-      deliver: stack.deliver,
-      banner: `Rehearsal: fault "${fault}" injected into a real containerd (${options.installed}) in ${sandbox.dir}`,
-      title: 'nodemedic rehearsal',
-    });
-    log(`open the Slack stand-in page: ${page.url}`);
-  }
   log(
     `version policy minimum ${minVersion}${spec.minVersion ? ' (above the installed one, to rehearse outdated-version)' : ' (the installed version: the default policy would flag Debian 1.6 as past end of life)'}`,
   );
@@ -153,11 +168,7 @@ async function runFault(
   );
   if (!analysed) throw new Error('no findings within 2 minutes');
   const causes = analysed.findings.map((f) => f.cause).join(', ') || 'none (healthy)';
-  log(`findings: ${causes}; offered: ${analysed.offered.join(', ') || 'nothing'}`);
-  for (const finding of analysed.findings) {
-    log(`  ${finding.severity} ${finding.cause}: ${finding.summary}`);
-    for (const evidence of finding.evidence.slice(0, 2)) log(`    > ${evidence.text.slice(0, 160)}`);
-  }
+  for (const line of findingLines(analysed)) log(line);
   const findingsMs = findingsAt === null ? Date.now() - started : findingsAt - started;
 
   const awaiting = await waitFor(
@@ -170,28 +181,24 @@ async function runFault(
     return { fault, causes, fix: 'none', result: 'no fix offered', findingsMs, recoveryMs: null };
   }
   const fix = pickFix(awaiting.offered);
-  if (options.autoApprove) {
-    if (!fix) {
-      return {
-        fault,
-        causes,
-        fix: `none runnable here (${awaiting.offered.join(', ')})`,
-        result: 'no local fix',
-        findingsMs,
-        recoveryMs: null,
-      };
-    }
-    await waitFor(
-      stack,
-      () => incidentId,
-      (i) => i.phase === 'awaiting-approval',
-      10_000,
-    );
-    const current = (await stack.store.get(incidentId!))!;
-    await approve(stack, current, fix);
-  } else {
-    log('waiting for you to press a button on the page (Ctrl-C to stop)');
+  if (!fix) {
+    return {
+      fault,
+      causes,
+      fix: `none runnable here (${awaiting.offered.join(', ')})`,
+      result: 'no local fix',
+      findingsMs,
+      recoveryMs: null,
+    };
   }
+  await waitFor(
+    stack,
+    () => incidentId,
+    (i) => i.phase === 'awaiting-approval',
+    10_000,
+  );
+  const current = (await stack.store.get(incidentId!))!;
+  await approve(stack, current, fix);
   const approvedAt = Date.now();
   const final = await stack.workflow.finished(incidentId!);
   const ended = (await stack.store.get(incidentId!))!;
@@ -209,6 +216,87 @@ async function runFault(
     findingsMs,
     recoveryMs: ended.phase === 'recovered' ? Date.now() - approvedAt : null,
   };
+}
+
+/** The parent pid of `pid`, from /proc; null when it is gone. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Call `onGone` when the process that launched the demo ends. `npm run demo` runs it as npm → sh
+ * → tsx → node, and a SIGTERM sent to npm alone (a process manager, `timeout`) ends npm and sh
+ * without passing it on: the demo would serve on, orphaned, with its daemon. So the demo watches
+ * its parent and grandparent, and stops (cleaning up) when either is gone.
+ */
+function watchLaunchers(onGone: () => void): void {
+  const launchers = [process.ppid, parentOf(process.ppid)].filter(
+    (pid): pid is number => pid !== null && pid > 1,
+  );
+  const timer = setInterval(() => {
+    if (launchers.some((pid) => !alive(pid))) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 1000);
+  timer.unref();
+}
+
+/**
+ * The interactive rehearsal: one sandbox node and one local stack for the whole session, the page
+ * with its game-day console, and the first fault (unless none) injected. Returns once the page is
+ * up and the first alarm fired; the page keeps serving until the process is stopped.
+ */
+async function serveConsole(
+  fault: FaultId | null,
+  options: RunOptions,
+  registerSandbox: (sandbox: ContainerdSandbox) => void,
+  register: (cleanup: () => Promise<void>) => void,
+): Promise<void> {
+  const sandbox = await ContainerdSandbox.start();
+  registerSandbox(sandbox);
+  log(`containerd sandbox up in ${sandbox.dir} (socket ${sandbox.address})`);
+  const healthy = snapshotHealthy(sandbox);
+  const stack = await startLocalStack({
+    sandbox,
+    minVersion: options.installed,
+    policy: REHEARSAL_POLICY,
+    approvalTimeoutMs: options.approvalTimeoutMs,
+    port: options.port,
+    onEvent: (event: WorkflowEvent) => log(`  [${event.step}] ${event.detail}`),
+  });
+  register(() => stack.close());
+  const url = stack.standIn.baseUrl;
+  const gameDay = new GameDay({
+    sandbox,
+    stack,
+    healthy,
+    minVersion: options.installed,
+    log,
+    nextSteps: `the page stays up at ${url}: pick a fault there and press "Inject fault" for another incident, or "Reset node" for a healthy daemon; Ctrl-C stops the demo and removes everything it started`,
+  });
+  mountPage(stack.standIn, {
+    channel: LOCAL_CHANNEL,
+    users: Object.entries(LOCAL_USER_NAMES).map(([id, name]) => ({ id, name })),
+    groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
+    deliver: stack.deliver,
+    banner: `Rehearsal on a real containerd (${options.installed}) in ${sandbox.dir}. ${POLICY_NOTE}.`,
+    title: 'nodemedic rehearsal',
+    console: gameDay,
+  });
+  log(`open the Slack stand-in page: ${url}`);
+  log(POLICY_NOTE);
+  log(
+    'version policy minimum: the installed version (the default policy would flag Debian 1.6 as past end of life), except for outdated-version',
+  );
+  if (fault) await gameDay.inject(fault);
+  else log('no fault injected: pick one on the page and press "Inject fault"');
+  log('Ctrl-C stops the demo and removes every process and temp dir it started');
 }
 
 function table(results: readonly RunResult[]): string {
@@ -270,8 +358,8 @@ export async function main(argv: string[]): Promise<number> {
       );
     return 0;
   }
-  if (fault !== 'all' && !faultIds.includes(fault as FaultId)) {
-    process.stderr.write(`demo: unknown fault "${fault}"; known: ${faultIds.join(', ')}, all, list\n`);
+  if (fault !== 'all' && fault !== 'none' && !faultIds.includes(fault as FaultId)) {
+    process.stderr.write(`demo: unknown fault "${fault}"; known: ${faultIds.join(', ')}, none, all, list\n`);
     return 2;
   }
   const port = Number(values.port ?? (values['auto-approve'] ? '0' : '8787'));
@@ -300,37 +388,98 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  const autoApprove = values['auto-approve'] === true;
+  if (fault === 'all' && !autoApprove) {
+    process.stderr.write(
+      'demo: --fault all runs every fault without a browser: add --auto-approve (or start one fault and pick the next on the page)\n',
+    );
+    return 2;
+  }
+  if (fault === 'none' && autoApprove) {
+    process.stderr.write('demo: --fault none with --auto-approve has nothing to approve\n');
+    return 2;
+  }
+
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
     while (cleanups.length) await cleanups.pop()!().catch(() => {});
   };
-  let interrupted = false;
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log('stopping: cleaning up every process the demo started');
-    void cleanup().then(() => process.exit(130));
+  // The last resort when the process exits without the async cleanup (an uncaught error, a
+  // process.exit elsewhere): kill each sandbox's daemon and remove its dir, synchronously.
+  const sandboxes = new Set<ContainerdSandbox>();
+  const onExit = () => {
+    for (const sandbox of sandboxes) {
+      try {
+        const pid = sandbox.pid();
+        if (pid !== null) process.kill(pid, 'SIGKILL');
+      } catch {
+        // The daemon ended meanwhile: nothing to kill.
+      }
+      rmSync(sandbox.dir, { recursive: true, force: true });
+    }
+  };
+  const register = (sandbox: ContainerdSandbox) => {
+    sandboxes.add(sandbox);
+    cleanups.push(async () => {
+      await sandbox.dispose();
+      sandboxes.delete(sandbox);
+    });
+  };
+  let stoppingAt: number | null = null;
+  const stop = (code: number, why: string) => {
+    if (stoppingAt !== null) {
+      // One Ctrl-C reaches this process several times at once: from the terminal (the whole
+      // process group) and relayed by npm and tsx. Only a later one means "stop now"; the exit
+      // handler still kills the daemons and removes the dirs.
+      if (Date.now() - stoppingAt > 2000) process.exit(code);
+      return;
+    }
+    stoppingAt = Date.now();
+    log(`${why}: cleaning up every process and temp dir the demo started`);
+    void cleanup().then(() => {
+      log('stopped: nothing the demo started is left');
+      process.exit(code);
+    });
+  };
+  const onSignal = (signal: NodeJS.Signals) => stop(130, `${signal}`);
+  const onCrash = (error: unknown) => {
+    process.stderr.write(
+      `demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    stop(1, 'crashed');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  process.on('exit', onExit);
+  const options: RunOptions = { port, approvalTimeoutMs: timeoutSeconds * 1000, installed };
+
+  if (!autoApprove) {
+    watchLaunchers(() => stop(143, 'the npm process that started the demo ended'));
+    // Serves until Ctrl-C (or SIGTERM): the signal handler cleans up and exits.
+    try {
+      await serveConsole(fault === 'none' ? null : (fault as FaultId), options, register, (c) =>
+        cleanups.push(c),
+      );
+    } catch (error) {
+      const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      log(
+        `the rehearsal failed: ${(error as Error).message}${inUse ? ` (another demo on port ${port}? pass --port 0 for a free one)` : ''}`,
+      );
+      await cleanup();
+      return 1;
+    }
+    return new Promise<number>(() => {});
+  }
 
   const faults = fault === 'all' ? faultIds : [fault as FaultId];
   const results: RunResult[] = [];
   try {
     for (const id of faults) {
       try {
-        results.push(
-          await runFault(
-            id,
-            {
-              autoApprove: values['auto-approve'] === true,
-              port,
-              approvalTimeoutMs: timeoutSeconds * 1000,
-              installed,
-            },
-            (c) => cleanups.push(c),
-          ),
-        );
+        results.push(await runFault(id, options, register, (c) => cleanups.push(c)));
       } catch (error) {
         log(`fault ${id} failed: ${(error as Error).message}`);
         results.push({
@@ -346,8 +495,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } finally {
     await cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+    process.off('exit', onExit);
   }
   process.stdout.write(`\n${table(results)}\n`);
   // A run succeeds when every fault that got a runnable fix recovered, and none errored.
@@ -356,7 +507,6 @@ export async function main(argv: string[]): Promise<number> {
       r.result.startsWith('error') ||
       (r.fix !== 'none' && !r.fix.startsWith('none') && r.result !== 'recovered'),
   );
-  if (!values['auto-approve']) return failed.some((r) => r.result.startsWith('error')) ? 1 : 0;
   return failed.length === 0 ? 0 : 1;
 }
 

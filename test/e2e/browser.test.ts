@@ -1,50 +1,30 @@
 /**
- * The local rehearsal in a real browser (issue 5). Debian's chromium, driven by playwright-core,
- * opens the Slack-like page that the stand-in serves; behind it run the real Bolt app, the real
- * workflow steps and a real containerd sandbox with its fd limit exhausted. The page must show the
- * findings, refuse a fix pressed by someone not on call (and tell only them), and run the fix an
- * on-call engineer approves until the card says "Recovered" and the daemon answers with a higher
- * fd limit. Before that, the page's HTTP routes and its rendering of untrusted Block Kit are
- * specified on their own, without a daemon.
+ * The rehearsal page on its own (issue 5): its HTTP routes, the game-day console's routes, and how
+ * Debian's chromium, driven by playwright-core, renders untrusted Block Kit and asks before a
+ * destructive button. The page behind `npm run demo` itself, with a real containerd, is
+ * test/e2e/rehearsal.test.ts.
  *
- * Without chromium or containerd the browser suites are skipped locally and fail under CI=true.
+ * Without chromium the browser suite is skipped locally and fails under CI=true.
  */
 
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../functions/core/errors.js';
+import { LOCAL_USER_NAMES, LOCAL_USERS } from '../../functions/local/compose.js';
 import {
-  LOCAL_CHANNEL,
-  LOCAL_ONCALL_GROUP,
-  LOCAL_USER_NAMES,
-  LOCAL_USERS,
-  type LocalStack,
-  startLocalStack,
-} from '../../functions/local/compose.js';
-import { ContainerdSandbox, installedContainerd } from '../../functions/local/sandbox/containerd.js';
-import { FAULTS } from '../../functions/local/sandbox/faults.js';
-import { type MountedPage, mountPage, type PageState } from '../../functions/local/slack-standin/page.js';
+  ConsoleRefusedError,
+  type MountedPage,
+  mountPage,
+  type PageConsole,
+  type PageState,
+} from '../../functions/local/slack-standin/page.js';
 import { SlackStandIn, signSlackRequest } from '../../functions/local/slack-standin/server.js';
-import { requireContainerd } from '../support/containerd.js';
-import { nofile } from '../support/fixes.js';
+import { CHROMIUM, CHROMIUM_ARGS, requireTools } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-/** The launch flags of the brief: headless, offline, no first-run or background traffic. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'demo-page.png');
 const TOKEN = 'xoxb-page-test';
 const SECRET = 'page-test-secret';
 const CHANNEL = 'C0PAGE';
@@ -52,17 +32,6 @@ const USERS = [LOCAL_USERS.onCall, LOCAL_USERS.onCallSecond, LOCAL_USERS.visitor
   id,
   name: LOCAL_USER_NAMES[id]!,
 }));
-
-/** True when this machine can run the browser suites; under CI a missing piece fails the run. */
-function requireTools(needContainerd: boolean): boolean {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') {
-      throw new Error(`chromium (${CHROMIUM}) is required under CI=true (apt-get install chromium)`);
-    }
-    return false;
-  }
-  return !needContainerd || requireContainerd();
-}
 
 /** A click the way the page's script sends it. */
 function postClick(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -346,13 +315,118 @@ describe('the page over HTTP', () => {
   });
 });
 
+describe('the game-day console over HTTP', () => {
+  let standIn: SlackStandIn;
+  let url: string;
+  const calls: string[] = [];
+  let injectBlocked: string | null = null;
+  /** A console that records what the page asked for; the real one is driven in rehearsal.test.ts. */
+  const console: PageConsole = {
+    faults: [
+      { id: 'daemon-stopped', description: 'containerd stopped' },
+      { id: 'grpc-limits', description: 'tiny gRPC limits' },
+    ],
+    status: () => ({ note: 'idle', fault: null, injectBlocked, resetBlocked: null }),
+    inject: async (fault) => {
+      if (injectBlocked) throw new ConsoleRefusedError(`cannot inject ${fault} now: ${injectBlocked}`);
+      calls.push(`inject ${fault}`);
+      return `injected ${fault}`;
+    },
+    reset: async () => {
+      calls.push('reset');
+      return 'node reset';
+    },
+  };
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(new URL(path, url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    standIn = await SlackStandIn.start({ botToken: TOKEN, signingSecret: SECRET });
+    ({ url } = mountPage(standIn, {
+      channel: CHANNEL,
+      users: USERS,
+      deliver: recordingDeliver().deliver,
+      console,
+    }));
+  });
+  afterAll(async () => {
+    await standIn.close();
+  });
+
+  it('puts the faults and the console status into the page state', async () => {
+    const state = (await (await fetch(new URL('_page/state', url))).json()) as PageState;
+    expect(state.console).toEqual({
+      faults: console.faults,
+      status: { note: 'idle', fault: null, injectBlocked: null, resetBlocked: null },
+    });
+  });
+
+  it('injects a listed fault and resets the node, answering what was done', async () => {
+    const injected = await post('_page/console/inject', { fault: 'grpc-limits' });
+    expect(injected.status).toBe(200);
+    expect(await injected.json()).toEqual({ ok: true, message: 'injected grpc-limits' });
+    const reset = await post('_page/console/reset', {});
+    expect(await reset.json()).toEqual({ ok: true, message: 'node reset' });
+    expect(calls.splice(0)).toEqual(['inject grpc-limits', 'reset']);
+  });
+
+  it.each([
+    [
+      'a fault that is not listed',
+      () => post('_page/console/inject', { fault: 'rm -rf /' }),
+      400,
+      'unknown_fault',
+    ],
+    ['an inject without a fault', () => post('_page/console/inject', {}), 400, 'unknown_fault'],
+    [
+      'a cross-site text/plain inject',
+      () =>
+        post('_page/console/inject', '{"fault":"daemon-stopped"}', {
+          'content-type': 'text/plain',
+          origin: 'http://evil.example',
+        }),
+      403,
+      'cross_origin',
+    ],
+    [
+      'a same-origin text/plain reset',
+      () => post('_page/console/reset', '{}', { 'content-type': 'text/plain' }),
+      415,
+      'unsupported_media_type',
+    ],
+  ] as const)('refuses %s with a named error and does nothing', async (_, send, status, error) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(await res.json()).toMatchObject({ ok: false, error, message: expect.any(String) });
+    expect(calls).toEqual([]);
+  });
+
+  it('answers 409 with the reason when the console cannot act now', async () => {
+    injectBlocked = 'an incident is open (awaiting-approval)';
+    try {
+      const res = await post('_page/console/inject', { fault: 'daemon-stopped' });
+      expect(res.status).toBe(409);
+      expect(await res.json()).toMatchObject({
+        ok: false,
+        error: 'console_busy',
+        message: expect.stringContaining('an incident is open'),
+      });
+      expect(calls).toEqual([]);
+    } finally {
+      injectBlocked = null;
+    }
+  });
+});
+
 describe.skipIf(!requireTools(false))('the page in chromium', () => {
   let context: BrowserContext;
   let profile: string;
-  let artifacts: string;
 
   beforeAll(async () => {
-    artifacts = await mkdtemp(join(tmpdir(), 'nodemedic-e2e-'));
     profile = await mkdtemp(join(tmpdir(), 'nodemedic-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -364,7 +438,6 @@ describe.skipIf(!requireTools(false))('the page in chromium', () => {
   afterAll(async () => {
     await context?.close();
     if (profile) await rm(profile, { recursive: true, force: true });
-    // The screenshots stay in `artifacts` for a person to look at; its path is printed.
   });
 
   describe('rendering what a node wrote', () => {
@@ -500,117 +573,10 @@ describe.skipIf(!requireTools(false))('the page in chromium', () => {
       });
     });
   });
-
-  describe.skipIf(!requireTools(true))('the rehearsal: fd exhaustion in a real containerd', () => {
-    let sandbox: ContainerdSandbox;
-    let stack: LocalStack;
-    let tab: Page;
-    let injectedLimit: number;
-    const events: { step: string; detail: string }[] = [];
-    /** The fix for the finding: the local stack asks for a limit this machine can grant. */
-    const fix = 'raise-nofile';
-
-    beforeAll(async () => {
-      sandbox = await ContainerdSandbox.start();
-      await FAULTS['fd-exhaustion'].inject(sandbox);
-      injectedLimit = nofile(sandbox).hard;
-      stack = await startLocalStack({
-        sandbox,
-        // Judge the installed containerd as current: this test is about the fd fault only.
-        minVersion: installedVersion(),
-        onEvent: (e) => events.push({ step: e.step, detail: e.detail }),
-      });
-    });
-    afterAll(async () => {
-      await tab?.close();
-      await stack?.close();
-      await sandbox?.dispose();
-    });
-
-    it('shows the findings of the alarm it fired, with the fix buttons', async () => {
-      const mounted = mountPage(stack.standIn, {
-        channel: LOCAL_CHANNEL,
-        users: USERS,
-        deliver: stack.deliver,
-        groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
-        banner: `Fault injected: fd-exhaustion (${FAULTS['fd-exhaustion'].description})`,
-        title: 'nodemedic · local rehearsal',
-      });
-      tab = await context.newPage();
-      await tab.goto(mounted.url);
-      const started = Date.now();
-
-      expect(await stack.fireAlarm()).toMatchObject({ kind: 'opened' });
-      await tab.getByTestId(`action-nm_fix:${fix}`).waitFor({ timeout: 120_000 });
-      console.info(`e2e: fireAlarm → findings visible on the page in ${Date.now() - started} ms`);
-
-      const findings = await text(tab.getByTestId('findings'));
-      expect(findings).toContain('fd-exhaustion');
-      expect(findings).toMatch(/open-file limit \(\d+ of \d+\)/);
-      expect(await text(tab.getByTestId('phase'))).toMatch(/^Awaiting approval: i-0de30c0ffee000001/);
-      expect(await text(tab.getByTestId('card'))).toContain('nodemedic-node-not-ready-local');
-
-      const shot = await tab.screenshot({ fullPage: true });
-      const own = join(artifacts, 'findings.png');
-      await writeFile(own, shot);
-      if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(SCREENSHOT)) {
-        await mkdir(dirname(SCREENSHOT), { recursive: true });
-        await writeFile(SCREENSHOT, shot);
-      }
-      console.info(`e2e: screenshot at findings time: ${own}`);
-    }, 180_000);
-
-    it('refuses the fix pressed by someone not on call, tells only them, and leaves the daemon alone', async () => {
-      const pid = sandbox.runningPid();
-      await tab.getByTestId('user-picker').selectOption(LOCAL_USERS.visitor);
-      await tab.getByTestId(`action-nm_fix:${fix}`).click();
-
-      const refusal = tab.getByTestId('ephemeral');
-      await refusal.waitFor();
-      const shown = await text(refusal);
-      console.info(`e2e: refusal as mallory: ${JSON.stringify(shown)}`);
-      expect(shown).toContain('Only visible to you');
-      expect(shown).toMatch(/on-call group.*refused/);
-
-      expect(sandbox.pid()).toBe(pid);
-      expect(nofile(sandbox).hard).toBe(injectedLimit);
-      expect(events.map((e) => e.step)).not.toContain('approved');
-      expect(await text(tab.getByTestId('phase'))).toMatch(/^Awaiting approval/);
-
-      await tab.getByTestId('user-picker').selectOption(LOCAL_USERS.onCall);
-      await tab.waitForFunction('document.querySelectorAll(\'[data-testid="ephemeral"]\').length === 0');
-    });
-
-    it('runs the fix the on-call engineer approves; the card reaches Recovered and the daemon has more fds', async () => {
-      const started = Date.now();
-      await tab.getByTestId(`action-nm_fix:${fix}`).click();
-      await tab
-        .getByTestId('phase')
-        .getByText(/^(Recovered|Escalated):/)
-        .waitFor({ timeout: 240_000 });
-      console.info(`e2e: approve → card final in ${Date.now() - started} ms`);
-
-      expect(await text(tab.getByTestId('phase')), JSON.stringify(events)).toMatch(/^Recovered:/);
-      expect(await text(tab.getByTestId('findings'))).toMatch(/Approved .* by @alice \(on call\)/);
-      const outcome = await text(tab.getByTestId('thread').getByTestId('reply').last());
-      expect(outcome).toMatch(/Recovered/);
-      expect(outcome).toContain(fix);
-      expect(await sandbox.answers()).toBe(true);
-      expect(nofile(sandbox).hard).toBeGreaterThan(injectedLimit);
-      await tab.screenshot({ path: join(artifacts, 'recovered.png'), fullPage: true });
-    }, 300_000);
-  });
 });
 
 /** What a person sees in an element: rendered text, line breaks included, hidden parts left out. */
 function text(locator: Locator): Promise<string> {
   // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, and the rendered text is the point
   return locator.innerText();
-}
-
-/** The installed containerd's X.Y.Z. */
-function installedVersion(): string {
-  const installed = installedContainerd();
-  if (!installed) throw new Error('cannot read the installed containerd version from `containerd --version`');
-  return installed.release;
 }

@@ -1,4 +1,5 @@
 /** The Slack stand-in speaks the Web API like Slack: tokens, JSON and form bodies, state, signatures. */
+import { request as httpRequest } from 'node:http';
 import { isValidSlackRequest } from '@slack/bolt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlackStandIn, signSlackRequest } from '../../functions/local/slack-standin/server.js';
@@ -236,5 +237,130 @@ describe('requests Slack sends to the app', () => {
     expect(signSlackRequest('8f742231b10e8888abcd99yyyzzz85a5', 1531420618, body)).toBe(
       'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503',
     );
+  });
+});
+
+/** A POST with headers fetch would not let a caller set (Host), as a browser or a rebound name sends it. */
+function rawPost(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+    });
+    req.on('error', reject).end(body);
+  });
+}
+
+describe('every route behind the Host and Origin guard (issue 11, item 7)', () => {
+  /** A findings message with a button, and the response_url a click on it hands to the app. */
+  async function clickedMessage(channel: string) {
+    const posted = await call(
+      'chat.postMessage',
+      {
+        channel,
+        text: 'findings',
+        blocks: [
+          {
+            type: 'actions',
+            elements: [{ type: 'button', action_id: 'nm_deny', text: { type: 'plain_text', text: 'Deny' } }],
+          },
+        ],
+      },
+      'json',
+    );
+    const ts = posted.json.ts as string;
+    const click = standIn.clickRequest({ channel, messageTs: ts, actionId: 'nm_deny', user: 'U0A' });
+    const responseUrl = JSON.parse(new URLSearchParams(click.body).get('payload')!).response_url as string;
+    return { ts, responseUrl };
+  }
+  /** What a page on another site would post: a disguised fix button in place of the findings. */
+  const forged = JSON.stringify({
+    replace_original: true,
+    text: 'fixed',
+    blocks: [
+      {
+        type: 'actions',
+        elements: [
+          {
+            type: 'button',
+            action_id: 'nm_fix:reset-state',
+            text: { type: 'plain_text', text: 'Acknowledge' },
+          },
+        ],
+      },
+    ],
+  });
+
+  it('refuses a cross-origin text/plain POST to /response, and the message stays as it was', async () => {
+    const { ts, responseUrl } = await clickedMessage('C0G1');
+    const before = standIn.requests.length;
+    const res = await rawPost(responseUrl, forged, {
+      'content-type': 'text/plain',
+      origin: 'http://evil.example',
+    });
+    expect(res).toEqual({
+      status: 403,
+      json: { ok: false, error: 'cross_origin', message: expect.stringContaining('evil.example') },
+    });
+    expect(standIn.message('C0G1', ts)?.text).toBe('findings');
+    expect(standIn.requests).toHaveLength(before);
+  });
+
+  it('applies a response only with the key its click handed out, and only as JSON', async () => {
+    const { ts, responseUrl } = await clickedMessage('C0G2');
+    const keyless = responseUrl.replace(/&key=[0-9a-f]+/, '');
+    expect(keyless).not.toBe(responseUrl);
+    const json = { 'content-type': 'application/json' };
+    expect((await rawPost(keyless, forged, json)).json).toMatchObject({ error: 'invalid_response_url' });
+    expect((await rawPost(`${keyless}&key=${'0'.repeat(32)}`, forged, json)).status).toBe(404);
+    expect((await rawPost(responseUrl, forged, { 'content-type': 'text/plain' })).status).toBe(415);
+    expect(standIn.message('C0G2', ts)?.text).toBe('findings');
+
+    expect((await rawPost(responseUrl, forged, json)).json).toEqual({ ok: true });
+    expect(standIn.message('C0G2', ts)?.text).toBe('fixed');
+  });
+
+  it('refuses a cross-origin text/plain POST to the Web API, even with the right token', async () => {
+    const before = standIn.messages('C0G3').length;
+    const res = await rawPost(
+      `${standIn.apiUrl}chat.postMessage`,
+      `token=${TOKEN}&channel=C0G3&text=${encodeURIComponent('<!channel> approve here')}`,
+      { 'content-type': 'text/plain', origin: 'http://evil.example' },
+    );
+    expect(res.status).toBe(403);
+    expect(res.json).toMatchObject({ ok: false, error: 'cross_origin' });
+    expect(standIn.messages('C0G3')).toHaveLength(before);
+  });
+
+  it('refuses a request addressed to another host name (DNS rebinding), on every route', async () => {
+    for (const path of ['api/auth.test', 'response', 'anything']) {
+      const res = await rawPost(`${standIn.baseUrl}${path}`, '{}', {
+        'content-type': 'application/json',
+        host: 'rebound.example',
+        authorization: `Bearer ${TOKEN}`,
+      });
+      expect(res.status, path).toBe(403);
+      expect(res.json, path).toMatchObject({ ok: false, error: 'wrong_host' });
+    }
+  });
+
+  it('answers its own origin, by 127.0.0.1 or localhost', async () => {
+    const port = new URL(standIn.baseUrl).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+      const res = await rawPost(`${standIn.apiUrl}auth.test`, '{}', {
+        'content-type': 'application/json',
+        host,
+        origin: `http://${host}`,
+        authorization: `Bearer ${TOKEN}`,
+      });
+      expect(res.json, host).toMatchObject({ ok: true });
+    }
   });
 });

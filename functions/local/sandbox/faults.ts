@@ -2,7 +2,7 @@
  * Real faults to inject into a {@link ContainerdSandbox}, one per cause the integration tests
  * prove. Each one breaks the daemon the way it breaks on a node; none of them fakes an output.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CauseId } from '../../core/model.js';
 import { type ContainerdSandbox, run } from './containerd.js';
@@ -124,4 +124,50 @@ export function invalidConfigLine(sb: ContainerdSandbox): number | null {
   const lines = readFileSync(sb.configPath, 'utf8').split('\n');
   const i = lines.indexOf(INVALID_CONFIG_LINE);
   return i < 0 ? null : i + 1;
+}
+
+/** What a healthy sandbox looks like, taken right after it started: its config and its drop-ins. */
+export interface HealthyNode {
+  readonly config: string;
+  readonly dropIns: ReadonlySet<string>;
+}
+
+function dropInDir(sb: ContainerdSandbox): string {
+  return join(sb.systemdDir, 'containerd.service.d');
+}
+
+/** Remember the sandbox as it is now (call it while it is healthy) for {@link restoreHealthy}. */
+export function snapshotHealthy(sb: ContainerdSandbox): HealthyNode {
+  return { config: readFileSync(sb.configPath, 'utf8'), dropIns: new Set(readdirSync(dropInDir(sb))) };
+}
+
+/**
+ * Put the sandbox back to the node {@link snapshotHealthy} saw, whatever faults and fixes ran since:
+ * the held connections closed, its config and drop-ins as they were, a fresh root and state (a
+ * corrupt meta.db, or a root reset-state moved aside, do not survive), an empty log (old faults'
+ * lines must not become the next diagnosis's evidence), and the daemon started. Rejects with the
+ * log tail when the daemon does not answer afterwards.
+ */
+export async function restoreHealthy(sb: ContainerdSandbox, healthy: HealthyNode): Promise<void> {
+  sb.releaseConnections();
+  await sb.stopDaemon();
+  writeFileSync(sb.configPath, healthy.config);
+  for (const name of readdirSync(dropInDir(sb))) {
+    if (!healthy.dropIns.has(name)) rmSync(join(dropInDir(sb), name), { recursive: true, force: true });
+  }
+  for (const dir of [sb.root, sb.state]) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
+  writeFileSync(sb.logFile, '');
+  // The stand-in loads LimitNOFILE from the drop-ins at daemon-reload, as systemd does.
+  const reload = await sb.systemctl('daemon-reload');
+  if (reload.code !== 0) throw new Error(`systemctl daemon-reload failed: ${reload.stderr.trim()}`);
+  await sb.systemctl('reset-failed', 'containerd');
+  await sb.startDaemon();
+  // The start waits up to 10 s for an answer; a loaded machine may need a little longer.
+  for (let attempt = 1; !(await sb.answers()); attempt++) {
+    if (attempt >= 4)
+      throw new Error(`containerd in ${sb.dir} does not answer after the reset: ${sb.logTail()}`);
+  }
 }

@@ -35,6 +35,7 @@
   const $ = (id) => document.getElementById(id);
   const picker = $('user-picker');
   const messagesEl = $('messages');
+  const faultPicker = $('fault-picker');
 
   let selectedUser = null;
   let lastJson = '';
@@ -43,6 +44,8 @@
   let toastTimer = null;
   /** The button waiting for the confirm dialog's answer. */
   let confirming = null;
+  /** True while this page waits for an inject or a reset it asked for. */
+  let consoleBusy = false;
 
   /** Create an element with attributes (never `on*` from data) and text/element children. */
   function el(tag, attrs, ...children) {
@@ -348,6 +351,53 @@
       picker.replaceChildren(...state.users.map((u) => el('option', { value: u.id }, u.name)));
     }
     picker.value = state.user;
+    renderConsole();
+  }
+
+  /** The game-day console: the fault picker, Inject and Reset, and what the console last did. */
+  function renderConsole() {
+    const c = state.console;
+    $('console').hidden = !c;
+    if (!c) return;
+    const ids = c.faults.map((f) => f.id).join(',');
+    if (faultPicker.dataset.ids !== ids) {
+      faultPicker.replaceChildren(...c.faults.map((f) => el('option', { value: f.id }, f.id)));
+      faultPicker.dataset.ids = ids;
+      if (c.status.fault) faultPicker.value = c.status.fault;
+    }
+    const chosen = c.faults.find((f) => f.id === faultPicker.value);
+    $('fault-description').textContent = chosen ? chosen.description : '';
+    const { note, injectBlocked, resetBlocked } = c.status;
+    $('inject').disabled = consoleBusy || Boolean(injectBlocked);
+    $('reset-node').disabled = consoleBusy || Boolean(resetBlocked);
+    $('inject').title = injectBlocked ?? 'Inject this fault into the node and fire a new NotReady alarm';
+    $('reset-node').title = resetBlocked ?? 'Restore a healthy containerd on the node';
+    const status = $('console-status');
+    status.textContent = injectBlocked ? `${note} Inject waits: ${injectBlocked}.` : note;
+    status.className = injectBlocked ? 'console-status blocked' : 'console-status';
+  }
+
+  /** Ask the console to act; the answer (or the refusal and its reason) shows as a toast. */
+  async function consoleAction(path, body, label) {
+    consoleBusy = true;
+    if (state) renderConsole();
+    try {
+      const res = await fetch(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const answer = await res.json();
+      if (!res.ok || !answer.ok) toast(`${label} refused: ${answer.message ?? `HTTP ${res.status}`}`, true);
+      else toast(answer.message, false);
+    } catch (err) {
+      toast(`${label} failed: ${err instanceof Error ? err.message : String(err)}`, true);
+    } finally {
+      consoleBusy = false;
+      // Draw the console again even when the state did not change meanwhile.
+      lastJson = '';
+      refresh();
+    }
   }
 
   function toast(text, isError) {
@@ -459,6 +509,13 @@
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && confirming) closeConfirm();
   });
+  faultPicker.addEventListener('change', () => {
+    if (state) renderConsole();
+  });
+  $('inject').addEventListener('click', () =>
+    consoleAction('/_page/console/inject', { fault: faultPicker.value }, 'Inject'),
+  );
+  $('reset-node').addEventListener('click', () => consoleAction('/_page/console/reset', {}, 'Reset'));
   picker.addEventListener('change', () => {
     selectedUser = picker.value;
     refresh();

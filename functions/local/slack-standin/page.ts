@@ -3,7 +3,8 @@
  * channel with nodemedic's status card as thread root, the thread under it, the ephemerals of the
  * user the page acts as, and the buttons rendered from the real Block Kit. A click becomes the
  * interactivity request Slack would send (signed by the stand-in) and goes to the real Bolt app
- * through `deliver`, so what the page shows is what the app did, never a simulation of it.
+ * through `deliver`, so what the page shows is what the app did, never a simulation of it. With a
+ * console (the demo's game day), a bar above the channel injects the next fault or resets the node.
  *
  * The page itself is plain HTML/CSS/JS (page.html, page.css, page-client.js beside this file, read
  * at mount time; not page.js, which tsx and vitest would load in place of this module): no build step
@@ -11,7 +12,7 @@
  * from a node, an alarm or a user, so the browser side builds DOM nodes with `textContent` only.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { InvalidInputError } from '../../core/errors.js';
 import type { SlackStandIn, StandInMessage, StandInRouteContext } from './server.js';
 
@@ -35,6 +36,45 @@ export interface PageOptions {
   title?: string;
   /** Slack user groups by id, so `<!subteam^S…>` mentions read as a name. @default none */
   groups?: { id: string; name: string }[];
+  /** A game-day console above the channel: inject a fault into the running node, or reset it. @default none */
+  console?: PageConsole;
+}
+
+/**
+ * What the page's game-day console drives (the demo's node and alarm). The page checks what it can
+ * (the fault is one of `faults`, the request is JSON from this origin) and the console the rest.
+ */
+export interface PageConsole {
+  /** The faults the user can pick, in the order shown; the first is preselected. */
+  readonly faults: readonly { id: string; description: string }[];
+  /** What the console shows now. */
+  status(): ConsoleStatus | Promise<ConsoleStatus>;
+  /**
+   * Inject `fault` into the node and fire a fresh alarm; resolves with a line saying what was done.
+   * Rejects with {@link ConsoleRefusedError} when it cannot now (a fix is running, an incident is open).
+   */
+  inject(fault: string): Promise<string>;
+  /** Restore a healthy node (and close an open incident by its alarm going back to OK). */
+  reset(): Promise<string>;
+}
+
+/** The console's status, as `GET /_page/state` carries it. */
+export interface ConsoleStatus {
+  /** The last thing the console did, or what it waits for. */
+  readonly note: string;
+  /** The fault last injected, preselected in the picker; null before the first one. */
+  readonly fault: string | null;
+  /** Why an inject would be refused right now, or null when it is allowed. */
+  readonly injectBlocked: string | null;
+  /** Why a reset would be refused right now, or null when it is allowed. */
+  readonly resetBlocked: string | null;
+}
+
+/** The console cannot do this now (answered HTTP 409 with the reason). */
+export class ConsoleRefusedError extends InvalidInputError {
+  constructor(message: string) {
+    super(message, { code: 'console_busy' });
+  }
 }
 
 /** What {@link mountPage} returns. */
@@ -77,6 +117,11 @@ export interface PageState {
   readonly groups: readonly { id: string; name: string }[];
   /** Channel-level messages, oldest first, each with its replies (oldest first). */
   readonly messages: readonly PageThread[];
+  /** The game-day console, when the page has one. */
+  readonly console: null | {
+    readonly faults: readonly { id: string; description: string }[];
+    readonly status: ConsoleStatus;
+  };
 }
 
 /** The page's static files, read once per mount relative to this module. */
@@ -101,8 +146,8 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Largest click body the page accepts; a real one is about 150 bytes. */
-const MAX_CLICK_BODY = 4096;
+/** Largest body a page route accepts; a real click is about 150 bytes. */
+const MAX_BODY = 4096;
 
 /** An error answered to the page as `{ ok: false, error, message }` with an HTTP status. */
 class PageRequestError extends InvalidInputError {
@@ -118,7 +163,9 @@ class PageRequestError extends InvalidInputError {
 /**
  * Mount the page on a running stand-in: `GET /` (the page), `GET /_page/state?user=U…` (the
  * channel as the page draws it) and `POST /_page/click` (`{ messageTs, actionId, user }` → a signed
- * click delivered to the app → `{ ok, statusCode }`). Throws {@link InvalidInputError} for options
+ * click delivered to the app → `{ ok, statusCode }`); with a console, also
+ * `POST /_page/console/inject` (`{ fault }`) and `POST /_page/console/reset` (`{}`), each answering
+ * `{ ok, message }`, or 409 with the reason when the console cannot act now. Throws {@link InvalidInputError} for options
  * it cannot serve (no channel, no user, duplicate user ids).
  */
 export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedPage {
@@ -128,12 +175,12 @@ export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedP
   const names = new Map(users.map((u) => [u.id, u.name]));
   const title = options.title ?? 'nodemedic · local rehearsal';
   let banner: string | null = options.banner ?? null;
-  const host = new URL(standIn.baseUrl).host;
+  const gameDay = options.console;
 
   for (const [path, asset] of Object.entries(ASSETS)) {
     const content = readFileSync(new URL(asset.file, import.meta.url));
     standIn.addRoute('GET', path, (ctx) =>
-      guarded(ctx, host, () => {
+      guarded(ctx, () => {
         ctx.res.writeHead(200, {
           'content-type': asset.type,
           'cache-control': 'no-store',
@@ -146,7 +193,7 @@ export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedP
   }
 
   standIn.addRoute('GET', '/_page/state', (ctx) =>
-    guarded(ctx, host, () => {
+    guarded(ctx, async () => {
       const user = ctx.url.searchParams.get('user') ?? users[0]!.id;
       if (!names.has(user)) {
         throw new PageRequestError(400, 'unknown_user', `user ${JSON.stringify(user)} is not in the picker`);
@@ -159,13 +206,14 @@ export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedP
         users,
         groups,
         messages: threads(standIn.messages(options.channel), user, standIn.bot.userId, names),
+        console: gameDay ? { faults: gameDay.faults, status: await gameDay.status() } : null,
       };
       sendJson(ctx.res, 200, state);
     }),
   );
 
   standIn.addRoute('POST', '/_page/click', (ctx) =>
-    guarded(ctx, host, async () => {
+    guarded(ctx, async () => {
       const click = parseClick(ctx, names);
       const message = standIn.message(options.channel, click.messageTs);
       if (!message || (message.ephemeral_for !== undefined && message.ephemeral_for !== click.user)) {
@@ -196,6 +244,41 @@ export function mountPage(standIn: SlackStandIn, options: PageOptions): MountedP
       sendJson(ctx.res, 200, { ok: true, statusCode: answer.statusCode });
     }),
   );
+
+  if (gameDay) {
+    const faultIds = new Set(gameDay.faults.map((f) => f.id));
+    const consoleRoute = (path: string, act: (body: Record<string, unknown>) => Promise<string>) =>
+      standIn.addRoute('POST', path, (ctx) =>
+        guarded(ctx, async () => {
+          const body = jsonObject(ctx);
+          let message: string;
+          try {
+            message = await act(body);
+          } catch (err) {
+            if (err instanceof PageRequestError) throw err;
+            if (err instanceof ConsoleRefusedError) throw new PageRequestError(409, err.code, err.message);
+            throw new PageRequestError(
+              500,
+              'console_failed',
+              err instanceof Error ? err.message : String(err),
+            );
+          }
+          sendJson(ctx.res, 200, { ok: true, message });
+        }),
+      );
+    consoleRoute('/_page/console/inject', (body) => {
+      const fault = body.fault;
+      if (typeof fault !== 'string' || !faultIds.has(fault)) {
+        throw new PageRequestError(
+          400,
+          'unknown_fault',
+          `fault ${JSON.stringify(fault)} is not one of ${[...faultIds].join(', ')}`,
+        );
+      }
+      return gameDay.inject(fault);
+    });
+    consoleRoute('/_page/console/reset', () => gameDay.reset());
+  }
 
   return {
     url: standIn.baseUrl,
@@ -229,14 +312,11 @@ function validateOptions(options: PageOptions): void {
 }
 
 /**
- * Run a page route: only for requests addressed to this server by its own name (a page elsewhere
- * cannot rebind a hostname onto it), answering a {@link PageRequestError} as JSON.
+ * Run a page route, answering a {@link PageRequestError} as JSON. The stand-in's own guard has
+ * already refused requests for another host name or from another origin, on every route.
  */
-async function guarded(ctx: StandInRouteContext, host: string, route: () => void | Promise<void>) {
+async function guarded(ctx: StandInRouteContext, route: () => void | Promise<void>) {
   try {
-    if (ctx.req.headers.host !== host) {
-      throw new PageRequestError(403, 'wrong_host', `the page answers on ${host} only`);
-    }
     await route();
   } catch (err) {
     if (!(err instanceof PageRequestError)) throw err;
@@ -245,33 +325,36 @@ async function guarded(ctx: StandInRouteContext, host: string, route: () => void
 }
 
 /**
- * Read and check a click. It must be JSON (a cross-site form cannot send that without a CORS
- * preflight, which this server never grants) from this origin, by a user of the picker.
+ * The JSON object a page route was sent. It must be JSON: a cross-site form cannot send that
+ * without a CORS preflight, which this server never grants.
  */
-function parseClick(
-  { req, rawBody }: StandInRouteContext,
-  names: ReadonlyMap<string, string>,
-): { messageTs: string; actionId: string; user: string } {
+function jsonObject({ req, rawBody }: StandInRouteContext): Record<string, unknown> {
   if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
-    throw new PageRequestError(415, 'unsupported_media_type', 'a click must be sent as application/json');
+    throw new PageRequestError(415, 'unsupported_media_type', 'the page sends application/json only');
   }
-  if (!sameOrigin(req)) {
-    throw new PageRequestError(403, 'cross_origin', `a click from origin ${req.headers.origin} is refused`);
-  }
-  if (rawBody.length > MAX_CLICK_BODY) {
-    throw new PageRequestError(413, 'too_large', `a click body is at most ${MAX_CLICK_BODY} bytes`);
+  if (rawBody.length > MAX_BODY) {
+    throw new PageRequestError(413, 'too_large', `a page request body is at most ${MAX_BODY} bytes`);
   }
   let body: unknown;
   try {
     body = JSON.parse(rawBody);
   } catch {
-    throw new PageRequestError(400, 'invalid_json', 'the click body is not JSON');
+    throw new PageRequestError(400, 'invalid_json', 'the body is not JSON');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new PageRequestError(400, 'invalid_json', 'the click body must be a JSON object');
+    throw new PageRequestError(400, 'invalid_json', 'the body must be a JSON object');
   }
+  return body as Record<string, unknown>;
+}
+
+/** Read and check a click: JSON (see {@link jsonObject}) by a user of the picker. */
+function parseClick(
+  ctx: StandInRouteContext,
+  names: ReadonlyMap<string, string>,
+): { messageTs: string; actionId: string; user: string } {
+  const body = jsonObject(ctx);
   const field = (name: string, pattern: RegExp): string => {
-    const value = (body as Record<string, unknown>)[name];
+    const value = body[name];
     if (typeof value !== 'string' || value === '') {
       throw new PageRequestError(400, 'missing_field', `the click has no ${name}`);
     }
@@ -289,12 +372,6 @@ function parseClick(
     throw new PageRequestError(400, 'unknown_user', `user ${click.user} is not in the picker`);
   }
   return click;
-}
-
-/** A request from the page itself: no Origin (same-origin GET/curl) or exactly this server's. */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
 }
 
 function sendJson(res: ServerResponse, status: number, payload: unknown): void {

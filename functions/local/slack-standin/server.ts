@@ -6,9 +6,10 @@
  * app's signing secret, so tests and the local demo exercise the real Bolt app end to end.
  *
  * Routing is a table of `METHOD path` → handler; later features (a browser page) add routes with
- * `addRoute` without touching the Web API part.
+ * `addRoute` without touching the Web API part. Every route, added ones included, sits behind one
+ * guard: a request must name this server as its Host and, from a browser, come from its origin.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -93,6 +94,10 @@ export class SlackStandIn {
   readonly #channels = new Map<string, StandInMessage[]>();
   readonly #routes = new Map<string, StandInRoute>();
   readonly #failures = new Map<string, { error: string; status: number }[]>();
+  /** The Host values this server answers to (see {@link SlackStandIn.#refusal}). */
+  readonly #hosts: ReadonlySet<string>;
+  /** The secret part of the response URLs this server hands out, random per server. */
+  readonly #responseKey = randomBytes(16).toString('hex');
   #clock = 0;
 
   private constructor(server: Server, options: SlackStandInOptions) {
@@ -101,6 +106,7 @@ export class SlackStandIn {
     const { port } = server.address() as AddressInfo;
     this.baseUrl = `http://127.0.0.1:${port}/`;
     this.apiUrl = `${this.baseUrl}api/`;
+    this.#hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
     const api: Record<string, WebApiHandler> = {
       'auth.test': () => ({
         url: `https://${TEAM.domain}.slack.com/`,
@@ -260,7 +266,7 @@ export class SlackStandIn {
         ...(message.thread_ts ? { thread_ts: message.thread_ts } : {}),
       },
       state: { values: {} },
-      response_url: `${this.baseUrl}response?channel=${encodeURIComponent(opts.channel)}&ts=${message.ts}`,
+      response_url: `${this.baseUrl}response?channel=${encodeURIComponent(opts.channel)}&ts=${message.ts}&key=${this.#responseKey}`,
       actions: [
         {
           type: 'button',
@@ -359,6 +365,13 @@ export class SlackStandIn {
   }
 
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refusal = this.#refusal(req);
+    if (refusal) {
+      // Answered before the body is read or any route runs: a refused request changes nothing.
+      res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.end(JSON.stringify({ ok: false, ...refusal }));
+      return;
+    }
     const url = new URL(req.url ?? '/', this.baseUrl);
     const route = this.#routes.get(`${req.method} ${url.pathname}`);
     const rawBody = await readBody(req);
@@ -368,6 +381,29 @@ export class SlackStandIn {
       return;
     }
     await route({ req, res, url, rawBody });
+  }
+
+  /**
+   * The guard every route goes through, the Web API and `/response` included. The server listens on
+   * 127.0.0.1, but any web page the user opens can make their browser send it requests: a page on
+   * another origin (a cross-site `text/plain` POST needs no CORS preflight), or one that rebinds
+   * its own host name to 127.0.0.1. So a request must name this server as its Host (127.0.0.1 or
+   * localhost with its port), and a browser request must come from that same origin. Clients that
+   * are not browsers (Bolt's WebClient, curl) send no Origin and pass on the Host alone.
+   */
+  #refusal(req: IncomingMessage): { error: string; message: string } | null {
+    const host = req.headers.host ?? '';
+    if (!this.#hosts.has(host)) {
+      return {
+        error: 'wrong_host',
+        message: `this server answers on ${[...this.#hosts].join(' and ')} only, not ${JSON.stringify(host)}`,
+      };
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${host}`) {
+      return { error: 'cross_origin', message: `a request from origin ${origin} is refused` };
+    }
+    return null;
   }
 
   #webApi(method: string, handler: WebApiHandler, { req, res, rawBody }: StandInRouteContext): undefined {
@@ -470,11 +506,36 @@ export class SlackStandIn {
     return { messages: thread.map((m) => ({ type: 'message', ...m })), has_more: false };
   }
 
-  /** Bolt's `respond()` posts here: record it and apply it to the message, like Slack does. */
-  #responseUrl({ res, url, rawBody }: StandInRouteContext): void {
+  /**
+   * Bolt's `respond()` posts here: record it and apply it to the message, like Slack does. Like
+   * Slack's own response URLs, it acts only with the secret part of the URL handed out in the click
+   * payload, and only on a JSON body.
+   */
+  #responseUrl({ req, res, url, rawBody }: StandInRouteContext): undefined {
+    const refuse = (status: number, error: string, message: string) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ ok: false, error, message }));
+      return undefined;
+    };
+    const key = Buffer.from(url.searchParams.get('key') ?? '');
+    const expected = Buffer.from(this.#responseKey);
+    if (key.length !== expected.length || !timingSafeEqual(key, expected)) {
+      return refuse(404, 'invalid_response_url', 'this response URL was not handed out by a click');
+    }
+    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+      return refuse(415, 'invalid_payload', 'a response must be sent as application/json');
+    }
+    let body: Record<string, unknown>;
+    try {
+      const parsed = JSON.parse(rawBody || '{}') as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
+      body = parsed as Record<string, unknown>;
+    } catch {
+      return refuse(400, 'invalid_payload', 'the response body is not a JSON object');
+    }
     const channel = url.searchParams.get('channel') ?? '';
     const ts = url.searchParams.get('ts') ?? '';
-    const body = JSON.parse(rawBody || '{}') as Record<string, unknown>;
     this.#requests.push({ method: 'response_url', body: { channel, ts, ...body } });
     const list = this.#channels.get(channel) ?? [];
     const index = list.findIndex((m) => m.ts === ts);
