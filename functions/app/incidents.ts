@@ -58,7 +58,7 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
  * Open the node's incident, or return the open one (redelivered events, flapping alarms, a
  * second mention). A new incident gets its card and one workflow execution.
  */
-export async function openIncident(
+async function openIncident(
   deps: AppDeps,
   request: { node: NodeRef; alarmName: string; requestedBy: string; thread?: MessageRef },
 ): Promise<{ incident: Incident; created: boolean }> {

@@ -45,7 +45,7 @@ export interface ParsedAlarm {
 }
 
 /** Error codes of {@link parseAlarmEvent}: stable, used in logs and the CLI's output. */
-export const ALARM_ERROR_CODES = {
+const ALARM_ERROR_CODES = {
   /** A well-formed event nodemedic does not handle (other source, composite alarm, no node). */
   unsupported: 'ALARM_UNSUPPORTED',
   /** An alarm outside the configured names and prefixes. */

@@ -218,4 +218,3 @@ export const LOG_SIGNATURES = {
   'read-only-port': '10255',
   'oom-kill': 'Out of memory: Killed process',
 } as const;
-export type LogSignatureId = keyof typeof LOG_SIGNATURES;

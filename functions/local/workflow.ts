@@ -49,7 +49,7 @@ interface Pending {
 }
 
 /** A task token failed by the listener (deny, alarm back to OK), like SendTaskFailure. */
-export class TaskFailedError extends NodemedicError {
+class TaskFailedError extends NodemedicError {
   constructor(
     readonly error: string,
     message: string,

@@ -40,7 +40,7 @@ export interface Ec2NodeInventoryOptions {
 }
 
 /** The tag EC2 Auto Scaling puts on the instances it launches. */
-export const ASG_TAG_KEY = 'aws:autoscaling:groupName';
+const ASG_TAG_KEY = 'aws:autoscaling:groupName';
 /** How much of the console output is kept: the tail is where the kernel's last words are. */
 export const CONSOLE_TAIL_CHARS = 4096;
 

@@ -35,7 +35,7 @@ export interface SsmCommandRunnerOptions {
 /** SSM cuts StandardOutputContent at this many characters. */
 export const SSM_STDOUT_CAP = 24_000;
 /** SendCommand's Comment limit. */
-export const SSM_COMMENT_MAX = 100;
+const SSM_COMMENT_MAX = 100;
 /** SendCommand's smallest TimeoutSeconds. */
 const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 

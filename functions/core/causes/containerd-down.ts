@@ -3,7 +3,7 @@ import type { Cause } from './cause.js';
 import { why } from './helpers.js';
 
 /** Restarts (systemd NRestarts) from which a dead daemon counts as a restart loop. */
-export const LOOP_RESTARTS = 3;
+const LOOP_RESTARTS = 3;
 
 /** containerd is not running, or systemd keeps restarting it. */
 export const containerdDown: Cause = {

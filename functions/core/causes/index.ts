@@ -16,7 +16,7 @@ import { resourceStarvation } from './resource-starvation.js';
 import { socketUnreachable } from './socket-unreachable.js';
 import { stateCorruption } from './state-corruption.js';
 
-export type { Cause, DetectContext, Detection } from './cause.js';
+export type { Cause } from './cause.js';
 
 /** Every cause module, in `CAUSE_IDS` order. */
 export const CAUSE_LIST: readonly Cause[] = [

@@ -21,7 +21,7 @@ import {
   truncate,
 } from './mrkdwn.js';
 
-export { escapeMrkdwn, SLACK_LIMITS } from './mrkdwn.js';
+export { escapeMrkdwn } from './mrkdwn.js';
 
 /**
  * Slack action ids. A fix button's action_id is `nm_fix:<remediationId>` (one listener matches
