@@ -24,6 +24,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import type { AlarmFilter } from '../functions/core/alarm.js';
+import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
@@ -230,18 +231,13 @@ function pascal(name: string): string {
     .join('');
 }
 
-const SLACK_CHANNEL = /^[CG][A-Z0-9]{6,}$/;
-const SLACK_GROUP = /^S[A-Z0-9]{6,}$/;
-const SLACK_USER = /^[UW][A-Z0-9]{6,}$/;
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
-
 /** Synth-time validation of the props: a clear message naming the prop, never a broken deploy. */
 function validateProps(props: NodeMedicProps): void {
   const fail = (message: string): never => {
     throw new Error(`NodeMedic: ${message}`);
   };
   const concrete = (v: string) => !Token.isUnresolved(v);
-  if (concrete(props.slackChannelId) && !SLACK_CHANNEL.test(props.slackChannelId)) {
+  if (concrete(props.slackChannelId) && !SLACK_ID.channel.test(props.slackChannelId)) {
     fail(
       `slackChannelId must be a Slack channel id like C0123456789, got ${JSON.stringify(props.slackChannelId)}`,
     );
@@ -252,16 +248,16 @@ function validateProps(props: NodeMedicProps): void {
       fail(`clusterNames: ${JSON.stringify(name)} is not a valid tag value`);
   }
   const tagKey = props.clusterTagKey;
-  if (tagKey !== undefined && (tagKey.length === 0 || tagKey.length > 128 || !TAG_VALUE.test(tagKey))) {
+  if (tagKey !== undefined && !TAG_KEY.test(tagKey)) {
     fail(`clusterTagKey ${JSON.stringify(tagKey)} is not a valid tag key`);
   }
-  if (props.onCallUserGroupId !== undefined && !SLACK_GROUP.test(props.onCallUserGroupId)) {
+  if (props.onCallUserGroupId !== undefined && !SLACK_ID.userGroup.test(props.onCallUserGroupId)) {
     fail(
       `onCallUserGroupId must be a Slack user group id like S0123456789, got ${JSON.stringify(props.onCallUserGroupId)}`,
     );
   }
   for (const user of props.onCallAllowList ?? []) {
-    if (!SLACK_USER.test(user))
+    if (!SLACK_ID.user.test(user))
       fail(`onCallAllowList: ${JSON.stringify(user)} is not a Slack user id like U0123456789`);
   }
   for (const name of [...(props.alarmFilter?.namePrefixes ?? []), ...(props.alarmFilter?.names ?? [])]) {

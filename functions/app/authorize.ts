@@ -5,6 +5,7 @@
  * and a removal from the group takes effect within the cache's lifetime.
  */
 import { InvalidInputError } from '../core/errors.js';
+import { SLACK_ID } from '../core/patterns.js';
 import type { Chat } from '../core/ports.js';
 
 /** What `isAuthorized` needs. */
@@ -60,7 +61,7 @@ export function parseAllowList(value: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  const bad = ids.filter((id) => !/^[UW][A-Z0-9]{2,}$/.test(id));
+  const bad = ids.filter((id) => !SLACK_ID.user.test(id));
   if (bad.length > 0) {
     throw new InvalidInputError(
       `ONCALL_ALLOWLIST must hold Slack user ids (U…/W…), got ${bad.map((b) => JSON.stringify(b.slice(0, 40))).join(', ')}`,

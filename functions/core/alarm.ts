@@ -11,6 +11,7 @@
  * metrics; `reasonData` is a JSON string.
  */
 import { InvalidInputError } from './errors.js';
+import { CLUSTER_NAME, INSTANCE_ID, isNodeName } from './patterns.js';
 
 /** Which alarms nodemedic acts on. Both lists empty (or absent) means every alarm. */
 export interface AlarmFilter {
@@ -56,12 +57,6 @@ const ALARM_ERROR_CODES = {
 
 const DETAIL_TYPE = 'CloudWatch Alarm State Change';
 const SOURCE = 'aws.cloudwatch';
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-// Kubernetes node names are DNS subdomains (the same pattern the cordon/drain parameter enforces).
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-// EKS cluster names: letters, digits, `-` and `_`, up to 100; `.` is allowed for self-managed
-// clusters. No `#`: the cluster is part of the dedupe key.
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
  * Check an EC2 instance id (`^i-[0-9a-f]{8,17}$`) before it reaches any API or document.
@@ -204,7 +199,7 @@ function readDimensions(metrics: unknown, alarmName: string): Dimensions {
   if (instanceId !== null && !INSTANCE_ID.test(instanceId)) {
     malformed(`dimension InstanceId ${JSON.stringify(clip(instanceId))} is not an EC2 instance id`);
   }
-  if (nodeName !== null && !NODE_NAME.test(nodeName)) {
+  if (nodeName !== null && !isNodeName(nodeName)) {
     malformed(`dimension NodeName ${JSON.stringify(clip(nodeName))} is not a Kubernetes node name`);
   }
   if (cluster !== null && !CLUSTER_NAME.test(cluster)) {

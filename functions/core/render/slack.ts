@@ -6,6 +6,7 @@
  */
 import type { Incident, IncidentPhase } from '../incident.js';
 import type { Finding, RemediationId, Report, Severity, Tier } from '../model.js';
+import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
 import { getRemediation as remediationMeta } from '../remediations/index.js';
 import {
@@ -374,7 +375,7 @@ export function renderOutcome(
   // `detail` is escaped like everything else, so a group mention cannot ride in it: it is added
   // here, and only for a well-formed group id.
   const group =
-    outcome.mentionUserGroup && /^S[A-Z0-9]{2,}$/.test(outcome.mentionUserGroup)
+    outcome.mentionUserGroup && SLACK_ID.userGroup.test(outcome.mentionUserGroup)
       ? `<!subteam^${outcome.mentionUserGroup}> `
       : '';
   const blocks: Block[] = [
