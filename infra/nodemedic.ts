@@ -27,6 +27,7 @@ import type { AlarmFilter } from '../functions/core/alarm.js';
 import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
+import { resolveVersionPolicy } from '../functions/core/version.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { NodemedicWorkflow } from './workflow.js';
 
@@ -266,6 +267,14 @@ function validateProps(props: NodeMedicProps): void {
   }
   if (props.alarmFilter?.namePrefixes?.length === 0 && props.alarmFilter.names === undefined) {
     fail('alarmFilter.namePrefixes is empty: pass {} to accept every alarm, or name a prefix');
+  }
+  if (props.versionPolicy) {
+    // The functions parse VERSION_POLICY the same way at cold start: refuse it here, before a deploy.
+    try {
+      resolveVersionPolicy(props.versionPolicy);
+    } catch (error) {
+      fail((error as Error).message);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * The Lambda composition root's shared pieces: configuration from the environment (read once,
- * validated, with errors that name the variable), the structured logger, lazily built clients,
- * and the wrapper that turns a step use case into a Step Functions task handler.
+ * The Lambda composition root's shared pieces: the structured logger, the stand-in for ports a
+ * function does not use, and the wrapper that turns a step use case into a Step Functions task
+ * handler. Configuration is parsed by `loadEnv` (wiring/env.ts) at each handler's module scope.
  *
  * Each handler file composes only the adapters its step uses; the ports it does not use are
  * `unavailable(...)`, which fail loudly if a step ever reaches for them. That keeps each esbuild
@@ -12,36 +12,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { WORKFLOW_ERRORS } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
 import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
-import { DEFAULT_SAFETY_POLICY, type SafetyPolicy, validateSafetyPolicy } from '../core/policy.js';
 
 /** One logger per function; Powertools adds the request id and cold-start flag. */
 export const logger = new Logger({ serviceName: 'nodemedic' });
-
-/** A required environment variable, or a configuration error that names it. */
-export function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new NodemedicError('CONFIG_MISSING', `environment variable ${name} is not set`);
-  return value;
-}
-
-/** Parse a JSON environment variable, naming it when it is not valid JSON. */
-export function jsonEnv<T>(name: string, fallback: T): T {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  try {
-    return JSON.parse(raw) as T;
-  } catch (error) {
-    throw new NodemedicError('CONFIG_INVALID', `environment variable ${name} is not valid JSON`, {
-      cause: error,
-    });
-  }
-}
-
-/** The safety policy from SAFETY_POLICY (partial JSON over the defaults). */
-export function safetyPolicy(): SafetyPolicy {
-  const partial = jsonEnv<Partial<SafetyPolicy>>('SAFETY_POLICY', {});
-  return Object.keys(partial).length ? validateSafetyPolicy(partial) : DEFAULT_SAFETY_POLICY;
-}
 
 /** A port this function does not use: any call is a wiring bug, reported as such. */
 export function unavailable<T extends object>(port: string): T {

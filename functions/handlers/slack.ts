@@ -4,26 +4,28 @@
  * and every request goes through the app's normalizing handler (Content-Type parameters, UTF-8
  * base64 bodies) before the receiver verifies its signature.
  */
-import { parseAllowList } from '../app/authorize.js';
 import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
 import { logger } from './runtime.js';
 import { makeChat, slackSecrets } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
+// Parsed at cold start: a bad value fails the init with the variable named.
+const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow'], ['ONCALL_ALLOWLIST']);
 let built: Promise<SlackHandler> | null = null;
 
 async function build(): Promise<SlackHandler> {
-  const { botToken, signingSecret } = await slackSecrets();
+  const { botToken, signingSecret } = await slackSecrets(env);
   // The mention use case opens incidents: it needs the inventory, the chat and the workflow too.
-  const deps = assemble({
-    store: makeStore(),
-    inventory: makeInventory(),
-    chat: await makeChat(botToken),
-    workflow: makeWorkflow(),
+  const deps = assemble(env, {
+    store: makeStore(env),
+    inventory: makeInventory(env),
+    chat: await makeChat(env, botToken),
+    workflow: makeWorkflow(env),
   });
   const { handler } = createSlackApp({
     signingSecret,
@@ -35,7 +37,7 @@ async function build(): Promise<SlackHandler> {
     policy: deps.policy,
     onCall: {
       userGroupId: deps.onCallUserGroupId,
-      allowList: parseAllowList(process.env.ONCALL_ALLOWLIST),
+      allowList: env.ONCALL_ALLOWLIST,
     },
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
