@@ -28,6 +28,7 @@ import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { resolveVersionPolicy } from '../functions/core/version.js';
+import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundling.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { NodemedicWorkflow } from './workflow.js';
 
@@ -199,20 +200,36 @@ const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>>
 };
 
 /**
- * The esbuild options every function is bundled with (bench/bundles.ts bundles the same way).
- * ESM output needs a real `require` for the CommonJS dependencies (Bolt, undici...) that call it.
+ * How each function is bundled. NodejsFunction's own esbuild run (same target, format and
+ * externals) stages the asset; its `afterBundling` hook then writes the bundle that ships with
+ * infra/bundling.ts, which needs esbuild plugins the command line cannot take: it drops the AWS SDK
+ * shapes a function never uses and leaves out Bolt's unused receivers. bench/bundles.ts measures
+ * that same bundle.
  */
-export function bundlingOptions(bundleAwsSdk: boolean): BundlingOptions {
+export function bundlingOptions(bundleAwsSdk: boolean, handler: HandlerName): BundlingOptions {
   return {
     minify: true,
     sourceMap: false,
     metafile: false,
     format: OutputFormat.ESM,
-    target: 'node22',
+    target: BUNDLE_TARGET,
     mainFields: ['module', 'main'],
-    banner:
-      "import{createRequire as __nmCreateRequire}from'node:module';const require=__nmCreateRequire(import.meta.url);",
+    banner: BUNDLE_BANNER,
     externalModules: bundleAwsSdk ? [] : ['@aws-sdk/*'],
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      // Runs with the project root as working directory, where `tsx` resolves.
+      afterBundling: (inputDir: string, outputDir: string) => [
+        [
+          'node --import tsx',
+          JSON.stringify(join(inputDir, 'infra', 'bundling.ts')),
+          handler,
+          JSON.stringify(join(outputDir, 'index.mjs')),
+          ...(bundleAwsSdk ? [] : ['--sdk-external']),
+        ].join(' '),
+      ],
+    },
   };
 }
 
@@ -414,7 +431,7 @@ export class NodeMedic extends Construct {
         env,
         logRetention,
         logLevel: props.logLevel ?? 'INFO',
-        bundling: bundlingOptions(props.bundleAwsSdk ?? true),
+        bundling: bundlingOptions(props.bundleAwsSdk ?? true, name),
       });
     }
     this.functions = functions;
