@@ -2,6 +2,7 @@
 import type { SendInput } from '../app/contract.js';
 import { sendStep } from '../app/steps.js';
 import { stepHandler } from './runtime.js';
+import { autoScaling } from './wiring/auto-scaling.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
@@ -18,7 +19,7 @@ export const handler = stepHandler<SendInput, Awaited<ReturnType<typeof sendStep
     assemble(env, {
       store: makeStore(env),
       runner: makeRunner(env),
-      inventory: makeInventory(env),
+      inventory: makeInventory(env, autoScaling),
       chat: await makeChat(env),
     }),
   sendStep,
