@@ -1,28 +1,27 @@
 /**
- * Bundle weight and import time of each Lambda handler, bundled the way CDK's NodejsFunction does
- * it in infra/nodemedic.ts (same esbuild options, from `bundlingOptions`), twice: with the AWS SDK
- * left to the Lambda runtime (`@aws-sdk/*` external) and with the SDK bundled in (what the
- * stack deploys by default). Import time is measured in a fresh `node` process per run (median of 5): the cost a
- * cold start pays before the handler runs.
+ * Bundle weight and import time of each Lambda handler, bundled exactly as the stack ships it
+ * (infra/bundling.ts, which the construct's afterBundling hook runs), twice: with the AWS SDK left
+ * to the Lambda runtime (`@aws-sdk/*` external) and with the SDK bundled in (the default). Import
+ * time is measured in a fresh `node` process per run: the cost a cold start pays before the
+ * handler runs, including its configuration parse.
  *
- *   npm run -s bench:bundles            # all handlers
- *   npm run -s bench:bundles -- slack   # some
+ *   npm run -s bench:bundles                       # all handlers, 10 runs each
+ *   npm run -s bench:bundles -- --runs 20 slack    # some, more runs
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { parseArgs } from 'node:util';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
-import { bundlingOptions } from '../infra/nodemedic.js';
+import { bundleHandler } from '../infra/bundling.js';
 
 const ROOT = join(import.meta.dirname, '..');
 // Under node_modules so that bare `@aws-sdk/*` imports of the SDK-external bundles resolve, as the
 // Lambda runtime's own SDK would.
 const OUT = join(ROOT, 'node_modules', '.cache', 'nodemedic-bench');
-const RUNS = 5;
 
-/** Environment the handlers' module scope may read (dummy values: nothing is called). */
+/** Environment the handlers parse at module scope (dummy values: nothing is called). */
 const ENV = {
   TABLE_NAME: 'bench',
   SLACK_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench',
@@ -31,29 +30,19 @@ const ENV = {
   CLUSTER_NAMES: 'bench',
   STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:bench',
   DOCUMENTS: '{"diagnose":"bench"}',
+  SAFETY_POLICY: '{}',
+  ALARM_FILTER: '{"namePrefixes":["nodemedic-"]}',
   AWS_REGION: 'eu-west-1',
   POWERTOOLS_SERVICE_NAME: 'nodemedic',
 };
 
-async function bundle(name: HandlerName, bundleAwsSdk: boolean): Promise<string> {
-  const options = bundlingOptions(bundleAwsSdk);
-  const outfile = join(OUT, bundleAwsSdk ? 'sdk-bundled' : 'sdk-external', name, 'index.mjs');
-  await build({
-    entryPoints: [join(ROOT, 'functions', 'handlers', `${name}.ts`)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: options.target ?? 'node22',
-    minify: options.minify ?? false,
-    sourcemap: false,
-    mainFields: [...(options.mainFields ?? [])],
-    external: [...(options.externalModules ?? [])],
-    banner: options.banner ? { js: options.banner } : {},
-    logLevel: 'error',
-  });
-  return outfile;
-}
+const { values, positionals } = parseArgs({
+  options: { runs: { type: 'string', default: '10' } },
+  allowPositionals: true,
+});
+const RUNS = Number(values.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`--runs must be a positive integer, got ${values.runs}`);
 
 /** Milliseconds to import the bundle in a fresh node process; throws with node's stderr on failure. */
 function importTime(file: string): number {
@@ -66,15 +55,15 @@ function importTime(file: string): number {
   return Number(run.stdout);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
+/** min / median / max of the samples, in whole milliseconds. */
+function spread(samples: number[]): string {
+  const s = [...samples].sort((a, b) => a - b);
+  return [s[0]!, s[Math.floor(s.length / 2)]!, s[s.length - 1]!].map((x) => x.toFixed(0)).join(' / ');
+}
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 
-const wanted = process.argv.slice(2);
 const names = (Object.keys(HANDLERS) as HandlerName[]).filter(
-  (n) => wanted.length === 0 || wanted.includes(n),
+  (n) => positionals.length === 0 || positionals.includes(n),
 );
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -83,16 +72,16 @@ const rows: string[][] = [];
 for (const name of names) {
   const row: string[] = [name];
   for (const bundleAwsSdk of [false, true]) {
-    let file: string;
+    const file = join(OUT, bundleAwsSdk ? 'sdk-bundled' : 'sdk-external', name, 'index.mjs');
     try {
-      file = await bundle(name, bundleAwsSdk);
+      await bundleHandler(name, file, { bundleAwsSdk });
     } catch (error) {
-      row.push('build error', (error as Error).message.split('\n')[1]?.slice(0, 40) ?? '');
+      row.push('build error', (error as Error).message.split('\n')[0]!.slice(0, 60));
       continue;
     }
     row.push(kib(statSync(file).size));
     try {
-      row.push(median(Array.from({ length: RUNS }, () => importTime(file))).toFixed(0));
+      row.push(spread(Array.from({ length: RUNS }, () => importTime(file))));
     } catch (error) {
       row.push(`error: ${(error as Error).message.slice(0, 60)}`);
     }
@@ -100,12 +89,18 @@ for (const name of names) {
   rows.push(row);
 }
 
-const header = ['handler', 'KiB (SDK external)', 'import ms', 'KiB (SDK bundled)', 'import ms'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const header = [
+  'handler',
+  'KiB (SDK external)',
+  'import ms min/med/max',
+  'KiB (SDK bundled)',
+  'import ms min/med/max',
+];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
 const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
 console.log(
-  `node ${process.version}, esbuild minified ESM (target node22), import = median of ${RUNS} fresh processes`,
+  `node ${process.version}, infra/bundling.ts (esbuild, minified ESM), import = ${RUNS} fresh processes per bundle`,
 );
 console.log(line(header));
 for (const row of rows) console.log(line(row));

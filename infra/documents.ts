@@ -39,7 +39,7 @@ export const DIAGNOSE_SCRIPT: ScriptSpec = {
 };
 
 /** SSM's limit on a Command document's content. */
-export const MAX_DOCUMENT_BYTES = 64 * 1024;
+const MAX_DOCUMENT_BYTES = 64 * 1024;
 
 /**
  * The first runCommand line. SSM's runShellScript runs the joined lines as a file through `sh -c`,
@@ -75,7 +75,7 @@ export function assertPatternsAreQuoteSafe(): void {
 }
 
 /** Where a script's bytes live, relative to the scripts directory. */
-export function scriptPath(scriptsDir: string, id: string): string {
+function scriptPath(scriptsDir: string, id: string): string {
   return scriptFile(id, scriptsDir);
 }
 

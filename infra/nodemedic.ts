@@ -37,9 +37,12 @@ import type { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
-import { ALARM_DETAIL_TYPES, type AlarmFilter, CLUSTER_NAME } from '../functions/core/alarm.js';
+import { ALARM_DETAIL_TYPES, type AlarmFilter } from '../functions/core/alarm.js';
+import { CLUSTER_NAME, SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
+import { resolveVersionPolicy } from '../functions/core/version.js';
+import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { NodemedicWorkflow } from './workflow.js';
 
@@ -234,20 +237,36 @@ const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>>
 };
 
 /**
- * The esbuild options every function is bundled with (bench/bundles.ts bundles the same way).
- * ESM output needs a real `require` for the CommonJS dependencies (Bolt, undici...) that call it.
+ * How each function is bundled. NodejsFunction's own esbuild run (same target, format and
+ * externals) stages the asset; its `afterBundling` hook then writes the bundle that ships with
+ * infra/bundling.ts, which needs esbuild plugins the command line cannot take: it drops the AWS SDK
+ * shapes a function never uses and leaves out Bolt's unused receivers. bench/bundles.ts measures
+ * that same bundle.
  */
-export function bundlingOptions(bundleAwsSdk: boolean): BundlingOptions {
+export function bundlingOptions(bundleAwsSdk: boolean, handler: HandlerName): BundlingOptions {
   return {
     minify: true,
     sourceMap: false,
     metafile: false,
     format: OutputFormat.ESM,
-    target: 'node22',
+    target: BUNDLE_TARGET,
     mainFields: ['module', 'main'],
-    banner:
-      "import{createRequire as __nmCreateRequire}from'node:module';const require=__nmCreateRequire(import.meta.url);",
+    banner: BUNDLE_BANNER,
     externalModules: bundleAwsSdk ? [] : ['@aws-sdk/*'],
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      // Runs with the project root as working directory, where `tsx` resolves.
+      afterBundling: (inputDir: string, outputDir: string) => [
+        [
+          'node --import tsx',
+          JSON.stringify(join(inputDir, 'infra', 'bundling.ts')),
+          handler,
+          JSON.stringify(join(outputDir, 'index.mjs')),
+          ...(bundleAwsSdk ? [] : ['--sdk-external']),
+        ].join(' '),
+      ],
+    },
   };
 }
 
@@ -267,18 +286,13 @@ function pascal(name: string): string {
     .join('');
 }
 
-const SLACK_CHANNEL = /^[CG][A-Z0-9]{6,}$/;
-const SLACK_GROUP = /^S[A-Z0-9]{6,}$/;
-const SLACK_USER = /^[UW][A-Z0-9]{6,}$/;
-const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u;
-
 /** Synth-time validation of the props: a clear message naming the prop, never a broken deploy. */
 function validateProps(props: NodeMedicProps): void {
   const fail = (message: string): never => {
     throw new Error(`NodeMedic: ${message}`);
   };
   const concrete = (v: string) => !Token.isUnresolved(v);
-  if (concrete(props.slackChannelId) && !SLACK_CHANNEL.test(props.slackChannelId)) {
+  if (concrete(props.slackChannelId) && !SLACK_ID.channel.test(props.slackChannelId)) {
     fail(
       `slackChannelId must be a Slack channel id like C0123456789, got ${JSON.stringify(props.slackChannelId)}`,
     );
@@ -289,20 +303,20 @@ function validateProps(props: NodeMedicProps): void {
       fail(`clusterNames: ${JSON.stringify(name)} is not a valid tag value`);
   }
   const tagKey = props.clusterTagKey;
-  if (tagKey !== undefined && (tagKey.length === 0 || tagKey.length > 128 || !TAG_VALUE.test(tagKey))) {
+  if (tagKey !== undefined && !TAG_KEY.test(tagKey)) {
     fail(`clusterTagKey ${JSON.stringify(tagKey)} is not a valid tag key`);
   }
-  if (props.onCallUserGroupId !== undefined && !SLACK_GROUP.test(props.onCallUserGroupId)) {
+  if (props.onCallUserGroupId !== undefined && !SLACK_ID.userGroup.test(props.onCallUserGroupId)) {
     fail(
       `onCallUserGroupId must be a Slack user group id like S0123456789, got ${JSON.stringify(props.onCallUserGroupId)}`,
     );
   }
   for (const user of props.onCallAllowList ?? []) {
-    if (!SLACK_USER.test(user))
+    if (!SLACK_ID.user.test(user))
       fail(`onCallAllowList: ${JSON.stringify(user)} is not a Slack user id like U0123456789`);
   }
   for (const channel of props.mentionChannelIds ?? []) {
-    if (concrete(channel) && !SLACK_CHANNEL.test(channel))
+    if (concrete(channel) && !SLACK_ID.channel.test(channel))
       fail(`mentionChannelIds: ${JSON.stringify(channel)} is not a Slack channel id like C0123456789`);
   }
   for (const name of [...(props.alarmFilter?.namePrefixes ?? []), ...(props.alarmFilter?.names ?? [])]) {
@@ -311,6 +325,14 @@ function validateProps(props: NodeMedicProps): void {
   }
   if (props.alarmFilter?.namePrefixes?.length === 0 && props.alarmFilter.names === undefined) {
     fail('alarmFilter.namePrefixes is empty: pass {} to accept every alarm, or name a prefix');
+  }
+  if (props.versionPolicy) {
+    // The functions parse VERSION_POLICY the same way at cold start: refuse it here, before a deploy.
+    try {
+      resolveVersionPolicy(props.versionPolicy);
+    } catch (error) {
+      fail((error as Error).message);
+    }
   }
 }
 
@@ -451,7 +473,7 @@ export class NodeMedic extends Construct {
         env,
         logRetention,
         logLevel: props.logLevel ?? 'INFO',
-        bundling: bundlingOptions(props.bundleAwsSdk ?? true),
+        bundling: bundlingOptions(props.bundleAwsSdk ?? true, name),
       });
     }
     this.functions = functions;
@@ -814,7 +836,7 @@ export class NodeMedic extends Construct {
  * alarms) keeps the NotReady nodes (0) first within Metrics Insights' 500-series limit.
  * Create_Metrics_Insights_Alarm.html, "Per-Resource Fleet Monitoring".
  */
-export function nodeReadinessQuery(cluster: string): string {
+function nodeReadinessQuery(cluster: string): string {
   return (
     'SELECT MIN(node_status_condition_ready) FROM SCHEMA("ContainerInsights", ClusterName, InstanceId, NodeName) ' +
     `WHERE ClusterName = '${cluster}' GROUP BY InstanceId, NodeName ORDER BY MIN() ASC`

@@ -13,6 +13,7 @@
 import { NodemedicError } from '../core/errors.js';
 import type { Approval, AuditEntry, Incident, IncidentStore, Workflow } from '../core/incident.js';
 import { isRemediationId, type RemediationId } from '../core/model.js';
+import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat, MessageRef } from '../core/ports.js';
@@ -529,7 +530,7 @@ function withAudit(incident: Incident, audit: AuditEntry): Incident {
 }
 
 function who(actor: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : actor;
+  return SLACK_ID.user.test(actor) ? `<@${actor}>` : actor;
 }
 
 function describe(err: unknown): string {

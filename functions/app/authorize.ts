@@ -4,7 +4,6 @@
  * members are cached briefly per `Chat`, so a burst of clicks costs one `usergroups.users.list`
  * and a removal from the group takes effect within the cache's lifetime.
  */
-import { InvalidInputError } from '../core/errors.js';
 import type { Chat } from '../core/ports.js';
 
 /** What `isAuthorized` needs. */
@@ -49,36 +48,4 @@ async function groupMembers(options: AuthorizeOptions): Promise<ReadonlySet<stri
   const members = new Set(await options.chat.userGroupMembers(groupId));
   perChat.set(groupId, { members, expires: now + (options.cacheSeconds ?? 60) * 1000 });
   return members;
-}
-
-/**
- * Parse the `ONCALL_ALLOWLIST` setting: comma-separated Slack user ids, blanks ignored. A name
- * or an `@handle` would never match a click's user id, so it is refused rather than ignored.
- */
-export function parseAllowList(value: string | undefined): string[] {
-  return parseIdList('ONCALL_ALLOWLIST', value, /^[UW][A-Z0-9]{2,}$/, 'Slack user ids (U…/W…)');
-}
-
-/**
- * Parse a comma-separated list of Slack channel ids (`C…` public, `G…` private), blanks ignored,
- * such as `MENTION_CHANNEL_IDS`. A channel name (`#alerts`) would never match an event's channel
- * id, so it is refused with the variable's name rather than ignored.
- */
-export function parseChannelIds(variable: string, value: string | undefined): string[] {
-  return parseIdList(variable, value, /^[CG][A-Z0-9]{2,}$/, 'Slack channel ids (C…/G…)');
-}
-
-function parseIdList(variable: string, value: string | undefined, id: RegExp, what: string): string[] {
-  const ids = (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const bad = ids.filter((candidate) => !id.test(candidate));
-  if (bad.length > 0) {
-    throw new InvalidInputError(
-      `${variable} must hold ${what}, got ${bad.map((b) => JSON.stringify(b.slice(0, 40))).join(', ')}`,
-      { code: 'CONFIG_INVALID' },
-    );
-  }
-  return ids;
 }

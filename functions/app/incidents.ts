@@ -167,7 +167,7 @@ async function inBatches<T, R>(
  * the card. An incident whose execution never started (the function failed in between) gets it
  * started by the next delivery of its event.
  */
-export async function openIncident(
+async function openIncident(
   deps: AppDeps,
   request: {
     node: NodeRef;

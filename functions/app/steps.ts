@@ -34,19 +34,19 @@ import type { AppDeps } from './deps.js';
 import { auditEntry, threadOf } from './incidents.js';
 
 /** How long the verification after a reboot may wait for the node's agent to come back. */
-export const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
+const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
 /** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
-export const MAX_POLL_ATTEMPTS = 42;
+const MAX_POLL_ATTEMPTS = 42;
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
-export class IncidentNotFoundError extends NodemedicError {
+class IncidentNotFoundError extends NodemedicError {
   constructor(id: string) {
     super('INCIDENT_NOT_FOUND', `incident ${id} does not exist`);
   }
 }
 
 /** The incident ended while the workflow was still running (its code is the state machine's `Recovered`). */
-export class IncidentEndedError extends NodemedicError {
+class IncidentEndedError extends NodemedicError {
   constructor(id: string, phase: string) {
     super(
       WORKFLOW_ERRORS.recovered,
@@ -56,7 +56,7 @@ export class IncidentEndedError extends NodemedicError {
 }
 
 /** A fix was already sent for this approval; sending it again is refused. */
-export class AlreadySentError extends NodemedicError {
+class AlreadySentError extends NodemedicError {
   constructor(key: string) {
     super('ALREADY_SENT', `a command for ${key} was already sent for this incident and is not sent twice`);
   }
@@ -385,7 +385,7 @@ function closingNote(report: Report, plan: ReturnType<typeof planRemediations>):
 }
 
 /** How long one cluster-level alert covers the incidents that follow it. */
-export const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
+const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
 
 /**
  * Many nodes of one cluster are NotReady: post ONE cluster-level alert in the channel (not one per

@@ -19,6 +19,7 @@
  * ever ALARM or OK. Keys that appear only in the WHERE clause (ClusterName) are not attributes.
  */
 import { InvalidInputError } from './errors.js';
+import { CLUSTER_NAME, INSTANCE_ID, isNodeName } from './patterns.js';
 
 /** Which alarms nodemedic acts on. Both lists empty (or absent) means every alarm. */
 export interface AlarmFilter {
@@ -76,7 +77,7 @@ export interface AlarmContributorRef {
 }
 
 /** Error codes of {@link parseAlarmEvent}: stable, used in logs and the CLI's output. */
-export const ALARM_ERROR_CODES = {
+const ALARM_ERROR_CODES = {
   /** A well-formed event nodemedic does not handle (other source, composite alarm, no node). */
   unsupported: 'ALARM_UNSUPPORTED',
   /** An alarm outside the configured names and prefixes. */
@@ -96,15 +97,6 @@ const SOURCE = 'aws.cloudwatch';
 const CONTRIBUTOR_ID_MAX = 1024;
 /** The node-naming keys nodemedic reads from dimensions and contributor attributes. */
 const NODE_KEYS = ['InstanceId', 'NodeName', 'ClusterName'] as const;
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-// Kubernetes node names are DNS subdomains (the same pattern the cordon/drain parameter enforces).
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-/**
- * A cluster name nodemedic accepts: EKS's letters, digits, `-` and `_`, up to 100, and `.` for
- * self-managed clusters. No `#` (the cluster is part of the dedupe key) and no quote (the
- * construct puts it in a Metrics Insights query).
- */
-export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
  * Check an EC2 instance id (`^i-[0-9a-f]{8,17}$`) before it reaches any API or document.
@@ -387,7 +379,7 @@ function checkNode(keys: Dimensions): Dimensions {
   if (instanceId !== null && !INSTANCE_ID.test(instanceId)) {
     malformed(`InstanceId ${JSON.stringify(clip(instanceId))} is not an EC2 instance id`);
   }
-  if (nodeName !== null && !NODE_NAME.test(nodeName)) {
+  if (nodeName !== null && !isNodeName(nodeName)) {
     malformed(`NodeName ${JSON.stringify(clip(nodeName))} is not a Kubernetes node name`);
   }
   if (cluster !== null && !CLUSTER_NAME.test(cluster)) {

@@ -43,13 +43,6 @@ export class NodeNotFoundError extends NodemedicError {
   }
 }
 
-/** A click or request from someone who may not approve. */
-export class NotAuthorizedError extends NodemedicError {
-  constructor(message: string) {
-    super('NOT_AUTHORIZED', message);
-  }
-}
-
 /** A remote dependency (SSM, EC2, Slack, DynamoDB) failed in a way the caller may retry. */
 export class DependencyError extends NodemedicError {
   readonly retryable: boolean;

@@ -315,4 +315,3 @@ export const LOG_SIGNATURES = {
   /** containerd 2.x's parse error (1.x says `failed to load TOML`). */
   'toml-unmarshal-failed': 'failed to unmarshal TOML',
 } as const;
-export type LogSignatureId = keyof typeof LOG_SIGNATURES;

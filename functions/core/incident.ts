@@ -50,7 +50,7 @@ export interface SentCommand {
 }
 
 /** Phases after which nothing more happens to an incident. */
-export const TERMINAL_PHASES: readonly IncidentPhase[] = ['recovered', 'escalated', 'closed'];
+const TERMINAL_PHASES: readonly IncidentPhase[] = ['recovered', 'escalated', 'closed'];
 
 /** True once the incident has ended. */
 export function isTerminal(incident: Pick<Incident, 'phase'>): boolean {

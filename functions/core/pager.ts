@@ -50,7 +50,7 @@ const WORDS: Readonly<Record<PageReason, string>> = {
 };
 
 /** PagerDuty keeps dedup keys to 255 characters; incident ids are shorter, but never trust that. */
-export function dedupKey(id: string): string {
+function dedupKey(id: string): string {
   return id.length <= 255 ? id : `${id.slice(0, 200)}…${id.length}`;
 }
 

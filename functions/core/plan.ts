@@ -12,7 +12,7 @@ import type { SafetyPolicy } from './policy.js';
 import { getRemediation } from './remediations/index.js';
 
 /** The exact commands a person runs to drain `node` from a machine with cluster-admin access. */
-export function drainCommands(node: string): string {
+function drainCommands(node: string): string {
   return `\`kubectl cordon ${node}\` then \`kubectl drain ${node} --ignore-daemonsets --delete-emptydir-data --timeout=240s\``;
 }
 

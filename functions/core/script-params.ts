@@ -6,6 +6,7 @@
  * string: every value is checked against its pattern first.
  */
 import { InvalidInputError } from './errors.js';
+import { NODE_NAME_SOURCE, PATH_SOURCE } from './patterns.js';
 
 export interface ScriptParameter {
   /** Environment variable the script reads. */
@@ -17,43 +18,41 @@ export interface ScriptParameter {
   readonly description: string;
 }
 
-const PATH_PATTERN = '^(/[A-Za-z0-9._@+-]+)+/?$';
-
 /** Every parameter any script accepts. */
 export const SCRIPT_PARAMETERS = {
   address: {
     env: 'NODEMEDIC_ADDRESS',
-    allowedPattern: PATH_PATTERN,
+    allowedPattern: PATH_SOURCE,
     default: '/run/containerd/containerd.sock',
     description: "containerd's gRPC socket",
   },
   config: {
     env: 'NODEMEDIC_CONFIG',
-    allowedPattern: PATH_PATTERN,
+    allowedPattern: PATH_SOURCE,
     default: '/etc/containerd/config.toml',
     description: "containerd's config file",
   },
   root: {
     env: 'NODEMEDIC_ROOT',
-    allowedPattern: PATH_PATTERN,
+    allowedPattern: PATH_SOURCE,
     default: '/var/lib/containerd',
     description: "containerd's root (persistent state) dir",
   },
   state: {
     env: 'NODEMEDIC_STATE',
-    allowedPattern: PATH_PATTERN,
+    allowedPattern: PATH_SOURCE,
     default: '/run/containerd',
     description: "containerd's state (runtime) dir",
   },
   logFile: {
     env: 'NODEMEDIC_LOG_FILE',
-    allowedPattern: `^$|${PATH_PATTERN}`,
+    allowedPattern: `^$|${PATH_SOURCE}`,
     default: '',
     description: 'read containerd/kubelet log lines from this file instead of the journal',
   },
   systemdDir: {
     env: 'NODEMEDIC_SYSTEMD_DIR',
-    allowedPattern: PATH_PATTERN,
+    allowedPattern: PATH_SOURCE,
     default: '/etc/systemd/system',
     description: 'where systemd unit drop-ins live',
   },
@@ -77,13 +76,13 @@ export const SCRIPT_PARAMETERS = {
   },
   nodeName: {
     env: 'NODEMEDIC_NODE_NAME',
-    allowedPattern: '^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
+    allowedPattern: `^$|${NODE_NAME_SOURCE}`,
     default: '',
     description: 'the Kubernetes node name, for cordon/drain',
   },
   pauseImage: {
     env: 'NODEMEDIC_PAUSE_IMAGE',
-    allowedPattern: `^$|${PATH_PATTERN}`,
+    allowedPattern: `^$|${PATH_SOURCE}`,
     default: '/etc/eks/pause.tar',
     description: 'reset-state: the pause image tarball to re-import',
   },

@@ -11,36 +11,36 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contributors.js';
 import { handleAlarm } from '../app/incidents.js';
-import { type AlarmFilter, parseAlarmEvent } from '../core/alarm.js';
+import { parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { jsonEnv, logger } from './runtime.js';
+import { logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
 // Built once per container, in the init phase.
 const contributors = new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) });
+// Parsed at cold start: a bad value (ALARM_FILTER too) fails the init with the variable named.
+const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow'], ['ALARM_FILTER']);
 let deps: ReturnType<typeof assemble> | null = null;
-let filter: AlarmFilter | null = null;
 
 export async function handler(event: EventBridgeEvent<string, unknown>) {
   try {
-    // Parsed once per container; a bad ALARM_FILTER is thrown (CONFIG_INVALID) on every event.
-    filter ??= jsonEnv<AlarmFilter>('ALARM_FILTER', {});
-    const alarm = parseAlarmEvent(event, filter);
+    const alarm = parseAlarmEvent(event, env.ALARM_FILTER);
     logger.appendKeys({
       alarmName: alarm.alarmName,
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
     deps ??= {
-      ...assemble({
-        store: makeStore(),
-        inventory: makeInventory(),
-        chat: await makeChat(),
-        workflow: makeWorkflow(),
+      ...assemble(env, {
+        store: makeStore(env),
+        inventory: makeInventory(env),
+        chat: await makeChat(env),
+        workflow: makeWorkflow(env),
       }),
       contributors,
     };

@@ -4,18 +4,22 @@ import { analyzeStep } from '../app/steps.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
+// Parsed at cold start: a bad value fails the init with the variable named.
+const env = loadHandlerEnv(['store', 'runner', 'inventory', 'chat']);
+
 export const handler = stepHandler<AnalyzeInput, Awaited<ReturnType<typeof analyzeStep>>>(
   'analyze',
   async () =>
-    assemble({
-      store: makeStore(),
-      runner: makeRunner(),
-      inventory: makeInventory(),
-      chat: await makeChat(),
+    assemble(env, {
+      store: makeStore(env),
+      runner: makeRunner(env),
+      inventory: makeInventory(env),
+      chat: await makeChat(env),
     }),
   analyzeStep,
 );

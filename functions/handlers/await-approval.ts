@@ -8,10 +8,14 @@ import { awaitApprovalStep } from '../app/steps.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeStore } from './wiring/store.js';
+
+// Parsed at cold start: a bad value fails the init with the variable named.
+const env = loadHandlerEnv(['store', 'chat']);
 
 export const handler = stepHandler<AwaitApprovalInput, void>(
   'await-approval',
-  async () => assemble({ store: makeStore(), chat: await makeChat() }),
+  async () => assemble(env, { store: makeStore(env), chat: await makeChat(env) }),
   awaitApprovalStep,
 );

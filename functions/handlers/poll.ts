@@ -3,11 +3,15 @@ import type { PollInput } from '../app/contract.js';
 import { pollStep } from '../app/steps.js';
 import { stepHandler } from './runtime.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
+// Parsed at cold start: a bad value fails the init with the variable named.
+const env = loadHandlerEnv(['store', 'runner']);
+
 export const handler = stepHandler<PollInput, Awaited<ReturnType<typeof pollStep>>>(
   'poll',
-  async () => assemble({ store: makeStore(), runner: makeRunner() }),
+  async () => assemble(env, { store: makeStore(env), runner: makeRunner(env) }),
   pollStep,
 );

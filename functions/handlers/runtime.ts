@@ -1,7 +1,7 @@
 /**
- * The Lambda composition root's shared pieces: configuration from the environment (read once,
- * validated, with errors that name the variable), the structured logger, lazily built clients,
- * and the wrapper that turns a step use case into a Step Functions task handler.
+ * The Lambda composition root's shared pieces: the structured logger, the stand-in for ports a
+ * function does not use, and the wrapper that turns a step use case into a Step Functions task
+ * handler. Configuration is parsed by `loadEnv` (wiring/env.ts) at each handler's module scope.
  *
  * Each handler file composes only the adapters its step uses; the ports it does not use are
  * `unavailable(...)`, which fail loudly if a step ever reaches for them. That keeps each esbuild
@@ -9,39 +9,12 @@
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
-import { WORKFLOW_ERRORS } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
-import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
-import { DEFAULT_SAFETY_POLICY, type SafetyPolicy, validateSafetyPolicy } from '../core/policy.js';
+import { toTaskError } from '../app/task-errors.js';
+import { InvalidInputError, NodemedicError } from '../core/errors.js';
 
 /** One logger per function; Powertools adds the request id and cold-start flag. */
 export const logger = new Logger({ serviceName: 'nodemedic' });
-
-/** A required environment variable, or a configuration error that names it. */
-export function requireEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new NodemedicError('CONFIG_MISSING', `environment variable ${name} is not set`);
-  return value;
-}
-
-/** Parse a JSON environment variable, naming it when it is not valid JSON. */
-export function jsonEnv<T>(name: string, fallback: T): T {
-  const raw = process.env[name];
-  if (!raw) return fallback;
-  try {
-    return JSON.parse(raw) as T;
-  } catch (error) {
-    throw new NodemedicError('CONFIG_INVALID', `environment variable ${name} is not valid JSON`, {
-      cause: error,
-    });
-  }
-}
-
-/** The safety policy from SAFETY_POLICY (partial JSON over the defaults). */
-export function safetyPolicy(): SafetyPolicy {
-  const partial = jsonEnv<Partial<SafetyPolicy>>('SAFETY_POLICY', {});
-  return Object.keys(partial).length ? validateSafetyPolicy(partial) : DEFAULT_SAFETY_POLICY;
-}
 
 /** A port this function does not use: any call is a wiring bug, reported as such. */
 export function unavailable<T extends object>(port: string): T {
@@ -56,29 +29,6 @@ export function unavailable<T extends object>(port: string): T {
       };
     },
   });
-}
-
-/**
- * Errors Step Functions should retry carry this name (the state machine's Retry matches it).
- * Everything else fails the task with the modelled error's code as its name.
- */
-export class RetryableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = WORKFLOW_ERRORS.retryable;
-  }
-}
-
-/** Map a thrown error to what Step Functions sees: RetryableError or the error code as name. */
-export function toTaskError(error: unknown): Error {
-  if (error instanceof DependencyError && error.retryable)
-    return new RetryableError(error.message, { cause: error });
-  if (error instanceof NodemedicError) {
-    const mapped = new Error(error.message, { cause: error });
-    mapped.name = error.code;
-    return mapped;
-  }
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /**

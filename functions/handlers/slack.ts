@@ -4,30 +4,35 @@
  * and every request goes through the app's normalizing handler (Content-Type parameters, UTF-8
  * base64 bodies) before the receiver verifies its signature.
  */
-import { parseAllowList, parseChannelIds } from '../app/authorize.js';
 import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
 import { logger } from './runtime.js';
 import { makeChat, slackSecrets } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
+import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
+// Parsed at cold start: a bad value fails the init with the variable named.
+const env = loadHandlerEnv(
+  ['store', 'inventory', 'chat', 'workflow'],
+  ['ONCALL_ALLOWLIST', 'MENTION_CHANNEL_IDS'],
+);
 let built: Promise<SlackHandler> | null = null;
 
 async function build(): Promise<SlackHandler> {
-  const { botToken, signingSecret } = await slackSecrets();
+  const { botToken, signingSecret } = await slackSecrets(env);
   // The mention use case opens incidents: it needs the inventory, the chat and the workflow too.
-  const deps = assemble({
-    store: makeStore(),
-    inventory: makeInventory(),
-    chat: await makeChat(botToken),
-    workflow: makeWorkflow(),
+  const deps = assemble(env, {
+    store: makeStore(env),
+    inventory: makeInventory(env),
+    chat: await makeChat(env, botToken),
+    workflow: makeWorkflow(env),
   });
   // SLACK_API_URL (GovSlack, the local stand-in) is for every Web API call of this function:
   // the chat above, and Bolt's own client (auth.test, mention replies, thread reads).
-  const slackApiUrl = process.env.SLACK_API_URL;
+  const slackApiUrl = env.SLACK_API_URL;
   const { handler } = createSlackApp({
     signingSecret,
     botToken,
@@ -38,12 +43,10 @@ async function build(): Promise<SlackHandler> {
     policy: deps.policy,
     onCall: {
       userGroupId: deps.onCallUserGroupId,
-      allowList: parseAllowList(process.env.ONCALL_ALLOWLIST),
+      allowList: env.ONCALL_ALLOWLIST,
     },
     // The alert channel, plus any others where people may ask for a diagnosis.
-    mentionChannels: [
-      ...new Set([deps.channel, ...parseChannelIds('MENTION_CHANNEL_IDS', process.env.MENTION_CHANNEL_IDS)]),
-    ],
+    mentionChannels: [...new Set([deps.channel, ...env.MENTION_CHANNEL_IDS])],
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
     clock: deps.clock,

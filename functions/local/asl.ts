@@ -79,7 +79,7 @@ export interface AslClock {
 }
 
 /** Nothing is slept and nothing expires by itself: tests drive time with {@link AslInterpreter.expire}. */
-export const VIRTUAL_CLOCK: AslClock = {
+const VIRTUAL_CLOCK: AslClock = {
   sleep: async () => {},
   arm: () => () => {},
 };

@@ -28,10 +28,10 @@ import {
   reachabilityStep,
   sendStep,
 } from '../app/steps.js';
+import { toTaskError } from '../app/task-errors.js';
 import { NodemedicError } from '../core/errors.js';
 import type { Workflow } from '../core/incident.js';
 import { DEFAULT_SAFETY_POLICY } from '../core/policy.js';
-import { toTaskError } from '../handlers/runtime.js';
 import { AslInterpreter, type ExecutionResult, scaledClock, type TaskEvent } from './asl.js';
 import { localDefinition } from './definition.js';
 

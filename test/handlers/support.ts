@@ -22,7 +22,7 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 
 const SLACK_METHODS = ['chat.postMessage', 'chat.update'] as const;
 
-export const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
+const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
 export const INSTANCE = 'i-0abc123def4567890';
 export const NODE_NAME = 'ip-10-0-1-23.eu-west-1.compute.internal';
 

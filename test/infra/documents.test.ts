@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { REMEDIATION_LIST } from '../../functions/core/remediations/index.js';
-import { SCRIPT_PARAMETERS, SCRIPT_TAG, type ScriptParameterName } from '../../functions/core/script-params.js';
+import {
+  SCRIPT_PARAMETERS,
+  SCRIPT_TAG,
+  type ScriptParameterName,
+} from '../../functions/core/script-params.js';
 import { fixProgram, PREAMBLE_INCLUDE } from '../../functions/scripts/program.js';
 import {
   assertPatternsAreQuoteSafe,

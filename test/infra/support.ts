@@ -9,7 +9,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { NodeMedic, type NodeMedicProps } from '../../infra/nodemedic.js';
 
 /** Props every spec starts from: a valid channel and one cluster. */
-export const BASE_PROPS: NodeMedicProps = {
+const BASE_PROPS: NodeMedicProps = {
   slackChannelId: 'C0123456789',
   clusterNames: ['prod', 'stage'],
   onCallUserGroupId: 'S0123456789',
@@ -42,7 +42,7 @@ export function resourcesOf(
  * function → a fake Lambda ARN, pseudo parameters → fixed values. Enough for asl-validator, which
  * checks ARNs syntactically.
  */
-export function resolveIntrinsics(value: unknown): string {
+function resolveIntrinsics(value: unknown): string {
   if (typeof value === 'string') return value;
   const node = value as Record<string, unknown>;
   if (Array.isArray(node['Fn::Join'])) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isAuthorized, parseAllowList, parseChannelIds } from '../../functions/app/authorize.js';
-import { DependencyError, InvalidInputError } from '../../functions/core/errors.js';
+import { isAuthorized } from '../../functions/app/authorize.js';
+import { DependencyError } from '../../functions/core/errors.js';
 import type { Chat } from '../../functions/core/ports.js';
 
 /** A Chat whose only used method is the group lookup; it counts calls and can fail. */
@@ -54,37 +54,5 @@ describe('isAuthorized', () => {
     await expect(
       isAuthorized('U0ALICE', { chat, userGroupId: 'S0ONCALL', allowList: [] }),
     ).rejects.toBeInstanceOf(DependencyError);
-  });
-});
-
-describe('parseAllowList', () => {
-  it.each([
-    [undefined, []],
-    ['', []],
-    ['U0ALICE, W0BOB ,,', ['U0ALICE', 'W0BOB']],
-  ])('reads %j as %j', (raw, expected) => {
-    expect(parseAllowList(raw)).toEqual(expected);
-  });
-
-  it('refuses names and handles, naming them', () => {
-    expect(() => parseAllowList('U0ALICE,@bob')).toThrow(InvalidInputError);
-    expect(() => parseAllowList('U0ALICE,@bob')).toThrow(/"@bob"/);
-  });
-});
-
-describe('parseChannelIds', () => {
-  it.each([
-    [undefined, []],
-    ['', []],
-    ['C0OPS, G0PRIVATE ,,', ['C0OPS', 'G0PRIVATE']],
-  ])('reads %j as %j', (raw, expected) => {
-    expect(parseChannelIds('MENTION_CHANNEL_IDS', raw)).toEqual(expected);
-  });
-
-  it('refuses channel names, naming the variable and the value', () => {
-    expect(() => parseChannelIds('MENTION_CHANNEL_IDS', 'C0OPS,#alerts')).toThrow(InvalidInputError);
-    expect(() => parseChannelIds('MENTION_CHANNEL_IDS', 'C0OPS,#alerts')).toThrow(
-      /^MENTION_CHANNEL_IDS must hold Slack channel ids .*"#alerts"/,
-    );
   });
 });

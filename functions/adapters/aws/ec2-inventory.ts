@@ -22,6 +22,7 @@ import {
 import { DescribeInstanceInformationCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { validateInstanceId } from '../../core/alarm.js';
 import { InvalidInputError, type NodemedicError, NodeNotFoundError } from '../../core/errors.js';
+import { isNodeName } from '../../core/patterns.js';
 import type { NodeInventory, NodeRef, Reachability } from '../../core/ports.js';
 import { errorName, toDependencyError } from './sdk-errors.js';
 
@@ -40,11 +41,10 @@ export interface Ec2NodeInventoryOptions {
 }
 
 /** The tag EC2 Auto Scaling puts on the instances it launches. */
-export const ASG_TAG_KEY = 'aws:autoscaling:groupName';
+const ASG_TAG_KEY = 'aws:autoscaling:groupName';
 /** How much of the console output is kept: the tail is where the kernel's last words are. */
 export const CONSOLE_TAIL_CHARS = 4096;
 
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 /** Error names that mean "slow down and try again" across EC2, SSM and Auto Scaling. */
 const RETRYABLE = new Set([
   'RequestLimitExceeded',
@@ -87,7 +87,7 @@ export class Ec2NodeInventory implements NodeInventory {
       asked = `instance ${validateInstanceId(query.instanceId)}`;
       instances = await this.describe({ InstanceIds: [query.instanceId] }, asked);
     } else if (query.nodeName) {
-      if (!NODE_NAME.test(query.nodeName)) {
+      if (!isNodeName(query.nodeName)) {
         throw new InvalidInputError(
           `not a Kubernetes node name: ${JSON.stringify(query.nodeName.slice(0, 80))}`,
         );

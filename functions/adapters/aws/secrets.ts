@@ -17,7 +17,7 @@ export interface SlackSecrets {
 }
 
 /** The JSON keys the secret must hold (the README and the CDK construct document the same). */
-export const SLACK_SECRET_KEYS = ['botToken', 'signingSecret'] as const;
+const SLACK_SECRET_KEYS = ['botToken', 'signingSecret'] as const;
 
 /** How long a read secret is reused, ms: long enough to spare the API, short enough for a rotation. */
 export const SECRETS_CACHE_TTL_MS = 5 * 60 * 1000;

@@ -42,7 +42,7 @@ export interface SsmCommandRunnerOptions {
 /** SSM cuts StandardOutputContent at this many characters. */
 export const SSM_STDOUT_CAP = 24_000;
 /** SendCommand's Comment limit. */
-export const SSM_COMMENT_MAX = 100;
+const SSM_COMMENT_MAX = 100;
 /** AWS's own shell document, for scripts sent inline (SsmCommandRunnerOptions.inline). */
 export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
 /** SendCommand's smallest TimeoutSeconds. */

@@ -18,7 +18,7 @@ const RETRYABLE_PLATFORM_ERRORS = new Set([
 ]);
 
 /** Map any WebClient failure to a DependencyError naming the method and Slack's error code. */
-export function toDependencyError(method: string, err: unknown): DependencyError {
+function toDependencyError(method: string, err: unknown): DependencyError {
   const e = err as {
     code?: string;
     data?: { error?: string };

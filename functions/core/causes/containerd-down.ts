@@ -4,7 +4,7 @@ import { why } from './helpers.js';
 import { blindView } from './host-not-inspectable.js';
 
 /** Restarts (systemd NRestarts) from which a dead daemon counts as a restart loop. */
-export const LOOP_RESTARTS = 3;
+const LOOP_RESTARTS = 3;
 
 /** containerd is not running, or systemd keeps restarting it. */
 export const containerdDown: Cause = {

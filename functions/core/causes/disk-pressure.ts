@@ -4,7 +4,7 @@ import type { Cause } from './cause.js';
 import { logEvidence, logMatch, why } from './helpers.js';
 
 /** Use (blocks or inodes, %) at which a mount counts as full; at `critical` it is critical. */
-export const DISK_THRESHOLDS = { warning: 90, critical: 95 } as const;
+const DISK_THRESHOLDS = { warning: 90, critical: 95 } as const;
 
 function mountEvidence(label: string, m: MountFacts): { evidence: Evidence[]; critical: boolean } {
   const evidence: Evidence[] = [];

@@ -3,7 +3,7 @@ import type { Cause } from './cause.js';
 import { logEvidence, logMatch, why } from './helpers.js';
 
 /** containerd's default for both message-size limits: 16 MiB. */
-export const DEFAULT_GRPC_MESSAGE_SIZE = 16 * 1024 * 1024;
+const DEFAULT_GRPC_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Below this a limit breaks routine kubelet calls, not just unusually large ones. */
 const TINY_MESSAGE_SIZE = 1024 * 1024;
 const SIZE_KEYS = ['max_recv_message_size', 'max_send_message_size'] as const;

@@ -4,7 +4,7 @@ import type { Cause } from './cause.js';
 import { why } from './helpers.js';
 
 /** How a person reaches containerd on a Bottlerocket node (SSM lands in the control container). */
-export const BOTTLEROCKET_ROUTE =
+const BOTTLEROCKET_ROUTE =
   'Bottlerocket: SSM runs in the control container, which cannot see the host. A person enables the admin container (`apiclient set host-containers.admin.enabled=true`, or `enable-admin-container` in the control container), enters it (`apiclient exec admin bash`), and gets a root shell in the host namespaces with `sudo sheltie` (in one step: `apiclient exec admin sheltie`); there `systemctl status containerd`, `journalctl -u containerd` and `ctr -n k8s.io` work';
 
 /** The same for any other container without the host's view. */

@@ -20,7 +20,7 @@ import { socketUnreachable } from './socket-unreachable.js';
 import { stateCorruption } from './state-corruption.js';
 import { stuckShim } from './stuck-shim.js';
 
-export type { Cause, DetectContext, Detection } from './cause.js';
+export type { Cause } from './cause.js';
 
 /** Every cause module, in `CAUSE_IDS` order. */
 export const CAUSE_LIST: readonly Cause[] = [

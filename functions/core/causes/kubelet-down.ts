@@ -7,7 +7,7 @@ import { containerdAnswers, logMatch, why } from './helpers.js';
 const DOWN_STATES = new Set(['inactive', 'failed', 'deactivating']);
 
 /** Said whenever kubelet logs mention its read-only port: a note, never a fix. */
-export const READ_ONLY_PORT_NOTE =
+const READ_ONLY_PORT_NOTE =
   'kubelet logs mention 10255, the read-only port that EKS AMIs turn off (readOnlyPort: 0): a client still calling it is misconfigured. This is not a containerd fault, and reopening the port is not a fix';
 
 /** kubelet's read-only port in a log line: `:10255` not followed by a digit (never `pid=110255`). */

@@ -20,10 +20,10 @@ const CRI = [
 ];
 
 /** An error text that blames the metadata store itself, not a configuration. */
-export const METADATA_ERROR = /io\.containerd\.metadata\.v1\.bolt|invalid database/;
+const METADATA_ERROR = /io\.containerd\.metadata\.v1\.bolt|invalid database/;
 
 /** Whether `id` (`type/id`) is the bolt metadata plugin. */
-export function isBoltPlugin(id: string): boolean {
+function isBoltPlugin(id: string): boolean {
   return BOLT.test(id);
 }
 

@@ -3,7 +3,7 @@ import type { Cause } from './cause.js';
 import { logEvidence, logMatch, why } from './helpers.js';
 
 /** Thresholds, as data: where a figure starts to explain a runtime that stops answering. */
-export const STARVATION_THRESHOLDS = {
+const STARVATION_THRESHOLDS = {
   /** PSI `some` avg60 (%) on cpu, memory or io. */
   psiSome60: 50,
   /** PSI `full` avg60 (%) on memory or io: every task stalled. */

@@ -9,7 +9,7 @@ const EKS_PAUSE_TAR = '/etc/eks/pause.tar';
  * What a person runs to bring the sandbox image back: the node's own tarball when it has one,
  * else a pull with credentials (on EKS the image lives in ECR, which containerd cannot log into).
  */
-export function sandboxImageCommands(image: string, pauseTar: string | null): string {
+function sandboxImageCommands(image: string, pauseTar: string | null): string {
   if (pauseTar !== null)
     return `\`ctr -n k8s.io images import ${pauseTar}\` (this node's copy of the pause image)`;
   return `\`ctr -n k8s.io images pull --user <user:password> ${image}\` with the registry's credentials (for ECR: \`--user AWS:$(aws ecr get-login-password)\`), since this node has no ${EKS_PAUSE_TAR} to import`;

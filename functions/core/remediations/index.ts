@@ -18,7 +18,7 @@ import { restartContainerd } from './restart-containerd.js';
 import { restartKubelet } from './restart-kubelet.js';
 import { upgradeContainerd } from './upgrade-containerd.js';
 
-export type { Remediation, RunsOn } from './remediation.js';
+export type { Remediation } from './remediation.js';
 
 /** Every remediation module, in `REMEDIATION_IDS` order (the catalog validator checks coverage). */
 export const REMEDIATION_LIST: readonly Remediation[] = [

@@ -4,6 +4,8 @@
  * (`<!channel>`) or a broken message.
  */
 
+import { SLACK_ID } from '../patterns.js';
+
 /** Slack's documented limits the renderer stays within. */
 export const SLACK_LIMITS = {
   blocks: 50,
@@ -70,7 +72,7 @@ export function slackDate(iso: string): string {
 
 /** A user mention for a Slack user id; anything that is not an id (`nodemedic`) is shown as text. */
 export function mention(user: string): string {
-  return /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : `\`${escapeMrkdwn(user)}\``;
+  return SLACK_ID.user.test(user) ? `<@${user}>` : `\`${escapeMrkdwn(user)}\``;
 }
 
 /** mrkdwn section block. */

@@ -3,12 +3,14 @@
  * conversation the steps post besides the card, findings and outcome (render/slack.ts). Kept with
  * the renderer so that everything posted to Slack is rendered, escaped and limited in one place.
  */
+
+import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
 import { clip, context, escapeMrkdwn, header, SLACK_LIMITS, section } from './mrkdwn.js';
 
 /** `<!subteam^S…>` for a well-formed user group id, else nothing. */
 function groupMention(groupId: string | null): string {
-  return groupId && /^S[A-Z0-9]{2,}$/.test(groupId) ? `<!subteam^${groupId}> ` : '';
+  return groupId && SLACK_ID.userGroup.test(groupId) ? `<!subteam^${groupId}> ` : '';
 }
 
 /** One step's verdict in the thread: a recheck that failed, a fix, a verification, a rollback. */

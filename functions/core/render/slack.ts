@@ -6,6 +6,7 @@
  */
 import type { Incident, IncidentPhase } from '../incident.js';
 import type { Finding, RemediationId, Report, Severity, Tier } from '../model.js';
+import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
 import { getRemediation as remediationMeta } from '../remediations/index.js';
 import {
@@ -21,7 +22,7 @@ import {
   truncate,
 } from './mrkdwn.js';
 
-export { escapeMrkdwn, SLACK_LIMITS } from './mrkdwn.js';
+export { escapeMrkdwn } from './mrkdwn.js';
 
 /**
  * Slack action ids. A fix button's action_id is `nm_fix:<remediationId>` (one listener matches
@@ -374,7 +375,7 @@ export function renderOutcome(
   // `detail` is escaped like everything else, so a group mention cannot ride in it: it is added
   // here, and only for a well-formed group id.
   const group =
-    outcome.mentionUserGroup && /^S[A-Z0-9]{2,}$/.test(outcome.mentionUserGroup)
+    outcome.mentionUserGroup && SLACK_ID.userGroup.test(outcome.mentionUserGroup)
       ? `<!subteam^${outcome.mentionUserGroup}> `
       : '';
   const blocks: Block[] = [

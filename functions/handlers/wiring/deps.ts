@@ -4,16 +4,14 @@
  * instead of silently calling AWS with permissions it was never granted.
  */
 import type { AppDeps } from '../../app/deps.js';
-import { jsonEnv, logger, requireEnv, safetyPolicy, unavailable } from '../runtime.js';
+import { logger, unavailable } from '../runtime.js';
+import type { DEPS_ENV, Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
-export type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms'>>;
+type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms'>>;
 
-export function assemble(ports: Ports): AppDeps {
-  const versionPolicy = jsonEnv<{ minimum?: string; knownBad?: { version: string; reason: string }[] }>(
-    'VERSION_POLICY',
-    {},
-  );
+/** The deps of one function: its ports, and the configuration every use case reads. */
+export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports): AppDeps {
   return {
     store: ports.store ?? unavailable('store'),
     runner: ports.runner ?? unavailable('runner'),
@@ -21,11 +19,11 @@ export function assemble(ports: Ports): AppDeps {
     chat: ports.chat ?? unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
     ...(ports.alarms ? { alarms: ports.alarms } : {}),
-    policy: safetyPolicy(),
+    policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
-    analyzeOptions: { versionPolicy },
-    channel: requireEnv('SLACK_CHANNEL_ID'),
-    onCallUserGroupId: process.env.ONCALL_USERGROUP_ID || null,
+    analyzeOptions: { versionPolicy: env.VERSION_POLICY },
+    channel: env.SLACK_CHANNEL_ID,
+    onCallUserGroupId: env.ONCALL_USERGROUP_ID ?? null,
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.
     scriptParameters: {},
     clock: () => new Date(),

@@ -1,11 +1,12 @@
 /** Step Functions as the workflow. */
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { StepFunctionsWorkflow } from '../../adapters/aws/sfn-workflow.js';
-import { requireEnv } from '../runtime.js';
+import type { PortEnv } from './env.js';
 
 // Built once per container, in the init phase.
 const client = new SFNClient({});
 
-export function makeWorkflow(): StepFunctionsWorkflow {
-  return new StepFunctionsWorkflow({ client, stateMachineArn: requireEnv('STATE_MACHINE_ARN') });
+/** The workflow: executions of the state machine STATE_MACHINE_ARN. */
+export function makeWorkflow(env: PortEnv<'workflow'>): StepFunctionsWorkflow {
+  return new StepFunctionsWorkflow({ client, stateMachineArn: env.STATE_MACHINE_ARN });
 }

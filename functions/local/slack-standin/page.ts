@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { InvalidInputError } from '../../core/errors.js';
+import { SLACK_ID } from '../../core/patterns.js';
 import type { SlackStandIn, StandInMessage, StandInRouteContext } from './server.js';
 
 /** Options of {@link mountPage}. */
@@ -297,7 +298,7 @@ function validateOptions(options: PageOptions): void {
   }
   const seen = new Set<string>();
   for (const user of options.users) {
-    if (typeof user?.id !== 'string' || !/^[UW][A-Z0-9]{2,}$/.test(user.id)) {
+    if (typeof user?.id !== 'string' || !SLACK_ID.user.test(user.id)) {
       throw new InvalidInputError(`mountPage: user id ${JSON.stringify(user?.id)} is not a Slack user id`);
     }
     if (typeof user.name !== 'string' || user.name === '') {
@@ -366,7 +367,7 @@ function parseClick(
   const click = {
     messageTs: field('messageTs', /^\d{1,12}\.\d{1,9}$/),
     actionId: field('actionId', /^[\w:.-]{1,255}$/),
-    user: field('user', /^[UW][A-Z0-9]{2,}$/),
+    user: field('user', SLACK_ID.user),
   };
   if (!names.has(click.user)) {
     throw new PageRequestError(400, 'unknown_user', `user ${click.user} is not in the picker`);

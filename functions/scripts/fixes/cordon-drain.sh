@@ -15,7 +15,7 @@ FIX=cordon-drain
 # shellcheck source=functions/scripts/fixes/_preamble.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_preamble.sh"
 
-param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
 param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ -n $NODE ]] || refuse "NODEMEDIC_NODE_NAME is required: the Kubernetes node to cordon and drain"
 

@@ -23,7 +23,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_preamble.sh"
 param ROOT NODEMEDIC_ROOT /var/lib/containerd "$PATH_RE"
 param ADDRESS NODEMEDIC_ADDRESS /run/containerd/containerd.sock "$PATH_RE"
 param PAUSE NODEMEDIC_PAUSE_IMAGE /etc/eks/pause.tar "$PATH_RE"
-param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$'
+param NODE NODEMEDIC_NODE_NAME '' '^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
 param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has no rollback: the old root is kept at $ROOT.nodemedic-<timestamp> for a person"
 ROOT=${ROOT%/}

@@ -9,14 +9,11 @@
  */
 import type { App } from '@slack/bolt';
 import { NodemedicError } from '../../core/errors.js';
+import { INSTANCE_ID, INSTANCE_ID_IN_TEXT, isNodeName } from '../../core/patterns.js';
 import { escapeMrkdwn, renderHelp } from '../../core/render/slack.js';
 import type { ListenerDeps } from '../app.js';
 
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
-/** A Kubernetes node name: a DNS subdomain (RFC 1123), lower case, at most 253 characters. */
-const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-/** Instance ids and EC2 private DNS names as they appear inside alert text. */
-const INSTANCE_IN_TEXT = /(?<![0-9a-z-])i-[0-9a-f]{8,17}(?![0-9a-z])/;
+/** EC2 private DNS names as they appear inside alert text. */
 const NODE_IN_TEXT =
   /(?<![0-9a-z.-])ip-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}(?:\.[a-z0-9-]+)*\.(?:ec2|compute)\.internal(?![0-9a-z.-])/;
 
@@ -58,7 +55,7 @@ export function parseMention(text: string): MentionCommand {
 function parseTarget(word: string): NodeQuery | null {
   const lower = word.toLowerCase();
   if (INSTANCE_ID.test(lower)) return { instanceId: lower };
-  if (lower.length <= 253 && NODE_NAME.test(lower) && !lower.startsWith('i-')) return { nodeName: lower };
+  if (isNodeName(lower) && !lower.startsWith('i-')) return { nodeName: lower };
   return null;
 }
 
@@ -76,7 +73,7 @@ export function findNodeInAlert(message: {
     JSON.stringify(message.blocks ?? []),
     JSON.stringify(message.attachments ?? []),
   ].join('\n');
-  const instance = INSTANCE_IN_TEXT.exec(haystack);
+  const instance = INSTANCE_ID_IN_TEXT.exec(haystack);
   if (instance) return { instanceId: instance[0] };
   const node = NODE_IN_TEXT.exec(haystack.toLowerCase());
   if (node) return { nodeName: node[0] };
