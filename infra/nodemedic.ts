@@ -32,9 +32,10 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import type { AlarmFilter } from '../functions/core/alarm.js';
-import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
+import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
+import { addHistoryIndex, shadowPolicy } from './trust.js';
 import { NodemedicWorkflow } from './workflow.js';
 
 /**
@@ -126,6 +127,13 @@ export interface NodeMedicProps {
    * @default the policy's defaults (1 fix in flight per cluster, 30% hold, 15 min approval...)
    */
   readonly safetyPolicy?: Partial<SafetyPolicy>;
+  /**
+   * Clusters in shadow mode: nodemedic posts its findings and what it would offer, and runs
+   * nothing (functions/core/shadow.ts). Each must be one of `clusterNames`. Taking a cluster out
+   * of this list and redeploying lets nodemedic act there. Added to `safetyPolicy.shadowClusters`.
+   * @default none
+   */
+  readonly shadowClusters?: readonly string[];
   /**
    * Containerd version policy overrides for the analyzer.
    * @default the analyzer's defaults
@@ -342,7 +350,7 @@ export class NodeMedic extends Construct {
     const clusterTagKey = props.clusterTagKey ?? 'eks:cluster-name';
     const clusterNames = [...props.clusterNames];
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
-    this.safetyPolicy = validateSafetyPolicy(props.safetyPolicy ?? {});
+    this.safetyPolicy = shadowPolicy(props, clusterNames);
 
     // --- The example alarm first: its names may extend the filter the rule and functions use.
     const filter: AlarmFilter = props.alarmFilter ?? { namePrefixes: ['nodemedic-'] };
@@ -372,6 +380,12 @@ export class NodeMedic extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    addHistoryIndex(this.table);
+    // Table grants cover its indexes as `<table>/index/*`; the only index is the fix history.
+    Validations.of(this).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(this, `${this.table.tableArn}/index/*`)}]`,
+      reason: "The table's own indexes (index/*): only the fix-history index behind the success rates.",
     });
 
     if (props.slackSecret) {

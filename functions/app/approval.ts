@@ -18,6 +18,7 @@ import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat, MessageRef } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { decisionText, escapeMrkdwn, renderCard, renderDecision } from '../core/render/slack.js';
+import { shadowRefusal } from '../core/shadow.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
@@ -322,6 +323,16 @@ async function admit(
       reply:
         'Only members of the on-call group (or the allow-list) can act on nodemedic incidents. Your click was refused and logged.',
       note: 'but is not in the on-call group or allow-list',
+    });
+  }
+  // Shadow mode: no button runs anything, whatever a (forged or stale) click names.
+  const shadow = shadowRefusal(deps.policy, incident);
+  if (shadow) {
+    return refuse(deps, click, incident, action, {
+      reason: shadow,
+      log: 'click on a shadow-mode incident refused',
+      reply: `${escapeMrkdwn(shadow)}. Your click was refused and logged; nothing was done.`,
+      note: 'but the cluster is in shadow mode',
     });
   }
   const held = hold ? await hold(incident) : null;

@@ -60,8 +60,8 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 // Kubernetes node names are DNS subdomains (the same pattern the cordon/drain parameter enforces).
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 // EKS cluster names: letters, digits, `-` and `_`, up to 100; `.` is allowed for self-managed
-// clusters. No `#`: the cluster is part of the dedupe key.
-const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+// clusters. No `#`: the cluster is part of the dedupe key. Exported: shadow mode names clusters too.
+export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
  * Check an EC2 instance id (`^i-[0-9a-f]{8,17}$`) before it reaches any API or document.
