@@ -22,6 +22,7 @@ import { shadowRefusal } from '../core/shadow.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
+import { type AppMetrics, METRICS } from './metrics.js';
 
 /** What the approval use cases need. */
 export interface ApprovalDeps {
@@ -32,6 +33,8 @@ export interface ApprovalDeps {
   readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
   readonly clock: () => Date;
   readonly logger: AppLogger;
+  /** Counts refused clicks. @default none */
+  readonly metrics?: AppMetrics;
 }
 
 /** One button press, as the listener read it from the signed payload. */
@@ -393,6 +396,7 @@ async function refuse(
   if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
     return { kind: 'closed', outcome: { kind: 'duplicate' } };
   }
+  deps.metrics?.count(METRICS.approvalsRefused, { cluster: incident.node.cluster });
   deps.logger.warn(why.log, {
     incidentId: incident.id,
     user: click.user,

@@ -34,6 +34,7 @@ import type {
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { auditEntry, threadOf } from './incidents.js';
+import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
 import { rankByHistory } from './trust.js';
 
 /** How long the verification after a reboot may wait for the node's agent to come back. */
@@ -385,6 +386,10 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   );
   if (plan.held?.reason === 'cluster-hold')
     await postClusterAlert(deps, incident.node.cluster, plan.held.detail);
+  recordFindings(deps, incident, {
+    cause: report.findings[0]?.cause ?? (report.healthy ? 'healthy' : 'inconclusive'),
+    held: plan.held?.reason ?? null,
+  });
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
 }
 
@@ -484,6 +489,7 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
       auditEntry(deps, `${input.purpose}-${ok ? 'ok' : 'failed'}`, 'nodemedic', detail),
     ],
   }));
+  recordEvaluation(deps, updated, { purpose: input.purpose, remediation: remediation.id, ok });
   if (input.purpose !== 'recheck' || !ok) {
     await reply(
       deps,
@@ -541,6 +547,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
       ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
       : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
   await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
+  if (input.kind === 'recovered') recordRecovery(deps, updated);
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -566,6 +573,7 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
     taskToken: null,
     audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
   }));
+  recordEscalation(deps, updated, input.reason);
   const text = `${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
   await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
   if (before.findingsMessage && before.phase === 'awaiting-approval') {

@@ -9,7 +9,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { handleAlarm } from '../app/incidents.js';
 import { type AlarmFilter, parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { jsonEnv, logger } from './runtime.js';
+import { flushMetrics, jsonEnv, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { makeInventory } from './wiring/inventory.js';
@@ -41,5 +41,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
     }
     logger.error('alarm failed', { error: error as Error });
     throw error;
+  } finally {
+    flushMetrics();
   }
 }

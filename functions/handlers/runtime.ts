@@ -9,6 +9,7 @@
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
+import { PowertoolsMetrics } from '../adapters/aws/powertools-metrics.js';
 import { WORKFLOW_ERRORS } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
 import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
@@ -16,6 +17,16 @@ import { DEFAULT_SAFETY_POLICY, type SafetyPolicy, validateSafetyPolicy } from '
 
 /** One logger per function; Powertools adds the request id and cold-start flag. */
 export const logger = new Logger({ serviceName: 'nodemedic' });
+
+/** One metrics buffer per function (EMF, namespace `nodemedic`), written once per invocation. */
+export const metrics = new PowertoolsMetrics((error) =>
+  logger.warn('metrics not written', { error: String(error) }),
+);
+
+/** Write the invocation's metrics to stdout as EMF; every handler calls it in a `finally`. */
+export function flushMetrics(): void {
+  metrics.flush();
+}
 
 /** A required environment variable, or a configuration error that names it. */
 export function requireEnv(name: string): string {
@@ -112,6 +123,8 @@ export function stepHandler<I extends { incidentId: string }, O>(
     } catch (error) {
       logger.error(`${name} failed`, { error: error as Error });
       throw toTaskError(error);
+    } finally {
+      flushMetrics();
     }
   };
 }

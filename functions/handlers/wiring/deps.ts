@@ -4,7 +4,8 @@
  * instead of silently calling AWS with permissions it was never granted.
  */
 import type { AppDeps } from '../../app/deps.js';
-import { jsonEnv, logger, requireEnv, safetyPolicy, unavailable } from '../runtime.js';
+import { countingSlackErrors } from '../../app/metrics.js';
+import { jsonEnv, logger, metrics, requireEnv, safetyPolicy, unavailable } from '../runtime.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
 export type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms'>>;
@@ -18,7 +19,7 @@ export function assemble(ports: Ports): AppDeps {
     store: ports.store ?? unavailable('store'),
     runner: ports.runner ?? unavailable('runner'),
     inventory: ports.inventory ?? unavailable('inventory'),
-    chat: ports.chat ?? unavailable('chat'),
+    chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
     ...(ports.alarms ? { alarms: ports.alarms } : {}),
     policy: safetyPolicy(),
@@ -29,6 +30,7 @@ export function assemble(ports: Ports): AppDeps {
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.
     scriptParameters: {},
     clock: () => new Date(),
+    metrics,
     logger: {
       info: (message, extra) => logger.info(message, extra ?? {}),
       warn: (message, extra) => logger.warn(message, extra ?? {}),
