@@ -9,7 +9,13 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IAlarmAction,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
@@ -34,6 +40,7 @@ import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import type { AlarmFilter } from '../functions/core/alarm.js';
 import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
+import { NodemedicHealth } from './dashboard.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { addHistoryIndex, shadowPolicy } from './trust.js';
 import { NodemedicWorkflow } from './workflow.js';
@@ -169,6 +176,11 @@ export interface NodeMedicProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Where nodemedic's own health alarms notify (DLQ depth, failed executions, Slack errors).
+   * @default none: they show on the dashboard and in the CloudWatch console
+   */
+  readonly healthAlarmActions?: readonly IAlarmAction[];
 }
 
 /** Environment variables the handlers read (functions/handlers/runtime.ts and wiring/). */
@@ -338,6 +350,8 @@ export class NodeMedic extends Construct {
   public readonly alarmRule: Rule;
   /** Where alarm events go when the alarm function keeps failing (rule DLQ and async failure destination). */
   public readonly dlq: Queue;
+  /** The dashboard (incidents, timings, fixes by cluster and cause) and the health alarms. */
+  public readonly health: NodemedicHealth;
   /** The validated safety policy the functions run with. */
   public readonly safetyPolicy: SafetyPolicy;
   /** The example Container Insights alarms, when `containerInsightsAlarm` is set. */
@@ -490,6 +504,11 @@ export class NodeMedic extends Construct {
       this.stateMachine.grantTaskResponse(functions[name]);
     }
     this.acknowledgeWorkflowWildcards();
+    this.health = new NodemedicHealth(this, 'Health', {
+      dlq: this.dlq,
+      stateMachine: this.stateMachine,
+      ...(props.healthAlarmActions ? { alarmActions: props.healthAlarmActions } : {}),
+    });
 
     // --- Permissions, least privilege per function.
     const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });

@@ -8,6 +8,11 @@
 import type { Incident } from '../core/incident.js';
 import type { Chat } from '../core/ports.js';
 
+/** The one namespace every nodemedic metric is in (the dashboard and alarms read it). */
+export const METRICS_NAMESPACE = 'nodemedic';
+/** The `service` dimension every metric carries (Powertools adds it). */
+export const METRICS_SERVICE = 'nodemedic';
+
 /** Metric names in the `nodemedic` namespace: a public contract (dashboard, alarms), only add. */
 export const METRICS = {
   /** An incident diagnosed for the first time; dimensions cluster, cause. */

@@ -86,3 +86,71 @@ describe('the fix-history index', () => {
     expect(text).toContain('/index/*');
   });
 });
+
+describe("the dashboard and nodemedic's own health alarms", () => {
+  const spec = synthNodeMedic();
+  const alarms = resourcesOf(spec.template, 'AWS::CloudWatch::Alarm');
+
+  it('alarms on a non-empty dead-letter queue', () => {
+    const dlq = spec.stack.getLogicalId(spec.nodemedic.dlq.node.defaultChild as never);
+    const found = alarms.find(([, a]) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(found?.[1].Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it("alarms on the state machine's failed executions", () => {
+    const machine = spec.stack.getLogicalId(spec.nodemedic.stateMachine.node.defaultChild as never);
+    const found = alarms.find(([, a]) => a.Properties.MetricName === 'ExecutionsFailed');
+    expect(found?.[1].Properties).toMatchObject({
+      Namespace: 'AWS/States',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: machine } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
+  it('alarms on Slack errors through the SlackErrors metric the functions emit', () => {
+    const found = alarms.find(([, a]) => a.Properties.MetricName === 'SlackErrors');
+    expect(found?.[1].Properties).toMatchObject({
+      Namespace: 'nodemedic',
+      Dimensions: [{ Name: 'service', Value: 'nodemedic' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
+  it('notifies the given actions', () => {
+    const topicArn = 'arn:aws:sns:eu-west-1:123456789012:oncall';
+    const withActions = synthNodeMedic({
+      healthAlarmActions: [{ bind: () => ({ alarmActionArn: topicArn }) }],
+    });
+    const health = resourcesOf(withActions.template, 'AWS::CloudWatch::Alarm');
+    expect(health.map(([, a]) => a.Properties.AlarmActions)).toEqual([[topicArn], [topicArn], [topicArn]]);
+  });
+
+  it('draws every metric of the namespace, by cluster and cause, on one dashboard', () => {
+    const dashboards = resourcesOf(spec.template, 'AWS::CloudWatch::Dashboard');
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]![1].Properties.DashboardBody);
+    for (const metric of [
+      'Incidents',
+      'TimeToFindings',
+      'TimeToRecovery',
+      'FixesApplied',
+      'FixesFailed',
+      'FixesRolledBack',
+      'ApprovalsRefused',
+      'Escalations',
+      'Holds',
+    ]) {
+      expect(body).toContain(`MetricName=\\\\\\"${metric}\\\\\\"`);
+    }
+    expect(body).toContain("SEARCH('{nodemedic,cause,cluster,service}");
+    expect(body).toContain('"type\\":\\"alarm\\"');
+  });
+});

@@ -5,12 +5,13 @@
  * invocation and written by `flush()`, which the handler calls once at the end of each one.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { AppMetrics, MetricDimensions, MetricName } from '../../app/metrics.js';
-
-/** The one namespace every nodemedic metric is in (the dashboard and alarms read it). */
-export const METRICS_NAMESPACE = 'nodemedic';
-/** The `service` dimension Powertools adds to every metric. */
-export const METRICS_SERVICE = 'nodemedic';
+import {
+  type AppMetrics,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  type MetricDimensions,
+  type MetricName,
+} from '../../app/metrics.js';
 
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
 
