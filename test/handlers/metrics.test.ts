@@ -18,6 +18,7 @@ import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { incidentInit } from '../adapters/incident-store-contract.js';
 import { recorded } from '../app/support.js';
+import { functionUrlEvent } from '../slack/support.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ssm = mockClient(SSMClient);
@@ -63,7 +64,7 @@ function values(name: string, dimensions: Record<string, string>): unknown[] {
 }
 
 beforeAll(async () => {
-  slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 'unused' });
+  slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 's3cr3t' });
   Object.assign(process.env, {
     TABLE_NAME: 'nodemedic-incidents',
     SLACK_SECRET_ID: 'nodemedic/slack',
@@ -74,6 +75,8 @@ beforeAll(async () => {
     DOCUMENTS: JSON.stringify({ diagnose: 'nodemedic-diagnose' }),
     VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic',
+    AWS_REGION: 'eu-west-1',
   });
 });
 afterAll(async () => {
@@ -186,6 +189,50 @@ describe('metrics in embedded metric format, from the handlers', () => {
     await expect(handler({ incidentId: second, reason: 'fix-failed' })).rejects.toThrow();
     expect(values('Escalations', { cluster: 'prod', reason: 'fix-failed' })).toEqual([1]);
     expect(values('SlackErrors', {})).toEqual([1]);
+  });
+
+  it('the Slack function counts a refused click by cluster', async () => {
+    const incidentId = await opened(60, {
+      phase: 'awaiting-approval',
+      node: { instanceId: 'i-0abc123def4567892', nodeName: null, cluster: 'prod', autoScalingGroup: null },
+    });
+    const findings = await fetch(`${slack.apiUrl}chat.postMessage`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer xoxb-aws-test', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        channel: 'C0ALERTS',
+        text: 'findings',
+        blocks: [
+          {
+            type: 'actions',
+            elements: [
+              {
+                type: 'button',
+                action_id: 'nm_fix:restart-containerd',
+                value: incidentId,
+                text: { type: 'plain_text', text: 'Restart containerd' },
+              },
+            ],
+          },
+        ],
+      }),
+    }).then((r) => r.json() as Promise<{ ts: string }>);
+    const store = new DynamoIncidentStore({ client: doc, tableName: 'nodemedic-incidents' });
+    await store.update(incidentId, (c) => ({
+      ...c,
+      findingsMessage: { channel: 'C0ALERTS', ts: findings.ts },
+    }));
+    // Nobody is on call or allow-listed in this configuration: the click is refused.
+    const click = slack.clickRequest({
+      channel: 'C0ALERTS',
+      messageTs: findings.ts,
+      actionId: 'nm_fix:restart-containerd',
+      user: 'U0MALLORY',
+    });
+    const { handler } = await import('../../functions/handlers/slack.js');
+    expect((await handler(functionUrlEvent(click), {})).statusCode).toBe(200);
+    expect(values('ApprovalsRefused', { cluster: 'prod' })).toEqual([1]);
+    expect(JSON.stringify((await store.get(incidentId))!.audit)).toContain('refused');
   });
 
   it('outcome writes the time to recovery by cluster and cause', async () => {
