@@ -21,7 +21,7 @@ import {
   slackDate,
   truncate,
 } from './mrkdwn.js';
-import { rateSuffix, shadowNotice } from './trust.js';
+import { buttonLabel, rateSuffix, shadowNotice } from './trust.js';
 
 export { escapeMrkdwn, SLACK_LIMITS } from './mrkdwn.js';
 
@@ -202,7 +202,7 @@ function fixButton(incidentId: string, id: RemediationId, rates?: SuccessRates):
     value: incidentId,
     text: {
       type: 'plain_text',
-      text: clip(`${meta.title} (${TIER_LABEL[meta.tier]})${rateSuffix(rates, id)}`, SLACK_LIMITS.buttonText),
+      text: clip(buttonLabel(`${meta.title} (${TIER_LABEL[meta.tier]})`, rates, id), SLACK_LIMITS.buttonText),
     },
   };
   if (meta.tier === 'safe') button.style = 'primary';
