@@ -10,7 +10,7 @@ import { handleAlarm } from '../../functions/app/incidents.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { CauseId, RemediationId } from '../../functions/core/model.js';
 import { type ClickPayload, resignedClick } from '../slack/support.js';
-import { ALICE, CHANNEL, type Harness, NODE, recorded, startHarness } from './support.js';
+import { ALICE, CHANNEL, fixOk, type Harness, NODE, recorded, startHarness } from './support.js';
 
 /** The signing secret the harness's Bolt app checks (test/app/support.ts). */
 const SIGNING_SECRET = 'test-signing-secret';
@@ -119,6 +119,12 @@ async function forgedClick(harness: Harness, incidentId: string, actionId: strin
   });
 }
 
+/** The buttons of a message's actions blocks. */
+function buttonsOf(blocks: readonly unknown[]): { action_id?: string; text?: { text: string } }[] {
+  type Actions = { type: string; elements?: { action_id?: string; text?: { text: string } }[] };
+  return (blocks as Actions[]).filter((b) => b.type === 'actions').flatMap((b) => b.elements ?? []);
+}
+
 describe('shadow mode', () => {
   it('posts the findings and what it would offer, with no button, and ends at its findings', async () => {
     h = await startHarness({ policy: { shadowClusters: ['prod'] } });
@@ -126,7 +132,9 @@ describe('shadow mode', () => {
     const id = await open(h);
 
     expect(await h.workflow.finished(id)).toBe('findings');
-    expect(h.events.map((e) => e.step)).not.toContain('await-approval');
+    const steps = h.events.map((e) => e.step);
+    expect(steps).toContain('analyze');
+    expect(steps).not.toContain('await-approval');
     const incident = (await h.store.get(id))!;
     expect(incident.phase).toBe('closed');
     expect(incident.shadow).toBe(true);
@@ -198,6 +206,41 @@ describe('shadow mode', () => {
 });
 
 describe('success rates on the buttons', () => {
+  it('learns from the incidents it ran: a fix verified here shows on the next incident of that cause', async () => {
+    h = await startHarness({});
+    h.runner
+      .queue(
+        'diagnose',
+        { stdout: recorded('fd-exhaustion') },
+        { stdout: recorded('fd-exhaustion') },
+        { stdout: recorded('healthy') },
+        { stdout: recorded('fd-exhaustion') },
+      )
+      .queue('raise-nofile', fixOk('raise-nofile'));
+    const first = await open(h);
+    await vi.waitUntil(async () => (await h!.store.get(first))?.phase === 'awaiting-approval', {
+      timeout: 10_000,
+    });
+    const before = (await h.store.get(first))!;
+    expect(JSON.stringify(h.standIn.message(CHANNEL, before.findingsMessage!.ts)!.blocks)).not.toContain(
+      'recovered',
+    );
+    expect((await h.click(first, ALICE, 'nm_fix:raise-nofile')).statusCode).toBe(200);
+    expect(await h.workflow.finished(first)).toBe('recovered');
+
+    const second = await open(h);
+    await vi.waitUntil(async () => (await h!.store.get(second))?.phase === 'awaiting-approval', {
+      timeout: 10_000,
+    });
+    const incident = (await h.store.get(second))!;
+    const message = h.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
+    const label = buttonsOf(message.blocks).find((b) => b.action_id === 'nm_fix:raise-nofile')?.text?.text;
+    expect(label).toBe('Raise containerd open-file limit (disruptive) · recovered 1 of 1 here');
+    expect(
+      buttonsOf(message.blocks).find((b) => b.action_id === 'nm_fix:restart-containerd')?.text?.text,
+    ).not.toMatch(/recovered/);
+  });
+
   it('shows no number and keeps the diagnosis order when there is no history', async () => {
     h = await startHarness({ approvalTimeoutMs: 60_000 });
     h.runner.queue('diagnose', { stdout: recorded('fd-exhaustion') });
@@ -252,11 +295,7 @@ describe('success rates on the buttons', () => {
     // The disruptive fix keeps its slot; within the safe tier the better record comes first.
     expect(incident.offered).toEqual(['raise-nofile', 'collect-goroutine-dump', 'restart-containerd']);
     const message = h.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
-    const buttons = (
-      message.blocks as { type: string; elements?: { action_id?: string; text?: { text: string } }[] }[]
-    )
-      .filter((b) => b.type === 'actions')
-      .flatMap((b) => b.elements ?? []);
+    const buttons = buttonsOf(message.blocks);
     const label = (action: string) => buttons.find((b) => b.action_id === action)?.text?.text;
     expect(label('nm_fix:raise-nofile')).toMatch(/recovered 3 of 4 here/);
     expect(label('nm_fix:restart-containerd')).toMatch(/recovered 1 of 3 here/);
