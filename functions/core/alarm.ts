@@ -59,8 +59,10 @@ const SOURCE = 'aws.cloudwatch';
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 // Kubernetes node names are DNS subdomains (the same pattern the cordon/drain parameter enforces).
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-// EKS cluster names: letters, digits, `-` and `_`, up to 100; `.` is allowed for self-managed
-// clusters. No `#`: the cluster is part of the dedupe key. Exported: shadow mode names clusters too.
+/**
+ * EKS cluster names: letters, digits, `-` and `_`, up to 100; `.` is allowed for self-managed
+ * clusters. No `#`: the cluster is part of the dedupe key (and of the fix history's key).
+ */
 export const CLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /**
