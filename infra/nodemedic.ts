@@ -12,6 +12,7 @@ import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validati
 import {
   Alarm,
   ComparisonOperator,
+  type IAlarmAction,
   MathExpression,
   Metric,
   TreatMissingData,
@@ -39,11 +40,13 @@ import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import { ALARM_DETAIL_TYPES, type AlarmFilter } from '../functions/core/alarm.js';
 import { CLUSTER_NAME, SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
-import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
+import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { resolveVersionPolicy } from '../functions/core/version.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
+import { NodemedicHealth } from './dashboard.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
+import { addHistoryIndex, shadowPolicy } from './trust.js';
 import { NodemedicWorkflow } from './workflow.js';
 
 /**
@@ -137,6 +140,13 @@ export interface NodeMedicProps {
    */
   readonly safetyPolicy?: Partial<SafetyPolicy>;
   /**
+   * Clusters in shadow mode: nodemedic posts its findings and what it would offer, and runs
+   * nothing (functions/core/shadow.ts). Each must be one of `clusterNames`. Taking a cluster out
+   * of this list and redeploying lets nodemedic act there. Added to `safetyPolicy.shadowClusters`.
+   * @default none
+   */
+  readonly shadowClusters?: readonly string[];
+  /**
    * Containerd version policy overrides for the analyzer.
    * @default the analyzer's defaults
    */
@@ -171,6 +181,11 @@ export interface NodeMedicProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Where nodemedic's own health alarms notify (DLQ depth, failed executions, Slack errors).
+   * @default none: they show on the dashboard and in the CloudWatch console
+   */
+  readonly healthAlarmActions?: readonly IAlarmAction[];
 }
 
 /** Environment variables the handlers read (functions/handlers/runtime.ts and wiring/). */
@@ -359,6 +374,8 @@ export class NodeMedic extends Construct {
   public readonly alarmRule: Rule;
   /** Where alarm events go when the alarm function keeps failing (rule DLQ and async failure destination). */
   public readonly dlq: Queue;
+  /** The dashboard (incidents, timings, fixes by cluster and cause) and the health alarms. */
+  public readonly health: NodemedicHealth;
   /** The validated safety policy the functions run with. */
   public readonly safetyPolicy: SafetyPolicy;
   /** The example Container Insights alarms, when `containerInsightsAlarm` is set. */
@@ -371,7 +388,7 @@ export class NodeMedic extends Construct {
     const clusterTagKey = props.clusterTagKey ?? 'eks:cluster-name';
     const clusterNames = [...props.clusterNames];
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
-    this.safetyPolicy = validateSafetyPolicy(props.safetyPolicy ?? {});
+    this.safetyPolicy = shadowPolicy(props, clusterNames);
 
     // --- The example alarm first: its names may extend the filter the rule and functions use.
     const filter: AlarmFilter = props.alarmFilter ?? { namePrefixes: ['nodemedic-'] };
@@ -401,6 +418,12 @@ export class NodeMedic extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    addHistoryIndex(this.table);
+    // Table grants cover its indexes as `<table>/index/*`; the only index is the fix history.
+    Validations.of(this).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(this, `${this.table.tableArn}/index/*`)}]`,
+      reason: "The table's own indexes (index/*): only the fix-history index behind the success rates.",
     });
 
     if (props.slackSecret) {
@@ -505,6 +528,11 @@ export class NodeMedic extends Construct {
       this.stateMachine.grantTaskResponse(functions[name]);
     }
     this.acknowledgeWorkflowWildcards();
+    this.health = new NodemedicHealth(this, 'Health', {
+      dlq: this.dlq,
+      stateMachine: this.stateMachine,
+      ...(props.healthAlarmActions ? { alarmActions: props.healthAlarmActions } : {}),
+    });
 
     // --- Permissions, least privilege per function.
     const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });

@@ -4,7 +4,7 @@
  *   npx cdk deploy -c slackChannelId=C0123456789 -c clusterNames=prod,stage \
  *     [-c onCallUserGroupId=S0123456789] [-c onCallAllowList=U01,U02] [-c alarmPrefixes=nodemedic-]
  *     [-c clusterTagKey=eks:cluster-name] [-c safetyPolicy='{"approvalTimeoutMinutes":10}']
- *     [-c containerInsightsCluster=prod] [-c bundleAwsSdk=true]
+ *     [-c containerInsightsCluster=prod] [-c bundleAwsSdk=true] [-c shadowClusters=prod]
  *
  * Without the two required values the stack still synthesizes (CI runs `cdk synth` with no context)
  * with documented example values, and says so on stderr; `deploy` with them would post to a channel
@@ -27,6 +27,8 @@ export interface NodeMedicStackSettings {
   readonly onCallAllowList?: string[];
   readonly alarmPrefixes?: string[];
   readonly safetyPolicy?: Partial<SafetyPolicy>;
+  /** Clusters in shadow mode (`-c shadowClusters=prod,staging`): findings only, nothing runs. */
+  readonly shadowClusters?: string[];
   readonly containerInsightsCluster?: string;
   readonly bundleAwsSdk?: boolean;
   /** Names of required values that fell back to the examples. */
@@ -84,6 +86,7 @@ export function readSettings(get: (key: string) => unknown): NodeMedicStackSetti
     ...optional('onCallAllowList', list('onCallAllowList')),
     ...optional('alarmPrefixes', list('alarmPrefixes')),
     ...optional('safetyPolicy', safetyPolicy),
+    ...optional('shadowClusters', list('shadowClusters')),
     ...optional('containerInsightsCluster', text('containerInsightsCluster')),
     ...optional('bundleAwsSdk', bundle === undefined ? undefined : bundle === 'true'),
     defaulted,
@@ -110,6 +113,7 @@ export class NodeMedicStack extends Stack {
       ...(s.onCallAllowList ? { onCallAllowList: s.onCallAllowList } : {}),
       ...(s.alarmPrefixes ? { alarmFilter: { namePrefixes: s.alarmPrefixes } } : {}),
       ...(s.safetyPolicy ? { safetyPolicy: s.safetyPolicy } : {}),
+      ...(s.shadowClusters ? { shadowClusters: s.shadowClusters } : {}),
       ...(s.containerInsightsCluster
         ? { containerInsightsAlarm: { clusterName: s.containerInsightsCluster } }
         : {}),

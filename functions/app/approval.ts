@@ -19,9 +19,11 @@ import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat, MessageRef } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { decisionText, escapeMrkdwn, renderCard, renderDecision } from '../core/render/slack.js';
+import { shadowRefusal } from '../core/shadow.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
+import { type AppMetrics, METRICS } from './metrics.js';
 
 /** What the approval use cases need. */
 export interface ApprovalDeps {
@@ -32,6 +34,8 @@ export interface ApprovalDeps {
   readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
   readonly clock: () => Date;
   readonly logger: AppLogger;
+  /** Counts refused clicks. @default none */
+  readonly metrics?: AppMetrics;
 }
 
 /** One button press, as the listener read it from the signed payload. */
@@ -325,6 +329,16 @@ async function admit(
       note: 'but is not in the on-call group or allow-list',
     });
   }
+  // Shadow mode: no button runs anything, whatever a (forged or stale) click names.
+  const shadow = shadowRefusal(deps.policy, incident);
+  if (shadow) {
+    return refuse(deps, click, incident, action, {
+      reason: shadow,
+      log: 'click on a shadow-mode incident refused',
+      reply: `${escapeMrkdwn(shadow)}. Your click was refused and logged; nothing was done.`,
+      note: 'but the cluster is in shadow mode',
+    });
+  }
   const held = hold ? await hold(incident) : null;
   if (held) {
     await deps.store.update(incident.id, (current) =>
@@ -383,6 +397,7 @@ async function refuse(
   if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
     return { kind: 'closed', outcome: { kind: 'duplicate' } };
   }
+  deps.metrics?.count(METRICS.approvalsRefused, { cluster: incident.node.cluster });
   deps.logger.warn(why.log, {
     incidentId: incident.id,
     user: click.user,

@@ -6,6 +6,7 @@ import type { AnalyzeOptions } from '../core/analyze.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { AlarmContributors, AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
+import type { AppMetrics } from './metrics.js';
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
 export interface AppLogger {
@@ -40,4 +41,6 @@ export interface AppDeps {
   readonly scriptParameters: Readonly<Record<string, string>>;
   readonly clock: () => Date;
   readonly logger: AppLogger;
+  /** Where the use cases count incidents, fixes, refusals... (functions/app/metrics.ts). @default none */
+  readonly metrics?: AppMetrics;
 }

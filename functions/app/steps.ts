@@ -13,7 +13,9 @@ import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
 import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
+import { shadowCardNote } from '../core/render/trust.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
+import { isShadowCluster } from '../core/shadow.js';
 import type {
   AnalyzeInput,
   AnalyzeOutput,
@@ -32,6 +34,8 @@ import type {
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { auditEntry, threadOf } from './incidents.js';
+import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
+import { rankByHistory } from './trust.js';
 
 /** How long the verification after a reboot may wait for the node's agent to come back. */
 const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
@@ -319,7 +323,11 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
     now: deps.clock().toISOString(),
     node: incident.node,
   });
-  let awaitApproval = plan.offered.length > 0 && !plan.held;
+  // Shadow mode: the same findings and the fixes nodemedic would offer, but nothing to approve.
+  const shadow = isShadowCluster(deps.policy, incident.node.cluster);
+  const ranked = await rankByHistory(deps, incident.node.cluster, report.findings, plan.offered);
+  plan.offered = ranked.offered;
+  let awaitApproval = plan.offered.length > 0 && !plan.held && !shadow;
   let updated = await deps.store.update(incident.id, (current) => {
     // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
     // for the record, but an ended incident never comes back to life with buttons.
@@ -332,6 +340,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       offered: awaitApproval ? plan.offered : [],
       requested: null,
       approvals: [],
+      ...(shadow ? { shadow: true } : {}),
       audit: [
         ...current.audit,
         auditEntry(
@@ -340,7 +349,8 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
           'nodemedic',
           report.findings.length
             ? `causes: ${report.findings.map((f) => f.cause).join(', ')}; offered: ${plan.offered.join(', ') || 'none'}` +
-                (plan.held ? `; held: ${plan.held.reason}` : '')
+                (plan.held ? `; held: ${plan.held.reason}` : '') +
+                (shadow ? '; shadow mode: nothing runs' : '')
             : report.healthy
               ? 'healthy'
               : 'no cause found',
@@ -357,9 +367,11 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   if (thread) {
     const message = renderFindings(report, {
       incident: updated,
-      offered: awaitApproval ? plan.offered : [],
+      offered: awaitApproval || shadow ? plan.offered : [],
       manual: plan.manual,
       held: plan.held,
+      rates: ranked.rates,
+      shadow: shadow ? incident.node.cluster : null,
     });
     const findingsMessage = await deps.chat.post(thread.channel, message, thread.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
@@ -367,10 +379,18 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   await refreshCard(
     deps,
     updated,
-    awaitApproval || isTerminal(incident) ? undefined : closingNote(report, plan),
+    awaitApproval || isTerminal(incident)
+      ? undefined
+      : shadow
+        ? shadowCardNote(incident.node.cluster)
+        : closingNote(report, plan),
   );
   if (plan.held?.reason === 'cluster-hold')
     await postClusterAlert(deps, incident.node.cluster, plan.held.detail);
+  recordFindings(deps, incident, {
+    cause: report.findings[0]?.cause ?? (report.healthy ? 'healthy' : 'inconclusive'),
+    held: plan.held?.reason ?? null,
+  });
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
 }
 
@@ -470,6 +490,7 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
       auditEntry(deps, `${input.purpose}-${ok ? 'ok' : 'failed'}`, 'nodemedic', detail),
     ],
   }));
+  recordEvaluation(deps, updated, { purpose: input.purpose, remediation: remediation.id, ok });
   if (input.purpose !== 'recheck' || !ok) {
     await reply(
       deps,
@@ -527,6 +548,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
       ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
       : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
   await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
+  if (input.kind === 'recovered') recordRecovery(deps, updated);
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -552,6 +574,7 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
     taskToken: null,
     audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
   }));
+  recordEscalation(deps, updated, input.reason);
   const text = `${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
   await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
   if (before.findingsMessage && before.phase === 'awaiting-approval') {

@@ -2,8 +2,9 @@
  * The incident record: one per node per outage. It is the audit trail (approvals, refusals,
  * command ids, outcomes) and the workflow's memory (the task token waiting for an approval).
  */
-import type { Finding, RemediationId } from './model.js';
+import type { CauseId, Finding, RemediationId } from './model.js';
 import type { MessageRef, NodeRef } from './ports.js';
+import type { FixRecord } from './success-rates.js';
 
 export const INCIDENT_PHASES = [
   'diagnosing',
@@ -104,6 +105,11 @@ export interface Incident {
    * event starts it then). Absent on records written before this field existed.
    */
   readonly execution?: string | null;
+  /**
+   * True when the incident was diagnosed in shadow mode (functions/core/shadow.ts): it offered
+   * nothing to run, and every click on it is refused.
+   */
+  readonly shadow?: boolean;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
@@ -135,6 +141,12 @@ export interface IncidentStore {
    * Used for idempotency of clicks and redeliveries.
    */
   claimOnce(key: string, ttlSeconds: number): Promise<boolean>;
+  /**
+   * The fixes applied in `cluster` for `cause` by incidents that ended at or after `since`
+   * (ISO-8601), oldest first. Stores write them (`fixRecords`) when an incident ends; reading
+   * costs in proportion to that cluster and cause's incidents, never a scan of the table.
+   */
+  fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]>;
 }
 
 /** Runs one workflow execution per incident: Step Functions in AWS, in-process locally. */

@@ -4,6 +4,7 @@
  * construct's props / the `SAFETY_POLICY` JSON; `validateSafetyPolicy` runs on every override.
  */
 import { CatalogError } from './errors.js';
+import { validateShadowClusters } from './shadow.js';
 
 /** Limits that keep nodemedic from making an outage worse. */
 export interface SafetyPolicy {
@@ -31,7 +32,17 @@ export interface SafetyPolicy {
    * says so, instead of starting a thread of its own. 0: every ALARM after an OK starts afresh.
    */
   readonly flapCooldownMinutes: number;
+  /**
+   * Clusters in shadow mode (default none): findings and what nodemedic would offer are posted,
+   * but no button runs anything (functions/core/shadow.ts).
+   */
+  readonly shadowClusters: readonly string[];
+  /** Days of incident history behind the success rates shown on the fix buttons (default 90). */
+  readonly successRateWindowDays: number;
 }
+
+/** The policy fields that are numbers, checked against `RULES`. */
+type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters'>;
 
 /** The defaults from design.md's safety model. */
 export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
@@ -42,12 +53,12 @@ export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   approvalTimeoutMinutes: 15,
   destructiveApprovers: 2,
   flapCooldownMinutes: 10,
+  shadowClusters: Object.freeze([]),
+  successRateWindowDays: 90,
 });
 
 /** Per-field bounds: [min, max, integer?]. Bounds are inclusive unless noted in `rules`. */
-const RULES: Readonly<
-  Record<keyof SafetyPolicy, { min: number; max: number; integer: boolean; why: string }>
-> = {
+const RULES: Readonly<Record<NumericField, { min: number; max: number; integer: boolean; why: string }>> = {
   maxFixesInFlightPerCluster: { min: 1, max: 100, integer: true, why: 'at least 1 fix may run' },
   clusterHoldPercent: { min: 1, max: 100, integer: false, why: 'a percentage' },
   nodeCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
@@ -65,6 +76,7 @@ const RULES: Readonly<
     why: 'destructive fixes need two distinct approvers',
   },
   flapCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
+  successRateWindowDays: { min: 1, max: 365, integer: true, why: 'whole days, at most a year of history' },
 };
 
 /**
@@ -76,11 +88,14 @@ export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
     throw new CatalogError(`safety policy: expected an object, got ${p === null ? 'null' : typeof p}`);
   }
   for (const key of Object.keys(p)) {
-    if (!Object.hasOwn(RULES, key)) {
-      throw new CatalogError(`safety policy.${key}: unknown field (known: ${Object.keys(RULES).join(', ')})`);
+    if (!Object.hasOwn(RULES, key) && key !== 'shadowClusters') {
+      throw new CatalogError(
+        `safety policy.${key}: unknown field (known: ${[...Object.keys(RULES), 'shadowClusters'].join(', ')})`,
+      );
     }
   }
-  const merged: Record<string, number> = { ...DEFAULT_SAFETY_POLICY };
+  const merged: Record<string, unknown> = { ...DEFAULT_SAFETY_POLICY };
+  if (p.shadowClusters !== undefined) merged.shadowClusters = validateShadowClusters(p.shadowClusters);
   for (const [key, rule] of Object.entries(RULES)) {
     const value = (p as Record<string, unknown>)[key];
     if (value === undefined) continue;

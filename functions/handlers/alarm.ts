@@ -13,7 +13,7 @@ import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contribu
 import { handleAlarm } from '../app/incidents.js';
 import { parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { logger } from './runtime.js';
+import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
@@ -54,5 +54,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
     }
     logger.error('alarm failed', { error: error as Error });
     throw error;
+  } finally {
+    flushMetrics();
   }
 }

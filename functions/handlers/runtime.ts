@@ -9,12 +9,23 @@
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
+import { PowertoolsMetrics } from '../adapters/aws/powertools-metrics.js';
 import type { AppDeps } from '../app/deps.js';
 import { toTaskError } from '../app/task-errors.js';
 import { InvalidInputError, NodemedicError } from '../core/errors.js';
 
 /** One logger per function; Powertools adds the request id and cold-start flag. */
 export const logger = new Logger({ serviceName: 'nodemedic' });
+
+/** One metrics buffer per function (EMF, namespace `nodemedic`), written once per invocation. */
+export const metrics = new PowertoolsMetrics((error) =>
+  logger.warn('metrics not written', { error: String(error) }),
+);
+
+/** Write the invocation's metrics to stdout as EMF; every handler calls it in a `finally`. */
+export function flushMetrics(): void {
+  metrics.flush();
+}
 
 /** A port this function does not use: any call is a wiring bug, reported as such. */
 export function unavailable<T extends object>(port: string): T {
@@ -62,6 +73,8 @@ export function stepHandler<I extends { incidentId: string }, O>(
     } catch (error) {
       logger.error(`${name} failed`, { error: error as Error });
       throw toTaskError(error);
+    } finally {
+      flushMetrics();
     }
   };
 }

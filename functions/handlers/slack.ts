@@ -6,7 +6,7 @@
  */
 import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
-import { logger } from './runtime.js';
+import { flushMetrics, logger } from './runtime.js';
 import { makeChat, slackSecrets } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
@@ -50,6 +50,7 @@ async function build(): Promise<SlackHandler> {
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
     clock: deps.clock,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   return handler;
 }
@@ -67,5 +68,9 @@ export async function handler(event: SlackHttpEvent, context: unknown) {
     logger.error('Slack function could not start', { error: error as Error });
     return { statusCode: 500, body: 'nodemedic is misconfigured' };
   }
-  return slack(event, context);
+  try {
+    return await slack(event, context);
+  } finally {
+    flushMetrics();
+  }
 }

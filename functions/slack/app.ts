@@ -11,6 +11,7 @@ import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppLogger } from '../app/deps.js';
+import type { AppMetrics } from '../app/metrics.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { SafetyPolicy } from '../core/policy.js';
@@ -45,6 +46,8 @@ export interface SlackAppDeps {
   readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
   readonly startDiagnosis: (req: DiagnosisRequest) => Promise<{ incidentId: string; created: boolean }>;
   readonly logger: AppLogger;
+  /** Counts refused clicks (functions/app/metrics.ts). @default none */
+  readonly metrics?: AppMetrics;
   /** @default () => new Date() */
   readonly clock?: () => Date;
   /**

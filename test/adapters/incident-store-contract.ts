@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Incident, IncidentPhase, IncidentStore } from '../../functions/core/incident.js';
+import type { Finding } from '../../functions/core/model.js';
 
 /** A fresh store per test, with a clock the test moves. */
 export type StoreFactory = (clock: () => Date) => IncidentStore;
@@ -37,6 +38,31 @@ export function incidentInit(over: Partial<Incident> = {}): Omit<Incident, 'vers
     audit: [{ at: openedAt, action: 'opened', actor: 'nodemedic', detail: 'alarm' }],
     ...over,
   };
+}
+
+/** The fd-exhaustion finding of the recorded fixture, offering raise-nofile first. */
+const FD_FINDING: Finding = {
+  cause: 'fd-exhaustion',
+  severity: 'critical',
+  confidence: 'high',
+  summary: 'containerd is out of file descriptors',
+  evidence: [{ source: 'fds', text: '1021 of 1024 open' }],
+  remediations: ['raise-nofile', 'restart-containerd'],
+};
+
+/** An incident that sent raise-nofile, followed by the given verdict lines in its audit trail. */
+function treated(instanceId: string, verdicts: string[], cluster = 'prod'): Omit<Incident, 'version'> {
+  const at = T0.toISOString();
+  return incidentInit({
+    node: { instanceId, nodeName: null, cluster, autoScalingGroup: null },
+    findings: [FD_FINDING],
+    phase: 'fixing',
+    audit: [
+      { at, action: 'approved', actor: 'U0ALICE', detail: 'raise-nofile by U0ALICE' },
+      { at, action: 'fix-sent', actor: 'nodemedic', detail: 'raise-nofile: cmd-1' },
+      ...verdicts.map((action) => ({ at, action, actor: 'nodemedic', detail: '' })),
+    ],
+  });
 }
 
 const phase =
@@ -219,6 +245,78 @@ export function incidentStoreContract(name: string, factory: StoreFactory): void
     it.each([0, -1, Number.NaN])('refuses a one-shot ttl of %s', async (ttl) => {
       const { store } = setup();
       await expect(store.claimOnce('k', ttl)).rejects.toMatchObject({ code: 'INCIDENT_INVALID' });
+    });
+
+    it('records each fix of an incident in its cluster#cause history when, and only when, it ends', async () => {
+      const { store, advance } = setup();
+      const init = treated('i-0abc123def4567890', ['verify-ok']);
+      await store.open(init);
+      await store.update(init.id, phase('verifying'));
+      expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toEqual([]);
+      advance(60);
+      await store.update(init.id, phase('recovered'));
+      const ended = new Date(T0.getTime() + 60_000).toISOString();
+      expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toEqual([
+        {
+          incidentId: init.id,
+          cluster: 'prod',
+          cause: 'fd-exhaustion',
+          remediation: 'raise-nofile',
+          passed: true,
+          endedAt: ended,
+        },
+      ]);
+      // An ended incident written again (a late audit line) does not count twice.
+      await store.update(init.id, (c) => ({
+        ...c,
+        audit: [...c.audit, { at: ended, action: 'note', actor: 'x', detail: '' }],
+      }));
+      expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toHaveLength(1);
+    });
+
+    it('counts a failed verification, a failed fix and a fix never verified as not passed', async () => {
+      const { store } = setup();
+      const cases = [['verify-failed'], ['fix-failed'], []] as const;
+      for (const [n, verdicts] of cases.entries()) {
+        const init = treated(`i-0abc123def456789${n}`, [...verdicts]);
+        await store.open(init);
+        await store.update(init.id, phase('escalated'));
+      }
+      const history = await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString());
+      expect(history.map((r) => r.passed)).toEqual([false, false, false]);
+    });
+
+    it('answers for one cluster and cause, over the window asked, oldest first', async () => {
+      const { store, advance } = setup();
+      const ends: string[] = [];
+      for (const [n, cluster] of (['prod', 'staging', 'prod', 'prod'] as const).entries()) {
+        const init = treated(`i-0abc123def456789${n}`, ['verify-ok'], cluster);
+        await store.open(init);
+        advance(86_400);
+        await store.update(init.id, phase('recovered'));
+        ends.push(new Date(T0.getTime() + (n + 1) * 86_400_000).toISOString());
+      }
+      const prod = await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString());
+      expect(prod.map((r) => r.endedAt)).toEqual([ends[0], ends[2], ends[3]]);
+      expect((await store.fixHistory('prod', 'fd-exhaustion', ends[2]!)).map((r) => r.endedAt)).toEqual([
+        ends[2],
+        ends[3],
+      ]);
+      expect(await store.fixHistory('prod', 'containerd-down', T0.toISOString())).toEqual([]);
+      expect(await store.fixHistory('staging', 'fd-exhaustion', T0.toISOString())).toHaveLength(1);
+    });
+
+    it('keeps no history for an incident that applied no fix', async () => {
+      const { store } = setup();
+      const init = incidentInit({ findings: [FD_FINDING] });
+      await store.open(init);
+      await store.update(init.id, phase('closed'));
+      expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toEqual([]);
+    });
+
+    it.each(['yesterday', '2026-11-27T03:14:07+01:00', ''])('refuses a window start of %j', async (since) => {
+      const { store } = setup();
+      await expect(store.fixHistory('prod', 'fd-exhaustion', since)).rejects.toThrow(/ISO-8601 UTC/);
     });
   });
 }

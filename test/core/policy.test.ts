@@ -16,6 +16,8 @@ describe('safety policy', () => {
       approvalTimeoutMinutes: 15,
       destructiveApprovers: 2,
       flapCooldownMinutes: 10,
+      shadowClusters: [],
+      successRateWindowDays: 90,
     });
     expect(validateSafetyPolicy({})).toEqual(DEFAULT_SAFETY_POLICY);
   });
@@ -26,6 +28,13 @@ describe('safety policy', () => {
       maxFixesInFlightPerCluster: 3,
       approvalTimeoutMinutes: 20,
     });
+  });
+
+  it('takes the clusters in shadow mode as a list of cluster names', () => {
+    const policy = validateSafetyPolicy({ shadowClusters: ['prod', 'eu.prod-2'], successRateWindowDays: 30 });
+    expect(policy.shadowClusters).toEqual(['prod', 'eu.prod-2']);
+    expect(policy.successRateWindowDays).toBe(30);
+    expect(Object.isFrozen(policy.shadowClusters)).toBe(true);
   });
 
   it.each<[string, unknown, RegExp]>([
@@ -46,6 +55,26 @@ describe('safety policy', () => {
     ['a string', { retryBudget: '2' }, /retryBudget: expected a number, got "2"/],
     ['an unknown field', { maxFixes: 2 }, /safety policy\.maxFixes: unknown field/],
     ['not an object', null, /safety policy: expected an object, got null/],
+    [
+      'shadow clusters as one string',
+      { shadowClusters: 'prod' },
+      /shadowClusters: expected a list of cluster names, got "prod"/,
+    ],
+    [
+      'a shadow cluster that is no cluster name',
+      { shadowClusters: ['prod', 'a b'] },
+      /shadowClusters: "a b" is not a cluster name/,
+    ],
+    [
+      'a shadow cluster listed twice',
+      { shadowClusters: ['prod', 'prod'] },
+      /shadowClusters: prod is listed twice/,
+    ],
+    [
+      'a success-rate window over a year',
+      { successRateWindowDays: 400 },
+      /successRateWindowDays: 400 is outside 1\.\.365/,
+    ],
   ])('refuses %s, naming the field', (_name, input, message) => {
     expect(() => validateSafetyPolicy(input as Partial<SafetyPolicy>)).toThrow(CatalogError);
     expect(() => validateSafetyPolicy(input as Partial<SafetyPolicy>)).toThrow(message);

@@ -127,7 +127,11 @@ describe('loadEnv', () => {
     ['VERSION_POLICY', '"1.7.0"', 'VERSION_POLICY: must be an object'],
     ['ONCALL_USERGROUP_ID', 'oncall', 'ONCALL_USERGROUP_ID: is not a Slack user group id (S…)'],
     ['ONCALL_ALLOWLIST', 'U0DAVE, @alice', 'ONCALL_ALLOWLIST: "@alice" is not a Slack user id (U…/W…)'],
-    ['MENTION_CHANNEL_IDS', 'C0OPS123,#alerts', 'MENTION_CHANNEL_IDS: "#alerts" is not a Slack channel id (C…/G…)'],
+    [
+      'MENTION_CHANNEL_IDS',
+      'C0OPS123,#alerts',
+      'MENTION_CHANNEL_IDS: "#alerts" is not a Slack channel id (C…/G…)',
+    ],
     [
       'ALARM_FILTER',
       '{"namePrefix":["nodemedic-"]}',

@@ -29,11 +29,11 @@ import {
   reachabilityStep,
   sendStep,
 } from '../../functions/app/steps.js';
+import { toTaskError } from '../../functions/app/task-errors.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DependencyError, NodemedicError } from '../../functions/core/errors.js';
 import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
-import { toTaskError } from '../../functions/app/task-errors.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
 import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';

@@ -66,7 +66,8 @@ describe('NodeMedicStack', () => {
         'AlarmDlqUrl',
       ]),
     );
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    // The example node alarm, and nodemedic's three health alarms.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: { SLACK_CHANNEL_ID: 'C0123456789', CLUSTER_NAMES: 'prod' } },
     });

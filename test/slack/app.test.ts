@@ -383,6 +383,29 @@ describe('authorization', () => {
   });
 });
 
+describe('shadow mode', () => {
+  it('refuses an authorized click while the cluster is in shadow mode, even with a waiting workflow', async () => {
+    // Buttons posted before the cluster was switched into shadow mode, the workflow still waiting.
+    const inc = await awaitingApproval(['restart-containerd']);
+    app = build({ policy: { ...DEFAULT_SAFETY_POLICY, shadowClusters: ['prod'] } });
+    expect((await send(click(inc, fixAction('restart-containerd'), ALICE))).statusCode).toBe(200);
+    expect(workflow.resumed).toEqual([]);
+    expect(workflow.failed).toEqual([]);
+    const after = await store.get(inc.id);
+    expect(after?.phase).toBe('awaiting-approval');
+    expect(after?.approvals).toEqual([]);
+    expect(after?.audit.at(-1)).toMatchObject({
+      action: 'refused',
+      actor: ALICE,
+      detail: 'fix:restart-containerd: cluster prod is in shadow mode: nodemedic runs nothing there',
+    });
+    expect(ephemeralsFor(ALICE).at(-1)?.text).toMatch(/shadow mode.*nothing was done/);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'click on a shadow-mode incident refused' }),
+    );
+  });
+});
+
 describe('where a click comes from', () => {
   /** Alice's click on the incident's button, sent as if pressed from another team or channel. */
   const moved = (inc: Incident, actionId: string, change: Parameters<typeof resignedClick>[2]) =>

@@ -15,6 +15,11 @@
  *   DELETEs its id in the same transaction, so the count is exact (set operations are idempotent,
  *   and the transaction is conditional on the incident's version) and costs one read.
  *
+ * - `FIX#<incidentId>#<n>`: one applied fix and whether its verification passed, written in the
+ *   transaction that ends the incident (`fixRecords`), with `history` = `cluster#cause` and
+ *   `endedAt`: the keys of the `byClusterCause` index, so the success rates of a cluster and cause
+ *   are one Query over that window. Kept `historyDays` (longer than the incidents themselves).
+ *
  * Every item carries `ttl` (epoch seconds): DynamoDB deletes records `ttlDays` after their last
  * write. TTL deletion is lazy, so conditions treat an expired lock or one-shot key as absent.
  * All writes go through TransactWriteItems, even single-item ones, to keep one error path.
@@ -23,11 +28,21 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
 import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import type { CauseId } from '../../core/model.js';
+import {
+  type FixRecord,
+  fixRecords,
+  HISTORY_INDEX,
+  historyKey,
+  validateSince,
+} from '../../core/success-rates.js';
 import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link DynamoIncidentStore}. */
@@ -36,6 +51,11 @@ export interface DynamoIncidentStoreOptions {
   readonly tableName: string;
   /** Days a record is kept after its last write. @default 30 */
   readonly ttlDays?: number;
+  /**
+   * Days the record of an applied fix is kept, for the success rates; longer than the largest
+   * window the policy allows. @default 400
+   */
+  readonly historyDays?: number;
   /** @default () => new Date() */
   readonly clock?: () => Date;
 }
@@ -65,6 +85,7 @@ export class DynamoIncidentStore implements IncidentStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly table: string;
   private readonly ttlSeconds: number;
+  private readonly historySeconds: number;
   private readonly clock: () => Date;
 
   constructor(options: DynamoIncidentStoreOptions) {
@@ -74,6 +95,9 @@ export class DynamoIncidentStore implements IncidentStore {
     this.client = options.client;
     this.table = options.tableName;
     this.ttlSeconds = Math.round(days * 86_400);
+    const historyDays = options.historyDays ?? 400;
+    if (!(historyDays > 0)) throw new InvalidInputError(`historyDays must be positive, got ${historyDays}`);
+    this.historySeconds = Math.round(historyDays * 86_400);
     this.clock = options.clock ?? (() => new Date());
   }
 
@@ -169,6 +193,9 @@ export class DynamoIncidentStore implements IncidentStore {
           });
         }
       }
+      if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
+        items.push(...this.historyItems(next));
+      }
       const was = IN_FLIGHT_PHASES.has(current.phase);
       const is = IN_FLIGHT_PHASES.has(next.phase);
       if (was !== is) {
@@ -218,6 +245,61 @@ export class DynamoIncidentStore implements IncidentStore {
       if (errorName(error) === 'ConditionalCheckFailedException') return false;
       throw storeError(error, `claim one-shot key ${key}`);
     }
+  }
+
+  async fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]> {
+    validateSince(since);
+    const records: FixRecord[] = [];
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      let page: QueryCommandOutput;
+      try {
+        page = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: HISTORY_INDEX.name,
+            KeyConditionExpression: '#history = :history AND #endedAt >= :since',
+            ExpressionAttributeNames: {
+              '#history': HISTORY_INDEX.partitionKey,
+              '#endedAt': HISTORY_INDEX.sortKey,
+            },
+            ExpressionAttributeValues: { ':history': historyKey(cluster, cause), ':since': since },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (error) {
+        throw storeError(error, `query the fix history of ${historyKey(cluster, cause)}`);
+      }
+      for (const item of page.Items ?? []) {
+        records.push({
+          incidentId: String(item.incidentId),
+          cluster: String(item.cluster),
+          cause: item.cause as CauseId,
+          remediation: item.remediation as FixRecord['remediation'],
+          passed: item.passed === true,
+          endedAt: String(item.endedAt),
+        });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  /** The history items of an incident that ends now: one per applied fix. */
+  private historyItems(incident: Incident): TransactItem[] {
+    const endedAt = this.clock().toISOString();
+    return fixRecords(incident, endedAt).map((record, n) => ({
+      Put: {
+        TableName: this.table,
+        Item: {
+          ...record,
+          pk: `FIX#${incident.id}#${n}`,
+          kind: 'fix',
+          [HISTORY_INDEX.partitionKey]: historyKey(record.cluster, record.cause),
+          ttl: this.now() + this.historySeconds,
+        },
+      },
+    }));
   }
 
   /** The lock put: absent, or left over past its TTL (DynamoDB deletes expired items lazily). */

@@ -6,6 +6,8 @@
  */
 import { InvalidInputError } from '../../core/errors.js';
 import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import type { CauseId } from '../../core/model.js';
+import { type FixRecord, fixRecords, historyKey, validateSince } from '../../core/success-rates.js';
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
@@ -30,6 +32,8 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly lastEndedByNode = new Map<string, string>();
   /** one-shot key → expiry, epoch ms. */
   private readonly once = new Map<string, number>();
+  /** `cluster#cause` → the fixes applied, in end-time order (the DynamoDB store's history index). */
+  private readonly history = new Map<string, FixRecord[]>();
   private readonly clock: () => Date;
 
   constructor(options: MemoryIncidentStoreOptions = {}) {
@@ -82,6 +86,10 @@ export class MemoryIncidentStore implements IncidentStore {
     }
     if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
       this.lastEndedByNode.set(next.nodeKey, id);
+      for (const record of fixRecords(next, this.clock().toISOString())) {
+        const key = historyKey(record.cluster, record.cause);
+        this.history.set(key, [...(this.history.get(key) ?? []), record]);
+      }
     }
     return copy(next);
   }
@@ -101,6 +109,12 @@ export class MemoryIncidentStore implements IncidentStore {
     if (expires !== undefined && expires >= now) return false;
     this.once.set(key, now + ttlSeconds * 1000);
     return true;
+  }
+
+  async fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]> {
+    validateSince(since);
+    const records = this.history.get(historyKey(cluster, cause)) ?? [];
+    return copy(records.filter((r) => r.endedAt >= since));
   }
 }
 

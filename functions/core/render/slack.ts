@@ -9,6 +9,7 @@ import type { Finding, RemediationId, Report, Severity, Tier } from '../model.js
 import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
 import { getRemediation as remediationMeta } from '../remediations/index.js';
+import type { SuccessRates } from '../success-rates.js';
 import {
   clip,
   context,
@@ -21,6 +22,7 @@ import {
   slackDate,
   truncate,
 } from './mrkdwn.js';
+import { buttonLabel, rateSuffix, shadowNotice } from './trust.js';
 
 export { escapeMrkdwn } from './mrkdwn.js';
 
@@ -188,12 +190,12 @@ function findingsBlocks(findings: readonly Finding[], budget: number): Block[] {
   return blocks;
 }
 
-function remediationLine(id: RemediationId): string {
+function remediationLine(id: RemediationId, rates?: SuccessRates): string {
   const meta = remediationMeta(id);
-  return `• *${escapeMrkdwn(meta.title)}* (${TIER_LABEL[meta.tier]}): ${escapeMrkdwn(meta.description)}`;
+  return `• *${escapeMrkdwn(meta.title)}* (${TIER_LABEL[meta.tier]}${rateSuffix(rates, id)}): ${escapeMrkdwn(meta.description)}`;
 }
 
-function fixButton(incidentId: string, id: RemediationId): Block {
+function fixButton(incidentId: string, id: RemediationId, rates?: SuccessRates): Block {
   const meta = remediationMeta(id);
   const button: Block = {
     type: 'button',
@@ -201,7 +203,7 @@ function fixButton(incidentId: string, id: RemediationId): Block {
     value: incidentId,
     text: {
       type: 'plain_text',
-      text: clip(`${meta.title} (${TIER_LABEL[meta.tier]})`, SLACK_LIMITS.buttonText),
+      text: clip(buttonLabel(`${meta.title} (${TIER_LABEL[meta.tier]})`, rates, id), SLACK_LIMITS.buttonText),
     },
   };
   if (meta.tier === 'safe') button.style = 'primary';
@@ -241,28 +243,31 @@ function tailBlocks(
   manual: readonly RemediationId[],
   held: null | { reason: string; detail: string },
   withButtons: boolean,
+  trust: { rates?: SuccessRates; shadow?: string | null } = {},
 ): Block[] {
   const blocks: Block[] = [];
+  const line = (id: RemediationId) => remediationLine(id, trust.rates);
   if (notes.length > 0) {
     blocks.push(section(`*Notes*\n${notes.map((n) => `• ${escapeMrkdwn(n)}`).join('\n')}`));
   }
   if (offered.length > 0) {
     blocks.push(
-      section(`*Fixes nodemedic can run* (after approval)\n${offered.map(remediationLine).join('\n')}`),
+      section(
+        `${trust.shadow ? '*Fixes nodemedic would offer* (shadow mode: nothing runs)' : '*Fixes nodemedic can run* (after approval)'}\n${offered.map(line).join('\n')}`,
+      ),
     );
   }
   if (manual.length > 0) {
-    blocks.push(
-      section(`*For a person* (nodemedic never guesses these)\n${manual.map(remediationLine).join('\n')}`),
-    );
+    blocks.push(section(`*For a person* (nodemedic never guesses these)\n${manual.map(line).join('\n')}`));
   }
   if (held) {
     blocks.push(
       section(`:no_entry: *Fixes are held* (${escapeMrkdwn(held.reason)}): ${escapeMrkdwn(held.detail)}`),
     );
   }
-  if (withButtons && !held && offered.length > 0) {
-    const elements = offered.map((id) => fixButton(incidentId, id));
+  if (trust.shadow) blocks.push(shadowNotice(trust.shadow));
+  if (withButtons && !trust.shadow && !held && offered.length > 0) {
+    const elements = offered.map((id) => fixButton(incidentId, id, trust.rates));
     elements.push(
       {
         type: 'button',
@@ -320,9 +325,16 @@ export function renderFindings(
     offered: readonly RemediationId[];
     manual: readonly RemediationId[];
     held: null | { reason: string; detail: string };
+    /** Success rates of the offered fixes in this cluster, shown beside them (none: no number). */
+    rates?: SuccessRates;
+    /** The cluster, when it is in shadow mode: no button, and the notice says how to switch. */
+    shadow?: string | null;
   },
 ): ChatMessage {
-  const tail = tailBlocks(ctx.incident.id, report.notes, ctx.offered, ctx.manual, ctx.held, true);
+  const tail = tailBlocks(ctx.incident.id, report.notes, ctx.offered, ctx.manual, ctx.held, true, {
+    ...(ctx.rates ? { rates: ctx.rates } : {}),
+    shadow: ctx.shadow ?? null,
+  });
   return findingsMessage(ctx.incident, report.findings, report.healthy, tail);
 }
 

@@ -4,7 +4,8 @@
  * instead of silently calling AWS with permissions it was never granted.
  */
 import type { AppDeps } from '../../app/deps.js';
-import { logger, unavailable } from '../runtime.js';
+import { countingSlackErrors } from '../../app/metrics.js';
+import { logger, metrics, unavailable } from '../runtime.js';
 import type { DEPS_ENV, Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
@@ -16,7 +17,7 @@ export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports
     store: ports.store ?? unavailable('store'),
     runner: ports.runner ?? unavailable('runner'),
     inventory: ports.inventory ?? unavailable('inventory'),
-    chat: ports.chat ?? unavailable('chat'),
+    chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
     ...(ports.alarms ? { alarms: ports.alarms } : {}),
     policy: env.SAFETY_POLICY,
@@ -27,6 +28,7 @@ export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.
     scriptParameters: {},
     clock: () => new Date(),
+    metrics,
     logger: {
       info: (message, extra) => logger.info(message, extra ?? {}),
       warn: (message, extra) => logger.warn(message, extra ?? {}),

@@ -1,9 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoIncidentStore, MAX_WRITE_ATTEMPTS } from '../../../functions/adapters/aws/dynamo-store.js';
+import { HISTORY_INDEX } from '../../../functions/core/success-rates.js';
 import { incidentInit, incidentStoreContract, T0 } from '../incident-store-contract.js';
 import { FakeTable } from './fake-dynamo.js';
 
@@ -14,6 +21,7 @@ let table: FakeTable;
 beforeEach(() => {
   ddb.reset();
   table = new FakeTable();
+  table.indexes.set(HISTORY_INDEX.name, [HISTORY_INDEX.partitionKey, HISTORY_INDEX.sortKey]);
   table.install(ddb);
 });
 
@@ -21,6 +29,88 @@ const make = (clock: () => Date = () => T0) =>
   new DynamoIncidentStore({ client: doc, tableName: 'incidents', clock });
 
 incidentStoreContract('DynamoIncidentStore', (clock) => make(clock));
+
+describe('DynamoIncidentStore fix history', () => {
+  const verified = (n: number) =>
+    incidentInit({
+      node: {
+        instanceId: `i-0abc123def45678${String(n).padStart(2, '0')}`,
+        nodeName: null,
+        cluster: 'prod',
+        autoScalingGroup: null,
+      },
+      phase: 'verifying',
+      findings: [
+        {
+          cause: 'fd-exhaustion',
+          severity: 'critical',
+          confidence: 'high',
+          summary: 's',
+          evidence: [],
+          remediations: ['raise-nofile'],
+        },
+      ],
+      audit: [
+        { at: T0.toISOString(), action: 'fix-sent', actor: 'nodemedic', detail: 'raise-nofile: cmd-1' },
+        { at: T0.toISOString(), action: 'verify-ok', actor: 'nodemedic', detail: '' },
+      ],
+    });
+
+  it('writes the history item in the transaction that ends the incident, kept for historyDays', async () => {
+    const store = new DynamoIncidentStore({
+      client: doc,
+      tableName: 'incidents',
+      clock: () => T0,
+      historyDays: 120,
+    });
+    const init = verified(1);
+    await store.open(init);
+    const before = table.transactions;
+    await store.update(init.id, (c) => ({ ...c, phase: 'recovered' }));
+    expect(table.transactions - before).toBe(1);
+    expect(table.items.get(`FIX#${init.id}#0`)).toEqual({
+      pk: `FIX#${init.id}#0`,
+      kind: 'fix',
+      history: 'prod#fd-exhaustion',
+      endedAt: T0.toISOString(),
+      incidentId: init.id,
+      cluster: 'prod',
+      cause: 'fd-exhaustion',
+      remediation: 'raise-nofile',
+      passed: true,
+      ttl: T0.getTime() / 1000 + 120 * 86_400,
+    });
+  });
+
+  it('reads the window with Query on the index, following LastEvaluatedKey across pages', async () => {
+    table.pageSize = 2;
+    const store = make();
+    for (let n = 0; n < 5; n++) {
+      const init = verified(n);
+      await store.open(init);
+      await store.update(init.id, (c) => ({ ...c, phase: 'recovered' }));
+    }
+    const history = await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString());
+    expect(history).toHaveLength(5);
+    expect(table.queries).toBe(3);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: 'incidents',
+      IndexName: 'byClusterCause',
+      KeyConditionExpression: '#history = :history AND #endedAt >= :since',
+      ExpressionAttributeValues: { ':history': 'prod#fd-exhaustion', ':since': T0.toISOString() },
+    });
+    expect(ddb).not.toHaveReceivedCommand(ScanCommand);
+  });
+
+  it('turns a throttled Query into a retryable store error', async () => {
+    ddb
+      .on(QueryCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }));
+    await expect(make().fixHistory('prod', 'fd-exhaustion', T0.toISOString())).rejects.toMatchObject({
+      retryable: true,
+    });
+  });
+});
 
 describe('DynamoIncidentStore items', () => {
   const DAY = 86_400;

@@ -9,12 +9,19 @@
  * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`; update
  * clauses `SET p = :v[, …]`, `ADD p :set`, `DELETE p :set`. Anything else throws, so a store change
  * that outgrows the fake fails loudly instead of passing by accident.
+ *
+ * Query runs on a global secondary index only (`IndexName`), with a key condition `#pk = :v` or
+ * `#pk = :v AND #sk >= :w` (or `<=`, `<`, `>`, `=`), items in sort-key order, and pages of at most
+ * `pageSize` items continued through `LastEvaluatedKey` / `ExclusiveStartKey`, as DynamoDB pages
+ * at 1 MB ("Paginating table query results", DynamoDB developer guide). Items lacking the index's
+ * keys are not in the index (a sparse index).
  */
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -39,6 +46,11 @@ export class FakeTable {
   /** Runs before each TransactWriteItems is evaluated: a test's "other writer". */
   beforeTransact: (() => void) | null = null;
   transactions = 0;
+  /** Query page size, in items (DynamoDB's is 1 MB): small in tests, so paging is exercised. */
+  pageSize = 100;
+  /** Global secondary indexes: name → [partition key, sort key]. */
+  readonly indexes = new Map<string, [string, string]>();
+  queries = 0;
 
   /** Route the stub's calls to this table. */
   install(s: AwsClientStub<DynamoDBDocumentClient>): void {
@@ -57,6 +69,7 @@ export class FakeTable {
       this.items.set(String(input.Item.pk), store(input.Item));
       return {};
     });
+    s.on(QueryCommand).callsFake((input) => this.query(input));
     s.on(DeleteCommand).rejects(awsError('UnsupportedByFake'));
     s.on(UpdateCommand).rejects(awsError('UnsupportedByFake'));
     s.on(TransactWriteCommand).callsFake((input: { TransactItems: Item[] }) => {
@@ -85,6 +98,61 @@ export class FakeTable {
       for (const t of input.TransactItems) this.apply(t);
       return {};
     });
+  }
+
+  private query(input: {
+    IndexName?: string;
+    KeyConditionExpression?: string;
+    ExpressionAttributeNames?: Names;
+    ExpressionAttributeValues?: Values;
+    ExclusiveStartKey?: Item;
+  }): { Items: Item[]; LastEvaluatedKey?: Item } {
+    this.queries += 1;
+    const index = input.IndexName ? this.indexes.get(input.IndexName) : undefined;
+    if (!index) throw awsError('ValidationException', { message: `no index ${input.IndexName}` });
+    const [pkName, skName] = index;
+    const terms = (input.KeyConditionExpression ?? '').split(/\s+AND\s+/);
+    const parsed = terms.map((term) => {
+      const m = /^(\S+)\s*(=|<=|>=|<|>)\s*(:\w+)$/.exec(term.trim());
+      if (!m) throw awsError('UnsupportedByFake', { message: `key condition ${term}` });
+      return {
+        name: name(m[1]!, input.ExpressionAttributeNames),
+        op: m[2]!,
+        value: value(m[3]!, input.ExpressionAttributeValues),
+      };
+    });
+    const [hash, range] = parsed;
+    if (
+      !hash ||
+      hash.name !== pkName ||
+      hash.op !== '=' ||
+      (range && range.name !== skName) ||
+      parsed.length > 2
+    ) {
+      throw awsError('ValidationException', { message: 'Query condition missed key schema element' });
+    }
+    const compare = (a: unknown, op: string, b: unknown): boolean => {
+      const [x, y] = [String(a), String(b)];
+      return op === '=' ? x === y : op === '<' ? x < y : op === '>' ? x > y : op === '<=' ? x <= y : x >= y;
+    };
+    const matches = [...this.items.values()]
+      .filter((item) => item[pkName] === hash.value && item[skName] !== undefined)
+      .filter((item) => !range || compare(item[skName], range.op, range.value))
+      .sort(
+        (a, b) =>
+          String(a[skName]).localeCompare(String(b[skName])) || String(a.pk).localeCompare(String(b.pk)),
+      );
+    const after = input.ExclusiveStartKey;
+    const start = after ? matches.findIndex((item) => item.pk === after.pk) + 1 : 0;
+    const page = matches.slice(start, start + this.pageSize);
+    const more = start + this.pageSize < matches.length;
+    const last = page[page.length - 1];
+    return {
+      Items: page.map(store),
+      ...(more && last
+        ? { LastEvaluatedKey: { pk: last.pk, [pkName]: last[pkName], [skName]: last[skName] } }
+        : {}),
+    };
   }
 
   private keyOf(t: Item): unknown {
