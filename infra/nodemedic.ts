@@ -24,6 +24,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import type { AlarmFilter } from '../functions/core/alarm.js';
+import { EXECUTION_STATUS_CHANGE, STUCK_EXECUTION_STATUSES } from '../functions/core/execution.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
@@ -172,6 +173,7 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   outcome: ['SLACK_SECRET_ID'],
   escalate: ['SLACK_SECRET_ID'],
+  'execution-ended': ['SLACK_SECRET_ID', 'STATE_MACHINE_ARN'],
   slack: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ONCALL_ALLOWLIST'],
 };
 
@@ -193,6 +195,7 @@ const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>>
   evaluate: { memory: 512, timeout: 60 },
   outcome: { memory: 256, timeout: 30 },
   escalate: { memory: 256, timeout: 30 },
+  'execution-ended': { memory: 256, timeout: 30 },
   slack: { memory: 1024, timeout: 15 },
 };
 
@@ -294,7 +297,15 @@ export class NodeMedic extends Construct {
   public readonly slackUrl: FunctionUrl;
   /** The EventBridge rule on alarm state changes. */
   public readonly alarmRule: Rule;
-  /** Where alarm events go when the alarm function keeps failing (rule DLQ and async failure destination). */
+  /**
+   * The EventBridge rule on this state machine's executions that end FAILED, TIMED_OUT or ABORTED:
+   * their incidents are escalated and their nodes freed by the `execution-ended` function.
+   */
+  public readonly executionEndedRule: Rule;
+  /**
+   * Where events go when the alarm or execution-ended function keeps failing (both rules' DLQ, and
+   * both functions' async failure destination).
+   */
   public readonly dlq: Queue;
   /** The validated safety policy the functions run with. */
   public readonly safetyPolicy: SafetyPolicy;
@@ -384,7 +395,7 @@ export class NodeMedic extends Construct {
     Validations.of(this.dlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        'This queue is itself the dead-letter queue of the alarm rule target and of the alarm function.',
+        'This queue is itself the dead-letter queue of the alarm and execution-ended rule targets and functions.',
     });
 
     const env: Partial<Record<HandlerEnvName, string>> = {
@@ -434,6 +445,8 @@ export class NodeMedic extends Construct {
       approvalTimeout: Duration.minutes(this.safetyPolicy.approvalTimeoutMinutes),
       logGroup: workflowLogs,
     }).stateMachine;
+    // execution-ended only checks that an event is about this state machine; it is granted nothing on it.
+    functions['execution-ended'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     for (const name of ['alarm', 'slack'] as const) {
       functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
       this.stateMachine.grantStartExecution(functions[name]);
@@ -453,6 +466,7 @@ export class NodeMedic extends Construct {
       'evaluate',
       'outcome',
       'escalate',
+      'execution-ended',
       'slack',
     ];
     for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
@@ -574,6 +588,31 @@ export class NodeMedic extends Construct {
       }),
     );
     functions.alarm.configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
+
+    // --- Trigger: an execution that ended before its incident did → execution-ended, which
+    // escalates the incident and frees its node (retries, then the DLQ, like the alarm rule).
+    this.executionEndedRule = new Rule(this, 'ExecutionEndedRule', {
+      description: 'nodemedic: workflow executions that ended FAILED, TIMED_OUT or ABORTED',
+      eventPattern: {
+        source: [EXECUTION_STATUS_CHANGE.source],
+        detailType: [EXECUTION_STATUS_CHANGE.detailType],
+        detail: {
+          status: [...STUCK_EXECUTION_STATUSES],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+    });
+    this.executionEndedRule.addTarget(
+      new LambdaTarget(functions['execution-ended'], {
+        deadLetterQueue: this.dlq,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(1),
+      }),
+    );
+    functions['execution-ended'].configureAsyncInvoke({
+      onFailure: new SqsDestination(this.dlq),
+      retryAttempts: 2,
+    });
 
     // --- Slack: Bolt behind a Function URL.
     this.slackUrl = functions.slack.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });

@@ -6,13 +6,20 @@
  */
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { MalformedFactsError, NodemedicError } from '../core/errors.js';
+import type { ExecutionEnded } from '../core/execution.js';
 import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
-import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
+import {
+  escapeMrkdwn,
+  renderCard,
+  renderDecision,
+  renderFindings,
+  renderOutcome,
+} from '../core/render/slack.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import type {
   AnalyzeInput,
@@ -537,31 +544,135 @@ const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
 
 /** Escalate: mention the on-call group, mark the card, expire the buttons. Nothing runs unattended. */
 export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise<void> {
-  const before = await load(deps, input.incidentId);
-  if (isTerminal(before)) {
-    deps.logger.info('not escalating an incident that already ended', {
-      incidentId: before.id,
-      phase: before.phase,
+  await escalate(deps, input.incidentId, {
+    action: 'escalated',
+    detail: input.reason,
+    why: ESCALATION_TEXT[input.reason],
+  });
+}
+
+/** What became of an execution that ended FAILED, TIMED_OUT or ABORTED. */
+export type ExecutionEndedOutcome =
+  | { readonly kind: 'escalated'; readonly incidentId: string }
+  /** The incident had ended already (or this event was delivered before): nothing changed. */
+  | { readonly kind: 'already-ended'; readonly incidentId: string; readonly phase: string }
+  /** No such incident (its record expired, or the execution was not nodemedic's). */
+  | { readonly kind: 'not-found'; readonly incidentId: string };
+
+/** How much of Step Functions' cause is quoted in the thread. */
+const CAUSE_MAX = 300;
+
+const ENDED_HOW: Record<ExecutionEnded['status'], string> = {
+  FAILED: 'failed',
+  TIMED_OUT: "timed out (the execution's time limit)",
+  ABORTED: 'was stopped',
+};
+
+/**
+ * An execution ended without its incident ending (the escalate step itself failed, the execution's
+ * time limit, a StopExecution): end the incident as escalated, say why in the thread, mention the
+ * on-call group, expire the buttons, and free the node (its lock) and the cluster's fix slot, so
+ * the node's next alarm opens a new incident. An incident that has ended is left alone, so a
+ * redelivered event changes nothing.
+ */
+export async function executionEndedUseCase(
+  deps: AppDeps,
+  ended: ExecutionEnded,
+): Promise<ExecutionEndedOutcome> {
+  const cause = [ended.error, ended.cause].filter(Boolean).join(': ');
+  const quoted = cause.length > CAUSE_MAX ? `${cause.slice(0, CAUSE_MAX)}…` : cause;
+  const why = `The workflow execution ${ENDED_HOW[ended.status]}${quoted ? ` (${quoted})` : ''} before the incident ended. Nothing more will run.`;
+  const result = await escalate(
+    deps,
+    ended.incidentId,
+    { action: 'execution-ended', detail: `${ended.status}${cause ? `: ${cause}` : ''}`, why },
+    { missingOk: true },
+  );
+  if (result.kind === 'not-found') {
+    deps.logger.warn('an execution ended for an incident that does not exist', {
+      incidentId: ended.incidentId,
+      executionArn: ended.executionArn,
     });
-    return;
   }
-  const updated = await deps.store.update(input.incidentId, (current) => ({
-    ...current,
-    phase: 'escalated',
-    taskToken: null,
-    audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
-  }));
-  const text = `${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
-  await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
-  if (before.findingsMessage && before.phase === 'awaiting-approval') {
-    await deps.chat.update(
-      before.findingsMessage,
-      renderDecision(updated, `Expired: ${ESCALATION_TEXT[input.reason]}`),
-    );
+  return result;
+}
+
+/** Audit action recording that an escalation's messages are all in Slack. */
+const ANNOUNCED = 'escalation-posted';
+/** Audit actions of the escalations {@link escalate} writes. */
+const ESCALATIONS = new Set(['escalated', 'execution-ended']);
+
+/** Audit actions that put buttons up, and those that took them down. */
+const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval']);
+const BUTTONS_DOWN = new Set(['approved', 'denied', 'rerun', 'resume-failed', 'alarm-ok', 'expired']);
+
+/** True when the findings message may still show buttons that act: they must expire. */
+function buttonsLive(incident: Incident): boolean {
+  const last = [...incident.audit]
+    .reverse()
+    .find((a) => BUTTONS_UP.has(a.action) || BUTTONS_DOWN.has(a.action));
+  return last !== undefined && BUTTONS_UP.has(last.action) && incident.offered.length > 0;
+}
+
+/** Escalated, but a Slack failure stopped the thread from being told (the last try was cut short). */
+function unannounced(incident: Incident): boolean {
+  if (incident.phase !== 'escalated') return false;
+  const last = [...incident.audit].reverse().find((a) => ESCALATIONS.has(a.action) || a.action === ANNOUNCED);
+  return last !== undefined && last.action !== ANNOUNCED;
+}
+
+/**
+ * End the incident as escalated and tell the thread. The record is written first (the node is free
+ * and nothing more runs whatever Slack does), then the messages, then an `escalation-posted`
+ * entry: a retry after a Slack failure finds the incident ended but not announced, and posts again
+ * instead of leaving a thread that never says the incident ended.
+ */
+async function escalate(
+  deps: AppDeps,
+  incidentId: string,
+  what: { action: string; detail: string; why: string },
+  options: { missingOk?: boolean } = {},
+): Promise<ExecutionEndedOutcome> {
+  const before = await deps.store.get(incidentId);
+  if (!before) {
+    if (options.missingOk) return { kind: 'not-found', incidentId };
+    throw new IncidentNotFoundError(incidentId);
+  }
+  if (isTerminal(before) && !unannounced(before)) {
+    deps.logger.info('not escalating an incident that already ended', { incidentId, phase: before.phase });
+    return { kind: 'already-ended', incidentId, phase: before.phase };
+  }
+  let ended: string | null = null;
+  const updated = isTerminal(before)
+    ? before
+    : await deps.store.update(incidentId, (current) => {
+        ended = isTerminal(current) ? current.phase : null;
+        if (ended) return current;
+        return {
+          ...current,
+          phase: 'escalated',
+          taskToken: null,
+          audit: [...current.audit, auditEntry(deps, what.action, 'nodemedic', what.detail)],
+        };
+      });
+  if (ended) return { kind: 'already-ended', incidentId, phase: ended };
+  const why = escapeMrkdwn(what.why);
+  await refreshCard(deps, updated, why);
+  if (before.findingsMessage && buttonsLive(before)) {
+    await deps.chat.update(before.findingsMessage, renderDecision(updated, `Expired: ${why}`));
   }
   await reply(
     deps,
     updated,
-    renderOutcome(updated, { kind: 'escalated', detail: text, mentionUserGroup: deps.onCallUserGroupId }),
+    renderOutcome(updated, {
+      kind: 'escalated',
+      detail: `${what.why} A person needs to look at ${updated.node.instanceId}.`,
+      mentionUserGroup: deps.onCallUserGroupId,
+    }),
   );
+  await deps.store.update(incidentId, (current) => ({
+    ...current,
+    audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
+  }));
+  return { kind: 'escalated', incidentId };
 }

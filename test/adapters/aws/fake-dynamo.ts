@@ -22,6 +22,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 
 type Item = Record<string, unknown>;
+/** The operations a test can make fail. */
+export type FakeOperation = 'Get' | 'Put' | 'TransactWrite';
 type Names = Record<string, string> | undefined;
 type Values = Record<string, unknown> | undefined;
 
@@ -39,14 +41,34 @@ export class FakeTable {
   /** Runs before each TransactWriteItems is evaluated: a test's "other writer". */
   beforeTransact: (() => void) | null = null;
   transactions = 0;
+  /** Faults to answer the next calls of one operation with, before the table is consulted. */
+  private readonly faults = new Map<FakeOperation, Error[]>();
+
+  /**
+   * Make the next `times` calls of `operation` fail with the exception `name` (e.g.
+   * `ProvisionedThroughputExceededException`, `InternalServerError`), as DynamoDB answers them;
+   * the table is not touched by a failed call.
+   */
+  failNext(operation: FakeOperation, name: string, times = 1): void {
+    const queue = this.faults.get(operation) ?? [];
+    for (let i = 0; i < times; i++) queue.push(awsError(name, { message: `${name} (injected)` }));
+    this.faults.set(operation, queue);
+  }
+
+  private fault(operation: FakeOperation): void {
+    const error = this.faults.get(operation)?.shift();
+    if (error) throw error;
+  }
 
   /** Route the stub's calls to this table. */
   install(s: AwsClientStub<DynamoDBDocumentClient>): void {
     s.on(GetCommand).callsFake((input: { Key: Item }) => {
+      this.fault('Get');
       const item = this.items.get(String(input.Key.pk));
       return { Item: item ? store(item) : undefined };
     });
     s.on(PutCommand).callsFake((input) => {
+      this.fault('Put');
       this.check(
         input.Item.pk,
         input.ConditionExpression,
@@ -60,6 +82,7 @@ export class FakeTable {
     s.on(DeleteCommand).rejects(awsError('UnsupportedByFake'));
     s.on(UpdateCommand).rejects(awsError('UnsupportedByFake'));
     s.on(TransactWriteCommand).callsFake((input: { TransactItems: Item[] }) => {
+      this.fault('TransactWrite');
       this.transactions += 1;
       this.beforeTransact?.();
       const keys = input.TransactItems.map((t) => String(this.keyOf(t)));

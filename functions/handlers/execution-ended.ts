@@ -1,0 +1,42 @@
+/**
+ * EventBridge target for "Step Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED) of
+ * nodemedic's own state machine: the execution ended before its incident did, so the incident is
+ * escalated, its thread told, and its node freed. An event nodemedic cannot use is logged with its
+ * reason and acknowledged, not retried; dependency failures are thrown, so EventBridge's retry
+ * policy and the dead-letter queue keep the event.
+ */
+import { executionEndedUseCase } from '../app/steps.js';
+import { InvalidInputError } from '../core/errors.js';
+import { parseExecutionEnded } from '../core/execution.js';
+import { logger, requireEnv } from './runtime.js';
+import { makeChat } from './wiring/chat.js';
+import { assemble } from './wiring/deps.js';
+import { makeStore } from './wiring/store.js';
+
+let deps: ReturnType<typeof assemble> | null = null;
+
+export async function handler(event: unknown) {
+  try {
+    const ended = parseExecutionEnded(event);
+    // The rule matches this state machine only; an event of another one is refused all the same.
+    const own = requireEnv('STATE_MACHINE_ARN');
+    if (ended.stateMachineArn !== own) {
+      throw new InvalidInputError(
+        `execution status change: ${ended.stateMachineArn} is not nodemedic's state machine`,
+        { code: 'EXECUTION_EVENT_INVALID' },
+      );
+    }
+    logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
+    deps ??= assemble({ store: makeStore(), chat: await makeChat() });
+    const outcome = await executionEndedUseCase(deps, ended);
+    logger.info('execution end handled', { outcome, status: ended.status });
+    return outcome;
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      logger.warn('execution end not handled', { code: error.code, reason: error.message });
+      return { kind: 'ignored', reason: error.message, code: error.code };
+    }
+    logger.error('execution end failed', { error: error as Error });
+    throw error;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Nothing stuck: an execution that ends FAILED, TIMED_OUT or ABORTED (the escalate step itself
+ * failed, the execution's time limit, a StopExecution) ends its incident as escalated, says why in
+ * the thread with the on-call group mentioned, expires the buttons and frees the node, once, however
+ * often the event is delivered; and a Slack failure halfway through is made good by the retry.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  analyzeStep,
+  awaitApprovalStep,
+  escalateStep,
+  executionEndedUseCase,
+  sendStep,
+} from '../../functions/app/steps.js';
+import type { ExecutionEnded } from '../../functions/core/execution.js';
+import { CHANNEL, type Harness, ONCALL_GROUP, openQuietly, recorded, startHarness } from './support.js';
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+/** An incident whose findings are up with buttons and whose approval wait holds a token. */
+async function waiting(harness: Harness): Promise<string> {
+  harness.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
+  const id = await openQuietly(harness);
+  const sent = await sendStep(harness.deps, { incidentId: id, purpose: 'diagnose' });
+  expect((await analyzeStep(harness.deps, { incidentId: id, commandId: sent.commandId })).awaitApproval).toBe(
+    true,
+  );
+  await awaitApprovalStep(harness.deps, { incidentId: id, taskToken: 'token-1' });
+  return id;
+}
+
+const ARN = 'arn:aws:states:eu-west-1:123456789012';
+function ended(incidentId: string, over: Partial<ExecutionEnded> = {}): ExecutionEnded {
+  return {
+    incidentId,
+    executionArn: `${ARN}:execution:nodemedic:x`,
+    stateMachineArn: `${ARN}:stateMachine:nodemedic`,
+    status: 'FAILED',
+    error: 'Lambda.Unknown',
+    cause: 'The escalate function <!channel> failed <http://evil.example|Approve here>',
+    ...over,
+  };
+}
+
+function threadText(harness: Harness, incidentId: string): Promise<string> {
+  return harness.store.get(incidentId).then((incident) =>
+    harness.standIn
+      .messages(CHANNEL)
+      .filter((m) => m.thread_ts === incident!.card!.ts || m.ts === incident!.card!.ts)
+      .map((m) => `${m.text}\n${JSON.stringify(m.blocks)}`)
+      .join('\n'),
+  );
+}
+
+describe('an execution that ended before its incident', () => {
+  it('escalates the incident, tells the thread why with the on-call group, expires the buttons, and frees the node', async () => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    expect(await executionEndedUseCase(h.deps, ended(id))).toEqual({ kind: 'escalated', incidentId: id });
+
+    const incident = (await h.store.get(id))!;
+    expect(incident).toMatchObject({ phase: 'escalated', taskToken: null });
+    expect(incident.audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['execution-ended', 'escalation-posted']),
+    );
+    const reply = h.standIn.requestsOf('chat.postMessage').at(-1)!.body;
+    const said = `${reply.text}\n${JSON.stringify(reply.blocks)}`;
+    expect(said).toContain(`<!subteam^${ONCALL_GROUP}>`);
+    expect(said).toContain('workflow execution failed (Lambda.Unknown: The escalate function');
+    // The cause is Step Functions' text: escaped, so it mentions nobody and links nowhere.
+    expect(said).not.toContain('<!channel>');
+    expect(said).not.toContain('<http://evil');
+    expect(said).toContain('&lt;!channel&gt;');
+    const findings = h.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
+    expect(JSON.stringify(findings.blocks)).not.toContain('nm_fix:');
+    expect(JSON.stringify(findings.blocks)).toContain('Expired: The workflow execution failed');
+    const card = h.standIn.message(CHANNEL, incident.card!.ts)!;
+    expect(`${card.text}${JSON.stringify(card.blocks)}`).toContain('Escalated');
+    expect(`${card.text}${JSON.stringify(card.blocks)}`).not.toContain('<http://evil');
+    // The node's lock is gone: its next alarm opens a new incident.
+    expect(await h.store.findOpenByNode(incident.nodeKey)).toBeNull();
+    expect(await openQuietly(h)).not.toBe(id);
+  });
+
+  it.each([
+    ['TIMED_OUT', 'States.Timeout', null, "timed out (the execution's time limit) (States.Timeout)"],
+    ['ABORTED', null, null, 'was stopped before'],
+  ] as const)('says a %s execution ended as it did', async (status, error, cause, says) => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    await executionEndedUseCase(h.deps, ended(id, { status, error, cause }));
+    expect(await threadText(h, id)).toContain(says);
+  });
+
+  it('frees the cluster’s fix slot of an incident stuck while fixing', async () => {
+    h = await startHarness({});
+    const id = await openQuietly(h);
+    await h.store.update(id, (c) => ({ ...c, phase: 'fixing' }));
+    expect(await h.store.countInFlight('prod')).toBe(1);
+    await executionEndedUseCase(h.deps, ended(id, { status: 'TIMED_OUT' }));
+    expect(await h.store.countInFlight('prod')).toBe(0);
+  });
+
+  it('changes nothing when the event is delivered again', async () => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    await executionEndedUseCase(h.deps, ended(id));
+    const posts = h.standIn.requestsOf('chat.postMessage').length;
+    const updates = h.standIn.requestsOf('chat.update').length;
+    const version = (await h.store.get(id))!.version;
+    expect(await executionEndedUseCase(h.deps, ended(id))).toEqual({
+      kind: 'already-ended',
+      incidentId: id,
+      phase: 'escalated',
+    });
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posts);
+    expect(h.standIn.requestsOf('chat.update')).toHaveLength(updates);
+    expect((await h.store.get(id))!.version).toBe(version);
+  });
+
+  it('leaves an incident that ended on its own alone (its escalate step ran, then the execution failed)', async () => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
+    const posts = h.standIn.requestsOf('chat.postMessage').length;
+    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posts);
+  });
+
+  it('answers not-found for an incident that does not exist', async () => {
+    h = await startHarness({});
+    expect(await executionEndedUseCase(h.deps, ended('prod#i-0abc#gone'))).toEqual({
+      kind: 'not-found',
+      incidentId: 'prod#i-0abc#gone',
+    });
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(0);
+  });
+
+  it('posts again on the retry when Slack failed halfway through, so the thread always says it ended', async () => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    h.standIn.failNext('chat.postMessage', 'internal_error');
+    await expect(executionEndedUseCase(h.deps, ended(id))).rejects.toThrow(/internal_error/);
+    // The record ended first: the node is free whatever Slack does.
+    expect((await h.store.get(id))!.phase).toBe('escalated');
+    expect(await h.store.findOpenByNode((await h.store.get(id))!.nodeKey)).toBeNull();
+    expect(await threadText(h, id)).not.toContain(`<!subteam^${ONCALL_GROUP}>`);
+
+    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'escalated' });
+    expect(await threadText(h, id)).toContain(`<!subteam^${ONCALL_GROUP}>`);
+    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
+  });
+
+  it('posts the escalation again when the escalate step is retried after a Slack failure', async () => {
+    h = await startHarness({});
+    const id = await waiting(h);
+    h.standIn.failNext('chat.postMessage', 'ratelimited');
+    await expect(escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' })).rejects.toThrow();
+    expect(await threadText(h, id)).not.toContain(`<!subteam^${ONCALL_GROUP}>`);
+    await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
+    expect(await threadText(h, id)).toContain(`<!subteam^${ONCALL_GROUP}>`);
+    const posted = h.standIn.requestsOf('chat.postMessage').length;
+    await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posted);
+  });
+});
