@@ -382,7 +382,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
 
 /** Why an incident ended at its findings, for the card. */
 function closingNote(report: Report, plan: ReturnType<typeof planRemediations>): string {
-  if (plan.held) return `Fixes held: ${plan.held.detail}`;
+  if (plan.held) return `Fixes held: ${escapeMrkdwn(plan.held.detail)}`;
   if (plan.manual.length)
     return 'Findings posted: the fix needs a person (see the thread); nodemedic runs nothing.';
   if (report.healthy) return 'No fault found: containerd answers and every check passed.';

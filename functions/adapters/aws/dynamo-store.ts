@@ -11,7 +11,9 @@
  * - `CLUSTER#<cluster>`: `{ inflight: StringSet }`, the ids of the cluster's incidents in `fixing`
  *   or `verifying`. Every update that moves an incident into or out of those phases ADDs or
  *   DELETEs its id in the same transaction, so the count is exact (set operations are idempotent,
- *   and the transaction is conditional on the incident's version) and costs one read.
+ *   and the transaction is conditional on the incident's version) and costs one read. With an
+ *   `inFlightLimit`, the ADD is conditional on `size(inflight) < limit`: the set is the cluster's
+ *   fix slots, and two approvals in the same instant cannot both take the last one.
  *
  * Every item carries `ttl` (epoch seconds): DynamoDB deletes records `ttlDays` after their last
  * write. TTL deletion is lazy, so conditions treat an expired lock or one-shot key as absent.
@@ -25,7 +27,14 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
-import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import {
+  IN_FLIGHT_PHASES as IN_FLIGHT,
+  type Incident,
+  type IncidentPhase,
+  type IncidentStore,
+  InFlightLimitError,
+  type UpdateOptions,
+} from '../../core/incident.js';
 import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link DynamoIncidentStore}. */
@@ -41,7 +50,7 @@ export interface DynamoIncidentStoreOptions {
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
 /** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(['fixing', 'verifying']);
+const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(IN_FLIGHT);
 /** Attempts of a conditional write before giving up with INCIDENT_CONFLICT. */
 export const MAX_WRITE_ATTEMPTS = 5;
 
@@ -117,7 +126,11 @@ export class DynamoIncidentStore implements IncidentStore {
     return this.get(lock.incidentId);
   }
 
-  async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
+  async update(
+    id: string,
+    change: (current: Incident) => Incident,
+    options: UpdateOptions = {},
+  ): Promise<Incident> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.get(id);
       if (!current) {
@@ -158,19 +171,39 @@ export class DynamoIncidentStore implements IncidentStore {
       }
       const was = IN_FLIGHT_PHASES.has(current.phase);
       const is = IN_FLIGHT_PHASES.has(next.phase);
+      const limit = is && !was ? options.inFlightLimit : undefined;
+      let slot = -1;
       if (was !== is) {
+        slot = items.length;
         items.push({
           Update: {
             TableName: this.table,
             Key: { pk: `CLUSTER#${next.node.cluster}` },
             UpdateExpression: `${is ? 'ADD' : 'DELETE'} #inflight :ids SET #ttl = :ttl, #kind = :kind`,
             ExpressionAttributeNames: { '#inflight': 'inflight', '#ttl': 'ttl', '#kind': 'kind' },
-            ExpressionAttributeValues: { ':ids': new Set([id]), ':ttl': this.expiry(), ':kind': 'cluster' },
+            ExpressionAttributeValues: {
+              ':ids': new Set([id]),
+              ':ttl': this.expiry(),
+              ':kind': 'cluster',
+              ...(limit === undefined ? {} : { ':limit': limit }),
+            },
+            // A missing set is an empty one: DynamoDB removes a set that becomes empty.
+            ...(limit === undefined
+              ? {}
+              : { ConditionExpression: 'attribute_not_exists(#inflight) OR size(#inflight) < :limit' }),
           },
         });
       }
       const reasons = await this.transact(items, `update incident ${id}`);
       if (reasons === null) return next;
+      if (
+        limit !== undefined &&
+        reasons[0] !== 'ConditionalCheckFailed' &&
+        reasons[slot] === 'ConditionalCheckFailed'
+      ) {
+        // Our version held, the slot did not: every slot is taken. Nothing was written.
+        throw new InFlightLimitError(next.node.cluster, await this.countInFlight(next.node.cluster), limit);
+      }
       // Someone else wrote first (version moved, or the lock changed hands): read again, re-apply.
     }
     throw conflict(`update incident ${id}`);

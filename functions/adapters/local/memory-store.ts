@@ -5,12 +5,19 @@
  * count of fixes in flight per cluster.
  */
 import { InvalidInputError } from '../../core/errors.js';
-import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import {
+  IN_FLIGHT_PHASES as IN_FLIGHT,
+  type Incident,
+  type IncidentPhase,
+  type IncidentStore,
+  InFlightLimitError,
+  type UpdateOptions,
+} from '../../core/incident.js';
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
 /** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(['fixing', 'verifying']);
+const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(IN_FLIGHT);
 
 /** Options of {@link MemoryIncidentStore}. */
 export interface MemoryIncidentStoreOptions {
@@ -58,7 +65,11 @@ export class MemoryIncidentStore implements IncidentStore {
     return id === undefined ? null : this.get(id);
   }
 
-  async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
+  async update(
+    id: string,
+    change: (current: Incident) => Incident,
+    options: UpdateOptions = {},
+  ): Promise<Incident> {
     const current = this.incidents.get(id);
     if (!current) {
       throw new InvalidInputError(`no incident with id "${id}"`, { code: 'INCIDENT_NOT_FOUND' });
@@ -69,6 +80,13 @@ export class MemoryIncidentStore implements IncidentStore {
     const changed = change(copy(current));
     checkIdentity(current, changed);
     const next: Incident = { ...copy(changed), version: current.version + 1 };
+    const limit = options.inFlightLimit;
+    if (limit !== undefined && !IN_FLIGHT_PHASES.has(current.phase) && IN_FLIGHT_PHASES.has(next.phase)) {
+      // The slot check and the write below run in one synchronous stretch: no other update can
+      // take the slot in between, as the DynamoDB store's conditional write guarantees.
+      const taken = this.inFlight(next.node.cluster);
+      if (taken >= limit) throw new InFlightLimitError(next.node.cluster, taken, limit);
+    }
     this.incidents.set(id, next);
     if (TERMINAL_PHASES.has(next.phase) && this.openByNode.get(next.nodeKey) === id) {
       this.openByNode.delete(next.nodeKey);
@@ -77,6 +95,10 @@ export class MemoryIncidentStore implements IncidentStore {
   }
 
   async countInFlight(cluster: string): Promise<number> {
+    return this.inFlight(cluster);
+  }
+
+  private inFlight(cluster: string): number {
     let count = 0;
     for (const incident of this.incidents.values()) {
       if (incident.node.cluster === cluster && IN_FLIGHT_PHASES.has(incident.phase)) count += 1;

@@ -6,7 +6,8 @@
  * writes must be storable: no `undefined`, sets as sets).
  *
  * The expression grammar covers what DynamoDB accepts and the store uses: terms joined by AND/OR
- * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`; update
+ * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`,
+ * `size(p) <op> :v`; update
  * clauses `SET p = :v[, …]`, `ADD p :set`, `DELETE p :set`. Anything else throws, so a store change
  * that outgrows the fake fails loudly instead of passing by accident.
  */
@@ -161,12 +162,13 @@ export class FakeTable {
       const exists = item !== undefined && item[name(fn[2]!, names)] !== undefined;
       return fn[1] ? !exists : exists;
     }
-    const cmp = /^(\S+)\s*(=|<>|<=|>=|<|>)\s*(:\w+)$/.exec(term);
+    const cmp = /^(size\((\S+)\)|\S+)\s*(=|<>|<=|>=|<|>)\s*(:\w+)$/.exec(term);
     if (!cmp) throw awsError('UnsupportedByFake', { message: `condition term ${term}` });
-    const left = item?.[name(cmp[1]!, names)];
-    const right = value(cmp[3]!, values);
+    const left = cmp[2] ? sizeOf(item?.[name(cmp[2], names)]) : item?.[name(cmp[1]!, names)];
+    const op = cmp[3]!;
+    const right = value(cmp[4]!, values);
     if (left === undefined) return false;
-    switch (cmp[2]) {
+    switch (op) {
       case '=':
         return left === right;
       case '<>':
@@ -211,6 +213,13 @@ export class FakeTable {
       }
     }
   }
+}
+
+/** DynamoDB's size(): elements of a set or list, characters of a string; undefined otherwise. */
+function sizeOf(attribute: unknown): number | undefined {
+  if (attribute instanceof Set) return attribute.size;
+  if (Array.isArray(attribute) || typeof attribute === 'string') return attribute.length;
+  return undefined;
 }
 
 function name(path: string, names: Names): string {
