@@ -28,7 +28,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
 import {
-  IN_FLIGHT_PHASES as IN_FLIGHT,
+  IN_FLIGHT_PHASES,
   type Incident,
   type IncidentPhase,
   type IncidentStore,
@@ -49,8 +49,6 @@ export interface DynamoIncidentStoreOptions {
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
-/** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(IN_FLIGHT);
 /** Attempts of a conditional write before giving up with INCIDENT_CONFLICT. */
 export const MAX_WRITE_ATTEMPTS = 5;
 
@@ -169,8 +167,8 @@ export class DynamoIncidentStore implements IncidentStore {
           });
         }
       }
-      const was = IN_FLIGHT_PHASES.has(current.phase);
-      const is = IN_FLIGHT_PHASES.has(next.phase);
+      const was = IN_FLIGHT_PHASES.includes(current.phase);
+      const is = IN_FLIGHT_PHASES.includes(next.phase);
       const limit = is && !was ? options.inFlightLimit : undefined;
       let slot = -1;
       if (was !== is) {

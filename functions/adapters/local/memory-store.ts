@@ -6,7 +6,7 @@
  */
 import { InvalidInputError } from '../../core/errors.js';
 import {
-  IN_FLIGHT_PHASES as IN_FLIGHT,
+  IN_FLIGHT_PHASES,
   type Incident,
   type IncidentPhase,
   type IncidentStore,
@@ -16,8 +16,6 @@ import {
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
-/** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(IN_FLIGHT);
 
 /** Options of {@link MemoryIncidentStore}. */
 export interface MemoryIncidentStoreOptions {
@@ -81,7 +79,11 @@ export class MemoryIncidentStore implements IncidentStore {
     checkIdentity(current, changed);
     const next: Incident = { ...copy(changed), version: current.version + 1 };
     const limit = options.inFlightLimit;
-    if (limit !== undefined && !IN_FLIGHT_PHASES.has(current.phase) && IN_FLIGHT_PHASES.has(next.phase)) {
+    if (
+      limit !== undefined &&
+      !IN_FLIGHT_PHASES.includes(current.phase) &&
+      IN_FLIGHT_PHASES.includes(next.phase)
+    ) {
       // The slot check and the write below run in one synchronous stretch: no other update can
       // take the slot in between, as the DynamoDB store's conditional write guarantees.
       const taken = this.inFlight(next.node.cluster);
@@ -101,7 +103,7 @@ export class MemoryIncidentStore implements IncidentStore {
   private inFlight(cluster: string): number {
     let count = 0;
     for (const incident of this.incidents.values()) {
-      if (incident.node.cluster === cluster && IN_FLIGHT_PHASES.has(incident.phase)) count += 1;
+      if (incident.node.cluster === cluster && IN_FLIGHT_PHASES.includes(incident.phase)) count += 1;
     }
     return count;
   }
