@@ -167,7 +167,7 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
   alarm: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ALARM_FILTER'],
   reachability: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
   send: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS'],
-  poll: ['DOCUMENTS'],
+  poll: ['SLACK_SECRET_ID', 'DOCUMENTS'],
   analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   'await-approval': ['SLACK_SECRET_ID'],
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
@@ -461,6 +461,7 @@ export class NodeMedic extends Construct {
     const chatFunctions: HandlerName[] = [
       'alarm',
       'send',
+      'poll',
       'analyze',
       'await-approval',
       'evaluate',
@@ -470,10 +471,8 @@ export class NodeMedic extends Construct {
       'slack',
     ];
     for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
-    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
-      if (name === 'poll') this.table.grantReadData(functions[name]);
-      else this.table.grantReadWriteData(functions[name]);
-    }
+    // Every function writes the audit trail (poll too: it records a command it gave up on).
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) this.table.grantReadWriteData(functions[name]);
 
     this.unscoped(
       functions.alarm,
@@ -515,10 +514,11 @@ export class NodeMedic extends Construct {
       ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'EC2 Describe* and SSM DescribeInstanceInformation do not support resource-level permissions',
     );
+    // CancelCommand for the command a poll gives up on; poll is the only function that may cancel.
     this.unscoped(
       functions.poll,
-      ['ssm:GetCommandInvocation'],
-      'GetCommandInvocation does not support resource-level permissions (command ids are not ARNs)',
+      ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
+      'GetCommandInvocation and CancelCommand do not support resource-level permissions (command ids are not ARNs)',
     );
     this.tagScoped(functions.analyze, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
     this.unscoped(

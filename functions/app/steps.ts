@@ -5,14 +5,14 @@
  * state machine branches on. A retried step never sends a command twice.
  */
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
-import { MalformedFactsError, NodemedicError } from '../core/errors.js';
+import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
 import type { ExecutionEnded } from '../core/execution.js';
 import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
-import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
+import { renderClusterAlert, renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
 import {
   escapeMrkdwn,
   renderCard,
@@ -248,15 +248,57 @@ function diagnoseParameters(deps: AppDeps): Record<string, string> {
   return Object.fromEntries(Object.entries(deps.scriptParameters).filter(([name]) => names.includes(name)));
 }
 
-/** 3. Poll a command with backoff; gives up after MAX_POLL_ATTEMPTS. */
+/**
+ * 3. Poll a command with backoff. After MAX_POLL_ATTEMPTS it gives up: the command is cancelled,
+ * so a fix nobody waits for any more cannot finish later behind the escalation, and the audit and
+ * the thread say so.
+ */
 export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOutput> {
   const incident = await load(deps, input.incidentId);
   const invocation = await deps.runner.get(input.commandId, incident.node);
   const attempt = input.attempt + 1;
   const waitSeconds = Math.min(2 ** (attempt + 1), 15);
   if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
-  if (attempt >= MAX_POLL_ATTEMPTS) return { done: true, status: 'timed-out', attempt, waitSeconds };
+  if (attempt >= MAX_POLL_ATTEMPTS) {
+    await giveUp(deps, incident, input.commandId, attempt);
+    return { done: true, status: 'timed-out', attempt, waitSeconds };
+  }
   return { done: false, status: 'pending', attempt, waitSeconds };
+}
+
+/**
+ * Cancel a command the poll gave up on, and say so once in the thread and the audit (a retried
+ * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is thrown for the state machine
+ * to retry; a refused one is recorded as such, since the escalation that follows must still run.
+ */
+async function giveUp(deps: AppDeps, incident: Incident, commandId: string, attempts: number): Promise<void> {
+  const sent = incident.commands?.find((c) => c.commandId === commandId);
+  const purpose = sent?.key.replace(/#\d+$/, '');
+  // diagnose, recheck and verify all run the diagnosis: the purpose says which; a fix is named.
+  const what = !sent
+    ? 'The command'
+    : `The ${purpose} command${sent.script === 'diagnose' ? '' : ` ${sent.script}`}`;
+  let detail = `still running after ${attempts} polls (about ${Math.round(pollSeconds(attempts) / 60)} minutes): nodemedic stopped waiting and cancelled it.`;
+  try {
+    await deps.runner.cancel(commandId, incident.node);
+  } catch (error) {
+    if (error instanceof DependencyError && error.retryable) throw error;
+    detail = `still running after ${attempts} polls: nodemedic stopped waiting, but could not cancel it (${error instanceof Error ? error.message : String(error)}); it may still finish on the node.`;
+  }
+  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId))) return;
+  // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
+  await reply(deps, incident, renderCommandCancelled({ what, commandId, detail }));
+  await deps.store.update(incident.id, (current) => ({
+    ...current,
+    audit: [...current.audit, auditEntry(deps, 'command-cancelled', 'nodemedic', `${commandId}: ${detail}`)],
+  }));
+}
+
+/** Seconds the state machine has waited after `attempts` polls (the backoff of pollStep). */
+function pollSeconds(attempts: number): number {
+  let total = 2;
+  for (let attempt = 1; attempt < attempts; attempt++) total += Math.min(2 ** (attempt + 1), 15);
+  return total;
 }
 
 /** Read a diagnosis command's output into a report; transport failures become notes, not crashes. */

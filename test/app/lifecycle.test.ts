@@ -10,6 +10,8 @@ import {
   awaitApprovalStep,
   escalateStep,
   executionEndedUseCase,
+  MAX_POLL_ATTEMPTS,
+  pollStep,
   sendStep,
 } from '../../functions/app/steps.js';
 import type { ExecutionEnded } from '../../functions/core/execution.js';
@@ -166,5 +168,75 @@ describe('an execution that ended before its incident', () => {
     const posted = h.standIn.requestsOf('chat.postMessage').length;
     await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
     expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posted);
+  });
+});
+
+describe('a poll that gives up', () => {
+  /** A fix approved and sent whose command never finishes. */
+  async function hangingFix(harness: Harness): Promise<{ id: string; commandId: string }> {
+    const id = await openQuietly(harness);
+    await harness.store.update(id, (c) => ({
+      ...c,
+      phase: 'fixing',
+      offered: ['restart-containerd'],
+      audit: [...c.audit, { at: new Date().toISOString(), action: 'approved', actor: 'U0ALICE', detail: '' }],
+    }));
+    harness.runner.queue('restart-containerd', { stdout: '', status: 'pending' });
+    const sent = await sendStep(harness.deps, {
+      incidentId: id,
+      purpose: 'fix',
+      remediation: 'restart-containerd',
+    });
+    return { id, commandId: sent.commandId! };
+  }
+
+  it('keeps polling, and cancels nothing, while under its budget', async () => {
+    h = await startHarness({});
+    const { id, commandId } = await hangingFix(h);
+    expect(
+      await pollStep(h.deps, { incidentId: id, commandId, attempt: MAX_POLL_ATTEMPTS - 2 }),
+    ).toMatchObject({
+      done: false,
+    });
+    expect(h.runner.cancelled).toEqual([]);
+  });
+
+  it('cancels the command and says so in the audit and the thread, once however often it is retried', async () => {
+    h = await startHarness({});
+    const { id, commandId } = await hangingFix(h);
+    const last = { incidentId: id, commandId, attempt: MAX_POLL_ATTEMPTS - 1 };
+    expect(await pollStep(h.deps, last)).toMatchObject({ done: true, status: 'timed-out' });
+    expect(h.runner.cancelled).toEqual([commandId]);
+    const audit = (await h.store.get(id))!.audit.filter((a) => a.action === 'command-cancelled');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]!.detail).toMatch(
+      /still running after 42 polls \(about 10 minutes\): nodemedic stopped waiting and cancelled it/,
+    );
+    const said = await threadText(h, id);
+    expect(said).toContain(
+      `The fix command restart-containerd (command ${commandId}): still running after 42 polls`,
+    );
+
+    const posts = h.standIn.requestsOf('chat.postMessage').length;
+    await pollStep(h.deps, last);
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posts);
+    expect((await h.store.get(id))!.audit.filter((a) => a.action === 'command-cancelled')).toHaveLength(1);
+  });
+
+  it('says the command may still finish when the cancel is refused', async () => {
+    h = await startHarness({});
+    const { id, commandId } = await hangingFix(h);
+    h.runner.cancel = async () => {
+      throw new Error('InvalidCommandId');
+    };
+    expect(
+      await pollStep(h.deps, { incidentId: id, commandId, attempt: MAX_POLL_ATTEMPTS - 1 }),
+    ).toMatchObject({
+      done: true,
+      status: 'timed-out',
+    });
+    expect(await threadText(h, id)).toContain(
+      'could not cancel it (InvalidCommandId); it may still finish on the node',
+    );
   });
 });

@@ -76,6 +76,14 @@ export class PlaybackRunner implements CommandRunner {
     return { commandId };
   }
 
+  /** Commands cancelled, in order. */
+  readonly cancelled: string[] = [];
+
+  async cancel(commandId: string): Promise<void> {
+    if (!this.results.has(commandId)) throw new Error(`unknown command ${commandId}`);
+    this.cancelled.push(commandId);
+  }
+
   async get(commandId: string): Promise<CommandInvocation> {
     const result = this.results.get(commandId);
     if (!result) throw new Error(`unknown command ${commandId}`);

@@ -16,6 +16,7 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   SendCommandCommand,
@@ -261,6 +262,34 @@ describe('the step functions, one payload after another as Step Functions passes
       name: 'RetryableError',
     });
     await expect(poll({ commandId: 'cmd-1' } as never)).rejects.toMatchObject({ name: 'INVALID_INPUT' });
+  });
+});
+
+describe('the poll function when it gives up', () => {
+  it('cancels the SSM command, records it and says so in the thread; a throttled cancel is retried', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-hang' } });
+    await (await import('../../functions/handlers/send.js')).handler({ incidentId, purpose: 'diagnose' });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StatusDetails: 'InProgress' });
+    ssm
+      .on(CancelCommandCommand)
+      .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }))
+      .resolves({});
+    const { MAX_POLL_ATTEMPTS } = await import('../../functions/app/steps.js');
+    const poll = (await import('../../functions/handlers/poll.js')).handler;
+    const last = { incidentId, commandId: 'cmd-hang', attempt: MAX_POLL_ATTEMPTS - 1 };
+    await expect(poll(last)).rejects.toMatchObject({ name: 'RetryableError' });
+    expect(await poll(last)).toMatchObject({ done: true, status: 'timed-out' });
+    expect(ssm.commandCalls(CancelCommandCommand).map((c) => c.args[0].input)).toEqual([
+      { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },
+      { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },
+    ]);
+    const stored = table.items.get(`INCIDENT#${incidentId}`) as { audit: { action: string }[] };
+    expect(stored.audit.filter((a) => a.action === 'command-cancelled')).toHaveLength(1);
+    expect(String(slack.requestsOf('chat.postMessage').at(-1)!.body.text)).toContain(
+      'The diagnose command (command cmd-hang): still running after 42 polls',
+    );
   });
 });
 

@@ -31,6 +31,19 @@ export function renderStepResult(step: {
   };
 }
 
+/** A command nodemedic stopped waiting for and cancelled (or tried to), in the thread. */
+export function renderCommandCancelled(command: {
+  what: string;
+  commandId: string;
+  detail: string;
+}): ChatMessage {
+  const text = `${command.what} (command ${command.commandId}): ${command.detail}`;
+  return {
+    text: clip(`:stopwatch: ${escapeMrkdwn(text)}`, SLACK_LIMITS.messageText),
+    blocks: [section(`:stopwatch: ${escapeMrkdwn(text)}`)],
+  };
+}
+
 /** The one channel-level alert when many nodes of a cluster are NotReady and per-node fixes are held. */
 export function renderClusterAlert(alert: {
   cluster: string;
