@@ -80,6 +80,8 @@ class FakeNode {
   private readonly outputs = new Map<string, string>();
   /** Throttle the next SendCommand of a document this many times. */
   readonly throttle = new Map<string, number>();
+  /** Throttle the next GetCommandInvocation calls this many times. */
+  throttleReads = 0;
   constructor(private readonly diagnoses: string[]) {}
 
   install(): void {
@@ -100,13 +102,19 @@ class FakeNode {
       this.outputs.set(id, output);
       return { Command: { CommandId: id } };
     });
-    ssm.on(GetCommandInvocationCommand).callsFake((input: { CommandId: string }) => ({
-      Status: 'Success',
-      StatusDetails: 'Success',
-      ResponseCode: 0,
-      StandardOutputContent: this.outputs.get(input.CommandId) ?? '',
-      StandardErrorContent: '',
-    }));
+    ssm.on(GetCommandInvocationCommand).callsFake((input: { CommandId: string }) => {
+      if (this.throttleReads > 0) {
+        this.throttleReads -= 1;
+        throw awsError('ThrottlingException');
+      }
+      return {
+        Status: 'Success',
+        StatusDetails: 'Success',
+        ResponseCode: 0,
+        StandardOutputContent: this.outputs.get(input.CommandId) ?? '',
+        StandardErrorContent: '',
+      };
+    });
   }
 
   fixesSent(): number {
@@ -336,13 +344,18 @@ describe('an incident cured under faults at every step', () => {
       },
       (handler, payload) => {
         const key = `${handler}:${String(payload.purpose ?? '')}`;
-        if (first.has(key)) return;
-        first.add(key);
+        if (first.has(key) || (key === 'poll:' && first.has('poll:verify'))) return;
+        if (key !== 'poll:') first.add(key);
         // Slack rate-limits the findings post, and answers 503 (past the client's own 2 retries)
         // to the outcome's card update; DynamoDB throttles the reachability's and the fix
         // evaluation's writes.
         if (key === 'analyze:') slack.failNext('chat.postMessage', 'ratelimited', 1);
         if (key === 'outcome:') slack.failNext('chat.update', 'service_unavailable', 3, 503);
+        // SSM throttles the first poll once the fix was sent.
+        if (key === 'poll:' && run.node.accepted.some((c) => c.document === FIX_DOCUMENT)) {
+          run.node.throttleReads = 1;
+          first.add('poll:verify');
+        }
         if (key === 'reachability:' || key === 'evaluate:fix')
           table.failNext('TransactWrite', 'ProvisionedThroughputExceededException', 1);
       },
@@ -395,6 +408,7 @@ describe('an incident cured under faults at every step', () => {
       'analyze:RetryableError',
       'evaluate:RetryableError',
       'outcome:RetryableError',
+      'poll:RetryableError',
       'reachability:RetryableError',
       'send:Lambda.ServiceException',
       'send:RetryableError',
