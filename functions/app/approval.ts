@@ -419,7 +419,9 @@ function staleReason(incident: Incident, messageTs: string): string | null {
   const waiting = incident.phase === 'awaiting-approval' && incident.taskToken !== null;
   if (waiting && (current === undefined || current === messageTs)) return null;
   const last = [...incident.audit].reverse().find((a) => DECISION_ACTIONS.has(a.action));
-  if (last) return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${last.detail}).`;
+  // The detail may quote outside text (a workflow error): escaped, the mention of who is ours.
+  if (last)
+    return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${escapeMrkdwn(last.detail)}).`;
   return `These buttons no longer act: the incident is ${incident.phase}.`;
 }
 

@@ -20,8 +20,9 @@ export function renderStepResult(step: {
 }): ChatMessage {
   const verdict = step.ok ? 'ok' : 'failed';
   return {
+    // The fallback text is mrkdwn too (notifications, screen readers): escaped like the blocks.
     text: clip(
-      `${step.purpose} of ${step.remediation}: ${verdict} — ${step.detail}`,
+      escapeMrkdwn(`${step.purpose} of ${step.remediation}: ${verdict} — ${step.detail}`),
       SLACK_LIMITS.messageText,
     ),
     blocks: [
@@ -53,7 +54,7 @@ export function renderClusterAlert(alert: {
   const mention = groupMention(alert.onCallGroupId);
   const text = `Cluster ${alert.cluster}: ${alert.detail}. Look for a shared cause (AMI, network, control plane, a bad rollout) before fixing nodes one by one.`;
   return {
-    text: clip(`${mention}${text}`, SLACK_LIMITS.messageText),
+    text: clip(`${mention}${escapeMrkdwn(text)}`, SLACK_LIMITS.messageText),
     blocks: [
       header(`Cluster ${alert.cluster}: many nodes NotReady`),
       section(`:rotating_light: ${mention}${escapeMrkdwn(text)}`),
