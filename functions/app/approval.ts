@@ -14,6 +14,7 @@ import { NodemedicError } from '../core/errors.js';
 import {
   type Approval,
   type AuditEntry,
+  BUTTONS_NOT_CLOSED,
   type Incident,
   type IncidentStore,
   InFlightLimitError,
@@ -196,7 +197,23 @@ export async function approveFix(
       const decision: ApprovalDecision = { decision: 'approve', remediation, by: result.approvers };
       const resumed = await resume(deps, updated, token, decision, click);
       if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
-      await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
+      try {
+        await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
+      } catch (err) {
+        // The fix is approved and the workflow resumed: a Slack failure here must not undo that,
+        // nor leave buttons that look live for good. It is recorded, and the step that ends the
+        // incident (outcome or escalation) turns the buttons into text.
+        deps.logger.warn('approved, but the buttons could not be closed', {
+          incidentId: updated.id,
+          error: describe(err),
+        });
+        await deps.store.update(updated.id, (current) =>
+          withAudit(
+            current,
+            entry(deps.clock().toISOString(), BUTTONS_NOT_CLOSED, 'nodemedic', describe(err)),
+          ),
+        );
+      }
       deps.logger.info('fix approved', { incidentId: updated.id, remediation, approvers: result.approvers });
       return result;
     }

@@ -7,7 +7,7 @@
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
 import type { ExecutionEnded } from '../core/execution.js';
-import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
+import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
@@ -563,6 +563,7 @@ export function summarizeFixOutput(invocation: CommandInvocation): string {
 
 /** 7. Close the incident: recovered after verification, or skipped because the cause went away. */
 export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<void> {
+  const before = await load(deps, input.incidentId);
   const updated = await deps.store.update(input.incidentId, (current) => ({
     ...current,
     phase: input.kind === 'recovered' ? 'recovered' : 'closed',
@@ -575,6 +576,9 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
       ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
       : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
   await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
+  if (before.findingsMessage && buttonsLive(before)) {
+    await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
+  }
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -645,7 +649,7 @@ const ANNOUNCED = 'escalation-posted';
 const ESCALATIONS = new Set(['escalated', 'execution-ended']);
 
 /** Audit actions that put buttons up, and those that took them down. */
-const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval']);
+const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval', BUTTONS_NOT_CLOSED]);
 const BUTTONS_DOWN = new Set(['approved', 'denied', 'rerun', 'resume-failed', 'alarm-ok', 'expired']);
 
 /** True when the findings message may still show buttons that act: they must expire. */

@@ -29,6 +29,12 @@ export interface AuditEntry {
   readonly detail: string;
 }
 
+/**
+ * Audit action: an approval went through but Slack failed to turn its buttons into text; the step
+ * that ends the incident (outcome or escalation) does it then.
+ */
+export const BUTTONS_NOT_CLOSED = 'buttons-not-closed';
+
 export interface Approval {
   readonly remediation: RemediationId;
   readonly user: string;

@@ -146,6 +146,20 @@ describe.each(stores)('the in-flight limit under concurrent approvals (%s store)
   });
 });
 
+describe('a Slack failure after the approval went through', () => {
+  it('keeps the approval and the resumed workflow, and records that the buttons are still up', async () => {
+    const workflow = recordingWorkflow();
+    const deps = approvalDeps(new MemoryIncidentStore(), workflow);
+    const a = await waiting(deps, 'i-0aaaaaaaaaaaaaaa1');
+    standIn.failNext('chat.update', 'ratelimited', 1);
+    expect(await a.click(ALICE)).toMatchObject({ kind: 'approved' });
+    expect(workflow.resumed).toEqual(['token-i-0aaaaaaaaaaaaaaa1']);
+    const incident = (await deps.store.get(a.id))!;
+    expect(incident.phase).toBe('fixing');
+    expect(incident.audit.at(-1)).toMatchObject({ action: 'buttons-not-closed', actor: 'nodemedic' });
+  });
+});
+
 describe('a workflow error in the decision text', () => {
   it('is escaped in the buttons’ text, the card and the private answer', async () => {
     const hostile = new Error('Task Timed Out <!channel> <http://evil.example|Approve here> &');

@@ -11,6 +11,7 @@ import {
   escalateStep,
   executionEndedUseCase,
   MAX_POLL_ATTEMPTS,
+  outcomeStep,
   pollStep,
   sendStep,
 } from '../../functions/app/steps.js';
@@ -168,6 +169,43 @@ describe('an execution that ended before its incident', () => {
     const posted = h.standIn.requestsOf('chat.postMessage').length;
     await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
     expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posted);
+  });
+});
+
+describe('buttons an approval could not close', () => {
+  /** Approved, verified, and Slack failed (or not) to turn the buttons into text at the click. */
+  async function approvedAndVerifying(harness: Harness, closed: boolean): Promise<string> {
+    const id = await waiting(harness);
+    const at = new Date().toISOString();
+    await harness.store.update(id, (c) => ({
+      ...c,
+      phase: 'verifying',
+      taskToken: null,
+      audit: [
+        ...c.audit,
+        { at, action: 'approved', actor: 'U0ALICE', detail: 'restart-containerd' },
+        ...(closed ? [] : [{ at, action: 'buttons-not-closed', actor: 'nodemedic', detail: 'ratelimited' }]),
+      ],
+    }));
+    return id;
+  }
+
+  it('are turned into text by the outcome', async () => {
+    h = await startHarness({});
+    const id = await approvedAndVerifying(h, false);
+    const findings = (await h.store.get(id))!.findingsMessage!;
+    expect(JSON.stringify(h.standIn.message(CHANNEL, findings.ts)!.blocks)).toContain('nm_fix:');
+    await outcomeStep(h.deps, { incidentId: id, kind: 'recovered', remediation: 'restart-containerd' });
+    expect(JSON.stringify(h.standIn.message(CHANNEL, findings.ts)!.blocks)).not.toContain('nm_fix:');
+  });
+
+  it('are left alone by the outcome when the approval closed them', async () => {
+    h = await startHarness({});
+    const id = await approvedAndVerifying(h, true);
+    const updates = h.standIn.requestsOf('chat.update').length;
+    await outcomeStep(h.deps, { incidentId: id, kind: 'recovered', remediation: 'restart-containerd' });
+    // The card only.
+    expect(h.standIn.requestsOf('chat.update')).toHaveLength(updates + 1);
   });
 });
 
