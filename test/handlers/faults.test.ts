@@ -7,7 +7,8 @@
  * real StepFunctionsWorkflow adapter. Faults: Slack 429, platform errors and HTTP 503 at posts and
  * updates; DynamoDB throttling and a concurrent writer; SSM throttling; a Lambda response lost
  * after the function ran (the state machine retries it); a task token used twice; the escalate
- * function failing for good. Every incident ends terminal, its thread says so, no fix is sent
+ * function failing for good; the execution time limit hit while a fix runs (a shorter limit on
+ * the interpreter's virtual clock stands in for the 2 hours). Every incident ends terminal, its thread says so, no fix is sent
  * twice, and no lock or fix slot is left behind.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
@@ -82,6 +83,8 @@ class FakeNode {
   readonly throttle = new Map<string, number>();
   /** Throttle the next GetCommandInvocation calls this many times. */
   throttleReads = 0;
+  /** The fix never finishes on the node (InProgress for ever). */
+  hangFix = false;
   constructor(private readonly diagnoses: string[]) {}
 
   install(): void {
@@ -107,6 +110,9 @@ class FakeNode {
         this.throttleReads -= 1;
         throw awsError('ThrottlingException');
       }
+      const hung =
+        this.hangFix && this.accepted.find((c) => c.id === input.CommandId)?.document === FIX_DOCUMENT;
+      if (hung) return { Status: 'InProgress', StatusDetails: 'InProgress' };
       return {
         Status: 'Success',
         StatusDetails: 'Success',
@@ -143,12 +149,14 @@ async function startRun(
   diagnoses: string[],
   lose: LoseResponse = () => false,
   before: BeforeInvoke = () => {},
+  timeoutSeconds?: number,
 ): Promise<Run> {
   const node = new FakeNode(diagnoses);
   node.install();
   const invocations: Run['invocations'] = [];
   const interpreter = new AslInterpreter({
-    definition,
+    // A shorter execution limit stands in for the 2 hours, on the interpreter's virtual clock.
+    definition: timeoutSeconds === undefined ? definition : { ...definition, TimeoutSeconds: timeoutSeconds },
     functions: FUNCTIONS,
     invoke: async (handler, payload) => {
       const record: Run['invocations'][number] = { handler, payload: payload as Record<string, unknown> };
@@ -448,6 +456,42 @@ describe('the escalate function failing for good', () => {
     expect(thread(id)).toContain('The workflow execution failed (RetryableError');
     expect(await handler(event)).toMatchObject({ kind: 'already-ended' });
     expect(run.node.fixesSent()).toBe(0);
+    nothingLeftBehind();
+  });
+});
+
+describe('the execution time limit hit while a fix runs', () => {
+  it('times the execution out; execution-ended escalates the incident and gives back its lock and fix slot', async () => {
+    const run = await startRun(
+      [recorded('daemon-stopped'), recorded('daemon-stopped')],
+      () => false,
+      () => {},
+      300,
+    );
+    run.node.hangFix = true;
+    const id = await openIncident();
+    await awaiting(id);
+    await run.deliver(click(id, ALICE, fixActionId('restart-containerd')).request);
+    const done = await result(run.interpreter, id);
+    expect(done.status).toBe('TIMED_OUT');
+    // Stuck as it was: fixing, the node locked, the cluster's one fix slot taken.
+    expect(incident(id).phase).toBe('fixing');
+    expect(table.items.has(`OPEN#prod#${INSTANCE}`)).toBe(true);
+    expect(table.items.get('CLUSTER#prod')?.inflight).toEqual(new Set([id]));
+
+    const { handler } = await import('../../functions/handlers/execution-ended.js');
+    const event = executionStatusChange({
+      status: 'TIMED_OUT',
+      stateMachineArn: STATE_MACHINE,
+      input: JSON.stringify({ incidentId: id }),
+      error: 'States.Timeout',
+      cause: null,
+    });
+    expect(await handler(event)).toEqual({ kind: 'escalated', incidentId: id });
+    expect(incident(id).phase).toBe('escalated');
+    expect(thread(id)).toContain(`<!subteam^${ONCALL}>`);
+    expect(thread(id)).toContain("timed out (the execution's time limit) (States.Timeout)");
+    expect(run.node.fixesSent()).toBe(1);
     nothingLeftBehind();
   });
 });
