@@ -593,7 +593,7 @@ export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise
   await escalate(deps, input.incidentId, {
     action: 'escalated',
     detail: input.reason,
-    why: ESCALATION_TEXT[input.reason],
+    why: () => ESCALATION_TEXT[input.reason],
   });
 }
 
@@ -627,7 +627,13 @@ export async function executionEndedUseCase(
 ): Promise<ExecutionEndedOutcome> {
   const cause = [ended.error, ended.cause].filter(Boolean).join(': ');
   const quoted = cause.length > CAUSE_MAX ? `${cause.slice(0, CAUSE_MAX)}…` : cause;
-  const why = `The workflow execution ${ENDED_HOW[ended.status]}${quoted ? ` (${quoted})` : ''} before the incident ended. Nothing more will run.`;
+  const base = `The workflow execution ${ENDED_HOW[ended.status]}${quoted ? ` (${quoted})` : ''} before the incident ended. nodemedic runs nothing more.`;
+  const why = (before: Incident) => {
+    const running = unjudgedCommand(before);
+    return running
+      ? `${base} Its last command (${running.key} ${running.script}, ${running.commandId ?? 'EC2/ASG call'}) was never judged and may still be running on the node: check it before acting.`
+      : base;
+  };
   const result = await escalate(
     deps,
     ended.incidentId,
@@ -641,6 +647,16 @@ export async function executionEndedUseCase(
     });
   }
   return result;
+}
+
+/** Audit actions that judge or end a command: its outcome is known after one of these. */
+const JUDGED = /^(analyzed|command-cancelled|(diagnose|recheck|fix|verify|rollback)-(ok|failed))$/;
+
+/** The last command sent that no step judged afterwards: it may still be running on the node. */
+function unjudgedCommand(incident: Incident): SentCommand | null {
+  const last = incident.commands?.at(-1);
+  if (!last || last.state === 'send-failed') return null;
+  return incident.audit.some((a) => a.at >= last.at && JUDGED.test(a.action)) ? null : last;
 }
 
 /** Audit action recording that an escalation's messages are all in Slack. */
@@ -676,7 +692,7 @@ function unannounced(incident: Incident): boolean {
 async function escalate(
   deps: AppDeps,
   incidentId: string,
-  what: { action: string; detail: string; why: string },
+  what: { action: string; detail: string; why: (before: Incident) => string },
   options: { missingOk?: boolean } = {},
 ): Promise<ExecutionEndedOutcome> {
   const before = await deps.store.get(incidentId);
@@ -702,7 +718,8 @@ async function escalate(
         };
       });
   if (ended) return { kind: 'already-ended', incidentId, phase: ended };
-  const why = escapeMrkdwn(what.why);
+  const said = what.why(before);
+  const why = escapeMrkdwn(said);
   await refreshCard(deps, updated, why);
   if (before.findingsMessage && buttonsLive(before)) {
     await deps.chat.update(before.findingsMessage, renderDecision(updated, `Expired: ${why}`));
@@ -712,7 +729,7 @@ async function escalate(
     updated,
     renderOutcome(updated, {
       kind: 'escalated',
-      detail: `${what.why} A person needs to look at ${updated.node.instanceId}.`,
+      detail: `${said} A person needs to look at ${updated.node.instanceId}.`,
       mentionUserGroup: deps.onCallUserGroupId,
     }),
   );

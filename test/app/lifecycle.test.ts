@@ -74,6 +74,8 @@ describe('an execution that ended before its incident', () => {
     const said = `${reply.text}\n${JSON.stringify(reply.blocks)}`;
     expect(said).toContain(`<!subteam^${ONCALL_GROUP}>`);
     expect(said).toContain('workflow execution failed (Lambda.Unknown: The escalate function');
+    // Its diagnosis was analyzed: no command is said to be running.
+    expect(said).not.toContain('may still be running');
     // The cause is Step Functions' text: escaped, so it mentions nobody and links nowhere.
     expect(said).not.toContain('<!channel>');
     expect(said).not.toContain('<http://evil');

@@ -491,6 +491,10 @@ describe('the execution time limit hit while a fix runs', () => {
     expect(incident(id).phase).toBe('escalated');
     expect(thread(id)).toContain(`<!subteam^${ONCALL}>`);
     expect(thread(id)).toContain("timed out (the execution's time limit) (States.Timeout)");
+    // The hung fix was never judged: the thread says it may still be running.
+    expect(thread(id)).toMatch(
+      /Its last command \(fix#1 restart-containerd, cmd-\d+\) was never judged and may still be running/,
+    );
     expect(run.node.fixesSent()).toBe(1);
     nothingLeftBehind();
   });
