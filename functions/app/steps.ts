@@ -621,7 +621,7 @@ const ENDED_HOW: Record<ExecutionEnded['status'], string> = {
  * the node's next alarm opens a new incident. An incident that has ended is left alone, so a
  * redelivered event changes nothing.
  */
-export async function executionEndedUseCase(
+export async function handleExecutionEnded(
   deps: AppDeps,
   ended: ExecutionEnded,
 ): Promise<ExecutionEndedOutcome> {

@@ -5,7 +5,7 @@
  * reason and acknowledged, not retried; dependency failures are thrown, so EventBridge's retry
  * policy and the dead-letter queue keep the event.
  */
-import { executionEndedUseCase } from '../app/steps.js';
+import { handleExecutionEnded } from '../app/steps.js';
 import { InvalidInputError } from '../core/errors.js';
 import { parseExecutionEnded } from '../core/execution.js';
 import { logger, requireEnv } from './runtime.js';
@@ -28,7 +28,7 @@ export async function handler(event: unknown) {
     }
     logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
     deps ??= assemble({ store: makeStore(), chat: await makeChat() });
-    const outcome = await executionEndedUseCase(deps, ended);
+    const outcome = await handleExecutionEnded(deps, ended);
     logger.info('execution end handled', { outcome, status: ended.status });
     return outcome;
   } catch (error) {

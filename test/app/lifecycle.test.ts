@@ -9,7 +9,7 @@ import {
   analyzeStep,
   awaitApprovalStep,
   escalateStep,
-  executionEndedUseCase,
+  handleExecutionEnded,
   MAX_POLL_ATTEMPTS,
   outcomeStep,
   pollStep,
@@ -63,7 +63,7 @@ describe('an execution that ended before its incident', () => {
   it('escalates the incident, tells the thread why with the on-call group, expires the buttons, and frees the node', async () => {
     h = await startHarness({});
     const id = await waiting(h);
-    expect(await executionEndedUseCase(h.deps, ended(id))).toEqual({ kind: 'escalated', incidentId: id });
+    expect(await handleExecutionEnded(h.deps, ended(id))).toEqual({ kind: 'escalated', incidentId: id });
 
     const incident = (await h.store.get(id))!;
     expect(incident).toMatchObject({ phase: 'escalated', taskToken: null });
@@ -97,7 +97,7 @@ describe('an execution that ended before its incident', () => {
   ] as const)('says a %s execution ended as it did', async (status, error, cause, says) => {
     h = await startHarness({});
     const id = await waiting(h);
-    await executionEndedUseCase(h.deps, ended(id, { status, error, cause }));
+    await handleExecutionEnded(h.deps, ended(id, { status, error, cause }));
     expect(await threadText(h, id)).toContain(says);
   });
 
@@ -106,18 +106,18 @@ describe('an execution that ended before its incident', () => {
     const id = await openQuietly(h);
     await h.store.update(id, (c) => ({ ...c, phase: 'fixing' }));
     expect(await h.store.countInFlight('prod')).toBe(1);
-    await executionEndedUseCase(h.deps, ended(id, { status: 'TIMED_OUT' }));
+    await handleExecutionEnded(h.deps, ended(id, { status: 'TIMED_OUT' }));
     expect(await h.store.countInFlight('prod')).toBe(0);
   });
 
   it('changes nothing when the event is delivered again', async () => {
     h = await startHarness({});
     const id = await waiting(h);
-    await executionEndedUseCase(h.deps, ended(id));
+    await handleExecutionEnded(h.deps, ended(id));
     const posts = h.standIn.requestsOf('chat.postMessage').length;
     const updates = h.standIn.requestsOf('chat.update').length;
     const version = (await h.store.get(id))!.version;
-    expect(await executionEndedUseCase(h.deps, ended(id))).toEqual({
+    expect(await handleExecutionEnded(h.deps, ended(id))).toEqual({
       kind: 'already-ended',
       incidentId: id,
       phase: 'escalated',
@@ -132,13 +132,13 @@ describe('an execution that ended before its incident', () => {
     const id = await waiting(h);
     await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
     const posts = h.standIn.requestsOf('chat.postMessage').length;
-    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
+    expect(await handleExecutionEnded(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
     expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posts);
   });
 
   it('answers not-found for an incident that does not exist', async () => {
     h = await startHarness({});
-    expect(await executionEndedUseCase(h.deps, ended('prod#i-0abc#gone'))).toEqual({
+    expect(await handleExecutionEnded(h.deps, ended('prod#i-0abc#gone'))).toEqual({
       kind: 'not-found',
       incidentId: 'prod#i-0abc#gone',
     });
@@ -149,15 +149,15 @@ describe('an execution that ended before its incident', () => {
     h = await startHarness({});
     const id = await waiting(h);
     h.standIn.failNext('chat.postMessage', 'internal_error');
-    await expect(executionEndedUseCase(h.deps, ended(id))).rejects.toThrow(/internal_error/);
+    await expect(handleExecutionEnded(h.deps, ended(id))).rejects.toThrow(/internal_error/);
     // The record ended first: the node is free whatever Slack does.
     expect((await h.store.get(id))!.phase).toBe('escalated');
     expect(await h.store.findOpenByNode((await h.store.get(id))!.nodeKey)).toBeNull();
     expect(await threadText(h, id)).not.toContain(`<!subteam^${ONCALL_GROUP}>`);
 
-    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'escalated' });
+    expect(await handleExecutionEnded(h.deps, ended(id))).toMatchObject({ kind: 'escalated' });
     expect(await threadText(h, id)).toContain(`<!subteam^${ONCALL_GROUP}>`);
-    expect(await executionEndedUseCase(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
+    expect(await handleExecutionEnded(h.deps, ended(id))).toMatchObject({ kind: 'already-ended' });
   });
 
   it('posts the escalation again when the escalate step is retried after a Slack failure', async () => {
