@@ -268,8 +268,9 @@ export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOut
 
 /**
  * Cancel a command the poll gave up on, and say so once in the thread and the audit (a retried
- * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is thrown for the state machine
- * to retry; a refused one is recorded as such, since the escalation that follows must still run.
+ * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is
+ * thrown for the state machine to retry; a refused one is said as such, since the steps that
+ * follow (evaluation, escalation) must still run.
  */
 async function giveUp(deps: AppDeps, incident: Incident, commandId: string, attempts: number): Promise<void> {
   const sent = incident.commands?.find((c) => c.commandId === commandId);

@@ -1,8 +1,9 @@
 /**
  * `CommandRunner` over SSM Run Command: nodemedic's own Command documents (built at synth from the
  * scripts, infra/documents.ts), SendCommand to one instance, GetCommandInvocation to read the
- * outcome, CancelCommand to stop one nodemedic stopped waiting for. Values reach the document only as parameters, checked here against the same
- * `allowedPattern` the document enforces; nothing is spliced into a command line.
+ * outcome, CancelCommand to stop one nodemedic stopped waiting for. Values reach the document
+ * only as parameters, checked here against the same `allowedPattern` the document enforces;
+ * nothing is spliced into a command line.
  */
 import {
   CancelCommandCommand,
