@@ -39,6 +39,7 @@ import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { HANDLERS, type HandlerName } from '../functions/app/contract.js';
 import { ALARM_DETAIL_TYPES, type AlarmFilter } from '../functions/core/alarm.js';
+import { EXECUTION_STATUS_CHANGE, STUCK_EXECUTION_STATUSES } from '../functions/core/execution.js';
 import { CLUSTER_NAME, SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/patterns.js';
 import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
@@ -214,12 +215,13 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
   alarm: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ALARM_FILTER'],
   reachability: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
   send: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS'],
-  poll: ['DOCUMENTS'],
+  poll: ['SLACK_SECRET_ID', 'DOCUMENTS'],
   analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   'await-approval': ['SLACK_SECRET_ID'],
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
   outcome: ['SLACK_SECRET_ID'],
   escalate: ['SLACK_SECRET_ID'],
+  'execution-ended': ['SLACK_SECRET_ID', 'STATE_MACHINE_ARN'],
   slack: [
     'SLACK_SECRET_ID',
     'CLUSTER_TAG_KEY',
@@ -248,6 +250,7 @@ const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>>
   evaluate: { memory: 512, timeout: 60 },
   outcome: { memory: 256, timeout: 30 },
   escalate: { memory: 256, timeout: 30 },
+  'execution-ended': { memory: 256, timeout: 30 },
   slack: { memory: 1024, timeout: 15 },
 };
 
@@ -372,7 +375,15 @@ export class NodeMedic extends Construct {
   public readonly slackUrl: FunctionUrl;
   /** The EventBridge rule on alarm state changes. */
   public readonly alarmRule: Rule;
-  /** Where alarm events go when the alarm function keeps failing (rule DLQ and async failure destination). */
+  /**
+   * The EventBridge rule on this state machine's executions that end FAILED, TIMED_OUT or ABORTED:
+   * their incidents are escalated and their nodes freed by the `execution-ended` function.
+   */
+  public readonly executionEndedRule: Rule;
+  /**
+   * Where events go when the alarm or execution-ended function keeps failing (both rules' DLQ, and
+   * both functions' async failure destination).
+   */
   public readonly dlq: Queue;
   /** The dashboard (incidents, timings, fixes by cluster and cause) and the health alarms. */
   public readonly health: NodemedicHealth;
@@ -470,7 +481,7 @@ export class NodeMedic extends Construct {
     Validations.of(this.dlq).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
-        'This queue is itself the dead-letter queue of the alarm rule target and of the alarm function.',
+        'This queue is itself the dead-letter queue of the alarm and execution-ended rule targets and functions.',
     });
 
     const env: Partial<Record<HandlerEnvName, string>> = {
@@ -521,6 +532,8 @@ export class NodeMedic extends Construct {
       approvalTimeout: Duration.minutes(this.safetyPolicy.approvalTimeoutMinutes),
       logGroup: workflowLogs,
     }).stateMachine;
+    // execution-ended only checks that an event is about this state machine; it is granted nothing on it.
+    functions['execution-ended'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     for (const name of ['alarm', 'slack'] as const) {
       functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
       this.stateMachine.grantStartExecution(functions[name]);
@@ -540,18 +553,18 @@ export class NodeMedic extends Construct {
     const chatFunctions: HandlerName[] = [
       'alarm',
       'send',
+      'poll',
       'analyze',
       'await-approval',
       'evaluate',
       'outcome',
       'escalate',
+      'execution-ended',
       'slack',
     ];
     for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
-    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
-      if (name === 'poll') this.table.grantReadData(functions[name]);
-      else this.table.grantReadWriteData(functions[name]);
-    }
+    // Every function writes the audit trail (poll too: it records a command it gave up on).
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) this.table.grantReadWriteData(functions[name]);
 
     this.unscoped(
       functions.alarm,
@@ -593,10 +606,11 @@ export class NodeMedic extends Construct {
       ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
       'EC2 Describe* and SSM DescribeInstanceInformation do not support resource-level permissions',
     );
+    // CancelCommand for the command a poll gives up on; poll is the only function that may cancel.
     this.unscoped(
       functions.poll,
-      ['ssm:GetCommandInvocation'],
-      'GetCommandInvocation does not support resource-level permissions (command ids are not ARNs)',
+      ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
+      'GetCommandInvocation and CancelCommand do not support resource-level permissions (command ids are not ARNs)',
     );
     this.tagScoped(functions.analyze, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
     this.unscoped(
@@ -663,6 +677,31 @@ export class NodeMedic extends Construct {
       }),
     );
     functions.alarm.configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
+
+    // --- Trigger: an execution that ended before its incident did → execution-ended, which
+    // escalates the incident and frees its node (retries, then the DLQ, like the alarm rule).
+    this.executionEndedRule = new Rule(this, 'ExecutionEndedRule', {
+      description: 'nodemedic: workflow executions that ended FAILED, TIMED_OUT or ABORTED',
+      eventPattern: {
+        source: [EXECUTION_STATUS_CHANGE.source],
+        detailType: [EXECUTION_STATUS_CHANGE.detailType],
+        detail: {
+          status: [...STUCK_EXECUTION_STATUSES],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+    });
+    this.executionEndedRule.addTarget(
+      new LambdaTarget(functions['execution-ended'], {
+        deadLetterQueue: this.dlq,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(1),
+      }),
+    );
+    functions['execution-ended'].configureAsyncInvoke({
+      onFailure: new SqsDestination(this.dlq),
+      retryAttempts: 2,
+    });
 
     // --- Slack: Bolt behind a Function URL.
     this.slackUrl = functions.slack.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });

@@ -11,7 +11,15 @@
  * them the requester (`applyApproval`, functions/core/plan.ts).
  */
 import { NodemedicError } from '../core/errors.js';
-import type { Approval, AuditEntry, Incident, IncidentStore, Workflow } from '../core/incident.js';
+import {
+  type Approval,
+  type AuditEntry,
+  BUTTONS_NOT_CLOSED,
+  type Incident,
+  type IncidentStore,
+  InFlightLimitError,
+  type Workflow,
+} from '../core/incident.js';
 import { isRemediationId, type RemediationId } from '../core/model.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
@@ -123,46 +131,60 @@ export async function approveFix(
   const at = deps.clock().toISOString();
   let outcome: ClickOutcome = { kind: 'stale', detail: '' };
   let token: string | null = null;
-  const updated = await deps.store.update(click.incidentId, (current) => {
-    token = null;
-    const stale = staleReason(current, click.messageTs);
-    if (stale) {
-      outcome = { kind: 'stale', detail: stale };
-      return current;
-    }
-    if (!current.offered.includes(remediation)) {
-      outcome = { kind: 'rejected', reason: `${remediation} was not offered for this incident` };
-      return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: not offered`));
-    }
-    const decision = applyApproval(
-      { requested: current.requested, approvals: current.approvals },
-      { remediation, user: click.user, at },
-      deps.policy,
+  // The check above is advice; this write is the rule: the move into `fixing` takes one of the
+  // cluster's fix slots in the same conditional write, so two approvals in the same instant (of
+  // two nodes of one cluster) cannot both pass the limit.
+  const slots = { inFlightLimit: deps.policy.maxFixesInFlightPerCluster };
+  let updated: Incident;
+  try {
+    updated = await deps.store.update(
+      click.incidentId,
+      (current) => {
+        token = null;
+        const stale = staleReason(current, click.messageTs);
+        if (stale) {
+          outcome = { kind: 'stale', detail: stale };
+          return current;
+        }
+        if (!current.offered.includes(remediation)) {
+          outcome = { kind: 'rejected', reason: `${remediation} was not offered for this incident` };
+          return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: not offered`));
+        }
+        const decision = applyApproval(
+          { requested: current.requested, approvals: current.approvals },
+          { remediation, user: click.user, at },
+          deps.policy,
+        );
+        if (decision.outcome === 'rejected') {
+          outcome = { kind: 'rejected', reason: decision.reason };
+          return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: ${decision.reason}`));
+        }
+        const approval: Approval = { remediation, user: click.user, at };
+        const base: Incident = {
+          ...current,
+          requested: current.requested ?? { remediation, by: click.user },
+          approvals: [...current.approvals, approval],
+        };
+        if (decision.outcome === 'needs-another') {
+          outcome = { kind: 'needs-another', remediation, have: decision.have, need: decision.need };
+          return withAudit(
+            base,
+            entry(at, 'approval', click.user, `${remediation}: ${decision.have} of ${decision.need}`),
+          );
+        }
+        outcome = { kind: 'approved', remediation, approvers: decision.approvers };
+        token = current.taskToken;
+        return withAudit(
+          { ...base, phase: 'fixing', taskToken: null },
+          entry(at, 'approved', click.user, `${remediation} by ${decision.approvers.join(', ')}`),
+        );
+      },
+      slots,
     );
-    if (decision.outcome === 'rejected') {
-      outcome = { kind: 'rejected', reason: decision.reason };
-      return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: ${decision.reason}`));
-    }
-    const approval: Approval = { remediation, user: click.user, at };
-    const base: Incident = {
-      ...current,
-      requested: current.requested ?? { remediation, by: click.user },
-      approvals: [...current.approvals, approval],
-    };
-    if (decision.outcome === 'needs-another') {
-      outcome = { kind: 'needs-another', remediation, have: decision.have, need: decision.need };
-      return withAudit(
-        base,
-        entry(at, 'approval', click.user, `${remediation}: ${decision.have} of ${decision.need}`),
-      );
-    }
-    outcome = { kind: 'approved', remediation, approvers: decision.approvers };
-    token = current.taskToken;
-    return withAudit(
-      { ...base, phase: 'fixing', taskToken: null },
-      entry(at, 'approved', click.user, `${remediation} by ${decision.approvers.join(', ')}`),
-    );
-  });
+  } catch (err) {
+    if (!(err instanceof InFlightLimitError)) throw err;
+    return heldAtTheSlot(deps, click, remediation, err);
+  }
   const result = outcome as ClickOutcome;
   switch (result.kind) {
     case 'stale':
@@ -185,13 +207,55 @@ export async function approveFix(
       const decision: ApprovalDecision = { decision: 'approve', remediation, by: result.approvers };
       const resumed = await resume(deps, updated, token, decision, click);
       if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
-      await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
+      try {
+        await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
+      } catch (err) {
+        // The fix is approved and the workflow resumed: a Slack failure here must not undo that,
+        // nor leave buttons that look live for good. It is recorded, and the step that ends the
+        // incident (outcome or escalation) turns the buttons into text.
+        deps.logger.warn('approved, but the buttons could not be closed', {
+          incidentId: updated.id,
+          error: describe(err),
+        });
+        await deps.store.update(updated.id, (current) =>
+          withAudit(
+            current,
+            entry(deps.clock().toISOString(), BUTTONS_NOT_CLOSED, 'nodemedic', describe(err)),
+          ),
+        );
+      }
       deps.logger.info('fix approved', { incidentId: updated.id, remediation, approvers: result.approvers });
       return result;
     }
     default:
       return result;
   }
+}
+
+/**
+ * Another approval took the cluster's last fix slot a moment before this one: nothing was recorded
+ * (the incident still waits), and the clicker is told so privately and in the audit.
+ */
+async function heldAtTheSlot(
+  deps: ApprovalDeps,
+  click: Click,
+  remediation: RemediationId,
+  err: InFlightLimitError,
+): Promise<ClickOutcome> {
+  const reason = `${err.message}: another fix took the last slot at the same moment`;
+  deps.logger.warn('approval held at the in-flight limit', { incidentId: click.incidentId, remediation });
+  await deps.store.update(click.incidentId, (current) =>
+    withAudit(
+      current,
+      entry(deps.clock().toISOString(), 'held', click.user, `fix:${remediation}: ${reason}`),
+    ),
+  );
+  await privately(
+    deps,
+    click,
+    `Not recorded: ${escapeMrkdwn(reason)}. This incident still waits: another on-call engineer can approve it once that fix ends.`,
+  );
+  return { kind: 'rejected', reason };
 }
 
 /** Deny / "I'll handle it": fail the waiting approval and close the card with who did it. */
@@ -456,7 +520,9 @@ function staleReason(incident: Incident, messageTs: string): string | null {
   const waiting = incident.phase === 'awaiting-approval' && incident.taskToken !== null;
   if (waiting && (current === undefined || current === messageTs)) return null;
   const last = [...incident.audit].reverse().find((a) => DECISION_ACTIONS.has(a.action));
-  if (last) return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${last.detail}).`;
+  // The detail may quote outside text (a workflow error): escaped, the mention of who is ours.
+  if (last)
+    return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${escapeMrkdwn(last.detail)}).`;
   return `These buttons no longer act: the incident is ${incident.phase}.`;
 }
 
@@ -492,20 +558,23 @@ async function resume(
         entry(at, 'resume-failed', 'nodemedic', reason),
       ),
     );
+    // The reason is Step Functions' (or the network's) text: escaped like any outside text, in
+    // the mrkdwn it is put into, so it can neither mention nor link.
+    const shown = escapeMrkdwn(reason);
     await privately(
       deps,
       click,
-      `Recorded, but the workflow could not be resumed (${reason}). The incident is escalated.`,
+      `Recorded, but the workflow could not be resumed (${shown}). The incident is escalated.`,
     );
     await updateCard(
       deps,
       escalated,
-      `The approval could not reach the workflow (${reason}): a person must take over.`,
+      `The approval could not reach the workflow (${shown}): a person must take over.`,
     );
     if (escalated.findingsMessage) {
       await deps.chat.update(
         escalated.findingsMessage,
-        renderDecision(escalated, `Expired: the approval could not reach the workflow (${reason}).`),
+        renderDecision(escalated, `Expired: the approval could not reach the workflow (${shown}).`),
       );
     }
     return { ok: false, reason };

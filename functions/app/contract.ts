@@ -123,6 +123,8 @@ export const HANDLERS = {
   evaluate: 'judge a recheck, a fix or a verification from its command output',
   outcome: 'post the final outcome (recovered, skipped) and close the incident',
   escalate: 'mention the on-call group, mark the card escalated',
+  'execution-ended':
+    'EventBridge execution FAILED/TIMED_OUT/ABORTED → escalate the incident, tell the thread, free the node',
   slack: 'Function URL: Bolt AwsLambdaReceiver for interactivity and events',
 } as const;
 export type HandlerName = keyof typeof HANDLERS;

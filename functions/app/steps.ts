@@ -5,14 +5,21 @@
  * state machine branches on. A retried step never sends a command twice.
  */
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
-import { MalformedFactsError, NodemedicError } from '../core/errors.js';
-import { type Incident, isTerminal, type SentCommand } from '../core/incident.js';
+import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
+import type { ExecutionEnded } from '../core/execution.js';
+import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
-import { renderClusterAlert, renderStepResult } from '../core/render/progress.js';
-import { renderCard, renderDecision, renderFindings, renderOutcome } from '../core/render/slack.js';
+import { renderClusterAlert, renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
+import {
+  escapeMrkdwn,
+  renderCard,
+  renderDecision,
+  renderFindings,
+  renderOutcome,
+} from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
@@ -40,7 +47,7 @@ import { rankByHistory } from './trust.js';
 /** How long the verification after a reboot may wait for the node's agent to come back. */
 const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
 /** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
-const MAX_POLL_ATTEMPTS = 42;
+export const MAX_POLL_ATTEMPTS = 42;
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
 class IncidentNotFoundError extends NodemedicError {
@@ -245,15 +252,58 @@ function diagnoseParameters(deps: AppDeps): Record<string, string> {
   return Object.fromEntries(Object.entries(deps.scriptParameters).filter(([name]) => names.includes(name)));
 }
 
-/** 3. Poll a command with backoff; gives up after MAX_POLL_ATTEMPTS. */
+/**
+ * 3. Poll a command with backoff. After MAX_POLL_ATTEMPTS it gives up: the command is cancelled,
+ * so a fix nobody waits for any more cannot finish later behind the escalation, and the audit and
+ * the thread say so.
+ */
 export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOutput> {
   const incident = await load(deps, input.incidentId);
   const invocation = await deps.runner.get(input.commandId, incident.node);
   const attempt = input.attempt + 1;
   const waitSeconds = Math.min(2 ** (attempt + 1), 15);
   if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
-  if (attempt >= MAX_POLL_ATTEMPTS) return { done: true, status: 'timed-out', attempt, waitSeconds };
+  if (attempt >= MAX_POLL_ATTEMPTS) {
+    await giveUp(deps, incident, input.commandId, attempt);
+    return { done: true, status: 'timed-out', attempt, waitSeconds };
+  }
   return { done: false, status: 'pending', attempt, waitSeconds };
+}
+
+/**
+ * Cancel a command the poll gave up on, and say so once in the thread and the audit (a retried
+ * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is
+ * thrown for the state machine to retry; a refused one is said as such, since the steps that
+ * follow (evaluation, escalation) must still run.
+ */
+async function giveUp(deps: AppDeps, incident: Incident, commandId: string, attempts: number): Promise<void> {
+  const sent = incident.commands?.find((c) => c.commandId === commandId);
+  const purpose = sent?.key.replace(/#\d+$/, '');
+  // diagnose, recheck and verify all run the diagnosis: the purpose says which; a fix is named.
+  const what = !sent
+    ? 'The command'
+    : `The ${purpose} command${sent.script === 'diagnose' ? '' : ` ${sent.script}`}`;
+  let detail = `still running after ${attempts} polls (about ${Math.round(pollSeconds(attempts) / 60)} minutes): nodemedic stopped waiting and cancelled it.`;
+  try {
+    await deps.runner.cancel(commandId, incident.node);
+  } catch (error) {
+    if (error instanceof DependencyError && error.retryable) throw error;
+    detail = `still running after ${attempts} polls: nodemedic stopped waiting, but could not cancel it (${error instanceof Error ? error.message : String(error)}); it may still finish on the node.`;
+  }
+  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId))) return;
+  // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
+  await reply(deps, incident, renderCommandCancelled({ what, commandId, detail }));
+  await deps.store.update(incident.id, (current) => ({
+    ...current,
+    audit: [...current.audit, auditEntry(deps, 'command-cancelled', 'nodemedic', `${commandId}: ${detail}`)],
+  }));
+}
+
+/** Seconds the state machine has waited after `attempts` polls (the backoff of pollStep). */
+function pollSeconds(attempts: number): number {
+  let total = 2;
+  for (let attempt = 1; attempt < attempts; attempt++) total += Math.min(2 ** (attempt + 1), 15);
+  return total;
 }
 
 /** Read a diagnosis command's output into a report; transport failures become notes, not crashes. */
@@ -396,7 +446,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
 
 /** Why an incident ended at its findings, for the card. */
 function closingNote(report: Report, plan: ReturnType<typeof planRemediations>): string {
-  if (plan.held) return `Fixes held: ${plan.held.detail}`;
+  if (plan.held) return `Fixes held: ${escapeMrkdwn(plan.held.detail)}`;
   if (plan.manual.length)
     return 'Findings posted: the fix needs a person (see the thread); nodemedic runs nothing.';
   if (report.healthy) return 'No fault found: containerd answers and every check passed.';
@@ -536,6 +586,7 @@ export function summarizeFixOutput(invocation: CommandInvocation): string {
 
 /** 7. Close the incident: recovered after verification, or skipped because the cause went away. */
 export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<void> {
+  const before = await load(deps, input.incidentId);
   const updated = await deps.store.update(input.incidentId, (current) => ({
     ...current,
     phase: input.kind === 'recovered' ? 'recovered' : 'closed',
@@ -548,6 +599,9 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
       ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
       : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
   await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
+  if (before.findingsMessage && buttonsLive(before)) {
+    await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
+  }
   if (input.kind === 'recovered') recordRecovery(deps, updated);
 }
 
@@ -560,32 +614,154 @@ const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
 
 /** Escalate: mention the on-call group, mark the card, expire the buttons. Nothing runs unattended. */
 export async function escalateStep(deps: AppDeps, input: EscalateInput): Promise<void> {
-  const before = await load(deps, input.incidentId);
-  if (isTerminal(before)) {
-    deps.logger.info('not escalating an incident that already ended', {
-      incidentId: before.id,
-      phase: before.phase,
+  await escalate(deps, input.incidentId, {
+    action: 'escalated',
+    detail: input.reason,
+    why: () => ESCALATION_TEXT[input.reason],
+  });
+}
+
+/** What became of an execution that ended FAILED, TIMED_OUT or ABORTED. */
+export type ExecutionEndedOutcome =
+  | { readonly kind: 'escalated'; readonly incidentId: string }
+  /** The incident had ended already (or this event was delivered before): nothing changed. */
+  | { readonly kind: 'already-ended'; readonly incidentId: string; readonly phase: string }
+  /** No such incident (its record expired, or the execution was not nodemedic's). */
+  | { readonly kind: 'not-found'; readonly incidentId: string };
+
+/** How much of Step Functions' cause is quoted in the thread. */
+const CAUSE_MAX = 300;
+
+const ENDED_HOW: Record<ExecutionEnded['status'], string> = {
+  FAILED: 'failed',
+  TIMED_OUT: "timed out (the execution's time limit)",
+  ABORTED: 'was stopped',
+};
+
+/**
+ * An execution ended without its incident ending (the escalate step itself failed, the execution's
+ * time limit, a StopExecution): end the incident as escalated, say why in the thread, mention the
+ * on-call group, expire the buttons, and free the node (its lock) and the cluster's fix slot, so
+ * the node's next alarm opens a new incident. An incident that has ended is left alone, so a
+ * redelivered event changes nothing.
+ */
+export async function handleExecutionEnded(
+  deps: AppDeps,
+  ended: ExecutionEnded,
+): Promise<ExecutionEndedOutcome> {
+  const cause = [ended.error, ended.cause].filter(Boolean).join(': ');
+  const quoted = cause.length > CAUSE_MAX ? `${cause.slice(0, CAUSE_MAX)}…` : cause;
+  const base = `The workflow execution ${ENDED_HOW[ended.status]}${quoted ? ` (${quoted})` : ''} before the incident ended. nodemedic runs nothing more.`;
+  const why = (before: Incident) => {
+    const running = unjudgedCommand(before);
+    return running
+      ? `${base} Its last command (${running.key} ${running.script}, ${running.commandId ?? 'EC2/ASG call'}) was never judged and may still be running on the node: check it before acting.`
+      : base;
+  };
+  const result = await escalate(
+    deps,
+    ended.incidentId,
+    { action: 'execution-ended', detail: `${ended.status}${cause ? `: ${cause}` : ''}`, why },
+    { missingOk: true },
+  );
+  if (result.kind === 'not-found') {
+    deps.logger.warn('an execution ended for an incident that does not exist', {
+      incidentId: ended.incidentId,
+      executionArn: ended.executionArn,
     });
-    return;
   }
-  const updated = await deps.store.update(input.incidentId, (current) => ({
-    ...current,
-    phase: 'escalated',
-    taskToken: null,
-    audit: [...current.audit, auditEntry(deps, 'escalated', 'nodemedic', input.reason)],
-  }));
-  recordEscalation(deps, updated, input.reason);
-  const text = `${ESCALATION_TEXT[input.reason]} A person needs to look at ${updated.node.instanceId}.`;
-  await refreshCard(deps, updated, ESCALATION_TEXT[input.reason]);
-  if (before.findingsMessage && before.phase === 'awaiting-approval') {
-    await deps.chat.update(
-      before.findingsMessage,
-      renderDecision(updated, `Expired: ${ESCALATION_TEXT[input.reason]}`),
-    );
+  return result;
+}
+
+/** Audit actions that judge or end a command: its outcome is known after one of these. */
+const JUDGED = /^(analyzed|command-cancelled|(diagnose|recheck|fix|verify|rollback)-(ok|failed))$/;
+
+/** The last command sent that no step judged afterwards: it may still be running on the node. */
+function unjudgedCommand(incident: Incident): SentCommand | null {
+  const last = incident.commands?.at(-1);
+  if (!last || last.state === 'send-failed') return null;
+  return incident.audit.some((a) => a.at >= last.at && JUDGED.test(a.action)) ? null : last;
+}
+
+/** Audit action recording that an escalation's messages are all in Slack. */
+const ANNOUNCED = 'escalation-posted';
+/** Audit actions of the escalations {@link escalate} writes. */
+const ESCALATIONS = new Set(['escalated', 'execution-ended']);
+
+/** Audit actions that put buttons up, and those that took them down. */
+const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval', BUTTONS_NOT_CLOSED]);
+const BUTTONS_DOWN = new Set(['approved', 'denied', 'rerun', 'resume-failed', 'alarm-ok', 'expired']);
+
+/** True when the findings message may still show buttons that act: they must expire. */
+function buttonsLive(incident: Incident): boolean {
+  const last = [...incident.audit]
+    .reverse()
+    .find((a) => BUTTONS_UP.has(a.action) || BUTTONS_DOWN.has(a.action));
+  return last !== undefined && BUTTONS_UP.has(last.action) && incident.offered.length > 0;
+}
+
+/** Escalated, but a Slack failure stopped the thread from being told (the last try was cut short). */
+function unannounced(incident: Incident): boolean {
+  if (incident.phase !== 'escalated') return false;
+  const last = [...incident.audit].reverse().find((a) => ESCALATIONS.has(a.action) || a.action === ANNOUNCED);
+  return last !== undefined && last.action !== ANNOUNCED;
+}
+
+/**
+ * End the incident as escalated and tell the thread. The record is written first (the node is free
+ * and nothing more runs whatever Slack does), then the messages, then an `escalation-posted`
+ * entry: a retry after a Slack failure finds the incident ended but not announced, and posts again
+ * instead of leaving a thread that never says the incident ended.
+ */
+async function escalate(
+  deps: AppDeps,
+  incidentId: string,
+  what: { action: string; detail: string; why: (before: Incident) => string },
+  options: { missingOk?: boolean } = {},
+): Promise<ExecutionEndedOutcome> {
+  const before = await deps.store.get(incidentId);
+  if (!before) {
+    if (options.missingOk) return { kind: 'not-found', incidentId };
+    throw new IncidentNotFoundError(incidentId);
+  }
+  if (isTerminal(before) && !unannounced(before)) {
+    deps.logger.info('not escalating an incident that already ended', { incidentId, phase: before.phase });
+    return { kind: 'already-ended', incidentId, phase: before.phase };
+  }
+  let ended: string | null = null;
+  const updated = isTerminal(before)
+    ? before
+    : await deps.store.update(incidentId, (current) => {
+        ended = isTerminal(current) ? current.phase : null;
+        if (ended) return current;
+        return {
+          ...current,
+          phase: 'escalated',
+          taskToken: null,
+          audit: [...current.audit, auditEntry(deps, what.action, 'nodemedic', what.detail)],
+        };
+      });
+  if (ended) return { kind: 'already-ended', incidentId, phase: ended };
+  if (!isTerminal(before))
+    recordEscalation(deps, updated, what.action === 'escalated' ? what.detail : what.action);
+  const said = what.why(before);
+  const why = escapeMrkdwn(said);
+  await refreshCard(deps, updated, why);
+  if (before.findingsMessage && buttonsLive(before)) {
+    await deps.chat.update(before.findingsMessage, renderDecision(updated, `Expired: ${why}`));
   }
   await reply(
     deps,
     updated,
-    renderOutcome(updated, { kind: 'escalated', detail: text, mentionUserGroup: deps.onCallUserGroupId }),
+    renderOutcome(updated, {
+      kind: 'escalated',
+      detail: `${said} A person needs to look at ${updated.node.instanceId}.`,
+      mentionUserGroup: deps.onCallUserGroupId,
+    }),
   );
+  await deps.store.update(incidentId, (current) => ({
+    ...current,
+    audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
+  }));
+  return { kind: 'escalated', incidentId };
 }

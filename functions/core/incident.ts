@@ -2,6 +2,7 @@
  * The incident record: one per node per outage. It is the audit trail (approvals, refusals,
  * command ids, outcomes) and the workflow's memory (the task token waiting for an approval).
  */
+import { NodemedicError } from './errors.js';
 import type { CauseId, Finding, RemediationId } from './model.js';
 import type { MessageRef, NodeRef } from './ports.js';
 import type { FixRecord } from './success-rates.js';
@@ -29,6 +30,12 @@ export interface AuditEntry {
   readonly detail: string;
 }
 
+/**
+ * Audit action: an approval went through but Slack failed to turn its buttons into text; the step
+ * that ends the incident (outcome or escalation) does it then.
+ */
+export const BUTTONS_NOT_CLOSED = 'buttons-not-closed';
+
 export interface Approval {
   readonly remediation: RemediationId;
   readonly user: string;
@@ -48,6 +55,30 @@ export interface SentCommand {
    * Diagnosis commands are recorded `sent`.
    */
   readonly state?: 'sending' | 'sent' | 'send-failed';
+}
+
+/** Phases that hold one of the cluster's fix slots (`SafetyPolicy.maxFixesInFlightPerCluster`). */
+export const IN_FLIGHT_PHASES: readonly IncidentPhase[] = ['fixing', 'verifying'];
+
+/** Options of {@link IncidentStore.update}. */
+export interface UpdateOptions {
+  /**
+   * When the change moves the incident into fixing or verifying, take one of the cluster's fix
+   * slots in the same conditional write, and refuse with {@link InFlightLimitError} when this many
+   * are taken already. Leaving those phases always gives the slot back.
+   */
+  readonly inFlightLimit?: number;
+}
+
+/** Every fix slot of the cluster is taken: the change was not written. */
+export class InFlightLimitError extends NodemedicError {
+  constructor(
+    readonly cluster: string,
+    readonly inFlight: number,
+    readonly limit: number,
+  ) {
+    super('IN_FLIGHT_LIMIT', `${inFlight} fix(es) already in flight in cluster ${cluster} (limit ${limit})`);
+  }
 }
 
 /** Phases after which nothing more happens to an incident. */
@@ -125,16 +156,18 @@ export interface IncidentStore {
   findOpenByNode(nodeKey: string): Promise<Incident | null>;
   /**
    * Apply `change` to the stored incident atomically (conditional on version). Retries on
-   * conflict. Returns the updated incident.
+   * conflict. Returns the updated incident. With `options.inFlightLimit`, a move into
+   * fixing/verifying also takes a cluster fix slot in the same write, or throws
+   * InFlightLimitError without writing anything.
    */
-  update(id: string, change: (current: Incident) => Incident): Promise<Incident>;
+  update(id: string, change: (current: Incident) => Incident, options?: UpdateOptions): Promise<Incident>;
   /**
    * The node's most recently ended incident (recovered, escalated or closed), so a node that goes
    * NotReady again within the flap cooldown continues in that incident's thread. Absent: every
    * flap opens a new thread.
    */
   findLastEnded?(nodeKey: string): Promise<Incident | null>;
-  /** Incidents in `fixing`/`verifying` for a cluster (blast radius). */
+  /** Incidents in `fixing`/`verifying` for a cluster (blast radius, fix slots taken). */
   countInFlight(cluster: string): Promise<number>;
   /**
    * Record a one-shot key (Slack retry ids, click ids). Returns false when it was seen before.

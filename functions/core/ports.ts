@@ -55,6 +55,11 @@ export interface CommandInvocation {
 export interface CommandRunner {
   send(request: CommandRequest): Promise<{ commandId: string }>;
   get(commandId: string, node: NodeRef): Promise<CommandInvocation>;
+  /**
+   * Stop a command nodemedic no longer waits for (SSM CancelCommand; locally, kill its process
+   * group). Resolves once the stop was requested; a command that already ended stays as it ended.
+   */
+  cancel(commandId: string, node: NodeRef): Promise<void>;
 }
 
 /** Whether the node's agent and the instance itself are alive. */

@@ -23,6 +23,7 @@ import {
   awaitApprovalStep,
   escalateStep,
   evaluateStep,
+  handleExecutionEnded,
   outcomeStep,
   pollStep,
   reachabilityStep,
@@ -59,7 +60,7 @@ export interface InProcessWorkflowOptions {
 type Step = (deps: AppDeps, input: never) => Promise<unknown>;
 
 /** The use case each state machine function wraps (functions/handlers/<name>.ts). */
-const STEPS: Readonly<Record<Exclude<HandlerName, 'alarm' | 'slack'>, Step>> = {
+const STEPS: Readonly<Record<Exclude<HandlerName, 'alarm' | 'slack' | 'execution-ended'>, Step>> = {
   reachability: reachabilityStep,
   send: sendStep,
   poll: pollStep,
@@ -69,6 +70,9 @@ const STEPS: Readonly<Record<Exclude<HandlerName, 'alarm' | 'slack'>, Step>> = {
   outcome: outcomeStep,
   escalate: escalateStep,
 };
+
+/** The local state machine's ARN, as the SFN adapter and the execution-ended use case see it. */
+const STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:nodemedic';
 
 /** What a run's last state says about the incident, in the words the demo and the tests use. */
 const ENDINGS: Readonly<Record<string, string>> = {
@@ -101,7 +105,7 @@ export class InProcessWorkflow implements Workflow {
     });
     this.adapter = new StepFunctionsWorkflow({
       client: localStepFunctions(this.interpreter),
-      stateMachineArn: 'arn:aws:states:local:000000000000:stateMachine:nodemedic',
+      stateMachineArn: STATE_MACHINE_ARN,
     });
   }
 
@@ -117,16 +121,7 @@ export class InProcessWorkflow implements Workflow {
     const started = await this.adapter.start(incidentId, input);
     if (first) {
       void this.interpreter.result(name).then(
-        (result) => {
-          if (result.status !== 'SUCCEEDED')
-            this.options.onEvent?.({
-              incidentId,
-              step: 'execution',
-              detail:
-                `${result.status} in ${result.lastState}: ${result.error ?? ''} ${result.cause ?? ''}`.trim(),
-              at: new Date(),
-            });
-        },
+        (result) => this.ended(incidentId, started.executionId, result),
         () => {},
       );
     }
@@ -147,6 +142,37 @@ export class InProcessWorkflow implements Workflow {
    */
   async finished(incidentId: string): Promise<string> {
     return ending(await this.interpreter.result(executionName(incidentId)));
+  }
+
+  /**
+   * An execution that did not succeed ends its incident the way the stack's EventBridge rule on
+   * Step Functions' execution status does (functions/handlers/execution-ended.ts).
+   */
+  private async ended(incidentId: string, executionArn: string, result: ExecutionResult): Promise<void> {
+    if (result.status === 'SUCCEEDED') return;
+    this.options.onEvent?.({
+      incidentId,
+      step: 'execution',
+      detail: `${result.status} in ${result.lastState}: ${result.error ?? ''} ${result.cause ?? ''}`.trim(),
+      at: new Date(),
+    });
+    if (!this.deps) return;
+    try {
+      const outcome = await handleExecutionEnded(this.deps, {
+        incidentId,
+        executionArn,
+        stateMachineArn: STATE_MACHINE_ARN,
+        status: result.status,
+        error: result.error ?? null,
+        cause: result.cause ?? null,
+      });
+      this.options.onEvent?.({ incidentId, step: 'execution-ended', detail: outcome.kind, at: new Date() });
+    } catch (error) {
+      this.deps.logger.error('could not end the incident of a failed execution', {
+        incidentId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   private async invoke(handler: string, payload: unknown): Promise<unknown> {

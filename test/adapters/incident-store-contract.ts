@@ -225,6 +225,48 @@ export function incidentStoreContract(name: string, factory: StoreFactory): void
       expect(await store.countInFlight('staging')).toBe(1);
     });
 
+    it('takes a cluster fix slot with the move into fixing, refuses past the limit, and gives it back when the fix ends', async () => {
+      const { store } = setup();
+      const a = incidentInit();
+      const b = incidentInit({ node: { ...a.node, instanceId: 'i-0fff000000000000f' } });
+      const other = incidentInit({ node: { ...a.node, cluster: 'staging' } });
+      for (const init of [a, b, other]) await store.open(init);
+      await store.update(a.id, phase('fixing'), { inFlightLimit: 1 });
+      await expect(store.update(b.id, phase('fixing'), { inFlightLimit: 1 })).rejects.toMatchObject({
+        code: 'IN_FLIGHT_LIMIT',
+        cluster: 'prod',
+        inFlight: 1,
+        limit: 1,
+      });
+      // Refused means not written: b is where it was, at its version.
+      expect(await store.get(b.id)).toMatchObject({ phase: 'diagnosing', version: 1 });
+      // Another cluster has its own slots; moving on within fixing/verifying takes none.
+      await store.update(other.id, phase('fixing'), { inFlightLimit: 1 });
+      await store.update(a.id, phase('verifying'), { inFlightLimit: 1 });
+      expect(await store.countInFlight('prod')).toBe(1);
+      await store.update(a.id, phase('escalated'));
+      await store.update(b.id, phase('fixing'), { inFlightLimit: 1 });
+      expect(await store.countInFlight('prod')).toBe(1);
+    });
+
+    it('lets exactly one of two concurrent moves into fixing take the last slot', async () => {
+      const { store } = setup();
+      const a = incidentInit();
+      const b = incidentInit({ node: { ...a.node, instanceId: 'i-0fff000000000000f' } });
+      for (const init of [a, b]) await store.open(init);
+      const results = await Promise.allSettled([
+        store.update(a.id, phase('fixing'), { inFlightLimit: 1 }),
+        store.update(b.id, phase('fixing'), { inFlightLimit: 1 }),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({
+        reason: { code: 'IN_FLIGHT_LIMIT' },
+      });
+      expect(await store.countInFlight('prod')).toBe(1);
+      const phases = [(await store.get(a.id))!.phase, (await store.get(b.id))!.phase].sort();
+      expect(phases).toEqual(['diagnosing', 'fixing']);
+    });
+
     it('claims a one-shot key once until it expires', async () => {
       const { store, advance } = setup();
       expect(await store.claimOnce('slack:retry:abc', 60)).toBe(true);

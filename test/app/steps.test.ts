@@ -13,25 +13,13 @@ import {
   sendStep,
 } from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
-import { CHANNEL, fixOk, type Harness, recorded, startHarness } from './support.js';
+import { CHANNEL, fixOk, type Harness, openQuietly, recorded, startHarness } from './support.js';
 
 let h: Harness | null = null;
 afterEach(async () => {
   await h?.close();
   h = null;
 });
-
-/** Open an incident without running the workflow (the steps are called by hand). */
-async function openQuietly(harness: Harness): Promise<string> {
-  const original = harness.workflow.start.bind(harness.workflow);
-  harness.workflow.start = async () => ({ executionId: 'manual' });
-  try {
-    const out = await handleAlarm(harness.deps, parseAlarmEvent(harness.alarmEvent('ALARM')));
-    return (out as { incidentId: string }).incidentId;
-  } finally {
-    harness.workflow.start = original;
-  }
-}
 
 /** Put the incident where an approval of `remediation` leaves it. */
 async function approved(harness: Harness, id: string, remediation: 'raise-nofile' | 'restart-containerd') {

@@ -10,6 +10,8 @@ import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store
 import { StaticNodeInventory } from '../../functions/adapters/local/static-inventory.js';
 import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
 import type { AppDeps } from '../../functions/app/deps.js';
+import { handleAlarm } from '../../functions/app/incidents.js';
+import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../functions/core/policy.js';
 import type {
   CommandInvocation,
@@ -72,6 +74,14 @@ export class PlaybackRunner implements CommandRunner {
       stdoutTruncated: reply.stdout.length >= 24_000,
     });
     return { commandId };
+  }
+
+  /** Commands cancelled, in order. */
+  readonly cancelled: string[] = [];
+
+  async cancel(commandId: string): Promise<void> {
+    if (!this.results.has(commandId)) throw new Error(`unknown command ${commandId}`);
+    this.cancelled.push(commandId);
   }
 
   async get(commandId: string): Promise<CommandInvocation> {
@@ -219,5 +229,17 @@ export async function until<T>(
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Open an incident without running the workflow (the steps are then called by hand). */
+export async function openQuietly(harness: Harness): Promise<string> {
+  const original = harness.workflow.start.bind(harness.workflow);
+  harness.workflow.start = async () => ({ executionId: 'manual' });
+  try {
+    const out = await handleAlarm(harness.deps, parseAlarmEvent(harness.alarmEvent('ALARM')));
+    return (out as { incidentId: string }).incidentId;
+  } finally {
+    harness.workflow.start = original;
   }
 }

@@ -3,7 +3,8 @@
  * the real AWS adapters, with the AWS APIs answered by aws-sdk-client-mock (DynamoDB by a fake
  * table that evaluates the store's conditions) and Slack by the local stand-in over HTTP.
  * Alarm → reachability → send → poll → analyze → await-approval, then the edge cases an alarm
- * can bring: redelivery, an unknown or untagged instance, an event of another shape, throttling.
+ * can bring: redelivery, an unknown or untagged instance, an event of another shape, throttling;
+ * and an execution that ended FAILED / TIMED_OUT / ABORTED before its incident did.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import {
@@ -15,6 +16,7 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   SendCommandCommand,
@@ -27,6 +29,7 @@ import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded } from '../app/support.js';
+import { executionStatusChange } from '../fixtures/executions.js';
 
 const INSTANCE = 'i-0abc123def4567890';
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
@@ -83,6 +86,7 @@ beforeAll(async () => {
     DOCUMENTS: JSON.stringify(DOCUMENTS),
     ALARM_FILTER: JSON.stringify({ namePrefixes: ['nodemedic-'] }),
     VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
+    ONCALL_USERGROUP_ID: 'S0ONCALL',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
 });
@@ -258,5 +262,104 @@ describe('the step functions, one payload after another as Step Functions passes
       name: 'RetryableError',
     });
     await expect(poll({ commandId: 'cmd-1' } as never)).rejects.toMatchObject({ name: 'INVALID_INPUT' });
+  });
+});
+
+describe('the poll function when it gives up', () => {
+  it('cancels the SSM command, records it and says so in the thread; a throttled cancel is retried', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-hang' } });
+    await (await import('../../functions/handlers/send.js')).handler({ incidentId, purpose: 'diagnose' });
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StatusDetails: 'InProgress' });
+    ssm
+      .on(CancelCommandCommand)
+      .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }))
+      .resolves({});
+    const { MAX_POLL_ATTEMPTS } = await import('../../functions/app/steps.js');
+    const poll = (await import('../../functions/handlers/poll.js')).handler;
+    const last = { incidentId, commandId: 'cmd-hang', attempt: MAX_POLL_ATTEMPTS - 1 };
+    await expect(poll(last)).rejects.toMatchObject({ name: 'RetryableError' });
+    expect(await poll(last)).toMatchObject({ done: true, status: 'timed-out' });
+    expect(ssm.commandCalls(CancelCommandCommand).map((c) => c.args[0].input)).toEqual([
+      { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },
+      { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },
+    ]);
+    const stored = table.items.get(`INCIDENT#${incidentId}`) as { audit: { action: string }[] };
+    expect(stored.audit.filter((a) => a.action === 'command-cancelled')).toHaveLength(1);
+    expect(String(slack.requestsOf('chat.postMessage').at(-1)!.body.text)).toContain(
+      'The diagnose command (command cmd-hang): still running after 42 polls',
+    );
+  });
+});
+
+describe('the execution-ended function', () => {
+  /** An incident waiting for its approval, opened and parked by the real handlers. */
+  async function waitingIncident(): Promise<string> {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    await (await import('../../functions/handlers/await-approval.js')).handler({
+      incidentId,
+      taskToken: 'token-stuck',
+    });
+    return incidentId;
+  }
+  const ended = (incidentId: string, over: Parameters<typeof executionStatusChange>[0] = {}) =>
+    executionStatusChange({
+      stateMachineArn: STATE_MACHINE,
+      input: JSON.stringify({ incidentId }),
+      ...over,
+    });
+
+  it('escalates a timed-out execution’s incident, mentions on-call in its thread and frees the node', async () => {
+    const { handler } = await import('../../functions/handlers/execution-ended.js');
+    const incidentId = await waitingIncident();
+    expect(table.items.has(`OPEN#prod#${INSTANCE}`)).toBe(true);
+    const out = await handler(ended(incidentId, { status: 'TIMED_OUT' }));
+    expect(out).toEqual({ kind: 'escalated', incidentId });
+    expect(table.items.get(`INCIDENT#${incidentId}`)).toMatchObject({ phase: 'escalated', taskToken: null });
+    expect(table.items.has(`OPEN#prod#${INSTANCE}`)).toBe(false);
+    const reply = slack.requestsOf('chat.postMessage').at(-1)!.body;
+    expect(reply.thread_ts).toBeDefined();
+    expect(`${reply.text}`).toContain('<!subteam^S0ONCALL>');
+    expect(`${reply.text}`).toContain("timed out (the execution's time limit) (States.Timeout)");
+    // Its next alarm opens a new incident and a new execution.
+    const again = await (await import('../../functions/handlers/alarm.js')).handler(alarm() as never);
+    expect(again).toMatchObject({ kind: 'opened' });
+    expect((again as { incidentId: string }).incidentId).not.toBe(incidentId);
+  });
+
+  it('changes nothing when EventBridge delivers the event again', async () => {
+    const { handler } = await import('../../functions/handlers/execution-ended.js');
+    const incidentId = await waitingIncident();
+    await handler(ended(incidentId));
+    const posts = slack.requestsOf('chat.postMessage').length;
+    const writes = table.transactions;
+    expect(await handler(ended(incidentId))).toEqual({
+      kind: 'already-ended',
+      incidentId,
+      phase: 'escalated',
+    });
+    expect(slack.requestsOf('chat.postMessage')).toHaveLength(posts);
+    expect(table.transactions).toBe(writes);
+  });
+
+  it('acknowledges, with the reason, an event of another state machine or without an incident', async () => {
+    const { handler } = await import('../../functions/handlers/execution-ended.js');
+    const incidentId = await waitingIncident();
+    const other = await handler(
+      ended(incidentId, { stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:other' }),
+    );
+    expect(other).toMatchObject({ kind: 'ignored', code: 'EXECUTION_EVENT_INVALID' });
+    expect(await handler(ended(incidentId, { input: '{}' }))).toMatchObject({ kind: 'ignored' });
+    expect(table.items.get(`INCIDENT#${incidentId}`)).toMatchObject({ phase: 'awaiting-approval' });
+  });
+
+  it('throws on DynamoDB throttling so that EventBridge retries, and ends the incident on the retry', async () => {
+    const { handler } = await import('../../functions/handlers/execution-ended.js');
+    const incidentId = await waitingIncident();
+    table.failNext('Get', 'ProvisionedThroughputExceededException');
+    await expect(handler(ended(incidentId))).rejects.toMatchObject({ retryable: true });
+    expect(await handler(ended(incidentId))).toEqual({ kind: 'escalated', incidentId });
   });
 });

@@ -470,7 +470,10 @@ describe('the synthesized state machine, executed over the real steps', () => {
     expect(result).toMatchObject({ status: 'SUCCEEDED', lastState: 'EscalateDiagnosisFailed' });
     const incident = (await asl.h.store.get(id))!;
     expect(incident.phase).toBe('escalated');
-    expect(incident.audit.at(-1)).toMatchObject({ action: 'escalated', detail: 'diagnosis-failed' });
+    expect(incident.audit.slice(-2)).toMatchObject([
+      { action: 'escalated', detail: 'diagnosis-failed' },
+      { action: 'escalation-posted' },
+    ]);
   });
 
   it('answers a click on an approval that already ended as the real adapter does', async () => {

@@ -88,6 +88,54 @@ describe('trigger', () => {
   });
 });
 
+describe('stuck executions', () => {
+  const ruleOf = () => {
+    const id = stack.getLogicalId(nodemedic.executionEndedRule.node.defaultChild as never);
+    return template.toJSON().Resources[id].Properties;
+  };
+
+  it('matches only this state machine’s executions that ended FAILED, TIMED_OUT or ABORTED', () => {
+    const smId = stack.getLogicalId(nodemedic.stateMachine.node.defaultChild as never);
+    expect(ruleOf().EventPattern).toEqual({
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: smId }] },
+    });
+  });
+
+  it('invokes the execution-ended function, with retries and the dead-letter queue', () => {
+    const dlqId = stack.getLogicalId(nodemedic.dlq.node.defaultChild as never);
+    const fnId = stack.getLogicalId(nodemedic.functions['execution-ended'].node.defaultChild as never);
+    expect(ruleOf().Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlqId, 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+      }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: {
+        'Fn::GetAtt': [stack.getLogicalId(nodemedic.executionEndedRule.node.defaultChild as never), 'Arn'],
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnId },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlqId, 'Arn'] } } },
+    });
+  });
+
+  it('grants execution-ended the table and the Slack secret, and nothing on EC2, SSM or the workflow', () => {
+    const statements = statementsOf('execution-ended');
+    const actions = statements.flatMap(actionsOf);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'secretsmanager:GetSecretValue']));
+    expect(actions.filter((a) => /^(ec2|ssm|states|autoscaling|cloudwatch):/.test(a))).toEqual([]);
+    for (const s of statements) expect(resourcesOfStatement(s)).not.toContain('*');
+  });
+});
+
 describe('storage', () => {
   it('keeps incidents in a table keyed by pk with TTL on ttl and point-in-time recovery', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -134,7 +182,9 @@ describe('functions', () => {
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const id = stack.getLogicalId(nodemedic.functions[name].node.defaultChild as never);
       const env = template.toJSON().Resources[id].Properties.Environment.Variables;
-      if (name === 'alarm' || name === 'slack') expect(env.STATE_MACHINE_ARN, name).toEqual({ Ref: smId });
+      // execution-ended compares an event's state machine with it, and is granted nothing on it.
+      if (name === 'alarm' || name === 'slack' || name === 'execution-ended')
+        expect(env.STATE_MACHINE_ARN, name).toEqual({ Ref: smId });
       else expect(env.STATE_MACHINE_ARN, name).toBeUndefined();
     }
   });
@@ -247,11 +297,15 @@ describe('least privilege', () => {
     }
   });
 
-  it('gives poll read-only access to the table', () => {
-    const writes = statementsOf('poll').filter((s) =>
-      actionsOf(s).some((a) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
-    );
-    expect(writes).toEqual([]);
+  it('lets poll alone cancel commands, and poll cancel and read them only', () => {
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const cancels = statementsOf(name).some((s) => actionsOf(s).includes('ssm:CancelCommand'));
+      expect(cancels, name).toBe(name === 'poll');
+    }
+    const ssm = statementsOf('poll')
+      .flatMap(actionsOf)
+      .filter((a) => a.startsWith('ssm:'));
+    expect(ssm.sort()).toEqual(['ssm:CancelCommand', 'ssm:GetCommandInvocation']);
   });
 });
 

@@ -84,6 +84,25 @@ describe('ShellCommandRunner', () => {
     expect(alive(grandchild)).toBe(false);
   });
 
+  it('cancels a running command like CancelCommand: the whole group is killed and it says cancelled', async () => {
+    const pidFile = join(scripts, 'cancelled-grandchild.pid');
+    write('fixes/restart-kubelet.sh', `sleep 300 & echo $! > ${pidFile}; wait`);
+    const runner = new ShellCommandRunner({ scriptsDir: scripts });
+    const { commandId } = await runner.send(request({ script: 'restart-kubelet', timeoutSeconds: 60 }));
+    for (let i = 0; i < 40 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await runner.get(commandId, NODE)).status).toBe('pending');
+    await runner.cancel(commandId, NODE);
+    const inv = await runner.wait(commandId, NODE);
+    expect(inv).toMatchObject({ status: 'cancelled', detail: 'Cancelled', exitCode: null });
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    for (let i = 0; i < 40 && alive(grandchild); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(grandchild)).toBe(false);
+    // A command that ended keeps its status; an unknown one is refused like SSM's InvalidCommandId.
+    await runner.cancel(commandId, NODE);
+    expect((await runner.get(commandId, NODE)).status).toBe('cancelled');
+    await expect(runner.cancel('nope', NODE)).rejects.toMatchObject({ code: 'COMMAND_NOT_FOUND' });
+  });
+
   it('caps stdout like SSM and flags the truncation', async () => {
     write('fixes/raise-nofile.sh', "head -c 30000 /dev/zero | tr '\\0' x");
     const runner = new ShellCommandRunner({ scriptsDir: scripts });

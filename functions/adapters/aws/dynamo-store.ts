@@ -13,7 +13,9 @@
  * - `CLUSTER#<cluster>`: `{ inflight: StringSet }`, the ids of the cluster's incidents in `fixing`
  *   or `verifying`. Every update that moves an incident into or out of those phases ADDs or
  *   DELETEs its id in the same transaction, so the count is exact (set operations are idempotent,
- *   and the transaction is conditional on the incident's version) and costs one read.
+ *   and the transaction is conditional on the incident's version) and costs one read. With an
+ *   `inFlightLimit`, the ADD is conditional on `size(inflight) < limit`: the set is the cluster's
+ *   fix slots, and two approvals in the same instant cannot both take the last one.
  *
  * - `FIX#<incidentId>#<n>`: one applied fix and whether its verification passed, written in the
  *   transaction that ends the incident (`fixRecords`), with `history` = `cluster#cause` and
@@ -34,7 +36,14 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
-import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import {
+  IN_FLIGHT_PHASES,
+  type Incident,
+  type IncidentPhase,
+  type IncidentStore,
+  InFlightLimitError,
+  type UpdateOptions,
+} from '../../core/incident.js';
 import type { CauseId } from '../../core/model.js';
 import {
   type FixRecord,
@@ -62,8 +71,6 @@ export interface DynamoIncidentStoreOptions {
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
-/** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(['fixing', 'verifying']);
 /** Attempts of a conditional write before giving up with INCIDENT_CONFLICT. */
 export const MAX_WRITE_ATTEMPTS = 5;
 
@@ -148,7 +155,11 @@ export class DynamoIncidentStore implements IncidentStore {
     return typeof last?.incidentId === 'string' ? this.get(last.incidentId) : null;
   }
 
-  async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
+  async update(
+    id: string,
+    change: (current: Incident) => Incident,
+    options: UpdateOptions = {},
+  ): Promise<Incident> {
     for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.get(id);
       if (!current) {
@@ -196,21 +207,41 @@ export class DynamoIncidentStore implements IncidentStore {
       if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(current.phase)) {
         items.push(...this.historyItems(next));
       }
-      const was = IN_FLIGHT_PHASES.has(current.phase);
-      const is = IN_FLIGHT_PHASES.has(next.phase);
+      const was = IN_FLIGHT_PHASES.includes(current.phase);
+      const is = IN_FLIGHT_PHASES.includes(next.phase);
+      const limit = is && !was ? options.inFlightLimit : undefined;
+      let slot = -1;
       if (was !== is) {
+        slot = items.length;
         items.push({
           Update: {
             TableName: this.table,
             Key: { pk: `CLUSTER#${next.node.cluster}` },
             UpdateExpression: `${is ? 'ADD' : 'DELETE'} #inflight :ids SET #ttl = :ttl, #kind = :kind`,
             ExpressionAttributeNames: { '#inflight': 'inflight', '#ttl': 'ttl', '#kind': 'kind' },
-            ExpressionAttributeValues: { ':ids': new Set([id]), ':ttl': this.expiry(), ':kind': 'cluster' },
+            ExpressionAttributeValues: {
+              ':ids': new Set([id]),
+              ':ttl': this.expiry(),
+              ':kind': 'cluster',
+              ...(limit === undefined ? {} : { ':limit': limit }),
+            },
+            // A missing set is an empty one: DynamoDB removes a set that becomes empty.
+            ...(limit === undefined
+              ? {}
+              : { ConditionExpression: 'attribute_not_exists(#inflight) OR size(#inflight) < :limit' }),
           },
         });
       }
       const reasons = await this.transact(items, `update incident ${id}`);
       if (reasons === null) return next;
+      if (
+        limit !== undefined &&
+        reasons[0] !== 'ConditionalCheckFailed' &&
+        reasons[slot] === 'ConditionalCheckFailed'
+      ) {
+        // Our version held, the slot did not: every slot is taken. Nothing was written.
+        throw new InFlightLimitError(next.node.cluster, await this.countInFlight(next.node.cluster), limit);
+      }
       // Someone else wrote first (version moved, or the lock changed hands): read again, re-apply.
     }
     throw conflict(`update incident ${id}`);

@@ -1,10 +1,12 @@
 /**
  * `CommandRunner` over SSM Run Command: nodemedic's own Command documents (built at synth from the
  * scripts, infra/documents.ts), SendCommand to one instance, GetCommandInvocation to read the
- * outcome. Values reach the document only as parameters, checked here against the same
- * `allowedPattern` the document enforces; nothing is spliced into a command line.
+ * outcome, CancelCommand to stop one nodemedic stopped waiting for. Values reach the document
+ * only as parameters, checked here against the same `allowedPattern` the document enforces;
+ * nothing is spliced into a command line.
  */
 import {
+  CancelCommandCommand,
   GetCommandInvocationCommand,
   type GetCommandInvocationCommandOutput,
   SendCommandCommand,
@@ -172,6 +174,17 @@ export class SsmCommandRunner implements CommandRunner {
       stderr: out.StandardErrorContent ?? '',
       stdoutTruncated: stdout.length >= SSM_STDOUT_CAP,
     };
+  }
+
+  async cancel(commandId: string, node: NodeRef): Promise<void> {
+    const instanceId = validateInstanceId(node.instanceId);
+    try {
+      // CancelCommand only asks: SSM stops the invocation when the agent picks the request up, and
+      // one that has ended already keeps its status.
+      await this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: [instanceId] }));
+    } catch (error) {
+      throw ssmError(error, `CancelCommand ${commandId} on ${instanceId}`);
+    }
   }
 }
 

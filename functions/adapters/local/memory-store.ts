@@ -5,14 +5,19 @@
  * count of fixes in flight per cluster.
  */
 import { InvalidInputError } from '../../core/errors.js';
-import type { Incident, IncidentPhase, IncidentStore } from '../../core/incident.js';
+import {
+  IN_FLIGHT_PHASES,
+  type Incident,
+  type IncidentPhase,
+  type IncidentStore,
+  InFlightLimitError,
+  type UpdateOptions,
+} from '../../core/incident.js';
 import type { CauseId } from '../../core/model.js';
 import { type FixRecord, fixRecords, historyKey, validateSince } from '../../core/success-rates.js';
 
 /** Phases after which the node is free for a new incident (the open-node lock is released). */
 const TERMINAL_PHASES: ReadonlySet<IncidentPhase> = new Set(['recovered', 'escalated', 'closed']);
-/** Phases that count against the per-cluster limit of fixes in flight. */
-const IN_FLIGHT_PHASES: ReadonlySet<IncidentPhase> = new Set(['fixing', 'verifying']);
 
 /** Options of {@link MemoryIncidentStore}. */
 export interface MemoryIncidentStoreOptions {
@@ -69,7 +74,11 @@ export class MemoryIncidentStore implements IncidentStore {
     return id === undefined ? null : this.get(id);
   }
 
-  async update(id: string, change: (current: Incident) => Incident): Promise<Incident> {
+  async update(
+    id: string,
+    change: (current: Incident) => Incident,
+    options: UpdateOptions = {},
+  ): Promise<Incident> {
     const current = this.incidents.get(id);
     if (!current) {
       throw new InvalidInputError(`no incident with id "${id}"`, { code: 'INCIDENT_NOT_FOUND' });
@@ -80,6 +89,17 @@ export class MemoryIncidentStore implements IncidentStore {
     const changed = change(copy(current));
     checkIdentity(current, changed);
     const next: Incident = { ...copy(changed), version: current.version + 1 };
+    const limit = options.inFlightLimit;
+    if (
+      limit !== undefined &&
+      !IN_FLIGHT_PHASES.includes(current.phase) &&
+      IN_FLIGHT_PHASES.includes(next.phase)
+    ) {
+      // The slot check and the write below run in one synchronous stretch: no other update can
+      // take the slot in between, as the DynamoDB store's conditional write guarantees.
+      const taken = this.inFlight(next.node.cluster);
+      if (taken >= limit) throw new InFlightLimitError(next.node.cluster, taken, limit);
+    }
     this.incidents.set(id, next);
     if (TERMINAL_PHASES.has(next.phase) && this.openByNode.get(next.nodeKey) === id) {
       this.openByNode.delete(next.nodeKey);
@@ -95,9 +115,13 @@ export class MemoryIncidentStore implements IncidentStore {
   }
 
   async countInFlight(cluster: string): Promise<number> {
+    return this.inFlight(cluster);
+  }
+
+  private inFlight(cluster: string): number {
     let count = 0;
     for (const incident of this.incidents.values()) {
-      if (incident.node.cluster === cluster && IN_FLIGHT_PHASES.has(incident.phase)) count += 1;
+      if (incident.node.cluster === cluster && IN_FLIGHT_PHASES.includes(incident.phase)) count += 1;
     }
     return count;
   }

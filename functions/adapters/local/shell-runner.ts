@@ -42,6 +42,8 @@ interface Running {
   readonly node: NodeRef;
   invocation: CommandInvocation;
   readonly done: Promise<CommandInvocation>;
+  /** Kill the script's process group and report the command `cancelled`; no-op once it ended. */
+  readonly stop: () => void;
 }
 
 /**
@@ -92,7 +94,12 @@ export class ShellCommandRunner implements CommandRunner {
     } catch (err) {
       // Like a node without the document's script: a failed command, with the missing file named.
       const invocation = this.finished(commandId, 'failed', 'Failed', 127, '', (err as Error).message);
-      this.commands.set(commandId, { node: request.node, invocation, done: Promise.resolve(invocation) });
+      this.commands.set(commandId, {
+        node: request.node,
+        invocation,
+        done: Promise.resolve(invocation),
+        stop: () => {},
+      });
       return { commandId };
     }
     const child = spawn('bash', ['-c', program, `nodemedic-${script}`], {
@@ -101,10 +108,12 @@ export class ShellCommandRunner implements CommandRunner {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env, ...paramsEnv },
     });
+    const control = { stop: () => {} };
     const running: Running = {
       node: request.node,
       invocation: this.pending(commandId),
-      done: this.collect(commandId, child, request.timeoutSeconds),
+      done: this.collect(commandId, child, request.timeoutSeconds, control),
+      stop: () => control.stop(),
     };
     this.commands.set(commandId, running);
     running.done.then((inv) => {
@@ -116,6 +125,15 @@ export class ShellCommandRunner implements CommandRunner {
   /** The invocation: `pending` until the script ends. Unknown id (or another node) → InvalidInputError. */
   async get(commandId: string, node: NodeRef): Promise<CommandInvocation> {
     return this.lookup(commandId, node).invocation;
+  }
+
+  /**
+   * Like CancelCommand: kill the script's whole process group (SIGTERM, then SIGKILL after a
+   * grace) and report it `cancelled`. A command that ended keeps its status. Unknown id (or another
+   * node) → InvalidInputError.
+   */
+  async cancel(commandId: string, node: NodeRef): Promise<void> {
+    this.lookup(commandId, node).stop();
   }
 
   /** Resolves when the command has ended (no polling); for the CLI and tests. */
@@ -138,6 +156,7 @@ export class ShellCommandRunner implements CommandRunner {
     commandId: string,
     child: ChildProcess,
     timeoutSeconds: number,
+    control: { stop: () => void },
   ): Promise<CommandInvocation> {
     return new Promise((resolveDone) => {
       const out = new CappedText(this.outputCap);
@@ -145,6 +164,7 @@ export class ShellCommandRunner implements CommandRunner {
       child.stdout?.setEncoding('utf8').on('data', (d: string) => out.push(d));
       child.stderr?.setEncoding('utf8').on('data', (d: string) => err.push(d));
       let timedOut = false;
+      let cancelled = false;
       let settled = false;
       const killGroup = (signal: NodeJS.Signals) => {
         try {
@@ -158,6 +178,12 @@ export class ShellCommandRunner implements CommandRunner {
         killGroup('SIGTERM');
         setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
       }, timeoutSeconds * 1000);
+      control.stop = () => {
+        if (settled || cancelled) return;
+        cancelled = true;
+        killGroup('SIGTERM');
+        setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS).unref();
+      };
       const finish = (code: number | null, spawnError?: Error) => {
         if (settled) return;
         settled = true;
@@ -175,16 +201,18 @@ export class ShellCommandRunner implements CommandRunner {
           );
           return;
         }
-        const [status, detail] = timedOut
-          ? (['timed-out', 'TimedOut'] as const)
-          : code === 0
-            ? (['success', 'Success'] as const)
-            : (['failed', 'Failed'] as const);
+        const [status, detail] = cancelled
+          ? (['cancelled', 'Cancelled'] as const)
+          : timedOut
+            ? (['timed-out', 'TimedOut'] as const)
+            : code === 0
+              ? (['success', 'Success'] as const)
+              : (['failed', 'Failed'] as const);
         resolveDone({
           commandId,
           status,
           detail,
-          exitCode: timedOut ? null : code,
+          exitCode: timedOut || cancelled ? null : code,
           stdout: out.text,
           stderr: err.text,
           stdoutTruncated: out.truncated,

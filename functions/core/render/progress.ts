@@ -22,14 +22,28 @@ export function renderStepResult(step: {
 }): ChatMessage {
   const verdict = step.ok ? 'ok' : 'failed';
   return {
+    // The fallback text is mrkdwn too (notifications, screen readers): escaped like the blocks.
     text: clip(
-      `${step.purpose} of ${step.remediation}: ${verdict} — ${step.detail}`,
+      escapeMrkdwn(`${step.purpose} of ${step.remediation}: ${verdict} — ${step.detail}`),
       SLACK_LIMITS.messageText,
     ),
     blocks: [
       context(`*${escapeMrkdwn(step.purpose)}* of \`${escapeMrkdwn(step.remediation)}\`: ${verdict}`),
       section(escapeMrkdwn(step.detail)),
     ],
+  };
+}
+
+/** A command nodemedic stopped waiting for and cancelled (or tried to), in the thread. */
+export function renderCommandCancelled(command: {
+  what: string;
+  commandId: string;
+  detail: string;
+}): ChatMessage {
+  const text = `${command.what} (command ${command.commandId}): ${command.detail}`;
+  return {
+    text: clip(`:stopwatch: ${escapeMrkdwn(text)}`, SLACK_LIMITS.messageText),
+    blocks: [section(`:stopwatch: ${escapeMrkdwn(text)}`)],
   };
 }
 
@@ -42,7 +56,7 @@ export function renderClusterAlert(alert: {
   const mention = groupMention(alert.onCallGroupId);
   const text = `Cluster ${alert.cluster}: ${alert.detail}. Look for a shared cause (AMI, network, control plane, a bad rollout) before fixing nodes one by one.`;
   return {
-    text: clip(`${mention}${text}`, SLACK_LIMITS.messageText),
+    text: clip(`${mention}${escapeMrkdwn(text)}`, SLACK_LIMITS.messageText),
     blocks: [
       header(`Cluster ${alert.cluster}: many nodes NotReady`),
       section(`:rotating_light: ${mention}${escapeMrkdwn(text)}`),

@@ -122,7 +122,9 @@ function phaseDetail(incident: Incident): string {
 
 /**
  * The status card: the thread root, updated in place as the incident moves on. One look per
- * phase; `extra.note` adds a line (who closed it, why it escalated).
+ * phase; `extra.note` adds a line (who closed it, why it escalated). The note is mrkdwn as
+ * nodemedic writes it (mentions act): any outside text in it must be escaped by the caller
+ * (escapeMrkdwn), as the step and approval use cases do.
  */
 export function renderCard(incident: Incident, extra?: { note?: string }): ChatMessage {
   const look = PHASE_LOOK[incident.phase];
@@ -340,7 +342,9 @@ export function renderFindings(
 
 /**
  * The findings message once its buttons were used or expired: the same findings, the offered
- * fixes as text, and `text` (mrkdwn: who approved what, when) in place of the buttons.
+ * fixes as text, and `text` (mrkdwn: who approved what, when) in place of the buttons. Like the
+ * card's note, `text` keeps nodemedic's own mentions, so outside text in it (a workflow error, a
+ * cause) must already be escaped.
  */
 export function renderDecision(incident: Incident, text: string): ChatMessage {
   const tail = tailBlocks(incident.id, [], incident.offered, [], null, false);

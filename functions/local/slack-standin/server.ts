@@ -187,11 +187,13 @@ export class SlackStandIn {
 
   /**
    * Make the next call(s) of a Web API method fail like Slack does: `ratelimited` answers HTTP 429
-   * with Retry-After, anything else HTTP 200 `{ ok: false, error }`.
+   * with Retry-After, anything else HTTP 200 `{ ok: false, error }`, unless `status` names another
+   * (e.g. 503, as Slack's edge answers in an outage).
    */
-  failNext(method: string, error: string, times = 1): void {
+  failNext(method: string, error: string, times = 1, status?: number): void {
     const queue = this.#failures.get(method) ?? [];
-    for (let i = 0; i < times; i++) queue.push({ error, status: error === 'ratelimited' ? 429 : 200 });
+    for (let i = 0; i < times; i++)
+      queue.push({ error, status: status ?? (error === 'ratelimited' ? 429 : 200) });
     this.#failures.set(method, queue);
   }
 

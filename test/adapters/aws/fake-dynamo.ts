@@ -6,7 +6,8 @@
  * writes must be storable: no `undefined`, sets as sets).
  *
  * The expression grammar covers what DynamoDB accepts and the store uses: terms joined by AND/OR
- * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`; update
+ * (no parentheses), `attribute_exists(p)`, `attribute_not_exists(p)`, `p <op> :v`,
+ * `size(p) <op> :v`; update
  * clauses `SET p = :v[, …]`, `ADD p :set`, `DELETE p :set`. Anything else throws, so a store change
  * that outgrows the fake fails loudly instead of passing by accident.
  *
@@ -29,6 +30,8 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 
 type Item = Record<string, unknown>;
+/** The operations a test can make fail. */
+export type FakeOperation = 'Get' | 'Put' | 'TransactWrite';
 type Names = Record<string, string> | undefined;
 type Values = Record<string, unknown> | undefined;
 
@@ -52,13 +55,34 @@ export class FakeTable {
   readonly indexes = new Map<string, [string, string]>();
   queries = 0;
 
+  /** Faults to answer the next calls of one operation with, before the table is consulted. */
+  private readonly faults = new Map<FakeOperation, Error[]>();
+
+  /**
+   * Make the next `times` calls of `operation` fail with the exception `name` (e.g.
+   * `ProvisionedThroughputExceededException`, `InternalServerError`), as DynamoDB answers them;
+   * the table is not touched by a failed call.
+   */
+  failNext(operation: FakeOperation, name: string, times = 1): void {
+    const queue = this.faults.get(operation) ?? [];
+    for (let i = 0; i < times; i++) queue.push(awsError(name, { message: `${name} (injected)` }));
+    this.faults.set(operation, queue);
+  }
+
+  private fault(operation: FakeOperation): void {
+    const error = this.faults.get(operation)?.shift();
+    if (error) throw error;
+  }
+
   /** Route the stub's calls to this table. */
   install(s: AwsClientStub<DynamoDBDocumentClient>): void {
     s.on(GetCommand).callsFake((input: { Key: Item }) => {
+      this.fault('Get');
       const item = this.items.get(String(input.Key.pk));
       return { Item: item ? store(item) : undefined };
     });
     s.on(PutCommand).callsFake((input) => {
+      this.fault('Put');
       this.check(
         input.Item.pk,
         input.ConditionExpression,
@@ -73,6 +97,7 @@ export class FakeTable {
     s.on(DeleteCommand).rejects(awsError('UnsupportedByFake'));
     s.on(UpdateCommand).rejects(awsError('UnsupportedByFake'));
     s.on(TransactWriteCommand).callsFake((input: { TransactItems: Item[] }) => {
+      this.fault('TransactWrite');
       this.transactions += 1;
       this.beforeTransact?.();
       const keys = input.TransactItems.map((t) => String(this.keyOf(t)));
@@ -206,12 +231,13 @@ export class FakeTable {
       const exists = item !== undefined && item[name(fn[2]!, names)] !== undefined;
       return fn[1] ? !exists : exists;
     }
-    const cmp = /^(\S+)\s*(=|<>|<=|>=|<|>)\s*(:\w+)$/.exec(term);
+    const cmp = /^(size\((\S+)\)|\S+)\s*(=|<>|<=|>=|<|>)\s*(:\w+)$/.exec(term);
     if (!cmp) throw awsError('UnsupportedByFake', { message: `condition term ${term}` });
-    const left = item?.[name(cmp[1]!, names)];
-    const right = value(cmp[3]!, values);
+    const left = cmp[2] ? sizeOf(item?.[name(cmp[2], names)]) : item?.[name(cmp[1]!, names)];
+    const op = cmp[3]!;
+    const right = value(cmp[4]!, values);
     if (left === undefined) return false;
-    switch (cmp[2]) {
+    switch (op) {
       case '=':
         return left === right;
       case '<>':
@@ -256,6 +282,13 @@ export class FakeTable {
       }
     }
   }
+}
+
+/** DynamoDB's size(): elements of a set or list, characters of a string; undefined otherwise. */
+function sizeOf(attribute: unknown): number | undefined {
+  if (attribute instanceof Set) return attribute.size;
+  if (Array.isArray(attribute) || typeof attribute === 'string') return attribute.length;
+  return undefined;
 }
 
 function name(path: string, names: Names): string {

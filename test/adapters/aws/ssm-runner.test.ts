@@ -1,4 +1,5 @@
 import {
+  CancelCommandCommand,
   GetCommandInvocationCommand,
   InvalidInstanceId,
   InvocationDoesNotExist,
@@ -193,5 +194,27 @@ describe('SsmCommandRunner.get', () => {
       retryable: true,
     });
     await expect(runner().get('cmd-1', NODE)).rejects.toMatchObject({ code: 'SSM_FAILED', retryable: false });
+  });
+});
+
+describe('SsmCommandRunner.cancel', () => {
+  it('cancels the command on the one instance', async () => {
+    ssm.on(CancelCommandCommand).resolves({});
+    await runner().cancel('cmd-1', NODE);
+    expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, {
+      CommandId: 'cmd-1',
+      InstanceIds: [NODE.instanceId],
+    });
+  });
+
+  it('maps throttling to a retryable error, and refuses a bad instance id before calling', async () => {
+    ssm.on(CancelCommandCommand).rejects(throttling());
+    await expect(runner().cancel('cmd-1', NODE)).rejects.toMatchObject({
+      code: 'SSM_THROTTLED',
+      retryable: true,
+    });
+    ssm.reset();
+    await expect(runner().cancel('cmd-1', { ...NODE, instanceId: 'i-; rm -rf /' })).rejects.toThrow();
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
   });
 });
