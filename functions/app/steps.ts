@@ -46,8 +46,21 @@ import { rankByHistory } from './trust.js';
 
 /** How long the verification after a reboot may wait for the node's agent to come back. */
 const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
-/** Polls before a command counts as timed out: 2+4+8+15×(n-3) seconds ≈ 10 minutes. */
-export const MAX_POLL_ATTEMPTS = 42;
+/**
+ * Seconds the workflow waits before each poll of a command: the first after the send, then after
+ * each poll that found it still running; 15 s from then on. The diagnosis takes about 1 to 6 s on a
+ * node, so the early polls are close together: a 5 s diagnosis is read at the 7 s poll (3+2+2),
+ * not at 14 s as with a doubling backoff.
+ */
+export const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
+/** The wait after the first polls ({@link POLL_WAITS}). */
+const POLL_WAIT_MAX = 15;
+/** The wait before poll number `attempt + 1` (attempt 0: the first poll, right after the send). */
+export function pollWait(attempt: number): number {
+  return POLL_WAITS[attempt] ?? POLL_WAIT_MAX;
+}
+/** Polls before a command counts as timed out: 3+2+2+3+5+10 + 15×(n-6) seconds ≈ 10 minutes. */
+export const MAX_POLL_ATTEMPTS = 44;
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
 class IncidentNotFoundError extends NodemedicError {
@@ -145,7 +158,7 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
     });
     const found = existing as SentCommand | undefined;
     if (found?.state === 'sending') throw new AlreadySentError(key);
-    if (found) return { commandId: found.commandId, waitSeconds: 2 };
+    if (found) return { commandId: found.commandId, waitSeconds: pollWait(0) };
   }
 
   const progress = { accepted: false };
@@ -243,7 +256,7 @@ async function dispatch(
     ],
   }));
   if (input.purpose === 'fix' || input.purpose === 'verify') await refreshCard(deps, updated);
-  return { commandId, waitSeconds: 2 };
+  return { commandId, waitSeconds: pollWait(0) };
 }
 
 /** The diagnosis takes only the path overrides; fix-only parameters are not passed. */
@@ -261,7 +274,7 @@ export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOut
   const incident = await load(deps, input.incidentId);
   const invocation = await deps.runner.get(input.commandId, incident.node);
   const attempt = input.attempt + 1;
-  const waitSeconds = Math.min(2 ** (attempt + 1), 15);
+  const waitSeconds = pollWait(attempt);
   if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
   if (attempt >= MAX_POLL_ATTEMPTS) {
     await giveUp(deps, incident, input.commandId, attempt);

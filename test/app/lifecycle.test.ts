@@ -250,11 +250,11 @@ describe('a poll that gives up', () => {
     const audit = (await h.store.get(id))!.audit.filter((a) => a.action === 'command-cancelled');
     expect(audit).toHaveLength(1);
     expect(audit[0]!.detail).toMatch(
-      /still running after 42 polls \(about 10 minutes\): nodemedic stopped waiting and cancelled it/,
+      /still running after 44 polls \(about 10 minutes\): nodemedic stopped waiting and cancelled it/,
     );
     const said = await threadText(h, id);
     expect(said).toContain(
-      `The fix command restart-containerd (command ${commandId}): still running after 42 polls`,
+      `The fix command restart-containerd (command ${commandId}): still running after 44 polls`,
     );
 
     const posts = h.standIn.requestsOf('chat.postMessage').length;

@@ -10,6 +10,8 @@ import {
   awaitApprovalStep,
   escalateStep,
   evaluateStep,
+  MAX_POLL_ATTEMPTS,
+  pollWait,
   sendStep,
 } from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
@@ -171,4 +173,25 @@ describe('verification', () => {
       expect((await h.store.get(id))!.audit.find((a) => a.action === 'verify-ok')?.detail).toMatch(says);
     },
   );
+});
+
+describe('the poll schedule', () => {
+  it('reads a 5 s diagnosis within about 8 s of the send, and gives up after about 10 minutes', () => {
+    // When each poll happens, in seconds after the send: the send's wait, then each poll's.
+    const at: number[] = [];
+    let t = 0;
+    for (let attempt = 0; attempt < MAX_POLL_ATTEMPTS; attempt++) {
+      t += pollWait(attempt);
+      at.push(t);
+    }
+    const firstAfter = (seconds: number) => at.find((s) => s >= seconds)!;
+    // A 5 s diagnosis plus SSM's delivery to the agent (about 1.5 s) has its output at 6.5 s: the
+    // doubling backoff this replaced (2, 6, 14 s) read it only at 14 s.
+    expect(firstAfter(6.5)).toBeLessThanOrEqual(8);
+    expect(firstAfter(1)).toBeLessThanOrEqual(3);
+    expect(at.at(-1)).toBeGreaterThanOrEqual(540);
+    expect(at.at(-1)).toBeLessThanOrEqual(660);
+    // Never polls faster than every 2 s (GetCommandInvocation is throttled per account).
+    expect(Math.min(...at.map((s, i) => s - (at[i - 1] ?? 0)))).toBeGreaterThanOrEqual(2);
+  });
 });

@@ -202,7 +202,7 @@ describe('the step functions, one payload after another as Step Functions passes
     ssm.on(GetCommandInvocationCommand).resolvesOnce({ Status: 'InProgress' });
     expect(await poll({ incidentId, commandId: 'cmd-1', attempt: 0 })).toMatchObject({
       done: false,
-      waitSeconds: 4,
+      waitSeconds: 2,
     });
     ssm.on(GetCommandInvocationCommand).resolves({
       Status: 'Success',
@@ -288,7 +288,7 @@ describe('the poll function when it gives up', () => {
     const stored = table.items.get(`INCIDENT#${incidentId}`) as { audit: { action: string }[] };
     expect(stored.audit.filter((a) => a.action === 'command-cancelled')).toHaveLength(1);
     expect(String(slack.requestsOf('chat.postMessage').at(-1)!.body.text)).toContain(
-      'The diagnose command (command cmd-hang): still running after 42 polls',
+      'The diagnose command (command cmd-hang): still running after 44 polls',
     );
   });
 });
