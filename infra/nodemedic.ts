@@ -93,6 +93,17 @@ export interface VersionPolicyProps {
   readonly knownBad?: readonly { readonly version: string; readonly reason: string }[];
 }
 
+/** Paging through the PagerDuty Events API v2. */
+export interface PagerDutyProps {
+  /** A Secrets Manager secret holding JSON `{"routingKey": "…"}` (an Events API v2 integration key). */
+  readonly routingKeySecret: ISecret;
+  /**
+   * The Events API base URL.
+   * @default 'https://events.pagerduty.com' (EU service region: 'https://events.eu.pagerduty.com')
+   */
+  readonly eventsUrl?: string;
+}
+
 /** Props of {@link NodeMedic}. */
 export interface NodeMedicProps {
   /** The Slack channel alarm incidents are posted in (`C…`); the bot must be a member. */
@@ -104,6 +115,14 @@ export interface NodeMedicProps {
    *   '{"botToken":"xoxb-…","signingSecret":"…"}'`. Functions cache it for 5 minutes.
    */
   readonly slackSecret?: ISecret;
+  /**
+   * Page the on-call engineer through the PagerDuty Events API v2 when nodemedic needs a person
+   * now (an approval timeout, a fix that failed or did not cure the node, a cluster hold), and
+   * resolve the page when the incident ends or its alarm returns to OK. The incident id is the
+   * dedup key.
+   * @default - no paging: escalations mention the on-call group in Slack only
+   */
+  readonly pagerDuty?: PagerDutyProps;
   /**
    * Slack user group (`S…`) whose members may approve fixes, and who are mentioned on escalation.
    * @default - none: only `onCallAllowList` may approve
@@ -203,7 +222,12 @@ export type HandlerEnvName =
   | 'ONCALL_USERGROUP_ID'
   | 'ONCALL_ALLOWLIST'
   | 'MENTION_CHANNEL_IDS'
+  | 'PAGER_SECRET_ID'
+  | 'PAGER_EVENTS_URL'
   | 'ALARM_FILTER';
+
+/** The pager's configuration (set only when `pagerDuty` is given). */
+const PAGER: readonly HandlerEnvName[] = ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'];
 
 /**
  * Which configuration each function gets, beyond the ones every function needs (TABLE_NAME,
@@ -212,16 +236,23 @@ export type HandlerEnvName =
  * STATE_MACHINE_ARN.
  */
 export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]>> = {
-  alarm: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'STATE_MACHINE_ARN', 'ALARM_FILTER'],
+  alarm: [
+    'SLACK_SECRET_ID',
+    'CLUSTER_TAG_KEY',
+    'CLUSTER_NAMES',
+    'STATE_MACHINE_ARN',
+    'ALARM_FILTER',
+    ...PAGER,
+  ],
   reachability: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
   send: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS'],
   poll: ['SLACK_SECRET_ID', 'DOCUMENTS'],
-  analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
+  analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY', ...PAGER],
   'await-approval': ['SLACK_SECRET_ID'],
   evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
-  outcome: ['SLACK_SECRET_ID'],
-  escalate: ['SLACK_SECRET_ID'],
-  'execution-ended': ['SLACK_SECRET_ID', 'STATE_MACHINE_ARN'],
+  outcome: ['SLACK_SECRET_ID', ...PAGER],
+  escalate: ['SLACK_SECRET_ID', ...PAGER],
+  'execution-ended': ['SLACK_SECRET_ID', 'STATE_MACHINE_ARN', ...PAGER],
   slack: [
     'SLACK_SECRET_ID',
     'CLUSTER_TAG_KEY',
@@ -229,8 +260,14 @@ export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]
     'STATE_MACHINE_ARN',
     'ONCALL_ALLOWLIST',
     'MENTION_CHANNEL_IDS',
+    ...PAGER,
   ],
 };
+
+/** The functions that page (escalations, cluster holds) or resolve pages (endings, alarm OKs). */
+export const PAGING_FUNCTIONS: readonly HandlerName[] = (Object.keys(HANDLER_ENV) as HandlerName[]).filter(
+  (name) => HANDLER_ENV[name].includes('PAGER_SECRET_ID'),
+);
 
 const COMMON_ENV: readonly HandlerEnvName[] = [
   'TABLE_NAME',
@@ -332,6 +369,16 @@ function validateProps(props: NodeMedicProps): void {
   for (const user of props.onCallAllowList ?? []) {
     if (!SLACK_ID.user.test(user))
       fail(`onCallAllowList: ${JSON.stringify(user)} is not a Slack user id like U0123456789`);
+  }
+  const eventsUrl = props.pagerDuty?.eventsUrl;
+  if (
+    eventsUrl !== undefined &&
+    concrete(eventsUrl) &&
+    !/^https:\/\/[A-Za-z0-9.-]+(:\d+)?\/?$/.test(eventsUrl)
+  ) {
+    fail(
+      `pagerDuty.eventsUrl must be an https base URL like https://events.pagerduty.com, got ${JSON.stringify(eventsUrl)}`,
+    );
   }
   for (const channel of props.mentionChannelIds ?? []) {
     if (concrete(channel) && !SLACK_ID.channel.test(channel))
@@ -499,6 +546,8 @@ export class NodeMedic extends Construct {
       ...(props.onCallUserGroupId ? { ONCALL_USERGROUP_ID: props.onCallUserGroupId } : {}),
       ...(props.onCallAllowList?.length ? { ONCALL_ALLOWLIST: props.onCallAllowList.join(',') } : {}),
       ...(props.mentionChannelIds?.length ? { MENTION_CHANNEL_IDS: props.mentionChannelIds.join(',') } : {}),
+      ...(props.pagerDuty ? { PAGER_SECRET_ID: props.pagerDuty.routingKeySecret.secretArn } : {}),
+      ...(props.pagerDuty?.eventsUrl ? { PAGER_EVENTS_URL: props.pagerDuty.eventsUrl } : {}),
     };
 
     const functions = {} as Record<HandlerName, LambdaFunction>;
@@ -563,6 +612,9 @@ export class NodeMedic extends Construct {
       'slack',
     ];
     for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
+    if (props.pagerDuty) {
+      for (const name of PAGING_FUNCTIONS) props.pagerDuty.routingKeySecret.grantRead(functions[name]);
+    }
     // Every function writes the audit trail (poll too: it records a command it gave up on).
     for (const name of Object.keys(HANDLERS) as HandlerName[]) this.table.grantReadWriteData(functions[name]);
 

@@ -21,6 +21,7 @@ import {
   type Workflow,
 } from '../core/incident.js';
 import { isRemediationId, type RemediationId } from '../core/model.js';
+import type { Pager } from '../core/pager.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
 import type { SafetyPolicy } from '../core/policy.js';
@@ -31,6 +32,7 @@ import { shadowRefusal } from '../core/shadow.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppLogger } from './deps.js';
+import { incidentEnded } from './ending.js';
 import { type AppMetrics, METRICS } from './metrics.js';
 
 /** What the approval use cases need. */
@@ -44,6 +46,8 @@ export interface ApprovalDeps {
   readonly logger: AppLogger;
   /** Counts refused clicks. @default none */
   readonly metrics?: AppMetrics;
+  /** Resolves a page when a person takes the incident over ("I'll handle it"). @default none */
+  readonly pager?: Pager;
 }
 
 /** One button press, as the listener read it from the signed payload. */
@@ -282,6 +286,7 @@ export async function denyFix(deps: ApprovalDeps, click: Click): Promise<ClickOu
   }
   await closeButtons(deps, updated, click, decisionText('Handled by a person', [click.user], at));
   await updateCard(deps, updated, `Closed: <@${click.user}> is handling it.`);
+  await incidentEnded(deps, updated);
   deps.logger.info('fixes denied', { incidentId: updated.id, by: click.user });
   return { kind: 'denied' };
 }

@@ -4,6 +4,7 @@
  */
 import type { AnalyzeOptions } from '../core/analyze.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
+import type { Pager } from '../core/pager.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { AlarmContributors, AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
 import type { AppMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
    * such an event is refused with a reason (the contributor events still open incidents).
    */
   readonly contributors?: AlarmContributors;
+  /** The on-call pager (PagerDuty Events API v2): escalations page, endings resolve. @default none */
+  readonly pager?: Pager;
   readonly policy: SafetyPolicy;
   readonly analyzeOptions: AnalyzeOptions;
   /** The Slack channel alarm incidents are posted in. */

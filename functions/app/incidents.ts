@@ -12,6 +12,7 @@ import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { incidentEnded, resolveAfterRecovery } from './ending.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -343,12 +344,16 @@ async function postCard(deps: AppDeps, incident: Incident): Promise<Incident> {
 async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm): Promise<AlarmOutcome> {
   const alarmName = alarm.alarmName;
   const contributorId = alarm.contributor?.id ?? null;
-  const open = await deps.store.findOpenByNode(dedupeKey(node.cluster, node.instanceId));
-  if (!open)
+  const nodeKey = dedupeKey(node.cluster, node.instanceId);
+  const open = await deps.store.findOpenByNode(nodeKey);
+  if (!open) {
+    const resolved = await resolvePagedIncident(deps, nodeKey, alarm);
+    if (resolved) return { kind: 'recovered', incidentId: resolved };
     return {
       kind: 'ignored',
       reason: `alarm ${alarmName} is OK and no incident is open for ${node.instanceId}`,
     };
+  }
   const from = `${alarmName}${contributorId ? ` (contributor ${contributorId})` : ''}`;
   const opener = `${open.alarmName}${open.contributorId ? ` (contributor ${open.contributorId})` : ''}`;
   const notOurs =
@@ -411,7 +416,38 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
       thread.ts,
     );
   }
+  await incidentEnded(deps, closed);
   return { kind: 'recovered', incidentId: open.id };
+}
+
+/**
+ * The node's last incident ended by an escalation that paged a person; its own alarm (or
+ * contributor) is now back to OK: resolve the page and say so in that incident's thread.
+ * Returns the incident's id when it did.
+ */
+async function resolvePagedIncident(
+  deps: AppDeps,
+  nodeKey: string,
+  alarm: ParsedAlarm,
+): Promise<string | null> {
+  if (!deps.pager || !deps.store.findLastEnded) return null;
+  const last = await deps.store.findLastEnded(nodeKey);
+  const contributorId = alarm.contributor?.id ?? null;
+  if (!last || last.alarmName !== alarm.alarmName || (last.contributorId ?? null) !== contributorId)
+    return null;
+  if (!(await resolveAfterRecovery(deps, last, `the alarm ${alarm.alarmName} is back to OK`))) return null;
+  const thread = threadOf(last);
+  if (thread) {
+    await deps.chat.post(
+      thread.channel,
+      renderOutcome(last, {
+        kind: 'recovered',
+        detail: `The alarm ${alarm.alarmName} is back to OK: the node is Ready again, and the page is resolved.`,
+      }),
+      thread.ts,
+    );
+  }
+  return last.id;
 }
 
 /**

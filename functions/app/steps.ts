@@ -9,6 +9,7 @@ import { DependencyError, MalformedFactsError, NodemedicError } from '../core/er
 import type { ExecutionEnded } from '../core/execution.js';
 import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
+import type { PageReason } from '../core/pager.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
@@ -40,6 +41,7 @@ import type {
 } from './contract.js';
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
 import { rankByHistory } from './trust.js';
@@ -52,7 +54,7 @@ const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
  * node, so the early polls are close together: a 5 s diagnosis is read at the 7 s poll (3+2+2),
  * not at 14 s as with a doubling backoff.
  */
-export const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
+const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
 /** The wait after the first polls ({@link POLL_WAITS}). */
 const POLL_WAIT_MAX = 15;
 /** The wait before poll number `attempt + 1` (attempt 0: the first poll, right after the send). */
@@ -448,12 +450,13 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
         ? shadowCardNote(incident.node.cluster)
         : closingNote(report, plan),
   );
-  if (plan.held?.reason === 'cluster-hold')
-    await postClusterAlert(deps, incident.node.cluster, plan.held.detail);
+  if (plan.held?.reason === 'cluster-hold') await postClusterAlert(deps, updated, plan.held.detail);
   recordFindings(deps, incident, {
     cause: report.findings[0]?.cause ?? (report.healthy ? 'healthy' : 'inconclusive'),
     held: plan.held?.reason ?? null,
   });
+  // Nothing to approve ended the incident at its findings: its timeline follows them.
+  if (isTerminal(updated) && !isTerminal(incident)) await incidentEnded(deps, updated);
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
 }
 
@@ -474,8 +477,12 @@ const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
  * Many nodes of one cluster are NotReady: post ONE cluster-level alert in the channel (not one per
  * node), mentioning the on-call group, since a shared cause is likely and per-node fixes are held.
  */
-async function postClusterAlert(deps: AppDeps, cluster: string, detail: string): Promise<void> {
+async function postClusterAlert(deps: AppDeps, incident: Incident, detail: string): Promise<void> {
+  const cluster = incident.node.cluster;
   const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
+  // Paged before the one-shot claim, with one dedup key per cluster and window: a retry after a
+  // pager failure pages again, and every held node of the window lands on the same alert.
+  await page(deps, incident, 'cluster-hold', `cluster-hold#${cluster}#${window}`);
   if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
     return;
   deps.logger.warn('cluster-level alert', { cluster, detail });
@@ -616,6 +623,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
     await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
   }
   if (input.kind === 'recovered') recordRecovery(deps, updated);
+  await incidentEnded(deps, updated);
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -689,11 +697,18 @@ export async function handleExecutionEnded(
 /** Audit actions that judge or end a command: its outcome is known after one of these. */
 const JUDGED = /^(analyzed|command-cancelled|(diagnose|recheck|fix|verify|rollback)-(ok|failed))$/;
 
-/** The last command sent that no step judged afterwards: it may still be running on the node. */
+/**
+ * The last command sent that no step judged afterwards: it may still be running on the node.
+ * "Afterwards" is by the audit trail's order, from the entry that recorded the send: two steps can
+ * write within the same millisecond, so timestamps cannot order them.
+ */
 function unjudgedCommand(incident: Incident): SentCommand | null {
   const last = incident.commands?.at(-1);
   if (!last || last.state === 'send-failed') return null;
-  return incident.audit.some((a) => a.at >= last.at && JUDGED.test(a.action)) ? null : last;
+  const sentAt = incident.audit.findLastIndex(
+    (a) => a.action.endsWith('-sent') && a.action !== 'escalation-posted',
+  );
+  return incident.audit.slice(sentAt + 1).some((a) => JUDGED.test(a.action)) ? null : last;
 }
 
 /** Audit action recording that an escalation's messages are all in Slack. */
@@ -737,7 +752,15 @@ async function escalate(
     if (options.missingOk) return { kind: 'not-found', incidentId };
     throw new IncidentNotFoundError(incidentId);
   }
+  const reason: PageReason = what.action === 'escalated' ? (what.detail as PageReason) : 'execution-failed';
   if (isTerminal(before) && !unannounced(before)) {
+    // Announced, but the page failed: this retry (Step Functions', or EventBridge's for an
+    // execution that ended) pages again, and nothing else.
+    if (pageOwed(deps, before)) {
+      await pageOrNote(deps, before, reason);
+      await incidentEnded(deps, (await deps.store.get(incidentId)) ?? before);
+      return { kind: 'escalated', incidentId };
+    }
     deps.logger.info('not escalating an incident that already ended', { incidentId, phase: before.phase });
     return { kind: 'already-ended', incidentId, phase: before.phase };
   }
@@ -772,9 +795,51 @@ async function escalate(
       mentionUserGroup: deps.onCallUserGroupId,
     }),
   );
-  await deps.store.update(incidentId, (current) => ({
+  const announced = await deps.store.update(incidentId, (current) => ({
     ...current,
     audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
   }));
+  // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
+  await pageOrNote(deps, announced, reason);
+  await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);
   return { kind: 'escalated', incidentId };
+}
+
+/** Audit action: a page was due and the pager did not take it (the retry pages again). */
+const PAGE_FAILED = 'page-failed';
+
+/** An escalated incident whose page failed and was not sent since. */
+function pageOwed(deps: AppDeps, incident: Incident): boolean {
+  if (!deps.pager) return false;
+  const actions = incident.audit.map((a) => a.action);
+  return actions.includes(PAGE_FAILED) && !actions.includes('paged');
+}
+
+/**
+ * Page; when the pager fails, record that in the audit and the thread, then throw so the caller's
+ * retry pages again (PagerDuty folds repeats of the dedup key into one alert).
+ */
+async function pageOrNote(deps: AppDeps, incident: Incident, reason: PageReason): Promise<void> {
+  try {
+    await page(deps, incident, reason);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    if (!incident.audit.some((a) => a.action === PAGE_FAILED)) {
+      const noted = await deps.store.update(incident.id, (current) => ({
+        ...current,
+        audit: [...current.audit, auditEntry(deps, PAGE_FAILED, 'nodemedic', why)],
+      }));
+      await reply(
+        deps,
+        noted,
+        renderStepResult({
+          purpose: 'page',
+          remediation: 'the on-call engineer',
+          ok: false,
+          detail: `The on-call pager did not take the page (${why}); nodemedic retries it. The escalation above stands.`,
+        }),
+      ).catch(() => {});
+    }
+    throw error;
+  }
 }

@@ -12,6 +12,7 @@ export type PageReason =
   | 'not-recovered'
   | 'fix-failed'
   | 'cluster-hold'
+  | 'diagnosis-failed'
   | 'execution-failed';
 
 /** Events API v2 severities. */
@@ -46,6 +47,7 @@ const WORDS: Readonly<Record<PageReason, string>> = {
   'not-recovered': 'the fix ran but the node did not recover',
   'fix-failed': 'the fix failed',
   'cluster-hold': 'many nodes of the cluster are NotReady; per-node fixes are held',
+  'diagnosis-failed': 'the diagnosis could not complete',
   'execution-failed': "nodemedic's own workflow failed",
 };
 
@@ -55,12 +57,16 @@ function dedupKey(id: string): string {
 }
 
 /** The trigger for an incident that needs a person now. */
-export function triggerEvent(incident: Incident, reason: PageReason): Omit<PagerEvent, 'routing_key'> {
+export function triggerEvent(
+  incident: Incident,
+  reason: PageReason,
+  dedup: string = incident.id,
+): Omit<PagerEvent, 'routing_key'> {
   const node = incident.node.nodeName ?? incident.node.instanceId;
   const summary = `nodemedic: ${node} (${incident.node.cluster}) NotReady: ${WORDS[reason]}`;
   return {
     event_action: 'trigger',
-    dedup_key: dedupKey(incident.id),
+    dedup_key: dedupKey(dedup),
     payload: {
       summary: summary.slice(0, 1024),
       source: incident.node.instanceId,

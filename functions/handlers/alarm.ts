@@ -18,13 +18,14 @@ import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
+import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
 // Built once per container, in the init phase.
 const contributors = new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) });
 // Parsed at cold start: a bad value (ALARM_FILTER too) fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow'], ['ALARM_FILTER']);
+const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow', 'pager'], ['ALARM_FILTER']);
 let deps: ReturnType<typeof assemble> | null = null;
 
 export async function handler(event: EventBridgeEvent<string, unknown>) {
@@ -37,6 +38,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
     });
     deps ??= {
       ...assemble(env, {
+        pager: makePager(env),
         store: makeStore(env),
         inventory: makeInventory(env),
         chat: await makeChat(env),

@@ -6,16 +6,18 @@ import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
+import { makePager } from './wiring/pager.js';
 import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
 // Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'runner', 'inventory', 'chat']);
+const env = loadHandlerEnv(['store', 'runner', 'inventory', 'chat', 'pager']);
 
 export const handler = stepHandler<AnalyzeInput, Awaited<ReturnType<typeof analyzeStep>>>(
   'analyze',
   async () =>
     assemble(env, {
+      pager: makePager(env),
       store: makeStore(env),
       runner: makeRunner(env),
       inventory: makeInventory(env),

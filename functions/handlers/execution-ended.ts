@@ -12,11 +12,12 @@ import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
+import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 
 // Parsed at cold start: a bad value fails the init with the variable named. STATE_MACHINE_ARN only
 // tells this function's own executions from others'.
-const env = loadHandlerEnv(['store', 'chat'], ['STATE_MACHINE_ARN']);
+const env = loadHandlerEnv(['store', 'chat', 'pager'], ['STATE_MACHINE_ARN']);
 let deps: ReturnType<typeof assemble> | null = null;
 
 export async function handler(event: unknown) {
@@ -30,7 +31,7 @@ export async function handler(event: unknown) {
       );
     }
     logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
-    deps ??= assemble(env, { store: makeStore(env), chat: await makeChat(env) });
+    deps ??= assemble(env, { pager: makePager(env), store: makeStore(env), chat: await makeChat(env) });
     const outcome = await handleExecutionEnded(deps, ended);
     logger.info('execution end handled', { outcome, status: ended.status });
     return outcome;

@@ -5,13 +5,14 @@ import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
+import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 
 // Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'chat']);
+const env = loadHandlerEnv(['store', 'chat', 'pager']);
 
 export const handler = stepHandler<OutcomeInput, void>(
   'outcome',
-  async () => assemble(env, { store: makeStore(env), chat: await makeChat(env) }),
+  async () => assemble(env, { pager: makePager(env), store: makeStore(env), chat: await makeChat(env) }),
   outcomeStep,
 );

@@ -11,12 +11,13 @@ import { makeChat, slackSecrets } from './wiring/chat.js';
 import { assemble } from './wiring/deps.js';
 import { loadHandlerEnv } from './wiring/env.js';
 import { makeInventory } from './wiring/inventory.js';
+import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
 // Parsed at cold start: a bad value fails the init with the variable named.
 const env = loadHandlerEnv(
-  ['store', 'inventory', 'chat', 'workflow'],
+  ['store', 'inventory', 'chat', 'workflow', 'pager'],
   ['ONCALL_ALLOWLIST', 'MENTION_CHANNEL_IDS'],
 );
 let built: Promise<SlackHandler> | null = null;
@@ -29,6 +30,7 @@ async function build(): Promise<SlackHandler> {
     inventory: makeInventory(env),
     chat: await makeChat(env, botToken),
     workflow: makeWorkflow(env),
+    pager: makePager(env),
   });
   // SLACK_API_URL (GovSlack, the local stand-in) is for every Web API call of this function:
   // the chat above, and Bolt's own client (auth.test, mention replies, thread reads).
@@ -41,6 +43,7 @@ async function build(): Promise<SlackHandler> {
     workflow: deps.workflow,
     chat: deps.chat,
     policy: deps.policy,
+    ...(deps.pager ? { pager: deps.pager } : {}),
     onCall: {
       userGroupId: deps.onCallUserGroupId,
       allowList: env.ONCALL_ALLOWLIST,

@@ -109,6 +109,8 @@ export function slackEdge(
     workflow: deps.workflow,
     chat: deps.chat,
     policy: deps.policy,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.pager ? { pager: deps.pager } : {}),
     onCall: { userGroupId: options.onCallGroup, allowList: [] },
     mentionChannels: [deps.channel],
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),

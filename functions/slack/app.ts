@@ -14,6 +14,8 @@ import type { AppLogger } from '../app/deps.js';
 import type { AppMetrics } from '../app/metrics.js';
 import { InvalidInputError } from '../core/errors.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
+import type { Pager } from '../core/pager.js';
+import { SLACK_ID } from '../core/patterns.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat } from '../core/ports.js';
 import * as denyListener from './listeners/deny.js';
@@ -48,6 +50,8 @@ export interface SlackAppDeps {
   readonly logger: AppLogger;
   /** Counts refused clicks (functions/app/metrics.ts). @default none */
   readonly metrics?: AppMetrics;
+  /** Resolves a page when a person takes an incident over. @default none */
+  readonly pager?: Pager;
   /** @default () => new Date() */
   readonly clock?: () => Date;
   /**
@@ -112,7 +116,7 @@ export function createSlackApp(deps: SlackAppDeps): {
   handler: SlackHandler;
 } {
   // The ids go into the bot's answers as `<#C…>`: anything else would be a broken or live link.
-  const badChannels = deps.mentionChannels.filter((c) => !/^[CG][A-Z0-9]{2,}$/.test(c));
+  const badChannels = deps.mentionChannels.filter((c) => !SLACK_ID.channel.test(c));
   if (deps.mentionChannels.length === 0 || badChannels.length > 0) {
     throw new InvalidInputError(
       `mentionChannels must hold at least one Slack channel id (C…/G…), got ${JSON.stringify(deps.mentionChannels.map((c) => c.slice(0, 40)))}`,

@@ -4,6 +4,7 @@
  * back outputs the diagnostic script really printed against a real containerd
  * (test/fixtures/facts/recorded/). The runner is the one double: it stands in for SSM.
  */
+import type { Pager } from '../../functions/core/pager.js';
 import { readFileSync } from 'node:fs';
 import { WebClient } from '@slack/web-api';
 import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store.js';
@@ -143,6 +144,7 @@ export async function startHarness(options: {
   reachability?: Reachability;
   notReady?: string[];
   minVersion?: string;
+  pager?: Pager;
 }): Promise<Harness> {
   const botToken = 'xoxb-test';
   const signingSecret = 'test-signing-secret';
@@ -186,6 +188,7 @@ export async function startHarness(options: {
     scriptParameters: {},
     clock: () => new Date(),
     logger: { info: () => {}, warn: () => {}, error: () => {} },
+    ...(options.pager ? { pager: options.pager } : {}),
   };
   workflow.attach(deps);
   const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: ONCALL_GROUP });

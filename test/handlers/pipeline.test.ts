@@ -31,6 +31,10 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded } from '../app/support.js';
 import { executionStatusChange } from '../fixtures/executions.js';
 
+/** Every ended incident's thread closes with its timeline: the message before it is the one a step posted. */
+const notTimeline = (request: { body: Record<string, unknown> }) =>
+  !String(request.body.text).startsWith('Timeline of');
+
 const INSTANCE = 'i-0abc123def4567890';
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
@@ -222,7 +226,7 @@ describe('the step functions, one payload after another as Step Functions passes
     });
     expect(analysis).toMatchObject({ awaitApproval: true, held: false });
     expect(analysis.offered[0]).toBe('restart-containerd');
-    const findings = slack.requestsOf('chat.postMessage').at(-1)!.body;
+    const findings = slack.requestsOf('chat.postMessage').filter(notTimeline).at(-1)!.body;
     expect(JSON.stringify(findings.blocks)).toContain('containerd-down');
     expect(JSON.stringify(findings.blocks)).toContain('nm_fix:restart-containerd');
 
@@ -248,7 +252,9 @@ describe('the step functions, one payload after another as Step Functions passes
       commandId: 'cmd-9',
     });
     expect(analysis).toMatchObject({ awaitApproval: false, offered: [] });
-    expect(JSON.stringify(slack.requestsOf('chat.postMessage').at(-1)!.body.blocks)).toMatch(/24,000/);
+    expect(
+      JSON.stringify(slack.requestsOf('chat.postMessage').filter(notTimeline).at(-1)!.body.blocks),
+    ).toMatch(/24,000/);
   });
 
   it('maps a throttled SSM call to RetryableError for the state machine to retry, and a bad payload to a named error', async () => {
@@ -287,7 +293,7 @@ describe('the poll function when it gives up', () => {
     ]);
     const stored = table.items.get(`INCIDENT#${incidentId}`) as { audit: { action: string }[] };
     expect(stored.audit.filter((a) => a.action === 'command-cancelled')).toHaveLength(1);
-    expect(String(slack.requestsOf('chat.postMessage').at(-1)!.body.text)).toContain(
+    expect(String(slack.requestsOf('chat.postMessage').filter(notTimeline).at(-1)!.body.text)).toContain(
       'The diagnose command (command cmd-hang): still running after 44 polls',
     );
   });
@@ -319,7 +325,7 @@ describe('the execution-ended function', () => {
     expect(out).toEqual({ kind: 'escalated', incidentId });
     expect(table.items.get(`INCIDENT#${incidentId}`)).toMatchObject({ phase: 'escalated', taskToken: null });
     expect(table.items.has(`OPEN#prod#${INSTANCE}`)).toBe(false);
-    const reply = slack.requestsOf('chat.postMessage').at(-1)!.body;
+    const reply = slack.requestsOf('chat.postMessage').filter(notTimeline).at(-1)!.body;
     expect(reply.thread_ts).toBeDefined();
     expect(`${reply.text}`).toContain('<!subteam^S0ONCALL>');
     expect(`${reply.text}`).toContain("timed out (the execution's time limit) (States.Timeout)");

@@ -23,6 +23,8 @@ const VALID: Record<EnvName, string> = {
   ONCALL_USERGROUP_ID: 'S0123456789',
   ONCALL_ALLOWLIST: 'U0123456789,W0BOB',
   MENTION_CHANNEL_IDS: 'C0OPS123, G0PRIVATE1',
+  PAGER_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nodemedic/pagerduty-AbCdEf',
+  PAGER_EVENTS_URL: 'https://events.eu.pagerduty.com',
   ALARM_FILTER: '{"namePrefixes":["nodemedic-"]}',
   SLACK_API_URL: 'http://127.0.0.1:8080/api/',
 };
@@ -60,6 +62,8 @@ describe('loadEnv', () => {
       'ONCALL_USERGROUP_ID',
       'ONCALL_ALLOWLIST',
       'MENTION_CHANNEL_IDS',
+      'PAGER_SECRET_ID',
+      'PAGER_EVENTS_URL',
       'ALARM_FILTER',
       'SLACK_API_URL',
     ] as const;
@@ -69,6 +73,8 @@ describe('loadEnv', () => {
       ONCALL_USERGROUP_ID: undefined,
       ONCALL_ALLOWLIST: [],
       MENTION_CHANNEL_IDS: [],
+      PAGER_SECRET_ID: undefined,
+      PAGER_EVENTS_URL: undefined,
       ALARM_FILTER: {},
       SLACK_API_URL: undefined,
     };

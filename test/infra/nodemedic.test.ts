@@ -5,14 +5,16 @@
  * what each function's environment holds, prop validation, and zero unacknowledged cdk-nag findings.
  */
 import { readFileSync } from 'node:fs';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import { HANDLER_ENV } from '../../infra/nodemedic.js';
+import { HANDLER_ENV, PAGING_FUNCTIONS } from '../../infra/nodemedic.js';
 import { resourcesOf, synthNodeMedic } from './support.js';
 
 const { app, stack, nodemedic, template } = synthNodeMedic();
@@ -170,7 +172,9 @@ describe('functions', () => {
       'SAFETY_POLICY',
       'ONCALL_USERGROUP_ID',
       // Optional props the base spec leaves out: set only when given.
-      ...HANDLER_ENV[name].filter((k) => k !== 'VERSION_POLICY' && k !== 'MENTION_CHANNEL_IDS'),
+      ...HANDLER_ENV[name].filter(
+        (k) => !['VERSION_POLICY', 'MENTION_CHANNEL_IDS', 'PAGER_SECRET_ID', 'PAGER_EVENTS_URL'].includes(k),
+      ),
     ];
     expect(Object.keys(env).sort()).toEqual([...new Set(expected)].sort());
     expect(env.POWERTOOLS_SERVICE_NAME).toBe('nodemedic');
@@ -401,7 +405,11 @@ describe('example Container Insights alarm (opt-in)', () => {
 
   it('without a node list, is one Metrics Insights alarm over every node of the cluster, grouped by node', () => {
     const spec = synthNodeMedic({ containerInsightsAlarm: { clusterName: 'prod' } });
-    spec.template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    // One node alarm, beside nodemedic's own health alarms (test/infra/trust.test.ts).
+    const insights = spec.template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { Metrics: Match.anyValue() },
+    });
+    expect(Object.keys(insights)).toHaveLength(1);
     spec.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'nodemedic-prod-nodes-not-ready',
       Metrics: [
@@ -461,5 +469,78 @@ describe('example Container Insights alarm (opt-in)', () => {
     spec.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { detail: { alarmName: ['other', 'nodemedic-prod-nodes-not-ready'] } },
     });
+  });
+});
+
+describe('paging (opt-in)', () => {
+  const withPager = () => {
+    const spec = synthNodeMedic({
+      pagerDuty: {
+        routingKeySecret: Secret.fromSecretCompleteArn(
+          new Stack(new App(), 'Keys'),
+          'PagerKey',
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nodemedic/pagerduty-AbCdEf',
+        ),
+        eventsUrl: 'https://events.eu.pagerduty.com',
+      },
+    });
+    const envOf = (name: HandlerName) => {
+      const id = spec.stack.getLogicalId(spec.nodemedic.functions[name].node.defaultChild as never);
+      return spec.template.toJSON().Resources[id].Properties.Environment.Variables as Record<string, unknown>;
+    };
+    return { spec, envOf };
+  };
+
+  it('gives the routing key secret and the events URL to the functions that page or resolve, and only them', () => {
+    const { envOf } = withPager();
+    for (const name of PAGING_FUNCTIONS) {
+      expect(envOf(name).PAGER_SECRET_ID, name).toBe(
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nodemedic/pagerduty-AbCdEf',
+      );
+      expect(envOf(name).PAGER_EVENTS_URL, name).toBe('https://events.eu.pagerduty.com');
+    }
+    expect([...PAGING_FUNCTIONS].sort()).toEqual([
+      'alarm',
+      'analyze',
+      'escalate',
+      'execution-ended',
+      'outcome',
+      'slack',
+    ]);
+    for (const name of ['send', 'poll', 'reachability', 'evaluate', 'await-approval'] as const) {
+      expect(envOf(name).PAGER_SECRET_ID, name).toBeUndefined();
+    }
+  });
+
+  it('lets exactly those functions read the routing key secret', () => {
+    const { spec } = withPager();
+    const readers = (Object.keys(HANDLERS) as HandlerName[]).filter((name) => {
+      const roleId = spec.stack.getLogicalId(spec.nodemedic.functions[name].role!.node.defaultChild as never);
+      return resourcesOf(spec.template, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+        .some((s: any) => JSON.stringify(s.Resource).includes('nodemedic/pagerduty'));
+    });
+    expect(readers.sort()).toEqual([...PAGING_FUNCTIONS].sort());
+  });
+
+  it('is off by default: no function gets a pager', () => {
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      const id = stack.getLogicalId(nodemedic.functions[name].node.defaultChild as never);
+      expect(
+        template.toJSON().Resources[id].Properties.Environment.Variables.PAGER_SECRET_ID,
+      ).toBeUndefined();
+    }
+  });
+
+  it('refuses an events URL that is not an https base URL, naming the prop', () => {
+    const key = Secret.fromSecretCompleteArn(
+      new Stack(new App(), 'Keys'),
+      'PagerKey',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nodemedic/pagerduty-AbCdEf',
+    );
+    expect(() =>
+      synthNodeMedic({ pagerDuty: { routingKeySecret: key, eventsUrl: 'http://events.pagerduty.com' } }),
+    ).toThrow(/pagerDuty\.eventsUrl must be an https base URL/);
   });
 });

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HANDLERS } from '../../functions/app/contract.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -196,7 +197,7 @@ describe('the nodemedic package in a consumer CDK app', () => {
     });
     expect(run.stderr).not.toMatch(/Error|AwsSolutions-/);
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout).functions).toHaveLength(10);
+    expect(JSON.parse(run.stdout).functions).toHaveLength(Object.keys(HANDLERS).length);
     const template = JSON.parse(readFileSync(join(outdir, 'Platform.template.json'), 'utf8')) as {
       Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
@@ -207,7 +208,7 @@ describe('the nodemedic package in a consumer CDK app', () => {
     const lambdas = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Handler === 'index.handler',
     );
-    expect(lambdas).toHaveLength(10);
+    expect(lambdas).toHaveLength(Object.keys(HANDLERS).length);
     // Each function's asset is a copy of the package's prebuilt bundle, byte for byte.
     const assets = readdirSync(outdir).filter((d) => d.startsWith('asset.'));
     const prebuilt = join(app, 'node_modules', 'nodemedic', 'dist', 'lambda', 'slack', 'index.mjs');

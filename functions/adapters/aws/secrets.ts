@@ -31,7 +31,7 @@ export class SecretFormatError extends NodemedicError {
 
 interface CacheEntry {
   readonly expires: number;
-  readonly value: Promise<SlackSecrets>;
+  readonly value: Promise<Readonly<Record<string, string>>>;
 }
 
 /** secretId → the read (or the read in progress, so concurrent callers share one API call). */
@@ -53,10 +53,23 @@ export async function loadSlackSecrets(
   client: SecretsManagerClient,
   secretId: string,
 ): Promise<SlackSecrets> {
+  const record = await loadSecretKeys(client, secretId, SLACK_SECRET_KEYS);
+  return { botToken: record.botToken, signingSecret: record.signingSecret };
+}
+
+/**
+ * Read a JSON secret holding `keys` (each a non-empty string), cached like the Slack secret: the
+ * PagerDuty routing key (`{"routingKey": "…"}`) comes this way too.
+ */
+export async function loadSecretKeys<K extends string>(
+  client: SecretsManagerClient,
+  secretId: string,
+  keys: readonly K[],
+): Promise<Record<K, string>> {
   const now = Date.now();
   const hit = cache.get(secretId);
-  if (hit && hit.expires > now) return hit.value;
-  const value = read(client, secretId);
+  if (hit && hit.expires > now) return hit.value as Record<K, string>;
+  const value = read(client, secretId, keys);
   cache.set(secretId, { expires: now + SECRETS_CACHE_TTL_MS, value });
   try {
     return await value;
@@ -67,7 +80,11 @@ export async function loadSlackSecrets(
   }
 }
 
-async function read(client: SecretsManagerClient, secretId: string): Promise<SlackSecrets> {
+async function read<K extends string>(
+  client: SecretsManagerClient,
+  secretId: string,
+  keys: readonly K[],
+): Promise<Record<K, string>> {
   let text: string | undefined;
   try {
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
@@ -87,16 +104,16 @@ async function read(client: SecretsManagerClient, secretId: string): Promise<Sla
   } catch {
     // Deliberately no `cause`: JSON.parse's message quotes the secret's text.
     throw new SecretFormatError(
-      `secret "${secretId}" is not JSON; expected an object with keys ${SLACK_SECRET_KEYS.join(', ')}`,
+      `secret "${secretId}" is not JSON; expected an object with keys ${keys.join(', ')}`,
     );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new SecretFormatError(
-      `secret "${secretId}" is not a JSON object; expected keys ${SLACK_SECRET_KEYS.join(', ')}`,
+      `secret "${secretId}" is not a JSON object; expected keys ${keys.join(', ')}`,
     );
   }
   const record = parsed as Record<string, unknown>;
-  for (const key of SLACK_SECRET_KEYS) {
+  for (const key of keys) {
     const v = record[key];
     if (typeof v !== 'string' || v.trim() === '') {
       throw new SecretFormatError(
@@ -104,5 +121,5 @@ async function read(client: SecretsManagerClient, secretId: string): Promise<Sla
       );
     }
   }
-  return { botToken: record.botToken as string, signingSecret: record.signingSecret as string };
+  return Object.fromEntries(keys.map((key) => [key, record[key] as string])) as Record<K, string>;
 }

@@ -74,7 +74,18 @@ const WORDS: Readonly<Record<string, string>> = {
   escalated: 'Escalated to a person',
   'alarm-ok': 'Alarm back to OK',
   'resume-failed': 'Approval could not reach the workflow',
+  'execution-started': 'Workflow started',
+  'execution-ended': 'Workflow ended before the incident',
+  'card-not-posted': 'Card not posted (Slack failed)',
+  'command-cancelled': 'Command cancelled',
+  'alarm-ok-ignored': "Another alarm's OK ignored",
+  paged: 'Paged the on-call engineer',
+  'page-resolved': 'Page resolved',
+  'buttons-not-closed': 'Buttons not closed (Slack failed)',
 };
+
+/** Bookkeeping entries that say nothing to a reader of the timeline. */
+const HIDDEN: ReadonlySet<string> = new Set(['escalation-posted', 'timeline-posted']);
 
 /** Evidence lines quoted per cause, and their length. */
 const EVIDENCE_PER_CAUSE = 2;
@@ -93,13 +104,15 @@ const last = (audit: readonly AuditEntry[], actions: readonly string[]) =>
 /** The timeline of `incident`, from its record. */
 export function timeline(incident: Incident): Timeline {
   const opened = incident.openedAt;
-  const lines = incident.audit.map((a) => ({
-    at: a.at,
-    offsetSeconds: seconds(opened, a.at) ?? 0,
-    what: WORDS[a.action] ?? a.action,
-    actor: a.actor,
-    detail: a.detail,
-  }));
+  const lines = incident.audit
+    .filter((a) => !HIDDEN.has(a.action))
+    .map((a) => ({
+      at: a.at,
+      offsetSeconds: seconds(opened, a.at) ?? 0,
+      what: WORDS[a.action] ?? a.action,
+      actor: a.actor,
+      detail: a.detail,
+    }));
   const analyzed = first(incident.audit, 'analyzed');
   const waiting = first(incident.audit, 'awaiting-approval');
   const decided = waiting

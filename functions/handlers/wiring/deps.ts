@@ -9,7 +9,9 @@ import { logger, metrics, unavailable } from '../runtime.js';
 import type { DEPS_ENV, Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
-type Ports = Partial<Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms'>>;
+type Ports = Partial<
+  Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'pager'>
+>;
 
 /** The deps of one function: its ports, and the configuration every use case reads. */
 export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports): AppDeps {
@@ -20,6 +22,7 @@ export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports
     chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
     ...(ports.alarms ? { alarms: ports.alarms } : {}),
+    ...(ports.pager ? { pager: ports.pager } : {}),
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
     analyzeOptions: { versionPolicy: env.VERSION_POLICY },

@@ -173,6 +173,18 @@ const SCHEMAS = {
   ) as v.GenericSchema<string | undefined, AlarmFilter>,
   /** Channels besides SLACK_CHANNEL_ID where `@nodemedic` mentions act: Slack channel ids, comma-separated. */
   MENTION_CHANNEL_IDS: v.optional(list(SLACK_ID.channel, 'Slack channel id (C…/G…)', 0), ''),
+  /** The secret holding the PagerDuty Events API v2 routing key (`{"routingKey": "…"}`); unset: no paging. */
+  PAGER_SECRET_ID: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'is not a secret name or ARN')),
+  ),
+  /** The Events API base: PagerDuty's own by default (EU accounts: https://events.eu.pagerduty.com). */
+  PAGER_EVENTS_URL: v.optional(
+    v.pipe(
+      v.string(),
+      v.url('is not a URL'),
+      v.check((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
+    ),
+  ),
   /** Slack's Web API base: Slack's own by default; GovSlack and the local stand-in have others. */
   SLACK_API_URL: v.optional(
     v.pipe(
@@ -204,6 +216,7 @@ const PORT_ENV = {
   inventory: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
   chat: ['SLACK_SECRET_ID', 'SLACK_API_URL'],
   workflow: ['STATE_MACHINE_ARN'],
+  pager: ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'],
 } as const satisfies Record<string, readonly EnvName[]>;
 
 /** A port a function composes. */

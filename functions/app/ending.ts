@@ -1,0 +1,101 @@
+/**
+ * What every incident's ending does beyond its own outcome message: its thread gets the compact
+ * postmortem timeline (functions/core/render/timeline.ts), and a page sent for it is resolved.
+ * And paging itself: when nodemedic needs a person now (an escalation, a cluster hold), the
+ * on-call pager gets a trigger whose dedup key is the incident, so retries and repeats land on one
+ * alert. Both are recorded in the audit trail, once.
+ */
+import type { AuditEntry, Incident, IncidentStore } from '../core/incident.js';
+import { type PageReason, type Pager, resolveEvent, triggerEvent } from '../core/pager.js';
+import type { Chat } from '../core/ports.js';
+import { renderTimeline } from '../core/render/timeline.js';
+import type { AppLogger } from './deps.js';
+
+/** What the ending needs: any composition root's deps have it. */
+export interface EndingDeps {
+  readonly store: IncidentStore;
+  readonly chat: Chat;
+  readonly clock: () => Date;
+  readonly logger: AppLogger;
+  /** The on-call pager (PagerDuty Events API v2); absent: nobody is paged. */
+  readonly pager?: Pager;
+}
+
+const TIMELINE_POSTED = 'timeline-posted';
+const PAGED = 'paged';
+const PAGE_RESOLVED = 'page-resolved';
+
+const has = (incident: Incident, action: string) => incident.audit.some((a) => a.action === action);
+
+function entry(deps: EndingDeps, action: string, detail: string): AuditEntry {
+  return { at: deps.clock().toISOString(), action, actor: 'nodemedic', detail };
+}
+
+async function note(deps: EndingDeps, incident: Incident, action: string, detail: string): Promise<Incident> {
+  return deps.store.update(incident.id, (current) =>
+    current.audit.some((a) => a.action === action)
+      ? current
+      : { ...current, audit: [...current.audit, entry(deps, action, detail)] },
+  );
+}
+
+/**
+ * Page the on-call engineer for `incident` (or, with `dedup`, for what it is part of). Throws when the pager does not take it after its own
+ * retries, so the caller's retry (Step Functions) pages again; PagerDuty folds repeats of one dedup
+ * key into one alert.
+ */
+export async function page(
+  deps: EndingDeps,
+  incident: Incident,
+  reason: PageReason,
+  dedup: string = incident.id,
+): Promise<void> {
+  if (!deps.pager) return;
+  await deps.pager.send(triggerEvent(incident, reason, dedup));
+  // A page for the cluster (one dedup key per hold) is the cluster's alert: not resolved per node.
+  if (dedup === incident.id) await note(deps, incident, PAGED, reason);
+  deps.logger.info('paged the on-call engineer', { incidentId: incident.id, reason });
+}
+
+/**
+ * The incident ended: post its timeline in its thread (once) and resolve its page, when one was
+ * sent and the incident ended otherwise than by the escalation that paged. Best effort: the
+ * outcome is already in the thread and the record, and `nodemedic report` prints the timeline from
+ * the record; a failure here is logged and audited, never thrown.
+ */
+export async function incidentEnded(deps: EndingDeps, ended: Incident): Promise<void> {
+  let incident = ended;
+  if (deps.pager && has(incident, PAGED) && !has(incident, PAGE_RESOLVED) && incident.phase !== 'escalated') {
+    try {
+      await deps.pager.send(resolveEvent(incident));
+      incident = await note(deps, incident, PAGE_RESOLVED, `the incident ended ${incident.phase}`);
+    } catch (error) {
+      deps.logger.warn('could not resolve the page', { incidentId: incident.id, error: String(error) });
+    }
+  }
+  const thread = incident.thread ?? incident.card;
+  if (!thread || has(incident, TIMELINE_POSTED)) return;
+  try {
+    const fresh = (await deps.store.get(incident.id)) ?? incident;
+    await deps.chat.post(thread.channel, renderTimeline(fresh), thread.ts);
+    await note(deps, fresh, TIMELINE_POSTED, 'the postmortem timeline is in the thread');
+  } catch (error) {
+    deps.logger.warn('could not post the timeline', { incidentId: incident.id, error: String(error) });
+  }
+}
+
+/**
+ * The node's alarm is back to OK after an incident that paged and ended by that escalation: the
+ * person has it in hand, and now the node is Ready again, so the page is resolved and the thread
+ * told.
+ */
+export async function resolveAfterRecovery(
+  deps: EndingDeps,
+  incident: Incident,
+  why: string,
+): Promise<boolean> {
+  if (!deps.pager || !has(incident, PAGED) || has(incident, PAGE_RESOLVED)) return false;
+  await deps.pager.send(resolveEvent(incident));
+  await note(deps, incident, PAGE_RESOLVED, why);
+  return true;
+}
