@@ -16,6 +16,7 @@ import { type AlarmOutcome, handleAlarm, startDiagnosisFromMention } from '../ap
 import { parseAlarmEvent } from '../core/alarm.js';
 import type { AnalyzeOptions } from '../core/analyze.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../core/policy.js';
+import type { Pager } from '../core/pager.js';
 import type { NodeRef } from '../core/ports.js';
 import { createSlackApp, type SlackHttpResponse } from '../slack/app.js';
 import { notReadyAlarmEvent } from './alarm-event.js';
@@ -61,6 +62,8 @@ export interface LocalStackOptions {
   readonly logger?: AppLogger;
   /** Port for the stand-in (0: ephemeral). */
   readonly port?: number;
+  /** The on-call pager (the rehearsal's: PagerDuty's adapter against a local stand-in). @default none */
+  readonly pager?: Pager;
 }
 
 export interface LocalStack {
@@ -187,6 +190,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     scriptParameters: { ...options.sandbox.params(), ...localNofile(), nodeName: '' },
     clock: () => new Date(),
     logger,
+    ...(options.pager ? { pager: options.pager } : {}),
   };
   workflow.attach(deps);
   const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: LOCAL_ONCALL_GROUP });

@@ -6,7 +6,9 @@
  * browser and exits; `--fault all` runs every fault and prints a table.
  */
 import { readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { PagerDutyEvents } from '../adapters/http/pagerduty.js';
 import type { Incident } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
 import { DEFAULT_SAFETY_POLICY, validateSafetyPolicy } from '../core/policy.js';
@@ -23,11 +25,12 @@ import {
 } from './compose.js';
 import { findingLines, GameDay } from './game-day.js';
 import { alive, ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
+import { PagerStandIn } from './pager-standin.js';
 import { FAULTS, type FaultId, snapshotHealthy } from './sandbox/faults.js';
 import { mountPage } from './slack-standin/page.js';
 import type { WorkflowEvent } from './workflow.js';
 
-const USAGE = `Usage: npm run demo -- [--fault ID|none|list|all] [--auto-approve] [--port N] [--approval-timeout SECONDS]
+const USAGE = `Usage: npm run demo -- [--fault ID|none|list|all] [--auto-approve] [--port N] [--approval-timeout SECONDS] [--pager] [--shadow]
 
 Rehearse an incident on this machine: a throwaway containerd (Debian's package) with a real fault,
 nodemedic's real pipeline, and a local Slack stand-in with a page where you press Approve. The page
@@ -41,6 +44,10 @@ there. Ctrl-C stops the demo and removes every process and temp dir it started.
                         has a fix).
   --port N              port of the Slack stand-in page (default 8787; 0 picks a free one)
   --approval-timeout S  seconds to wait for an approval before escalating (default 900)
+  --pager               page through a local stand-in of PagerDuty's Events API v2; each page and
+                        resolve shows in the channel (try --approval-timeout 30 and let it run out)
+  --shadow              the local cluster in shadow mode: findings and what nodemedic would offer,
+                        no button that runs anything
   -h, --help            this text`;
 
 /**
@@ -116,6 +123,10 @@ async function approve(stack: LocalStack, incident: Incident, remediation: Remed
 
 /** What both modes need to know. */
 interface RunOptions {
+  /** Page through the local PagerDuty stand-in. */
+  readonly pager: boolean;
+  /** The local cluster in shadow mode. */
+  readonly shadow: boolean;
   readonly port: number;
   readonly approvalTimeoutMs: number;
   /** The installed containerd's version word, the version policy's minimum here. */
@@ -262,15 +273,39 @@ async function serveConsole(
   registerSandbox(sandbox);
   log(`containerd sandbox up in ${sandbox.dir} (socket ${sandbox.address})`);
   const healthy = snapshotHealthy(sandbox);
+  const pagerStandIn = options.pager ? await PagerStandIn.start() : null;
+  if (pagerStandIn) register(() => pagerStandIn.close());
+  const policy = options.shadow
+    ? validateSafetyPolicy({ ...REHEARSAL_POLICY, shadowClusters: [LOCAL_NODE.cluster] })
+    : REHEARSAL_POLICY;
   const stack = await startLocalStack({
     sandbox,
     minVersion: options.installed,
-    policy: REHEARSAL_POLICY,
+    policy,
     approvalTimeoutMs: options.approvalTimeoutMs,
     port: options.port,
     onEvent: (event: WorkflowEvent) => log(`  [${event.step}] ${event.detail}`),
+    ...(pagerStandIn
+      ? {
+          pager: new PagerDutyEvents({
+            routingKey: randomBytes(16).toString('hex'),
+            baseUrl: pagerStandIn.baseUrl,
+          }),
+        }
+      : {}),
   });
   register(() => stack.close());
+  if (pagerStandIn) {
+    // What PagerDuty received, in the channel and the terminal, as the on-call engineer's phone would ring.
+    pagerStandIn.onEvent((event) => {
+      const line =
+        event.event_action === 'trigger'
+          ? `:pager: PagerDuty (local stand-in) TRIGGERED: ${event.payload?.summary ?? ''} [dedup ${event.dedup_key}]`
+          : `:white_check_mark: PagerDuty (local stand-in) RESOLVED [dedup ${event.dedup_key}]`;
+      stack.standIn.seedMessage({ channel: LOCAL_CHANNEL, text: line, user: 'U0PAGERDUTY', botId: 'B0PAGERDUTY' });
+      log(`  [pager] ${event.event_action} ${event.dedup_key}`);
+    });
+  }
   const url = stack.standIn.baseUrl;
   const gameDay = new GameDay({
     sandbox,
@@ -285,7 +320,10 @@ async function serveConsole(
     users: Object.entries(LOCAL_USER_NAMES).map(([id, name]) => ({ id, name })),
     groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
     deliver: stack.deliver,
-    banner: `Rehearsal on a real containerd (${options.installed}) in ${sandbox.dir}. ${POLICY_NOTE}.`,
+    banner:
+      `Rehearsal on a real containerd (${options.installed}) in ${sandbox.dir}. ${POLICY_NOTE}.` +
+      (options.shadow ? ' Shadow mode: findings only, no button runs anything.' : '') +
+      (pagerStandIn ? ' Paging: a local PagerDuty stand-in; its events show in the channel.' : ''),
     title: 'nodemedic rehearsal',
     console: gameDay,
   });
@@ -326,6 +364,8 @@ export async function main(argv: string[]): Promise<number> {
     'auto-approve'?: boolean;
     port?: string;
     'approval-timeout'?: string;
+    pager?: boolean;
+    shadow?: boolean;
     help?: boolean;
   };
   try {
@@ -336,6 +376,8 @@ export async function main(argv: string[]): Promise<number> {
         'auto-approve': { type: 'boolean' },
         port: { type: 'string' },
         'approval-timeout': { type: 'string' },
+        pager: { type: 'boolean' },
+        shadow: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -454,7 +496,13 @@ export async function main(argv: string[]): Promise<number> {
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
   process.on('exit', onExit);
-  const options: RunOptions = { port, approvalTimeoutMs: timeoutSeconds * 1000, installed };
+  const options: RunOptions = {
+    port,
+    approvalTimeoutMs: timeoutSeconds * 1000,
+    installed,
+    pager: values.pager === true,
+    shadow: values.shadow === true,
+  };
 
   if (!autoApprove) {
     watchLaunchers(() => stop(143, 'the npm process that started the demo ended'));

@@ -16,6 +16,7 @@ export interface PagedEvent extends PagerEvent {
 export class PagerStandIn {
   readonly events: PagedEvent[] = [];
   private failures: number[] = [];
+  private listeners: ((event: PagedEvent) => void)[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -35,6 +36,11 @@ export class PagerStandIn {
     const address = server.address() as AddressInfo;
     standIn = new PagerStandIn(server, `http://127.0.0.1:${address.port}`);
     return standIn;
+  }
+
+  /** Be told of each event the stand-in accepts (the rehearsal shows them in the channel). */
+  onEvent(listener: (event: PagedEvent) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Answer the next requests with these statuses (e.g. `[429, 500]`), then accept again. */
@@ -80,7 +86,9 @@ export class PagerStandIn {
     ];
     if (errors.length)
       return { status: 400, body: { status: 'invalid event', message: 'Event object is invalid', errors } };
-    this.events.push({ ...event, receivedAt: new Date().toISOString() });
+    const accepted = { ...event, receivedAt: new Date().toISOString() };
+    this.events.push(accepted);
+    for (const listener of this.listeners) listener(accepted);
     return {
       status: 202,
       body: { status: 'success', message: 'Event processed', dedup_key: event.dedup_key },
