@@ -5,12 +5,14 @@
  *     [-c onCallUserGroupId=S0123456789] [-c onCallAllowList=U01,U02] [-c alarmPrefixes=nodemedic-]
  *     [-c clusterTagKey=eks:cluster-name] [-c safetyPolicy='{"approvalTimeoutMinutes":10}']
  *     [-c containerInsightsCluster=prod] [-c bundleAwsSdk=true] [-c shadowClusters=prod]
+ *     [-c mentionChannelIds=C0OPS,C0SRE] [-c pagerDutySecretArn=arn:aws:secretsmanager:…]
  *
  * Without the two required values the stack still synthesizes (CI runs `cdk synth` with no context)
  * with documented example values, and says so on stderr; `deploy` with them would post to a channel
  * that does not exist, so set them.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { SafetyPolicy } from '../functions/core/policy.js';
 import { NodeMedic } from './nodemedic.js';
@@ -31,6 +33,10 @@ export interface NodeMedicStackSettings {
   readonly shadowClusters?: string[];
   readonly containerInsightsCluster?: string;
   readonly bundleAwsSdk?: boolean;
+  /** Channels besides the alert channel where `@nodemedic` mentions act. */
+  readonly mentionChannelIds?: string[];
+  /** The complete ARN of the secret holding `{"routingKey": "…"}` for PagerDuty (paging is off without). */
+  readonly pagerDutySecretArn?: string;
   /** Names of required values that fell back to the examples. */
   readonly defaulted: string[];
 }
@@ -77,6 +83,15 @@ export function readSettings(get: (key: string) => unknown): NodeMedicStackSetti
   if (bundle !== undefined && bundle !== 'true' && bundle !== 'false') {
     throw new Error(`context "bundleAwsSdk" must be true or false, got ${JSON.stringify(bundle)}`);
   }
+  const pagerDutySecretArn = text('pagerDutySecretArn');
+  if (
+    pagerDutySecretArn !== undefined &&
+    !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(pagerDutySecretArn)
+  ) {
+    throw new Error(
+      `context "pagerDutySecretArn" must be a secret's complete ARN (…:secret:NAME-AbCdEf), got ${JSON.stringify(pagerDutySecretArn)}`,
+    );
+  }
   const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
   return {
     slackChannelId,
@@ -89,6 +104,8 @@ export function readSettings(get: (key: string) => unknown): NodeMedicStackSetti
     ...optional('shadowClusters', list('shadowClusters')),
     ...optional('containerInsightsCluster', text('containerInsightsCluster')),
     ...optional('bundleAwsSdk', bundle === undefined ? undefined : bundle === 'true'),
+    ...optional('mentionChannelIds', list('mentionChannelIds')),
+    ...optional('pagerDutySecretArn', pagerDutySecretArn),
     defaulted,
   };
 }
@@ -118,6 +135,14 @@ export class NodeMedicStack extends Stack {
         ? { containerInsightsAlarm: { clusterName: s.containerInsightsCluster } }
         : {}),
       ...(s.bundleAwsSdk !== undefined ? { bundleAwsSdk: s.bundleAwsSdk } : {}),
+      ...(s.mentionChannelIds ? { mentionChannelIds: s.mentionChannelIds } : {}),
+      ...(s.pagerDutySecretArn
+        ? {
+            pagerDuty: {
+              routingKeySecret: Secret.fromSecretCompleteArn(this, 'PagerDutySecret', s.pagerDutySecretArn),
+            },
+          }
+        : {}),
     });
     new CfnOutput(this, 'SlackRequestUrl', {
       value: this.nodemedic.slackUrl.url,

@@ -41,6 +41,7 @@ describe('readSettings', () => {
     [{ safetyPolicy: '{nope' }, /context "safetyPolicy" is not valid JSON/],
     [{ bundleAwsSdk: 'yes' }, /context "bundleAwsSdk" must be true or false, got "yes"/],
     [{ slackChannelId: { id: 'C1' } }, /context "slackChannelId" must be a string/],
+    [{ pagerDutySecretArn: 'pagerduty' }, /context "pagerDutySecretArn" must be a secret's complete ARN/],
   ])('refuses %j', (context, message) => {
     expect(() => from(context)).toThrow(message);
   });
@@ -70,6 +71,26 @@ describe('NodeMedicStack', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: { SLACK_CHANNEL_ID: 'C0123456789', CLUSTER_NAMES: 'prod' } },
+    });
+  });
+
+  it('passes mention channels and the PagerDuty secret from context to the construct', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:nodemedic/pagerduty-AbCdEf';
+    const stack = new NodeMedicStack(app, 'NodeMedic', {
+      settings: from({
+        slackChannelId: 'C0123456789',
+        clusterNames: 'prod',
+        mentionChannelIds: 'C0OPS123,C0SRE456',
+        pagerDutySecretArn: arn,
+      }),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { MENTION_CHANNEL_IDS: 'C0OPS123,C0SRE456' } },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { PAGER_SECRET_ID: arn } },
     });
   });
 });
