@@ -257,7 +257,7 @@ async function heldAtTheSlot(
   await privately(
     deps,
     click,
-    `Not recorded: ${escapeMrkdwn(reason)}. This incident still waits: another on-call engineer can approve it once that fix ends.`,
+    `Not recorded: ${escapeMrkdwn(reason)}. This incident still waits: press again once that fix ends.`,
   );
   return { kind: 'rejected', reason };
 }
@@ -416,7 +416,10 @@ async function admit(
     await privately(deps, click, `Not recorded: ${held}.`);
     return { kind: 'closed', outcome: { kind: 'rejected', reason: held } };
   }
-  const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}`;
+  // A press held at the fix slots (another fix took the last one) may be pressed again once they
+  // free: each hold of this user starts a new round of their clicks on this incident.
+  const holds = incident.audit.filter((a) => a.action === 'held' && a.actor === click.user).length;
+  const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}${holds ? `:after-hold-${holds}` : ''}`;
   if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
     deps.logger.info('repeated click ignored', {
       incidentId: incident.id,

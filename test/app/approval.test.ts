@@ -145,6 +145,13 @@ describe.each(stores)('the in-flight limit under concurrent approvals (%s store)
     expect(held.audit.at(-1)).toMatchObject({ action: 'held' });
     const told = standIn.requestsOf('chat.postEphemeral').map((r) => String(r.body.text));
     expect(told.some((t) => /already in flight in cluster prod \(limit 1\)/.test(t))).toBe(true);
+
+    // The held engineer presses again once the other fix ended: the press counts this time.
+    const winner = loser === a ? b : a;
+    await deps.store.update(winner.id, (current) => ({ ...current, phase: 'recovered' }));
+    const again = await (loser === a ? a.click(ALICE) : b.click(BOB));
+    expect(again.kind).toBe('approved');
+    expect(workflow.resumed).toHaveLength(2);
   });
 });
 
