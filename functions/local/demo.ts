@@ -5,8 +5,9 @@
  * (inject the next fault, reset the node) until Ctrl-C; `--auto-approve` runs the loop with no
  * browser and exits; `--fault all` runs every fault and prints a table.
  */
-import { readFileSync, rmSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PagerDutyEvents } from '../adapters/http/pagerduty.js';
 import type { Incident } from '../core/incident.js';
@@ -24,8 +25,8 @@ import {
   startLocalStack,
 } from './compose.js';
 import { findingLines, GameDay } from './game-day.js';
-import { alive, ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
 import { PagerStandIn } from './pager-standin.js';
+import { alive, ContainerdSandbox, containerdInstalled, installedContainerd } from './sandbox/containerd.js';
 import { FAULTS, type FaultId, snapshotHealthy } from './sandbox/faults.js';
 import { mountPage } from './slack-standin/page.js';
 import type { WorkflowEvent } from './workflow.js';
@@ -302,7 +303,12 @@ async function serveConsole(
         event.event_action === 'trigger'
           ? `:pager: PagerDuty (local stand-in) TRIGGERED: ${event.payload?.summary ?? ''} [dedup ${event.dedup_key}]`
           : `:white_check_mark: PagerDuty (local stand-in) RESOLVED [dedup ${event.dedup_key}]`;
-      stack.standIn.seedMessage({ channel: LOCAL_CHANNEL, text: line, user: 'U0PAGERDUTY', botId: 'B0PAGERDUTY' });
+      stack.standIn.seedMessage({
+        channel: LOCAL_CHANNEL,
+        text: line,
+        user: 'U0PAGERDUTY',
+        botId: 'B0PAGERDUTY',
+      });
       log(`  [pager] ${event.event_action} ${event.dedup_key}`);
     });
   }

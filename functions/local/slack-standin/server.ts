@@ -94,6 +94,7 @@ export class SlackStandIn {
   readonly #channels = new Map<string, StandInMessage[]>();
   readonly #routes = new Map<string, StandInRoute>();
   readonly #failures = new Map<string, { error: string; status: number }[]>();
+  #sweep: { n: number; methods: Set<string>; seen: number; error: string; status: number } | null = null;
   /** The Host values this server answers to (see {@link SlackStandIn.#refusal}). */
   readonly #hosts: ReadonlySet<string>;
   /** The secret part of the response URLs this server hands out, random per server. */
@@ -183,6 +184,20 @@ export class SlackStandIn {
   /** Add a route (e.g. a browser page). `path` is matched exactly, without the query string. */
   addRoute(method: 'GET' | 'POST', path: string, route: StandInRoute): void {
     this.#routes.set(`${method} ${path}`, route);
+  }
+
+  /**
+   * Make the `n`-th call (1-based, from now) among `methods` fail like {@link failNext}: a fault
+   * sweep fails each call of an incident in turn, whatever method it is.
+   */
+  failCall(n: number, methods: readonly string[], error: string, status?: number): void {
+    this.#sweep = {
+      n,
+      methods: new Set(methods),
+      seen: 0,
+      error,
+      status: status ?? (error === 'ratelimited' ? 429 : 200),
+    };
   }
 
   /**
@@ -426,7 +441,12 @@ export class SlackStandIn {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? token;
     if (bearer === undefined || bearer === '') return send(200, { ok: false, error: 'not_authed' });
     if (bearer !== this.#options.botToken) return send(200, { ok: false, error: 'invalid_auth' });
-    const failure = this.#failures.get(method)?.shift();
+    let failure = this.#failures.get(method)?.shift();
+    if (!failure && this.#sweep?.methods.has(method)) {
+      this.#sweep.seen += 1;
+      if (this.#sweep.seen === this.#sweep.n)
+        failure = { error: this.#sweep.error, status: this.#sweep.status };
+    }
     if (failure) {
       return send(
         failure.status,
