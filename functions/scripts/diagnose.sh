@@ -267,10 +267,15 @@ systemd_show() {
 SYSTEMD=false
 SYSTEMCTL_OK=false
 CTD_SHOWN=false
-if have systemctl && systemd_show containerd LoadState,ActiveState,SubState,NRestarts,MainPID &&
+CTD_ACTIVE=""
+CTD_INVOCATION=""
+if have systemctl && systemd_show containerd LoadState,ActiveState,SubState,NRestarts,MainPID,InvocationID &&
   [[ ${SHOW[MainPID]:-} =~ ^[0-9]+$ ]]; then
   SYSTEMCTL_OK=true
   CTD_SHOWN=true
+  # Kept apart from SHOW, which the kubelet probe reuses: the journal read below scopes to this run.
+  CTD_ACTIVE=${SHOW[ActiveState]:-}
+  CTD_INVOCATION=${SHOW[InvocationID]:-}
 fi
 if [[ -d /run/systemd/system || $SYSTEMCTL_OK == true ]]; then SYSTEMD=true; fi
 
@@ -698,7 +703,14 @@ elif have journalctl && [[ -d /run/systemd/system || -d /run/log/journal || -d /
     LOG_STATUS=unknown
     LOG_REASON="the systemd journal is empty or unreadable"
   fi
-  ROWS_CTD=$(tmo 5 journalctl -u containerd --since "-30min" -n "$LOG_LINES" --no-pager -o cat 2>/dev/null | match_signatures)
+  # While containerd runs, only its current run's lines (systemd 232+ tags them with the unit's
+  # InvocationID): a daemon a fix restarted is not judged by the errors of the run it replaced.
+  # Down or restarting, the last half hour of the unit says why.
+  ctd_scope=(-u containerd --since "-30min")
+  if [[ $CTD_ACTIVE == active && $CTD_INVOCATION =~ ^[0-9a-f]{32}$ ]]; then
+    ctd_scope=("_SYSTEMD_INVOCATION_ID=$CTD_INVOCATION")
+  fi
+  ROWS_CTD=$(tmo 5 journalctl "${ctd_scope[@]}" -n "$LOG_LINES" --no-pager -o cat 2>/dev/null | match_signatures)
   ROWS_KUBE=$(tmo 5 journalctl -u kubelet --since "-30min" -n "$LOG_LINES" --no-pager -o cat 2>/dev/null | match_signatures)
   ROWS_KERN=$(tmo 5 journalctl -k --since "-120min" -n "$LOG_LINES" --no-pager -o cat 2>/dev/null | match_signatures "$OOM_FILTER")
 else
