@@ -94,8 +94,8 @@ customize_root() {
   # The sandbox (pause) image this containerd's CRI names by default, as a local tarball where an
   # EKS AMI keeps one (/etc/eks/pause.tar), and a busybox image for tasks the faults run.
   sandbox=$(chroot "$root" containerd config default 2>/dev/null |
-    sed -nE 's/^[[:space:]]*sandbox(_image)?[[:space:]]*=[[:space:]]*"([^"]+)".*/\2/p' | head -n1)
-  [[ -n $sandbox ]] || sandbox=registry.k8s.io/pause:3.8
+    sed -nE "s/^[[:space:]]*sandbox(_image)?[[:space:]]*=[[:space:]]*[\"']([^\"']+)[\"'].*/\\2/p" | head -n1)
+  [[ -n $sandbox ]] || { echo "lab: no sandbox image in this containerd's default config" >&2; return 1; }
   echo "$sandbox" >"$root/etc/nodemedic-lab-sandbox-image"
   oci_busybox_tar "$root" "$sandbox" "$root/etc/eks/pause.tar"
   oci_busybox_tar "$root" nodemedic.local/busybox:1 "$root/opt/nodemedic-lab/busybox.tar"
@@ -123,7 +123,9 @@ build_one() {
   start=$(date +%s)
   echo "lab: building the $suite image (mmdebstrap --variant=minbase, $PACKAGES)"
   # The hook runs this script again (mmdebstrap runs hooks with sh, which has no bash functions).
-  if ! mmdebstrap --variant=minbase --include="$PACKAGES" \
+  # Valid-Until off: a mirror or proxy that lags behind serves sid Release files that expired a few
+  # days ago, and the lab's images do not need the newest security state, only the suite's packages.
+  if ! mmdebstrap --variant=minbase --include="$PACKAGES" --aptopt='Acquire::Check-Valid-Until "false"' \
     --customize-hook="bash $(printf %q "$SELF") _customize \"\$1\"" \
     "$suite" "$tmp/root" "$MIRROR" >"$tmp/build.log" 2>&1; then
     tail -n 20 "$tmp/build.log" >&2
