@@ -287,9 +287,10 @@ cmd_stop() {
   [[ -f $dir/nspawn ]] && nspawn=$(<"$dir/nspawn")
   [[ -f $dir/leader ]] && leader=$(<"$dir/leader")
   if [[ -n $leader && -d /proc/$leader ]]; then
-    # A clean poweroff first (systemd stops the units, nspawn exits), bounded to 10 s.
+    # A clean poweroff first (systemd stops the units, nspawn exits), bounded to 5 s: a node a
+    # fault left with a stopped shim would wait out systemd's stop timeouts.
     in_node "$leader" systemctl poweroff >/dev/null 2>&1 || kill -RTMIN+4 "$leader" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
+    for ((i = 0; i < 50; i++)); do
       [[ -n $nspawn ]] && kill -0 "$nspawn" 2>/dev/null || break
       sleep 0.1
     done

@@ -4,7 +4,7 @@
  * instead, so a CI machine without it can never pass by skipping.
  */
 import { afterAll, describe } from 'vitest';
-import { LAB_SUITES, LabNode, type LabSuite, labUnavailable } from '../../functions/local/lab/node.js';
+import { LabNode, type LabSuite, labUnavailable } from '../../functions/local/lab/node.js';
 
 /** True when the lab can run here; throws under CI when it cannot. */
 export function requireLab(): boolean {
@@ -16,22 +16,6 @@ export function requireLab(): boolean {
 
 /** `describe` that runs only where the lab can (and fails under CI where it cannot). */
 export const describeWithLab = describe.skipIf(!requireLab());
-
-/**
- * The suites to run on: every lab suite, or those named in NODEMEDIC_LAB_SUITES (comma-separated),
- * for a person iterating on one version. An unknown name fails rather than silently running less.
- */
-export function labSuites(): readonly LabSuite[] {
-  const asked = process.env.NODEMEDIC_LAB_SUITES?.trim();
-  if (!asked) return LAB_SUITES;
-  return asked.split(',').map((s) => {
-    const suite = s.trim();
-    if (!(LAB_SUITES as readonly string[]).includes(suite)) {
-      throw new Error(`NODEMEDIC_LAB_SUITES: unknown suite "${suite}" (expected ${LAB_SUITES.join(', ')})`);
-    }
-    return suite as LabSuite;
-  });
-}
 
 /**
  * Nodes a test file starts, all stopped in afterAll whatever the tests did (the harness also stops

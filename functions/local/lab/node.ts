@@ -137,7 +137,9 @@ export class LabNode {
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<RunResult> {
     if (this.stopped) throw new Error(`lab node ${this.name} is stopped`);
     if (argv.length === 0) throw new Error('exec needs a command');
-    const env = Object.entries({ PATH: NODE_PATH, HOME: '/root', ...options.env }).map(([k, v]) => `${k}=${v}`);
+    const env = Object.entries({ PATH: NODE_PATH, HOME: '/root', ...options.env }).map(
+      ([k, v]) => `${k}=${v}`,
+    );
     return run('nsenter', ['-t', String(this.pid1), '-a', '--', 'env', '-i', ...env, ...argv], {
       timeoutMs: options.timeoutMs ?? 60_000,
     });
@@ -147,7 +149,9 @@ export class LabNode {
   async must(argv: readonly string[], options: ExecOptions = {}): Promise<string> {
     const r = await this.exec(argv, options);
     if (r.code !== 0) {
-      throw new Error(`${this.name}: ${argv.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new Error(
+        `${this.name}: ${argv.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`,
+      );
     }
     return r.stdout;
   }

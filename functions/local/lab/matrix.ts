@@ -1,0 +1,166 @@
+/**
+ * The fault matrix on lab nodes: for one suite and one fault, boot a fresh node, inject the fault
+ * for real, run diagnose.sh inside the node as SSM would (root, bash, the document's bytes), and
+ * read its stdout with the real core (`parseFacts` + `analyze`). {@link judge} says what is wrong
+ * with the report against the fault's expectation; {@link matrixTable} prints version × fault →
+ * cause named, confidence, time.
+ *
+ * Run by hand: `npx tsx functions/local/lab/matrix.ts [SUITE...]` (root, after scripts/setup.sh --lab).
+ */
+import { analyze, parseFacts } from '../../core/analyze.js';
+import type { Report } from '../../core/model.js';
+import { LAB_FAULTS, type LabFault } from './faults.js';
+import { LAB_SUITES, LabNode, type LabSuite } from './node.js';
+
+/** One row of the matrix. */
+export interface MatrixRow {
+  readonly suite: LabSuite;
+  readonly containerd: string;
+  readonly fault: string;
+  /** The raw signal that proves the fault took, or why it could not be injected. */
+  readonly signal: string;
+  readonly injected: boolean;
+  readonly report: Report | null;
+  /** The expected cause when named, else the top finding (or `healthy` / `none`). */
+  readonly named: string;
+  readonly confidence: string;
+  /** What the report gets wrong against the expectation (empty: the row passes). */
+  readonly problems: readonly string[];
+  /** Wall time of the diagnosis alone (script run + analyze), in ms. */
+  readonly diagnoseMs: number;
+  /** Wall time of the whole row (boot, inject, diagnose, stop), in ms. */
+  readonly rowMs: number;
+}
+
+/** Whatever in `report` contradicts `fault.expect`. */
+export function judge(report: Report, fault: LabFault): string[] {
+  const e = fault.expect;
+  const causes = report.findings.map((f) => f.cause as string);
+  const problems: string[] = [];
+  if (e.cause === 'healthy') {
+    const critical = report.findings.filter((f) => f.severity === 'critical').map((f) => f.cause);
+    if (critical.length) problems.push(`critical finding(s) ${critical.join(', ')} where none was expected`);
+  } else if (!causes.includes(e.cause)) {
+    problems.push(`expected ${e.cause}, got ${causes.join(', ') || 'no finding'}`);
+  }
+  for (const never of e.never ?? []) {
+    if (causes.includes(never)) problems.push(`named ${never}, which this fault must never be called`);
+  }
+  const offered = new Set(report.findings.flatMap((f) => f.remediations as readonly string[]));
+  for (const fix of e.neverOffer ?? []) {
+    if (offered.has(fix)) problems.push(`offered ${fix}`);
+  }
+  if (e.note && !report.notes.some((n) => new RegExp(e.note as string, 'i').test(n))) {
+    problems.push(`no note matching /${e.note}/i among: ${report.notes.join(' | ') || 'no notes'}`);
+  }
+  return problems;
+}
+
+/** The faults that apply to a suite. */
+export function faultsFor(suite: LabSuite): LabFault[] {
+  return LAB_FAULTS.filter((f) => !f.suites || f.suites.includes(suite));
+}
+
+/**
+ * Boot a node of `suite`, inject `fault`, diagnose, judge, stop. A fault that cannot be injected
+ * returns a row with `injected: false` and the reason as its signal (the caller fails on it).
+ */
+export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRow> {
+  const t0 = performance.now();
+  const node = await LabNode.start(suite);
+  let signal = '';
+  let injected = false;
+  let report: Report | null = null;
+  let diagnoseMs = 0;
+  const problems: string[] = [];
+  try {
+    let release: (() => void) | undefined;
+    try {
+      const done = await fault.inject(node);
+      release = done.release;
+      signal = done.signal;
+      injected = true;
+      const d0 = performance.now();
+      const r = await node.runScript('diagnose', {}, { prefix: done.prefix });
+      if (r.code !== 0) problems.push(`diagnose.sh exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+      const versionPolicy = done.minVersion ? { minimum: done.minVersion } : undefined;
+      report = analyze(parseFacts(r.stdout), versionPolicy ? { versionPolicy } : undefined);
+      diagnoseMs = Math.round(performance.now() - d0);
+      problems.push(...judge(report, fault));
+    } finally {
+      release?.();
+    }
+  } catch (err) {
+    if (!injected) signal = `NOT INJECTED: ${(err as Error).message}`;
+    else problems.push((err as Error).message);
+  } finally {
+    await node.stop();
+  }
+  const wanted = fault.expect.cause;
+  const hit = report?.findings.find((f) => f.cause === wanted) ?? report?.findings[0];
+  return {
+    suite,
+    containerd: node.containerdVersion,
+    fault: fault.id,
+    signal,
+    injected,
+    report,
+    named: hit?.cause ?? (report ? (report.findings.length ? 'none' : 'healthy') : '-'),
+    confidence: hit?.confidence ?? '-',
+    problems: injected ? problems : [signal],
+    diagnoseMs,
+    rowMs: Math.round(performance.now() - t0),
+  };
+}
+
+/** A plain-text table: version × fault → expected, named, confidence, time, verdict. */
+export function matrixTable(rows: readonly MatrixRow[]): string {
+  const head = ['containerd', 'fault', 'expected', 'named', 'confidence', 'diagnose', 'row', 'verdict'];
+  const body = rows.map((r) => [
+    `${r.containerd} (${r.suite})`,
+    r.fault,
+    LAB_FAULTS.find((f) => f.id === r.fault)?.expect.cause ?? '?',
+    r.named,
+    r.confidence,
+    `${(r.diagnoseMs / 1000).toFixed(1)} s`,
+    `${(r.rowMs / 1000).toFixed(1)} s`,
+    r.problems.length ? `FAIL: ${r.problems.join('; ')}` : 'ok',
+  ]);
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.map((b) => (i === 7 ? 0 : (b[i] ?? '').length))),
+  );
+  const line = (cells: string[]) => cells.map((c, i) => (i === 7 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const suites = (argv.length ? argv : LAB_SUITES) as LabSuite[];
+  for (const s of suites) {
+    if (!(LAB_SUITES as readonly string[]).includes(s)) {
+      console.error(`matrix: unknown suite "${s}" (expected ${LAB_SUITES.join(', ')})`);
+      return 2;
+    }
+  }
+  const only = process.env.NODEMEDIC_LAB_FAULTS?.split(',').filter(Boolean);
+  const rows: MatrixRow[] = [];
+  for (const suite of suites) {
+    for (const fault of faultsFor(suite)) {
+      if (only && !only.includes(fault.id)) continue;
+      const row = await runRow(suite, fault);
+      rows.push(row);
+      console.error(`${suite} ${fault.id}: ${row.named} (${row.confidence}) — ${row.signal}`);
+    }
+  }
+  console.log(matrixTable(rows));
+  return rows.every((r) => r.problems.length === 0) ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
