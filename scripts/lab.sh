@@ -302,7 +302,7 @@ cmd_stop() {
       for ((i = 0; i < 50; i++)); do
         mapfile -t pids < <(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
         ((${#pids[@]})) || break
-        for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null || true; done
+        for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
         sleep 0.1
       done
       remove_cgroup "$cg" || echo "lab: could not remove cgroup $cg" >&2

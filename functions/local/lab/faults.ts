@@ -130,19 +130,20 @@ function setConfig(node: LabNode, text: string): void {
   writeNodeFile(node, CONFIG, text);
 }
 
-/** The CRI plugin tables for the node's config version. */
-function criTables(version: number): { images: string; runtime: string; registry: string } {
-  return version >= 3
-    ? {
-        images: "plugins.'io.containerd.cri.v1.images'",
-        runtime: "plugins.'io.containerd.cri.v1.runtime'",
-        registry: "plugins.'io.containerd.cri.v1.images'.registry",
-      }
-    : {
-        images: 'plugins."io.containerd.grpc.v1.cri".containerd',
-        runtime: 'plugins."io.containerd.grpc.v1.cri".containerd',
-        registry: 'plugins."io.containerd.grpc.v1.cri".registry',
-      };
+/** containerd 2.x or later on this node (its CRI faults go into the version 3 config it defaults to). */
+function isV2(node: LabNode): boolean {
+  return /^[2-9]\./.test(node.containerdVersion);
+}
+
+/** `containerd config default` on the node: for 2.x, the version 3 config an AMI with 2.x ships. */
+async function defaultConfig(node: LabNode): Promise<string> {
+  return node.must(['containerd', 'config', 'default']);
+}
+
+/** Replace the first match of `from` in `text`, failing when there is none (the fault would not take). */
+function replaceOnce(text: string, from: RegExp, to: string): string {
+  if (!from.test(text)) throw new Error(`no ${from} in the config to edit`);
+  return text.replace(from, to);
 }
 
 /** Hold `count` client connections to the node's socket from here (each costs the daemon an fd). */
@@ -335,13 +336,24 @@ export const LAB_FAULTS: readonly LabFault[] = [
       never: ['state-corruption'],
       neverOffer: ['reset-state'],
     },
-    suites: ['bookworm', 'trixie'],
     async inject(node) {
-      const t = criTables(configVersion(node));
-      setConfig(
-        node,
-        `${readNodeFile(node, CONFIG).trimEnd()}\n\n[${t.registry}]\n  config_path = "/etc/containerd/certs.d"\n[${t.registry}.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.com"]\n`,
-      );
+      if (isV2(node)) {
+        const config = replaceOnce(
+          await defaultConfig(node),
+          /config_path = ''/,
+          "config_path = '/etc/containerd/certs.d'",
+        );
+        setConfig(
+          node,
+          `${config}\n[plugins.'io.containerd.cri.v1.images'.registry.mirrors.'docker.io']\n  endpoint = ['https://mirror.example.com']\n`,
+        );
+      } else {
+        const registry = 'plugins."io.containerd.grpc.v1.cri".registry';
+        setConfig(
+          node,
+          `${readNodeFile(node, CONFIG).trimEnd()}\n\n[${registry}]\n  config_path = "/etc/containerd/certs.d"\n[${registry}.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.com"]\n`,
+        );
+      }
       return { signal: await criError(node) };
     },
   },
@@ -354,11 +366,23 @@ export const LAB_FAULTS: readonly LabFault[] = [
       neverOffer: ['reset-state'],
     },
     async inject(node) {
-      const t = criTables(configVersion(node));
-      setConfig(
-        node,
-        `${readNodeFile(node, CONFIG).trimEnd()}\n\n[${t.runtime}]\n  snapshotter = "nodemedic-nosuch"\n`,
-      );
+      if (isV2(node)) {
+        // 2.x migrates the version 2 key but checks the snapshotter only in a version 3 config.
+        setConfig(
+          node,
+          replaceOnce(
+            await defaultConfig(node),
+            /snapshotter = 'overlayfs'/,
+            "snapshotter = 'nodemedic-nosuch'",
+          ),
+        );
+      } else {
+        const table = 'plugins."io.containerd.grpc.v1.cri".containerd';
+        setConfig(
+          node,
+          `${readNodeFile(node, CONFIG).trimEnd()}\n\n[${table}]\n  snapshotter = "nodemedic-nosuch"\n`,
+        );
+      }
       return { signal: await criError(node) };
     },
   },
@@ -420,11 +444,21 @@ export const LAB_FAULTS: readonly LabFault[] = [
         'nodemedic.local/busybox:1',
         'nodemedic-task',
       ]);
+      // The task's own process must run (no longer `runc init`) before its shim stops.
+      await until('the task to run sleep', async () => {
+        const pid = /nodemedic-task\s+(\d+)\s+RUNNING/.exec(await node.must(['ctr', 'task', 'ls']))?.[1];
+        const comm = pid ? (await node.exec(['cat', `/proc/${pid}/comm`])).stdout.trim() : '';
+        return comm === 'sleep' ? comm : null;
+      });
       const shim = Number(
         (await node.must(['pgrep', '-f', '-o', 'containerd-shim.*-id nodemedic-task'])).trim(),
       );
       await node.must(['kill', '-STOP', String(shim)]);
-      const state = (await node.must(['ps', '-o', 'stat=', '-p', String(shim)])).trim();
+      // SIGSTOP lands asynchronously: wait for the stopped state.
+      const state = await until(`shim ${shim} to stop`, async () => {
+        const st = (await node.must(['ps', '-o', 'stat=', '-p', String(shim)])).trim();
+        return st.startsWith('T') ? st : null;
+      });
       const answers = (await node.exec(['timeout', '5', 'ctr', 'version'])).code === 0;
       if (!state.startsWith('T') || !answers)
         throw new Error(`shim ${shim} is ${state}, daemon answers: ${answers}`);
