@@ -20,7 +20,9 @@
 #   - nodes:   $NODEMEDIC_LAB_RUN (/run/nodemedic-lab)/<name>/ (nspawn pid, PID 1, console log),
 #              a cgroup of its own in each v1 hierarchy nspawn uses and in the unified one, and
 #              `--volatile=overlay` so every boot starts from the clean cached root and nothing a
-#              test writes survives.
+#              test writes survives. /var/lib is a tmpfs of its own (dpkg's database bound in
+#              read-only): containerd's overlayfs snapshotter cannot stack on the overlay root, and
+#              its root dir stays a plain directory, as on a node's disk (reset-state moves it).
 # Packages come from mmdebstrap's own apt configuration for the suite: the host's apt sources are
 # never read or changed. Needs root, systemd-container and mmdebstrap (scripts/setup.sh --lab).
 set -euo pipefail
@@ -208,6 +210,10 @@ cmd_start() {
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is missing (bash scripts/setup.sh --lab)"
   root=$(image_dir "$suite")/root
   [[ -f $(image_dir "$suite")/ready ]] || cmd_build "$suite"
+  # dpkg's database, outside the root: the node's /var/lib tmpfs hides the root's own copy.
+  if [[ ! -d $(image_dir "$suite")/dpkg ]]; then
+    cp -a "$root/var/lib/dpkg" "$(image_dir "$suite")/.dpkg.$$" && mv "$(image_dir "$suite")/.dpkg.$$" "$(image_dir "$suite")/dpkg"
+  fi
   dir=$(node_dir "$name")
   [[ ! -e $dir ]] || die "node '$name' exists already (lab.sh stop $name)"
   mkdir -p "$dir"
@@ -223,7 +229,7 @@ cmd_start() {
     while read -r cg; do echo "$BASHPID" >"$cg/cgroup.procs"; done <"$dir/cgroups"
     SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 exec setsid systemd-nspawn --quiet -D "$root" -M "$name" --boot --register=no --keep-unit \
       --private-network --volatile=overlay --console=read-only "${binds[@]}" \
-      --tmpfs=/var/lib/containerd:mode=0711 --system-call-filter='@keyring bpf' \
+      --tmpfs=/var/lib:mode=0755 --bind-ro="$(image_dir "$suite")/dpkg:/var/lib/dpkg" --system-call-filter='@keyring bpf' \
       </dev/null >"$dir/console.log" 2>&1
   ) &
   nspawn=$!

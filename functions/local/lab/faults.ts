@@ -130,6 +130,11 @@ function setConfig(node: LabNode, text: string): void {
   writeNodeFile(node, CONFIG, text);
 }
 
+/** The mount point of the filesystem holding `path` on the node. */
+async function mountOf(node: LabNode, path: string): Promise<string> {
+  return (await node.must(['findmnt', '-n', '-o', 'TARGET', '-T', path])).trim();
+}
+
 /** containerd 2.x or later on this node (its CRI faults go into the version 3 config it defaults to). */
 function isV2(node: LabNode): boolean {
   return /^[2-9]\./.test(node.containerdVersion);
@@ -402,10 +407,11 @@ export const LAB_FAULTS: readonly LabFault[] = [
   },
   {
     id: 'root-full',
-    description: "containerd's root (a tmpfs) shrunk to its use and filled: no space left",
+    description:
+      "the filesystem holding containerd's root (the node's /var/lib tmpfs) shrunk and filled: no space left",
     expect: { cause: 'disk-pressure' },
     async inject(node) {
-      await node.must(['mount', '-o', 'remount,size=32m', ROOT]);
+      await node.must(['mount', '-o', 'remount,size=32m', await mountOf(node, ROOT)]);
       await node.exec(['sh', '-c', `cat /dev/zero > ${ROOT}/nodemedic-fill`]);
       await node.exec(['timeout', '10', 'ctr', 'images', 'import', '/opt/nodemedic-lab/busybox.tar']);
       const df = await node.must(['df', '-P', ROOT]);
@@ -414,11 +420,11 @@ export const LAB_FAULTS: readonly LabFault[] = [
   },
   {
     id: 'root-inodes-full',
-    description: "containerd's root (a tmpfs) limited in inodes and filled with empty files",
+    description: "the filesystem holding containerd's root limited in inodes and filled with empty files",
     expect: { cause: 'disk-pressure' },
     async inject(node) {
       const used = Number((await node.must(['df', '--output=iused', ROOT])).trim().split('\n').at(-1));
-      await node.must(['mount', '-o', `remount,nr_inodes=${used + 64}`, ROOT]);
+      await node.must(['mount', '-o', `remount,nr_inodes=${used + 64}`, await mountOf(node, ROOT)]);
       await node.exec([
         'sh',
         '-c',

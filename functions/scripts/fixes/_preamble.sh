@@ -7,7 +7,8 @@
 # Contract for the fix: say/refuse/fail/result report (the last stdout line is one JSON result; exit 0
 # ok, 1 failed, 2 refused); param validates an input; stamp names a backup; redefine undo to restore
 # what it changed and set CHANGED/BACKUP as it goes; answers/wait_answers probe containerd at
-# $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig.
+# $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig;
+# unit_prop reads one systemd unit property on any systemd.
 : "${FIX:?a fix script sets FIX=<id> before the preamble}"
 export LC_ALL=C
 PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
@@ -71,5 +72,17 @@ kubeconfig() {
   for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
     [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
   done
+  return 1
+}
+# unit_prop UNIT NAME: one property of a systemd unit, parsed from `systemctl show -p NAME UNIT`
+# (`NAME=value` lines; systemd before 230 has no --value). Fails when systemctl cannot answer (no
+# systemd, no bus) or does not know the property: the caller must treat that as unknown, never as
+# "not there".
+unit_prop() {
+  local out line
+  out=$(timeout 5 systemctl show -p "$2" "$1" 2>/dev/null) || return 1
+  while IFS= read -r line; do
+    [[ $line == "$2="* ]] && { printf '%s' "${line#*=}"; return 0; }
+  done <<<"$out"
   return 1
 }

@@ -25,7 +25,7 @@ DROPIN=$DIR/90-nodemedic-nofile.conf
 
 main_pid() { # systemd's MainPID of containerd, empty when it is not running
   local p
-  p=$(timeout 5 systemctl show -p MainPID --value containerd 2>/dev/null) || p=
+  p=$(unit_prop containerd MainPID) || p=
   [[ $p =~ ^[1-9][0-9]*$ && -r /proc/$p/limits ]] && printf '%s' "$p"
   return 0
 }
@@ -80,7 +80,7 @@ if [[ -n $pid ]]; then
   [[ $hard == unlimited ]] && { result true false "containerd's open-file limit is unlimited: nothing to raise"; exit 0; }
   ((hard > cur)) && cur=$hard
 fi
-unit=$(timeout 5 systemctl show -p LimitNOFILE --value containerd 2>/dev/null) || unit=
+unit=$(unit_prop containerd LimitNOFILE) || unit=
 if [[ $unit == infinity ]]; then
   result true false "containerd's unit sets LimitNOFILE=infinity: nothing to raise, never lower it"
   exit 0

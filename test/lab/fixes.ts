@@ -1,0 +1,258 @@
+/**
+ * The fix scripts on a lab node, under real systemd (PID 1) and the distribution's containerd unit:
+ * each one run as SSM Run Command runs it (root, `bash -c` with the document's program, parameters
+ * only as NODEMEDIC_* variables) against a fault injected for real. One test file per suite, so
+ * every fix is proven on containerd 1.6 (systemd 252), 1.7 and 2.x. Open-file targets stay at or
+ * below 20000: the hard ceiling of these machines, to which systemd clamps anything higher.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LAB_FAULTS, readNodeFile, unitProperty, writeNodeFile } from '../../functions/local/lab/faults.js';
+import type { LabNode, LabSuite } from '../../functions/local/lab/node.js';
+import type { FixResult } from '../support/fixes.js';
+import { lastResult } from '../support/fixes.js';
+import { describeWithLab, labNodes } from '../support/lab.js';
+
+const DROPIN_DIR = '/etc/systemd/system/containerd.service.d';
+const DROPIN = `${DROPIN_DIR}/90-nodemedic-nofile.conf`;
+/** A systemctl in front of the real one (PATH puts /usr/local/sbin first) that acts like an old systemd. */
+const WRAPPER = '/usr/local/sbin/systemctl';
+
+interface NodeFix {
+  readonly code: number | null;
+  readonly result: FixResult;
+  readonly stderr: string;
+}
+
+/** Run a fix on the node as SSM would and read its JSON result. */
+async function fix(node: LabNode, script: string, parameters: Record<string, string> = {}): Promise<NodeFix> {
+  const r = await node.runScript(script, parameters, { timeoutMs: 150_000 });
+  return { code: r.code, result: lastResult(r.stdout), stderr: r.stderr };
+}
+
+function fault(id: string) {
+  const f = LAB_FAULTS.find((x) => x.id === id);
+  if (!f) throw new Error(`no lab fault ${id}`);
+  return f;
+}
+
+async function answers(node: LabNode): Promise<boolean> {
+  return (await node.exec(['timeout', '5', 'ctr', 'version'])).code === 0;
+}
+
+/** containerd's `Max open files` soft and hard limits, from /proc of its main pid. */
+async function nofile(node: LabNode): Promise<{ soft: number; hard: number }> {
+  const pid = await unitProperty(node, 'containerd', 'MainPID');
+  const row = (await node.must(['cat', `/proc/${pid}/limits`]))
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (row ?? '').split(/\s+/).slice(3, 5).map(Number);
+  return { soft: soft ?? Number.NaN, hard: hard ?? Number.NaN };
+}
+
+/** `ctr plugins ls` status of one plugin. */
+async function plugin(node: LabNode, type: string, id: string): Promise<string> {
+  const row = (await node.must(['ctr', 'plugins', 'ls']))
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((c) => c[0] === type && c[1] === id);
+  return row?.at(-1) ?? 'missing';
+}
+
+/** Install a systemctl wrapper on the node; `body` is bash run before handing over to the real one. */
+async function wrapSystemctl(node: LabNode, body: string): Promise<void> {
+  writeNodeFile(node, WRAPPER, `#!/bin/bash\n${body}\nexec /usr/bin/systemctl "$@"\n`);
+  await node.must(['chmod', '755', WRAPPER]);
+}
+
+/** Old systemd (before 230): no `--value`, as `systemctl` of that age answers it. */
+const NO_VALUE = `for a in "$@"; do
+  if [[ $a == --value ]]; then echo "systemctl: unrecognized option '--value'" >&2; exit 1; fi
+done`;
+
+/** Define the fix tests of `suite`. */
+export function defineFixTests(suite: LabSuite): void {
+  describeWithLab(`fix scripts on a ${suite} node, under real systemd`, () => {
+    const nodes = labNodes();
+
+    describe('restart-containerd, collect-goroutine-dump, restart-kubelet', () => {
+      let node: LabNode;
+      beforeAll(async () => {
+        node = await nodes.start(suite);
+      });
+
+      it.each(['daemon-stopped', 'socket-removed'])('brings containerd back after %s', async (id) => {
+        await fault(id).inject(node);
+        expect(await answers(node)).toBe(false);
+        const run = await fix(node, 'restart-containerd');
+        expect(run.code).toBe(0);
+        expect(run.result).toMatchObject({
+          fix: 'restart-containerd',
+          ok: true,
+          changed: true,
+          backup: null,
+        });
+        expect(await answers(node)).toBe(true);
+        // Real systemd counts only its own restarts, not a manual one (the stand-in added one).
+        expect(await unitProperty(node, 'containerd', 'NRestarts')).toBe('0');
+      });
+
+      it('has the daemon write its goroutine stacks, also where systemctl has no --value (systemd < 230)', async () => {
+        await wrapSystemctl(node, NO_VALUE);
+        const run = await fix(node, 'collect-goroutine-dump');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: false });
+        const file = /written to (\S+)/.exec(run.result.detail)?.[1] ?? '';
+        expect(file).toMatch(/containerd\.\d+\.stacks\.log$/);
+        expect(await node.must(['head', '-c', '200', file])).toMatch(/goroutine \d+/);
+        await node.must(['rm', WRAPPER]);
+      });
+
+      it('restart-kubelet fails clearly where kubelet is not installed, without --value too', async () => {
+        await wrapSystemctl(node, NO_VALUE);
+        const run = await fix(node, 'restart-kubelet');
+        expect(run.code).toBe(1);
+        expect(run.result).toMatchObject({ ok: false, changed: false });
+        expect(run.result.detail).toMatch(
+          /kubelet is not installed as a systemd unit here \(LoadState not-found\)/,
+        );
+        await node.must(['rm', WRAPPER]);
+      });
+
+      it('restart-kubelet says it cannot read kubelet when systemd does not answer', async () => {
+        await wrapSystemctl(node, 'echo "Failed to connect to bus: No such file or directory" >&2; exit 1');
+        const run = await fix(node, 'restart-kubelet');
+        expect(run.code).toBe(1);
+        expect(run.result.detail).toMatch(/cannot read kubelet's unit from systemd/);
+        await node.must(['rm', WRAPPER]);
+      });
+    });
+
+    describe('raise-nofile (targets at or below the 20000 ceiling)', () => {
+      let node: LabNode;
+      beforeAll(async () => {
+        node = await nodes.start(suite);
+        // A unit limit below what the node needs, as a drop-in (the distribution's unit says
+        // infinity on 1.6/1.7 and nothing on 2.x), then the daemon driven to it.
+        await node.must(['mkdir', '-p', DROPIN_DIR]);
+        writeNodeFile(node, DROPIN, '[Service]\nLimitNOFILE=4096\n');
+        await node.must(['systemctl', 'daemon-reload']);
+        await node.must(['systemctl', 'restart', 'containerd']);
+      });
+
+      it('raises the unit limit with a backup of the previous drop-in, and the daemon runs with it', async () => {
+        expect(await nofile(node)).toEqual({ soft: 4096, hard: 4096 });
+        const run = await fix(node, 'raise-nofile', { nofile: '16384' });
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(await answers(node)).toBe(true);
+        expect(await nofile(node)).toEqual({ soft: 16384, hard: 16384 });
+        expect(await unitProperty(node, 'containerd', 'LimitNOFILE')).toBe('16384');
+        expect(readNodeFile(node, DROPIN)).toMatch(/^LimitNOFILE=16384$/m);
+        expect(run.result.backup).toMatch(/90-nodemedic-nofile\.conf\.bak-/);
+        expect(readNodeFile(node, run.result.backup ?? '')).toBe('[Service]\nLimitNOFILE=4096\n');
+      });
+
+      it('is idempotent and never lowers, also where systemctl has no --value', async () => {
+        await wrapSystemctl(node, NO_VALUE);
+        const pid = await unitProperty(node, 'containerd', 'MainPID');
+        for (const nofileValue of ['16384', '8192']) {
+          const run = await fix(node, 'raise-nofile', { nofile: nofileValue });
+          expect(run.code, run.stderr).toBe(0);
+          expect(run.result).toMatchObject({ ok: true, changed: false });
+        }
+        expect(await unitProperty(node, 'containerd', 'MainPID')).toBe(pid);
+        await node.must(['rm', WRAPPER]);
+      });
+
+      it('rollback restores the previous drop-in and limit', async () => {
+        const run = await fix(node, 'raise-nofile', { mode: 'rollback' });
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(readNodeFile(node, DROPIN)).toBe('[Service]\nLimitNOFILE=4096\n');
+        expect(await nofile(node)).toEqual({ soft: 4096, hard: 4096 });
+      });
+    });
+
+    describe('raise-grpc-message-size', () => {
+      it('raises a limit set in the main config, checks the effective value, and is idempotent', async () => {
+        const node = await nodes.start(suite);
+        await fault('grpc-limits').inject(node);
+        const original = readNodeFile(node, '/etc/containerd/config.toml');
+        const run = await fix(node, 'raise-grpc-message-size');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(run.result.detail).toMatch(
+          /set in \/etc\/containerd\/config\.toml; .*effective recv 16777216/,
+        );
+        expect(readNodeFile(node, '/etc/containerd/config.toml')).toMatch(/max_recv_message_size = 16777216/);
+        expect(readNodeFile(node, run.result.backup ?? '')).toBe(original);
+        expect(await answers(node)).toBe(true);
+        const again = await fix(node, 'raise-grpc-message-size');
+        expect(again.result).toMatchObject({ ok: true, changed: false, backup: null });
+      });
+
+      it('edits the imported file that sets the limit, not the main config', async () => {
+        const node = await nodes.start(suite);
+        await fault('grpc-imported').inject(node);
+        const main = readNodeFile(node, '/etc/containerd/config.toml');
+        const run = await fix(node, 'raise-grpc-message-size');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(run.result.detail).toContain(
+          '/etc/containerd/config.d/50-grpc.toml (imported by /etc/containerd/config.toml)',
+        );
+        expect(readNodeFile(node, '/etc/containerd/config.toml')).toBe(main);
+        expect(readNodeFile(node, '/etc/containerd/config.d/50-grpc.toml')).toMatch(
+          /max_recv_message_size = 16777216/,
+        );
+        expect(run.result.backup).toMatch(
+          /^\/etc\/containerd\/config\.d\/50-grpc\.toml\.nodemedic-\d{8}T\d{6}Z$/,
+        );
+        const dump = await node.must(['containerd', 'config', 'dump']);
+        expect(dump).toMatch(/max_recv_message_size = 16777216/);
+        expect(dump).not.toMatch(/max_recv_message_size = 4096/);
+      });
+    });
+
+    describe('reset-state', () => {
+      it('moves the corrupt root aside and restores the sandbox image the config names from /etc/eks/pause.tar', async () => {
+        const node = await nodes.start(suite);
+        const image = readNodeFile(node, '/etc/nodemedic-lab-sandbox-image').trim();
+        await fault('metadata-corrupt').inject(node);
+        expect(await plugin(node, 'io.containerd.metadata.v1', 'bolt')).toBe('error');
+        const run = await fix(node, 'reset-state');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(await plugin(node, 'io.containerd.metadata.v1', 'bolt')).toBe('ok');
+        expect(run.result.detail).toContain(`sandbox image ${image} in k8s.io (imported /etc/eks/pause.tar)`);
+        expect(await node.must(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q'])).toContain(image);
+      });
+
+      it('says exactly which sandbox image is missing when there is no tarball', async () => {
+        const node = await nodes.start(suite);
+        const image = readNodeFile(node, '/etc/nodemedic-lab-sandbox-image').trim();
+        await node.must(['rm', '/etc/eks/pause.tar']);
+        await fault('metadata-corrupt').inject(node);
+        const run = await fix(node, 'reset-state');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result.detail).toContain(
+          `WARNING: the config names sandbox image ${image}, which is not in k8s.io, and there is no tarball at /etc/eks/pause.tar`,
+        );
+      });
+
+      it('never reads an unknown kubelet state as "no kubelet": nothing moved', async () => {
+        const node = await nodes.start(suite);
+        await fault('metadata-corrupt').inject(node);
+        await wrapSystemctl(
+          node,
+          '[[ " $* " == *" kubelet "* ]] && { echo "Failed to get properties: Connection timed out" >&2; exit 1; }',
+        );
+        const run = await fix(node, 'reset-state');
+        expect(run.code).toBe(1);
+        expect(run.result).toMatchObject({ ok: false, changed: false, backup: null });
+        expect(run.result.detail).toMatch(/cannot tell whether kubelet runs here/);
+        expect(await plugin(node, 'io.containerd.metadata.v1', 'bolt')).toBe('error');
+      });
+    });
+  });
+}
