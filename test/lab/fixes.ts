@@ -8,8 +8,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LAB_FAULTS, readNodeFile, unitProperty, writeNodeFile } from '../../functions/local/lab/faults.js';
 import type { LabNode, LabSuite } from '../../functions/local/lab/node.js';
-import type { FixResult } from '../support/fixes.js';
-import { lastResult } from '../support/fixes.js';
+import { fixProgram } from '../../functions/scripts/program.js';
+import { type FixResult, lastResult, REFUSED_DIRECTLY } from '../support/fixes.js';
 import { describeWithLab, labNodes } from '../support/lab.js';
 
 const DROPIN_DIR = '/etc/systemd/system/containerd.service.d';
@@ -56,6 +56,24 @@ async function plugin(node: LabNode, type: string, id: string): Promise<string> 
     .map((l) => l.trim().split(/\s+/))
     .find((c) => c[0] === type && c[1] === id);
   return row?.at(-1) ?? 'missing';
+}
+
+const CONFIG = '/etc/containerd/config.toml';
+const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
+
+/** Roots reset-state moved aside. */
+async function asides(node: LabNode): Promise<string[]> {
+  return (await node.must(['ls', '/var/lib']))
+    .split('\n')
+    .filter((f) => f.startsWith('containerd.nodemedic-'));
+}
+
+/** A real request larger than `bytes`: a namespace whose labels weigh that much (then removed). */
+async function bigRequest(node: LabNode, bytes: number) {
+  const labels = [0, 1, 2].map((i) => `l${i}=${'x'.repeat(Math.ceil(bytes / 3))}`);
+  const r = await node.exec(['ctr', 'namespaces', 'create', 'nodemedic-big', ...labels]);
+  await node.exec(['ctr', 'namespaces', 'remove', 'nodemedic-big']);
+  return r;
 }
 
 /** Install a systemctl wrapper on the node; `body` is bash run before handing over to the real one. */
@@ -164,11 +182,38 @@ export function defineFixTests(suite: LabSuite): void {
         await node.must(['rm', WRAPPER]);
       });
 
-      it('rollback restores the previous drop-in and limit', async () => {
+      it('with no value asks for max(current x 2, 1048576): above the ceiling it does not take, so the drop-in is put back', async () => {
+        const before = readNodeFile(node, DROPIN);
+        const run = await fix(node, 'raise-nofile');
+        expect(run.code).toBe(1);
+        expect(run.result).toMatchObject({ ok: false, changed: false, backup: null });
+        expect(run.result.detail).toMatch(/not 1048576.*restored the previous drop-in/);
+        expect(readNodeFile(node, DROPIN)).toBe(before);
+        expect(await answers(node)).toBe(true);
+        expect(await nofile(node)).toEqual({ soft: 16384, hard: 16384 });
+      });
+
+      it('rollback restores the previous drop-in and limit, then has nothing left to roll back', async () => {
         const run = await fix(node, 'raise-nofile', { mode: 'rollback' });
         expect(run.code, run.stderr).toBe(0);
         expect(run.result).toMatchObject({ ok: true, changed: true });
         expect(readNodeFile(node, DROPIN)).toBe('[Service]\nLimitNOFILE=4096\n');
+        expect(await nofile(node)).toEqual({ soft: 4096, hard: 4096 });
+        const second = await fix(node, 'raise-nofile', { mode: 'rollback' });
+        expect(second.result).toMatchObject({ ok: true, changed: false });
+      });
+
+      it('rollback removes a drop-in that did not exist before the fix wrote it', async () => {
+        await node.must(['rm', DROPIN]);
+        writeNodeFile(node, `${DROPIN_DIR}/10-distro.conf`, '[Service]\nLimitNOFILE=4096\n');
+        await node.must(['systemctl', 'daemon-reload']);
+        await node.must(['systemctl', 'restart', 'containerd']);
+        const applied = await fix(node, 'raise-nofile', { nofile: '8192' });
+        expect(applied.result).toMatchObject({ ok: true, changed: true, backup: null });
+        expect(await nofile(node)).toEqual({ soft: 8192, hard: 8192 });
+        const rolledBack = await fix(node, 'raise-nofile', { mode: 'rollback' });
+        expect(rolledBack.result).toMatchObject({ ok: true, changed: true });
+        expect((await node.must(['ls', DROPIN_DIR])).trim()).toBe('10-distro.conf');
         expect(await nofile(node)).toEqual({ soft: 4096, hard: 4096 });
       });
     });
@@ -178,6 +223,7 @@ export function defineFixTests(suite: LabSuite): void {
         const node = await nodes.start(suite);
         await fault('grpc-limits').inject(node);
         const original = readNodeFile(node, '/etc/containerd/config.toml');
+        expect((await bigRequest(node, 6000)).stderr).toMatch(/larger than max/);
         const run = await fix(node, 'raise-grpc-message-size');
         expect(run.code, run.stderr).toBe(0);
         expect(run.result).toMatchObject({ ok: true, changed: true });
@@ -187,6 +233,7 @@ export function defineFixTests(suite: LabSuite): void {
         expect(readNodeFile(node, '/etc/containerd/config.toml')).toMatch(/max_recv_message_size = 16777216/);
         expect(readNodeFile(node, run.result.backup ?? '')).toBe(original);
         expect(await answers(node)).toBe(true);
+        expect((await bigRequest(node, 6000)).code).toBe(0);
         const again = await fix(node, 'raise-grpc-message-size');
         expect(again.result).toMatchObject({ ok: true, changed: false, backup: null });
       });
@@ -214,18 +261,118 @@ export function defineFixTests(suite: LabSuite): void {
       });
     });
 
+    describe('raise-grpc-message-size on a config it must not break', () => {
+      let node: LabNode;
+      let base: string;
+      beforeAll(async () => {
+        node = await nodes.start(suite);
+        base = readNodeFile(node, CONFIG);
+      });
+
+      it('never lowers a larger value, and leaves max_concurrent_streams alone as the no-op it is', async () => {
+        writeNodeFile(
+          node,
+          CONFIG,
+          `${base.trimEnd()}\n\n[grpc]\n  max_send_message_size = 33_554_432\n  max_concurrent_streams = 100\n  max_recv_message_size = 8192\n`,
+        );
+        await node.must(['systemctl', 'restart', 'containerd']);
+        const run = await fix(node, 'raise-grpc-message-size');
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.result.detail).toMatch(/max_concurrent_streams is not a containerd setting/);
+        const config = readNodeFile(node, CONFIG);
+        expect(config).toContain('max_send_message_size = 33_554_432\n');
+        expect(config).toContain('max_concurrent_streams = 100\n');
+        expect(config).toContain('max_recv_message_size = 16777216\n');
+        expect(await answers(node)).toBe(true);
+      });
+
+      it('refuses an edit containerd would not load: exit 1, config, siblings and daemon untouched', async () => {
+        // [grpc] as an inline table: valid TOML, but the table the edit appends clashes with it.
+        const inline = base.replace(
+          /^(version\s*=\s*\d+\n)/m,
+          '$1grpc = { address = "/run/containerd/containerd.sock" }\n',
+        );
+        writeNodeFile(node, CONFIG, inline);
+        await node.must(['systemctl', 'restart', 'containerd']);
+        const pid = await unitProperty(node, 'containerd', 'MainPID');
+        const siblings = await node.must(['ls', '/etc/containerd']);
+        const run = await fix(node, 'raise-grpc-message-size', { messageSize: '33554432' });
+        expect(run.code).toBe(1);
+        expect(run.result).toMatchObject({ ok: false, changed: false, backup: null });
+        expect(run.result.detail).toMatch(/does not validate, nothing changed/);
+        expect(readNodeFile(node, CONFIG)).toBe(inline);
+        expect(await node.must(['ls', '/etc/containerd'])).toBe(siblings);
+        expect(await unitProperty(node, 'containerd', 'MainPID')).toBe(pid);
+        expect(await answers(node)).toBe(true);
+      });
+    });
+
+    describe('input the scripts refuse, handed to them straight', () => {
+      let node: LabNode;
+      beforeAll(async () => {
+        node = await nodes.start(suite);
+      });
+
+      it.each(REFUSED_DIRECTLY)('%s exits 2 on %s=%j and changes nothing', async (script, env, value) => {
+        const pid = await unitProperty(node, 'containerd', 'MainPID');
+        const config = readNodeFile(node, CONFIG);
+        // No allowedPattern in front: the raw variable, as a tampered document would pass it.
+        const r = await node.exec(['bash', '-c', fixProgram(script), `nodemedic-${script}`], {
+          env: { [env]: value },
+        });
+        expect(r.code).toBe(2);
+        const result = lastResult(r.stdout);
+        expect(result).toMatchObject({ fix: script, ok: false, changed: false, backup: null });
+        expect(result.detail).toMatch(/^refused: /);
+        expect(await unitProperty(node, 'containerd', 'MainPID')).toBe(pid);
+        expect(readNodeFile(node, CONFIG)).toBe(config);
+        expect(await answers(node)).toBe(true);
+      });
+    });
+
     describe('reset-state', () => {
       it('moves the corrupt root aside and restores the sandbox image the config names from /etc/eks/pause.tar', async () => {
         const node = await nodes.start(suite);
         const image = readNodeFile(node, '/etc/nodemedic-lab-sandbox-image').trim();
         await fault('metadata-corrupt').inject(node);
         expect(await plugin(node, 'io.containerd.metadata.v1', 'bolt')).toBe('error');
-        const run = await fix(node, 'reset-state');
+
+        // With a node name and no kubectl (a stock EKS node): nothing changes.
+        const refused = await fix(node, 'reset-state', { nodeName: NODE_NAME });
+        expect(refused.code).toBe(1);
+        expect(refused.result).toMatchObject({ ok: false, changed: false, backup: null });
+        expect(refused.result.detail).toMatch(/kubectl is not installed: cannot drain/);
+        expect(await asides(node)).toEqual([]);
+
+        // A kubectl stand-in (no cluster here) that records its argv, and an admin kubeconfig.
+        writeNodeFile(
+          node,
+          '/usr/local/bin/kubectl',
+          `#!/bin/bash\nprintf '%s\\n' "$*" >>/run/kubectl.argv\necho "node/$4 done"\n`,
+        );
+        await node.must(['chmod', '755', '/usr/local/bin/kubectl']);
+        await node.must(['mkdir', '-p', '/etc/kubernetes']);
+        writeNodeFile(node, '/etc/kubernetes/admin.conf', 'apiVersion: v1\nkind: Config\n');
+        const run = await fix(node, 'reset-state', { nodeName: NODE_NAME });
         expect(run.code, run.stderr).toBe(0);
         expect(run.result).toMatchObject({ ok: true, changed: true });
+        expect(readNodeFile(node, '/run/kubectl.argv').split('\n').filter(Boolean)).toEqual([
+          `--kubeconfig /etc/kubernetes/admin.conf cordon ${NODE_NAME}`,
+          `--kubeconfig /etc/kubernetes/admin.conf drain ${NODE_NAME} --ignore-daemonsets --delete-emptydir-data --timeout=240s`,
+        ]);
+        expect(await asides(node)).toHaveLength(1);
+        expect(run.result.backup).toMatch(/^\/var\/lib\/containerd\.nodemedic-\d{8}T\d{6}Z$/);
+        expect(await plugin(node, 'io.containerd.grpc.v1', 'cri')).toBe('ok');
         expect(await plugin(node, 'io.containerd.metadata.v1', 'bolt')).toBe('ok');
-        expect(run.result.detail).toContain(`sandbox image ${image} in k8s.io (imported /etc/eks/pause.tar)`);
+        expect(run.result.detail, run.result.detail).toContain(
+          `sandbox image ${image} in k8s.io (imported /etc/eks/pause.tar)`,
+        );
         expect(await node.must(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q'])).toContain(image);
+
+        const again = await fix(node, 'reset-state');
+        expect(again.result).toMatchObject({ ok: true, changed: false, backup: null });
+        expect(again.result.detail).toMatch(/state is healthy, nothing reset/);
+        expect(await asides(node)).toHaveLength(1);
       });
 
       it('says exactly which sandbox image is missing when there is no tarball', async () => {

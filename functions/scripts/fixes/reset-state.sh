@@ -105,7 +105,7 @@ errors=$(plugin_errors)
 # and on EKS the CRI cannot pull it (ECR wants credentials containerd does not hold).
 k8s_images() { timeout 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s -n k8s.io images ls -q 2>/dev/null; }
 # v2 configs name it sandbox_image (CRI plugin), v3 configs sandbox (pinned_images); quotes either way.
-sandbox=$(timeout 10 containerd --config "$CONFIG" config dump 2>/dev/null |
+sandbox=$(timeout 30 containerd --config "$CONFIG" config dump 2>/dev/null |
   sed -nE "s/^[[:space:]]*sandbox(_image)?[[:space:]]*=[[:space:]]*[\"']([^\"']+)[\"'].*/\\2/p" | head -n 1) || sandbox=
 imported=''
 if [[ -f $PAUSE ]]; then
