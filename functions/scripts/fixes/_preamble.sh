@@ -8,7 +8,8 @@
 # ok, 1 failed, 2 refused); param validates an input; stamp names a backup; redefine undo to restore
 # what it changed and set CHANGED/BACKUP as it goes; answers/wait_answers probe containerd at
 # $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig;
-# unit_prop reads one systemd unit property on any systemd.
+# unit_prop reads one systemd unit property on any systemd; unit_restart restarts a unit through
+# systemd's start rate limit.
 : "${FIX:?a fix script sets FIX=<id> before the preamble}"
 export LC_ALL=C
 PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
@@ -84,5 +85,20 @@ unit_prop() {
   while IFS= read -r line; do
     [[ $line == "$2="* ]] && { printf '%s' "${line#*=}"; return 0; }
   done <<<"$out"
+  return 1
+}
+# unit_restart VERB UNIT: `systemctl VERB UNIT` (restart or start), bounded. When systemd refuses
+# because the unit hit its start rate limit (Result=start-limit-hit: several starts within
+# StartLimitIntervalSec, e.g. a fix right after a crash loop or another fix), clear the counter with
+# reset-failed and try once more, as a person would. On failure, prints systemctl's last words.
+unit_restart() {
+  local out
+  out=$(timeout 90 systemctl "$1" "$2" 2>&1) && return 0
+  if [[ $(unit_prop "$2" Result) == start-limit-hit ]]; then
+    say "$2 hit systemd's start rate limit: systemctl reset-failed $2, then $1 once more"
+    timeout 10 systemctl reset-failed "$2" >/dev/null 2>&1 || true
+    out=$(timeout 90 systemctl "$1" "$2" 2>&1) && return 0
+  fi
+  printf '%s' "${out: -200}"
   return 1
 }

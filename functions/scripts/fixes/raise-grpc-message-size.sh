@@ -31,7 +31,7 @@ DEFAULT=16777216 # containerd's default for both keys (1.6, 1.7 and 2.x)
 
 restart() { # restart containerd and wait for it: the message names what failed
   local out
-  out=$(timeout 90 systemctl restart containerd 2>&1) || { echo "systemctl restart containerd failed: ${out: -200}"; return 1; }
+  out=$(unit_restart restart containerd) || { echo "systemctl restart containerd failed: $out"; return 1; }
   wait_answers 60 || { echo "containerd does not answer on $ADDRESS within 60 s after the restart"; return 1; }
 }
 

@@ -35,7 +35,7 @@ proc_limit() { # PID -> "soft hard" of the Max open files row ("unlimited" stays
 restart() { # reload units, restart containerd, wait for it: the message names what failed
   local out
   out=$(timeout 30 systemctl daemon-reload 2>&1) || { echo "systemctl daemon-reload failed: ${out: -200}"; return 1; }
-  out=$(timeout 90 systemctl restart containerd 2>&1) || { echo "systemctl restart containerd failed: ${out: -200}"; return 1; }
+  out=$(unit_restart restart containerd) || { echo "systemctl restart containerd failed: $out"; return 1; }
   wait_answers 60 || { echo "containerd does not answer on $ADDRESS within 60 s after the restart"; return 1; }
 }
 now_limit() { # the running daemon's "soft hard", or "none"

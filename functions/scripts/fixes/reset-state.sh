@@ -43,7 +43,11 @@ plugin_errors() { # the bolt/CRI plugins in error, "unknown" when ctr cannot tel
 }
 svc() { # VERB UNIT
   local out
-  out=$(timeout 90 systemctl "$1" "$2" 2>&1) || { say "systemctl $1 $2 failed: ${out: -200}"; return 1; }
+  if [[ $1 == start ]]; then
+    out=$(unit_restart start "$2") || { say "systemctl start $2 failed: $out"; return 1; }
+  else
+    out=$(timeout 90 systemctl "$1" "$2" 2>&1) || { say "systemctl $1 $2 failed: ${out: -200}"; return 1; }
+  fi
 }
 
 errors=$(plugin_errors)

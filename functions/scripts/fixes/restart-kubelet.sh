@@ -18,7 +18,7 @@ healthy() { [[ $(timeout 5 curl -s --max-time 2 http://127.0.0.1:10248/healthz 2
 load=$(unit_prop kubelet LoadState) || fail "cannot read kubelet's unit from systemd (systemctl show failed): nothing restarted"
 [[ $load == loaded ]] || fail "kubelet is not installed as a systemd unit here (LoadState ${load:-empty}): nothing to restart"
 say "restarting kubelet"
-out=$(timeout 90 systemctl restart kubelet 2>&1) || fail "systemctl restart kubelet failed: ${out: -300}"
+out=$(unit_restart restart kubelet) || fail "systemctl restart kubelet failed: $out"
 CHANGED=true
 end=$((SECONDS + 60))
 until healthy; do
