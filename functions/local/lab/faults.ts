@@ -17,6 +17,8 @@ export interface Expectation {
   readonly never?: readonly string[];
   /** Remediations that must not be offered for any finding. */
   readonly neverOffer?: readonly string[];
+  /** With `healthy`: the only causes allowed at all (e.g. the machine's own CPU pressure). */
+  readonly only?: readonly string[];
   /** A note (case-insensitive regex source) the report must carry. */
   readonly note?: string;
 }
@@ -193,6 +195,17 @@ const HIDDEN_HOST_VIEW = [
 
 /** Every lab fault, in the order the matrix prints them. */
 export const LAB_FAULTS: readonly LabFault[] = [
+  {
+    id: 'none',
+    description: 'a freshly booted node, diagnosed with the minimum version at the installed one',
+    // This machine's own CPU pressure (2 shared cores) may show; nothing about containerd may.
+    expect: { cause: 'healthy', only: ['resource-starvation'] },
+    async inject(node) {
+      const release = /^(\d+\.\d+\.\d+)/.exec(node.containerdVersion)?.[1];
+      if (!release) throw new Error(`cannot read a release from containerd ${node.containerdVersion}`);
+      return { signal: `containerd ${node.containerdVersion}, minimum ${release}`, minVersion: release };
+    },
+  },
   {
     id: 'daemon-stopped',
     description: 'systemctl stop containerd',

@@ -12,6 +12,9 @@ import type { Report } from '../../core/model.js';
 import { LAB_FAULTS, type LabFault } from './faults.js';
 import { LAB_SUITES, LabNode, type LabSuite } from './node.js';
 
+/** What diagnose.sh may print at most (SSM returns 24,000 characters; the script aims below 19,000). */
+const OUTPUT_LIMIT = 20_000;
+
 /** One row of the matrix. */
 export interface MatrixRow {
   readonly suite: LabSuite;
@@ -40,6 +43,8 @@ export function judge(report: Report, fault: LabFault): string[] {
   if (e.cause === 'healthy') {
     const critical = report.findings.filter((f) => f.severity === 'critical').map((f) => f.cause);
     if (critical.length) problems.push(`critical finding(s) ${critical.join(', ')} where none was expected`);
+    const extra = e.only ? causes.filter((c) => !e.only?.includes(c)) : [];
+    if (extra.length) problems.push(`finding(s) ${extra.join(', ')} on a healthy node`);
   } else if (!causes.includes(e.cause)) {
     problems.push(`expected ${e.cause}, got ${causes.join(', ') || 'no finding'}`);
   }
@@ -83,6 +88,9 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
       const d0 = performance.now();
       const r = await node.runScript('diagnose', {}, { prefix: done.prefix });
       if (r.code !== 0) problems.push(`diagnose.sh exited ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+      // The script's contract whatever the fault: one JSON line, well under SSM's 24,000 characters.
+      if (r.stdout.trim().split('\n').length !== 1) problems.push('diagnose.sh printed more than one line');
+      if (r.stdout.length >= OUTPUT_LIMIT) problems.push(`diagnose.sh printed ${r.stdout.length} characters`);
       const versionPolicy = done.minVersion ? { minimum: done.minVersion } : undefined;
       report = analyze(parseFacts(r.stdout), versionPolicy ? { versionPolicy } : undefined);
       diagnoseMs = Math.round(performance.now() - d0);
