@@ -134,6 +134,8 @@ build_one() {
     rm -rf "$tmp"
     die "mmdebstrap failed for $suite"
   fi
+  # dpkg's database, outside the root: a node's /var/lib is a tmpfs that hides the root's own copy.
+  cp -a "$tmp/root/var/lib/dpkg" "$tmp/dpkg"
   chroot "$tmp/root" containerd --version >"$tmp/containerd-version"
   chroot "$tmp/root" dpkg-query -W -f='${Version}\n' systemd >"$tmp/systemd-version"
   rm -rf "$dir"
@@ -210,10 +212,7 @@ cmd_start() {
   command -v systemd-nspawn >/dev/null || die "systemd-nspawn is missing (bash scripts/setup.sh --lab)"
   root=$(image_dir "$suite")/root
   [[ -f $(image_dir "$suite")/ready ]] || cmd_build "$suite"
-  # dpkg's database, outside the root: the node's /var/lib tmpfs hides the root's own copy.
-  if [[ ! -d $(image_dir "$suite")/dpkg ]]; then
-    cp -a "$root/var/lib/dpkg" "$(image_dir "$suite")/.dpkg.$$" && mv "$(image_dir "$suite")/.dpkg.$$" "$(image_dir "$suite")/dpkg"
-  fi
+  [[ -d $(image_dir "$suite")/dpkg ]] || die "the $suite image has no dpkg copy: rebuild it (rm -rf $(image_dir "$suite"); lab.sh build $suite)"
   dir=$(node_dir "$name")
   [[ ! -e $dir ]] || die "node '$name' exists already (lab.sh stop $name)"
   mkdir -p "$dir"
