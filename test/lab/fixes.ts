@@ -12,6 +12,8 @@ import { fixProgram } from '../../functions/scripts/program.js';
 import { type FixResult, lastResult, REFUSED_DIRECTLY } from '../support/fixes.js';
 import { describeWithLab, labNodes } from '../support/lab.js';
 
+/** A step that boots a node: seconds warm, a minute or two when the image must be built first. */
+const NODE_TIMEOUT_MS = 300_000;
 const DROPIN_DIR = '/etc/systemd/system/containerd.service.d';
 const DROPIN = `${DROPIN_DIR}/90-nodemedic-nofile.conf`;
 /** A systemctl in front of the real one (PATH puts /usr/local/sbin first) that acts like an old systemd. */
@@ -89,14 +91,14 @@ done`;
 
 /** Define the fix tests of `suite`. */
 export function defineFixTests(suite: LabSuite): void {
-  describeWithLab(`fix scripts on a ${suite} node, under real systemd`, () => {
+  describeWithLab(`fix scripts on a ${suite} node, under real systemd`, { timeout: NODE_TIMEOUT_MS }, () => {
     const nodes = labNodes();
 
     describe('restart-containerd, collect-goroutine-dump, restart-kubelet', () => {
       let node: LabNode;
       beforeAll(async () => {
         node = await nodes.start(suite);
-      });
+      }, NODE_TIMEOUT_MS);
 
       it.each(['daemon-stopped', 'socket-removed'])('brings containerd back after %s', async (id) => {
         await fault(id).inject(node);
@@ -155,7 +157,7 @@ export function defineFixTests(suite: LabSuite): void {
         writeNodeFile(node, DROPIN, '[Service]\nLimitNOFILE=4096\n');
         await node.must(['systemctl', 'daemon-reload']);
         await node.must(['systemctl', 'restart', 'containerd']);
-      });
+      }, NODE_TIMEOUT_MS);
 
       it('raises the unit limit with a backup of the previous drop-in, and the daemon runs with it', async () => {
         expect(await nofile(node)).toEqual({ soft: 4096, hard: 4096 });
@@ -267,7 +269,7 @@ export function defineFixTests(suite: LabSuite): void {
       beforeAll(async () => {
         node = await nodes.start(suite);
         base = readNodeFile(node, CONFIG);
-      });
+      }, NODE_TIMEOUT_MS);
 
       it('never lowers a larger value, and leaves max_concurrent_streams alone as the no-op it is', async () => {
         writeNodeFile(
@@ -311,7 +313,7 @@ export function defineFixTests(suite: LabSuite): void {
       let node: LabNode;
       beforeAll(async () => {
         node = await nodes.start(suite);
-      });
+      }, NODE_TIMEOUT_MS);
 
       it.each(REFUSED_DIRECTLY)('%s exits 2 on %s=%j and changes nothing', async (script, env, value) => {
         const pid = await unitProperty(node, 'containerd', 'MainPID');
