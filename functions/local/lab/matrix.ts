@@ -9,6 +9,7 @@
  */
 import { analyze, parseFacts } from '../../core/analyze.js';
 import type { Report } from '../../core/model.js';
+import { REMEDIATION_LIST } from '../../core/remediations/index.js';
 import { LAB_FAULTS, type LabFault } from './faults.js';
 import { LAB_SUITES, LabNode, type LabSuite } from './node.js';
 
@@ -29,6 +30,11 @@ export interface MatrixRow {
   readonly confidence: string;
   /** What the report gets wrong against the expectation (empty: the row passes). */
   readonly problems: readonly string[];
+  /**
+   * The fix run on the node for a row diagnosed right, and whether a second diagnosis still names
+   * the cause: `restart-containerd: fixed (2.1 s)`, `…: NOT fixed (…)`, or `-` when no node fix fits.
+   */
+  readonly fix: string;
   /** Wall time of the diagnosis alone (script run + analyze), in ms. */
   readonly diagnoseMs: number;
   /** Wall time of the whole row (boot, inject, diagnose, stop), in ms. */
@@ -61,6 +67,21 @@ export function judge(report: Report, fault: LabFault): string[] {
   return problems;
 }
 
+/**
+ * Node fixes the matrix does not run: upgrade-containerd needs a pinned package and a mirror,
+ * cordon-drain and restart-kubelet a kubelet, collect-goroutine-dump only collects.
+ */
+const NOT_RUN = new Set(['upgrade-containerd', 'cordon-drain', 'restart-kubelet', 'collect-goroutine-dump']);
+/** Parameters for a fix on this machine: open-file targets must stay under its 20000 hard ceiling. */
+const FIX_PARAMETERS: Record<string, Record<string, string>> = { 'raise-nofile': { nofile: '16384' } };
+const NODE_FIXES = new Set(REMEDIATION_LIST.filter((r) => r.runsOn === 'node').map((r) => r.id as string));
+
+/** The first remediation of the expected finding that runs on the node and that the matrix runs. */
+function nodeFix(report: Report, cause: string): string | null {
+  const finding = report.findings.find((f) => f.cause === cause);
+  return finding?.remediations.find((r) => NODE_FIXES.has(r) && !NOT_RUN.has(r)) ?? null;
+}
+
 /** The faults that apply to a suite. */
 export function faultsFor(suite: LabSuite): LabFault[] {
   return LAB_FAULTS.filter((f) => !f.suites || f.suites.includes(suite));
@@ -77,6 +98,7 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
   let injected = false;
   let report: Report | null = null;
   let diagnoseMs = 0;
+  let fix = '-';
   const problems: string[] = [];
   try {
     let release: (() => void) | undefined;
@@ -95,6 +117,20 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
       report = analyze(parseFacts(r.stdout), versionPolicy ? { versionPolicy } : undefined);
       diagnoseMs = Math.round(performance.now() - d0);
       problems.push(...judge(report, fault));
+      // A row diagnosed right gets its fix, on the node as SSM would run it, and a second look.
+      const id = problems.length === 0 ? nodeFix(report, fault.expect.cause) : null;
+      if (id) {
+        const f0 = performance.now();
+        const run = await node.runScript(id, FIX_PARAMETERS[id] ?? {}, { timeoutMs: 150_000 });
+        const after = await node.runScript('diagnose', {});
+        const still = analyze(
+          parseFacts(after.stdout),
+          versionPolicy ? { versionPolicy } : undefined,
+        ).findings.some((f) => f.cause === fault.expect.cause);
+        const took = `${((performance.now() - f0) / 1000).toFixed(1)} s`;
+        fix =
+          still || run.code !== 0 ? `${id}: NOT fixed (exit ${run.code}, ${took})` : `${id}: fixed (${took})`;
+      }
     } finally {
       release?.();
     }
@@ -116,6 +152,7 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
     named: hit?.cause ?? (report ? (report.findings.length ? 'none' : 'healthy') : '-'),
     confidence: hit?.confidence ?? '-',
     problems: injected ? problems : [signal],
+    fix,
     diagnoseMs,
     rowMs: Math.round(performance.now() - t0),
   };
@@ -123,7 +160,17 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
 
 /** A plain-text table: version × fault → expected, named, confidence, time, verdict. */
 export function matrixTable(rows: readonly MatrixRow[]): string {
-  const head = ['containerd', 'fault', 'expected', 'named', 'confidence', 'diagnose', 'row', 'verdict'];
+  const head = [
+    'containerd',
+    'fault',
+    'expected',
+    'named',
+    'confidence',
+    'diagnose',
+    'row',
+    'fix',
+    'verdict',
+  ];
   const body = rows.map((r) => [
     `${r.containerd} (${r.suite})`,
     r.fault,
@@ -132,6 +179,7 @@ export function matrixTable(rows: readonly MatrixRow[]): string {
     r.confidence,
     `${(r.diagnoseMs / 1000).toFixed(1)} s`,
     `${(r.rowMs / 1000).toFixed(1)} s`,
+    r.fix,
     r.problems.length ? `FAIL: ${r.problems.join('; ')}` : 'ok',
   ]);
   const widths = head.map((h, i) =>
@@ -156,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
       if (only && !only.includes(fault.id)) continue;
       const row = await runRow(suite, fault);
       rows.push(row);
-      console.error(`${suite} ${fault.id}: ${row.named} (${row.confidence}) — ${row.signal}`);
+      console.error(`${suite} ${fault.id}: ${row.named} (${row.confidence}), fix ${row.fix} — ${row.signal}`);
     }
   }
   console.log(matrixTable(rows));
