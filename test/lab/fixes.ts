@@ -220,6 +220,21 @@ export function defineFixTests(suite: LabSuite): void {
       });
     });
 
+    it('raise-nofile restarts a daemon whose limit was lowered at runtime, writing no drop-in', async () => {
+      const node = await nodes.start(suite);
+      const injected = await fault('fd-exhaustion').inject(node);
+      // The clients go away, as kubelet's do when the daemon stops.
+      injected.release?.();
+      const before = await nofile(node);
+      const run = await fix(node, 'raise-nofile', { nofile: '16384' });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.result).toMatchObject({ ok: true, changed: true, backup: null });
+      expect(run.result.detail).toMatch(/lowered at runtime.*no drop-in changed/);
+      expect((await nofile(node)).hard).toBeGreaterThan(before.hard);
+      expect((await node.exec(['test', '-e', DROPIN])).code).not.toBe(0);
+      expect(await answers(node)).toBe(true);
+    });
+
     describe('raise-grpc-message-size', () => {
       it('raises a limit set in the main config, checks the effective value, and is idempotent', async () => {
         const node = await nodes.start(suite);

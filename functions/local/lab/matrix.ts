@@ -120,6 +120,10 @@ export async function runRow(suite: LabSuite, fault: LabFault): Promise<MatrixRo
       // A row diagnosed right gets its fix, on the node as SSM would run it, and a second look.
       const id = problems.length === 0 ? nodeFix(report, fault.expect.cause) : null;
       if (id) {
+        // Clients held by the fault go away first, as kubelet's do on the daemon's GOAWAY (raw
+        // sockets that never speak HTTP/2 would block containerd's graceful stop for 90 s).
+        release?.();
+        release = undefined;
         const f0 = performance.now();
         const run = await node.runScript(id, FIX_PARAMETERS[id] ?? {}, { timeoutMs: 150_000 });
         const after = await node.runScript('diagnose', {});

@@ -92,8 +92,13 @@ unit_prop() {
 # StartLimitIntervalSec, e.g. a fix right after a crash loop or another fix), clear the counter with
 # reset-failed and try once more, as a person would. On failure, prints systemctl's last words.
 unit_restart() {
-  local out
-  out=$(timeout 90 systemctl "$1" "$2" 2>&1) && return 0
+  local out rc=0
+  out=$(timeout 90 systemctl "$1" "$2" 2>&1) || rc=$?
+  ((rc == 0)) && return 0
+  if ((rc == 124)); then
+    printf 'systemctl %s %s did not finish within 90 s (a stop that hangs lasts until systemd kills it at TimeoutStopSec)' "$1" "$2"
+    return 1
+  fi
   if [[ $(unit_prop "$2" Result) == start-limit-hit ]]; then
     say "$2 hit systemd's start rate limit: systemctl reset-failed $2, then $1 once more"
     timeout 10 systemctl reset-failed "$2" >/dev/null 2>&1 || true

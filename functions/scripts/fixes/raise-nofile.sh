@@ -4,7 +4,8 @@
 # Raises containerd's open-file limit with a systemd drop-in and restarts it. It NEVER lowers the
 # limit: the current one is read from the running daemon (/proc/PID/limits), from systemd, and from
 # any drop-in, and an `infinity`/`unlimited` limit or a requested value below the current one is a
-# no-op. The previous drop-in is kept as <drop-in>.bak-<UTC timestamp> (or a .none-<timestamp>
+# no-op. A daemon whose limit was lowered at runtime (below what its unit gives) is restarted so the
+# unit's limit applies again, with no drop-in written. The previous drop-in is kept as <drop-in>.bak-<UTC timestamp> (or a .none-<timestamp>
 # marker when there was none) so that NODEMEDIC_MODE=rollback can put it back.
 # Inputs: NODEMEDIC_SYSTEMD_DIR, NODEMEDIC_ADDRESS, NODEMEDIC_MODE (apply|rollback), NODEMEDIC_NOFILE
 # (empty: max(current x 2, 1048576), capped at the kernel's fs.nr_open).
@@ -81,6 +82,33 @@ if [[ -n $pid ]]; then
   ((hard > cur)) && cur=$hard
 fi
 unit=$(unit_prop containerd LimitNOFILE) || unit=
+conf=''
+for f in "$DIR"/*.conf; do
+  [[ -f $f ]] || continue
+  v=$(awk -F= '/^[ \t]*LimitNOFILE[ \t]*=/ { v = $2 } END { gsub(/[ \t]/, "", v); print v }' "$f")
+  [[ -n $v ]] && conf=$v
+done
+
+# A daemon running below the limit its own unit gives it was lowered at runtime (prlimit, a
+# wrapper): no drop-in can help, a restart under systemd applies the unit's limit again. What the
+# unit gives is capped by systemd's own hard limit (PID 1 cannot hand out more than it may use).
+if [[ -n $pid && $hard =~ ^[0-9]+$ ]]; then
+  given=${conf:-$unit}
+  given=${given##*:}
+  [[ $given == infinity ]] && given=$(cat /proc/sys/fs/nr_open)
+  pid1=$(awk '/^Max open files/ { print $5 }' /proc/1/limits 2>/dev/null) || pid1=
+  [[ $pid1 =~ ^[0-9]+$ && $given =~ ^[0-9]+$ ]] && ((pid1 < given)) && given=$pid1
+  if [[ $given =~ ^[0-9]+$ ]] && ((hard < given)) && { [[ -z $NOFILE || $NOFILE == infinity ]] || ((10#$NOFILE > hard)); }; then
+    say "containerd (pid $pid) runs with hard limit $hard, below the $given its unit gives: lowered at runtime; restarting it applies the unit's limit (no drop-in written)"
+    CHANGED=true
+    msg=$(restart) || fail "$msg"
+    read -r nsoft nhard < <(now_limit) || true
+    [[ $nhard =~ ^[0-9]+$ ]] && ((nhard > hard)) || fail "containerd restarted, but its hard limit is ${nhard:-unknown}, not above $hard"
+    result true true "containerd ran with open-file limit $soft/$hard, below the $given its unit gives (lowered at runtime): restarted, now soft $nsoft hard $nhard; no drop-in changed"
+    exit 0
+  fi
+fi
+
 if [[ $unit == infinity ]]; then
   result true false "containerd's unit sets LimitNOFILE=infinity: nothing to raise, never lower it"
   exit 0
@@ -88,12 +116,6 @@ elif [[ $unit =~ ^[0-9]+$ ]] && ((unit < 4611686018427387904)); then
   sources+=("unit: $unit")
   ((unit > cur)) && cur=$unit
 fi
-conf=''
-for f in "$DIR"/*.conf; do
-  [[ -f $f ]] || continue
-  v=$(awk -F= '/^[ \t]*LimitNOFILE[ \t]*=/ { v = $2 } END { gsub(/[ \t]/, "", v); print v }' "$f")
-  [[ -n $v ]] && conf=$v
-done
 if [[ -n $conf ]]; then
   sources+=("drop-ins: LimitNOFILE=$conf")
   [[ $conf == infinity || $conf == *:infinity ]] && {

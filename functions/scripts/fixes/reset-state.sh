@@ -107,7 +107,21 @@ errors=$(plugin_errors)
 
 # The sandbox (pause) image the CRI config names must be in k8s.io again: without it no pod starts,
 # and on EKS the CRI cannot pull it (ECR wants credentials containerd does not hold).
-k8s_images() { timeout 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s -n k8s.io images ls -q 2>/dev/null; }
+# has_image NAME: 0 present, 1 absent, 2 cannot tell (ctr fails). A fresh import can take a moment
+# to be listed on a loaded node: up to 10 looks, a second apart.
+has_image() {
+  local list i
+  for ((i = 0; i < 10; i++)); do
+    if list=$(timeout 15 ctr --address "$ADDRESS" --connect-timeout 5s --timeout 10s -n k8s.io images ls -q 2>/dev/null); then
+      grep -qxF "$1" <<<"$list" && return 0
+    else
+      list=unknown
+    fi
+    sleep 1
+  done
+  [[ $list == unknown ]] && return 2
+  return 1
+}
 # v2 configs name it sandbox_image (CRI plugin), v3 configs sandbox (pinned_images); quotes either way.
 sandbox=$(timeout 30 containerd --config "$CONFIG" config dump 2>/dev/null |
   sed -nE "s/^[[:space:]]*sandbox(_image)?[[:space:]]*=[[:space:]]*[\"']([^\"']+)[\"'].*/\\2/p" | head -n 1) || sandbox=
@@ -119,12 +133,18 @@ if [[ -f $PAUSE ]]; then
     imported="import of $PAUSE failed (${out: -200})"
   fi
 fi
+present=1
+[[ -z $sandbox ]] || { has_image "$sandbox" && present=0 || present=$?; }
 if [[ -z $sandbox ]]; then
   pause="WARNING: cannot read the sandbox image from containerd's config (${imported:-no tarball at $PAUSE}): check that the pause image is in k8s.io before pods are scheduled"
-elif k8s_images | grep -qxF "$sandbox"; then
+elif ((present == 0)); then
   pause="sandbox image $sandbox in k8s.io${imported:+ ($imported)}"
-elif [[ -n $imported ]]; then
+elif ((present == 2)); then
+  pause="WARNING: cannot list the k8s.io images to check the sandbox image $sandbox${imported:+ ($imported)}: check it before pods are scheduled"
+elif [[ -n $imported && $imported != *failed* ]]; then
   pause="WARNING: the config names sandbox image $sandbox, which is not in k8s.io ($imported, which holds another image): import a tarball of $sandbox (ctr -n k8s.io images import FILE) before pods are scheduled"
+elif [[ -n $imported ]]; then
+  pause="WARNING: the config names sandbox image $sandbox, which is not in k8s.io ($imported): pods cannot start until it is imported (ctr -n k8s.io images import FILE) or pulled with credentials"
 else
   pause="WARNING: the config names sandbox image $sandbox, which is not in k8s.io, and there is no tarball at $PAUSE: pods cannot start until it is imported (ctr -n k8s.io images import FILE) or pulled with credentials"
 fi
