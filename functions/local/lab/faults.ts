@@ -531,8 +531,10 @@ export const LAB_FAULTS: readonly LabFault[] = [
         config.replace(header, `${header}    systemd_cgroup = false\n    nodemedic_gone_key = true\n`),
       );
       await restartOk(node);
-      const line = (await journal(node)).split('\n').findLast((l) => /unknown key/i.test(l));
-      if (!line) throw new Error('containerd logged no ignored key');
+      // journald may take a moment to have the line: a bounded wait, not one look.
+      const line = await until('containerd to log an ignored key', async () => {
+        return (await journal(node)).split('\n').findLast((l) => /unknown key/i.test(l)) ?? null;
+      });
       return { signal: line.slice(0, 160) };
     },
   },
