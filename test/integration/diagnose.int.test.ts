@@ -1,9 +1,10 @@
 /**
- * The diagnosis end to end against a real containerd: for each fault, inject it for real into a
- * throwaway daemon, run the CLI's diagnose command (the same runner and script as the demo and,
- * byte for byte, SSM), and assert on the cause it names. One fresh sandbox per case: a daemon
- * starts in well under a second, and no fault's leftovers (log lines, a corrupt DB) leak into the
- * next case.
+ * The diagnosis script's mechanics against a bare containerd in a sandbox, through the CLI's
+ * diagnose command (the same runner and script as the demo and, byte for byte, SSM): the config
+ * line it quotes, [grpc] keys from imported files, the daemon it picks where no systemd answers,
+ * exact JSON whatever the log holds, the output cap, the CLI process. One fresh sandbox per case.
+ * Every fault under real systemd, named right on containerd 1.6, 1.7 and 2.x, is the lab's fault
+ * matrix: test/lab/matrix.ts.
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,19 +17,12 @@ import { type Facts, LOG_SIGNATURES } from '../../functions/core/facts.js';
 import type { Report } from '../../functions/core/model.js';
 import type { CommandInvocation, NodeRef } from '../../functions/core/ports.js';
 import { ContainerdSandbox, installedContainerd } from '../../functions/local/sandbox/containerd.js';
-import {
-  FAULTS,
-  type FaultId,
-  INVALID_CONFIG_LINE,
-  invalidConfigLine,
-} from '../../functions/local/sandbox/faults.js';
+import { FAULTS, INVALID_CONFIG_LINE, invalidConfigLine } from '../../functions/local/sandbox/faults.js';
 import { captureIo } from '../support/capture-io.js';
 import { describeWithContainerd } from '../support/containerd.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const NODE: NodeRef = { instanceId: 'local-test', nodeName: null, cluster: 'local', autoScalingGroup: null };
-/** A hang guard only: the script's own bounds keep a wedged run near 15 s. */
-const HANG_GUARD_MS = 40_000;
 const OUTPUT_LIMIT = 20_000;
 
 /** The installed containerd's X.Y.Z. */
@@ -80,18 +74,6 @@ async function runScript(
   return runner.wait(commandId, NODE);
 }
 
-/**
- * Findings this machine itself explains, not the sandbox: a shared 2-core CI box can be under
- * real CPU pressure. Only resource-starvation qualifies, and only with PSI or load as evidence.
- */
-function machineFindings(report: Report): string[] {
-  return report.findings
-    .filter(
-      (f) => f.cause === 'resource-starvation' && f.evidence.every((e) => /psi|load|steal/.test(e.source)),
-    )
-    .map((f) => f.cause);
-}
-
 /** The script's contract on every run: one valid JSON document, under the cap, schema 1. */
 function expectWellFormed(invocation: CommandInvocation): Facts {
   expect(invocation.status).toBe('success');
@@ -102,14 +84,6 @@ function expectWellFormed(invocation: CommandInvocation): Facts {
   const facts = JSON.parse(invocation.stdout) as Facts;
   expect(facts.schema).toBe(1);
   return facts;
-}
-
-/** Probes that do not apply here say so, with a reason, instead of raising a finding. */
-function expectNotApplicableReported(report: Report, facts: Facts): void {
-  expect(facts.kubelet.status).toBe('n/a');
-  expect(facts.kubelet.reason).toMatch(/kubelet/);
-  expect(report.findings.map((f) => f.cause)).not.toContain('kubelet-down');
-  expect(report.notes.join('\n')).toMatch(/kubelet/i);
 }
 
 const figures: string[] = [];
@@ -129,48 +103,6 @@ describeWithContainerd('diagnose against a real containerd', () => {
   afterEach(async () => {
     await sb?.dispose();
     sb = undefined;
-  });
-
-  it('calls a healthy daemon healthy when the minimum version is at or below the installed one', async () => {
-    sb = await ContainerdSandbox.start();
-    const d = await diagnose(sb, installed);
-    const facts = expectWellFormed(d.invocation);
-    figures.push(`healthy: ${d.invocation.stdout.length} chars, script ${facts.script.elapsedMs} ms`);
-
-    expect(facts.containerd.pid).toBe(sb.pid());
-    expect(facts.socket.call?.ok).toBe(true);
-    expect(facts.plugins.errored).not.toContain('io.containerd.metadata.v1/bolt');
-    const unexplained = d.report.findings
-      .map((f) => f.cause)
-      .filter((c) => !machineFindings(d.report).includes(c));
-    expect(unexplained).toEqual([]);
-    if (d.report.findings.length === 0) {
-      expect(d.report.healthy).toBe(true);
-      expect(d.code).toBe(0);
-    } else {
-      console.warn(`healthy case: this machine itself is starved: ${d.report.findings[0]?.summary}`);
-      expect(d.code).toBe(1);
-    }
-    expectNotApplicableReported(d.report, facts);
-  });
-
-  const cases = (Object.keys(FAULTS) as FaultId[]).map((id) => ({ id, ...FAULTS[id] }));
-
-  it.each(cases)('$id → $expectedCause', async ({ id, expectedCause, minVersion, inject }) => {
-    sb = await ContainerdSandbox.start();
-    await inject(sb);
-    const d = await diagnose(sb, minVersion ?? installed);
-    const facts = expectWellFormed(d.invocation);
-    figures.push(
-      `${id}: ${expectedCause} ${d.report.findings.some((f) => f.cause === expectedCause) ? 'found' : 'MISSED'}, ` +
-        `${d.invocation.stdout.length} chars, script ${facts.script.elapsedMs} ms, cli ${d.wallMs} ms`,
-    );
-
-    expect(d.code).toBe(1);
-    expect(d.report.healthy).toBe(false);
-    expect(d.report.findings.map((f) => f.cause)).toContain(expectedCause);
-    expect(d.wallMs).toBeLessThan(HANG_GUARD_MS);
-    expectNotApplicableReported(d.report, facts);
   });
 
   it('quotes the line containerd fails at when the config does not parse', async () => {

@@ -1,8 +1,8 @@
 /**
- * What the fix-script integration suites share: a sandbox start that tolerates load, the daemon's
- * open-file limits, the result every fix prints, running a fix through the local shell runner as
- * the demo does, and running a fix's program straight under bash, as a tampered SSM document or a
- * person on the node might.
+ * What the fix-script suites share: the result every fix prints, a sandbox daemon's open-file
+ * limits (the browser test), running a fix through the local shell runner as the demo does, running
+ * a fix's program straight under bash, as a tampered SSM document or a person on the node might,
+ * and the inputs the runner and the scripts must refuse.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import type { RemediationId } from '../../functions/core/model.js';
 import type { NodeRef } from '../../functions/core/ports.js';
-import { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
+import { SCRIPT_PARAMETERS } from '../../functions/core/script-params.js';
+import type { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { fixProgram } from '../../functions/scripts/program.js';
 
 /** The node the fix suites send commands to (the local runner only checks the pairing). */
@@ -61,16 +62,6 @@ export async function runFix(
   return { exitCode: inv.exitCode, result: lastResult(inv.stdout), stderr: inv.stderr };
 }
 
-/** {@link runFix} against a sandbox: its path parameters and environment, plus the given ones. */
-export function runSandboxFix(
-  sb: ContainerdSandbox,
-  script: RemediationId,
-  parameters: Record<string, string> = {},
-  env: Record<string, string> = {},
-): Promise<FixRun> {
-  return runFix(script, { ...sb.params(), ...parameters }, { ...sb.env(), ...env });
-}
-
 /**
  * A fix's whole program (preamble inlined, the SSM document's bytes) run straight under bash with
  * raw environment variables: no allowedPattern in front, so the script's own checks must hold.
@@ -83,22 +74,8 @@ export function runProgram(script: RemediationId, env: Record<string, string>): 
   });
 }
 
-/**
- * ContainerdSandbox.start, tried up to three times: under heavy load the systemctl stand-in can
- * take its own forked child (comm still "systemctl", before setsid execs) for a daemon that died.
- */
-export async function startSandbox(): Promise<ContainerdSandbox> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ContainerdSandbox.start();
-    } catch (err) {
-      if (attempt === 3) throw err;
-    }
-  }
-}
-
 /** The running daemon's `Max open files` soft and hard limits, from /proc. */
-export function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
+function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
   const pid = sb.runningPid();
   const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
     .split('\n')
@@ -122,4 +99,38 @@ export function pathWithout(farm: string, ...missing: string[]): string {
     }
   }
   return farm;
+}
+
+/** Parameter values the runner's patterns refuse: [script, parameter, value]. */
+export const HOSTILE_PARAMETERS = [
+  ['restart-containerd', 'address', ';rm -rf /'],
+  ['raise-nofile', 'nofile', '$(id)'],
+  ['raise-nofile', 'systemdDir', '/etc/systemd/system;id'],
+  ['raise-grpc-message-size', 'messageSize', '`id`'],
+  ['reset-state', 'root', '$(rm -rf /)'],
+  ['reset-state', 'nodeName', 'node; id'],
+  ['cordon-drain', 'nodeName', '$(id)'],
+  ['upgrade-containerd', 'packageVersion', '1.7.0;id'],
+] as const;
+
+/**
+ * Values handed straight to a script (a tampered SSM document, a person on the node): the hostile
+ * ones, plus values the patterns allow but the scripts still refuse. [script, env variable, value].
+ */
+export const REFUSED_DIRECTLY: readonly (readonly [RemediationId, string, string])[] = [
+  ...HOSTILE_PARAMETERS.map(([script, name, value]) => [script, envOf(name), value] as const),
+  ['reset-state', 'NODEMEDIC_ROOT', '/var/lib/../../etc'],
+  ['reset-state', 'NODEMEDIC_ROOT', '/var'],
+  ['raise-nofile', 'NODEMEDIC_NOFILE', '100'],
+  ['raise-grpc-message-size', 'NODEMEDIC_MESSAGE_SIZE', '0'],
+  ['raise-grpc-message-size', 'NODEMEDIC_MESSAGE_SIZE', '9999999999'],
+  ['restart-containerd', 'NODEMEDIC_MODE', 'rollback'],
+  ['reset-state', 'NODEMEDIC_MODE', 'rollback'],
+  ['upgrade-containerd', 'NODEMEDIC_PACKAGE_VERSION', ''],
+];
+
+function envOf(name: string): string {
+  const spec = (SCRIPT_PARAMETERS as Record<string, { env: string }>)[name];
+  if (!spec) throw new Error(`no script parameter ${name}`);
+  return spec.env;
 }

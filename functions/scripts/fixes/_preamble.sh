@@ -7,7 +7,9 @@
 # Contract for the fix: say/refuse/fail/result report (the last stdout line is one JSON result; exit 0
 # ok, 1 failed, 2 refused); param validates an input; stamp names a backup; redefine undo to restore
 # what it changed and set CHANGED/BACKUP as it goes; answers/wait_answers probe containerd at
-# $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig.
+# $ADDRESS (a fix that calls them sets ADDRESS first); kubeconfig finds an admin kubeconfig;
+# unit_prop reads one systemd unit property on any systemd; unit_restart restarts a unit through
+# systemd's start rate limit.
 : "${FIX:?a fix script sets FIX=<id> before the preamble}"
 export LC_ALL=C
 PATH_RE='^(/[A-Za-z0-9._@+-]+)+/?$'
@@ -71,5 +73,37 @@ kubeconfig() {
   for k in "${KUBECONFIG:-}" /etc/kubernetes/admin.conf /root/.kube/config; do
     [[ -n $k && $k =~ $PATH_RE && -r $k ]] && { printf '%s' "$k"; return 0; }
   done
+  return 1
+}
+# unit_prop UNIT NAME: one property of a systemd unit, parsed from `systemctl show -p NAME UNIT`
+# (`NAME=value` lines; systemd before 230 has no --value). Fails when systemctl cannot answer (no
+# systemd, no bus) or does not know the property: the caller must treat that as unknown, never as
+# "not there".
+unit_prop() {
+  local out line
+  out=$(timeout 5 systemctl show -p "$2" "$1" 2>/dev/null) || return 1
+  while IFS= read -r line; do
+    [[ $line == "$2="* ]] && { printf '%s' "${line#*=}"; return 0; }
+  done <<<"$out"
+  return 1
+}
+# unit_restart VERB UNIT: `systemctl VERB UNIT` (restart or start), bounded. When systemd refuses
+# because the unit hit its start rate limit (Result=start-limit-hit: several starts within
+# StartLimitIntervalSec, e.g. a fix right after a crash loop or another fix), clear the counter with
+# reset-failed and try once more, as a person would. On failure, prints systemctl's last words.
+unit_restart() {
+  local out rc=0
+  out=$(timeout 90 systemctl "$1" "$2" 2>&1) || rc=$?
+  ((rc == 0)) && return 0
+  if ((rc == 124)); then
+    printf 'systemctl %s %s did not finish within 90 s (a stop that hangs lasts until systemd kills it at TimeoutStopSec)' "$1" "$2"
+    return 1
+  fi
+  if [[ $(unit_prop "$2" Result) == start-limit-hit ]]; then
+    say "$2 hit systemd's start rate limit: systemctl reset-failed $2, then $1 once more"
+    timeout 10 systemctl reset-failed "$2" >/dev/null 2>&1 || true
+    out=$(timeout 90 systemctl "$1" "$2" 2>&1) && return 0
+  fi
+  printf '%s' "${out: -200}"
   return 1
 }

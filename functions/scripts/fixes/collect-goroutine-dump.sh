@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/_preamble.sh"
 param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has nothing to roll back"
 
-pid=$(timeout 5 systemctl show -p MainPID --value containerd 2>/dev/null) || pid=
+pid=$(unit_prop containerd MainPID) || pid=
 [[ $pid =~ ^[1-9][0-9]*$ && -d /proc/$pid ]] || fail "containerd is not running (MainPID ${pid:-unknown}): no stacks to dump"
 # containerd writes into its own os.TempDir(): $TMPDIR from its environment, else /tmp.
 tmp=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^TMPDIR=//p' | tail -n 1) || tmp=

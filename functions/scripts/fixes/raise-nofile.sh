@@ -4,7 +4,8 @@
 # Raises containerd's open-file limit with a systemd drop-in and restarts it. It NEVER lowers the
 # limit: the current one is read from the running daemon (/proc/PID/limits), from systemd, and from
 # any drop-in, and an `infinity`/`unlimited` limit or a requested value below the current one is a
-# no-op. The previous drop-in is kept as <drop-in>.bak-<UTC timestamp> (or a .none-<timestamp>
+# no-op. A daemon whose limit was lowered at runtime (below what its unit gives) is restarted so the
+# unit's limit applies again, with no drop-in written. The previous drop-in is kept as <drop-in>.bak-<UTC timestamp> (or a .none-<timestamp>
 # marker when there was none) so that NODEMEDIC_MODE=rollback can put it back.
 # Inputs: NODEMEDIC_SYSTEMD_DIR, NODEMEDIC_ADDRESS, NODEMEDIC_MODE (apply|rollback), NODEMEDIC_NOFILE
 # (empty: max(current x 2, 1048576), capped at the kernel's fs.nr_open).
@@ -25,7 +26,7 @@ DROPIN=$DIR/90-nodemedic-nofile.conf
 
 main_pid() { # systemd's MainPID of containerd, empty when it is not running
   local p
-  p=$(timeout 5 systemctl show -p MainPID --value containerd 2>/dev/null) || p=
+  p=$(unit_prop containerd MainPID) || p=
   [[ $p =~ ^[1-9][0-9]*$ && -r /proc/$p/limits ]] && printf '%s' "$p"
   return 0
 }
@@ -35,7 +36,7 @@ proc_limit() { # PID -> "soft hard" of the Max open files row ("unlimited" stays
 restart() { # reload units, restart containerd, wait for it: the message names what failed
   local out
   out=$(timeout 30 systemctl daemon-reload 2>&1) || { echo "systemctl daemon-reload failed: ${out: -200}"; return 1; }
-  out=$(timeout 90 systemctl restart containerd 2>&1) || { echo "systemctl restart containerd failed: ${out: -200}"; return 1; }
+  out=$(unit_restart restart containerd) || { echo "systemctl restart containerd failed: $out"; return 1; }
   wait_answers 60 || { echo "containerd does not answer on $ADDRESS within 60 s after the restart"; return 1; }
 }
 now_limit() { # the running daemon's "soft hard", or "none"
@@ -80,7 +81,34 @@ if [[ -n $pid ]]; then
   [[ $hard == unlimited ]] && { result true false "containerd's open-file limit is unlimited: nothing to raise"; exit 0; }
   ((hard > cur)) && cur=$hard
 fi
-unit=$(timeout 5 systemctl show -p LimitNOFILE --value containerd 2>/dev/null) || unit=
+unit=$(unit_prop containerd LimitNOFILE) || unit=
+conf=''
+for f in "$DIR"/*.conf; do
+  [[ -f $f ]] || continue
+  v=$(awk -F= '/^[ \t]*LimitNOFILE[ \t]*=/ { v = $2 } END { gsub(/[ \t]/, "", v); print v }' "$f")
+  [[ -n $v ]] && conf=$v
+done
+
+# A daemon running below the limit its own unit gives it was lowered at runtime (prlimit, a
+# wrapper): no drop-in can help, a restart under systemd applies the unit's limit again. What the
+# unit gives is capped by systemd's own hard limit (PID 1 cannot hand out more than it may use).
+if [[ -n $pid && $hard =~ ^[0-9]+$ ]]; then
+  given=${conf:-$unit}
+  given=${given##*:}
+  [[ $given == infinity ]] && given=$(cat /proc/sys/fs/nr_open)
+  pid1=$(awk '/^Max open files/ { print $5 }' /proc/1/limits 2>/dev/null) || pid1=
+  [[ $pid1 =~ ^[0-9]+$ && $given =~ ^[0-9]+$ ]] && ((pid1 < given)) && given=$pid1
+  if [[ $given =~ ^[0-9]+$ ]] && ((hard < given)) && { [[ -z $NOFILE || $NOFILE == infinity ]] || ((10#$NOFILE > hard)); }; then
+    say "containerd (pid $pid) runs with hard limit $hard, below the $given its unit gives: lowered at runtime; restarting it applies the unit's limit (no drop-in written)"
+    CHANGED=true
+    msg=$(restart) || fail "$msg"
+    read -r nsoft nhard < <(now_limit) || true
+    [[ $nhard =~ ^[0-9]+$ ]] && ((nhard > hard)) || fail "containerd restarted, but its hard limit is ${nhard:-unknown}, not above $hard"
+    result true true "containerd ran with open-file limit $soft/$hard, below the $given its unit gives (lowered at runtime): restarted, now soft $nsoft hard $nhard; no drop-in changed"
+    exit 0
+  fi
+fi
+
 if [[ $unit == infinity ]]; then
   result true false "containerd's unit sets LimitNOFILE=infinity: nothing to raise, never lower it"
   exit 0
@@ -88,12 +116,6 @@ elif [[ $unit =~ ^[0-9]+$ ]] && ((unit < 4611686018427387904)); then
   sources+=("unit: $unit")
   ((unit > cur)) && cur=$unit
 fi
-conf=''
-for f in "$DIR"/*.conf; do
-  [[ -f $f ]] || continue
-  v=$(awk -F= '/^[ \t]*LimitNOFILE[ \t]*=/ { v = $2 } END { gsub(/[ \t]/, "", v); print v }' "$f")
-  [[ -n $v ]] && conf=$v
-done
 if [[ -n $conf ]]; then
   sources+=("drop-ins: LimitNOFILE=$conf")
   [[ $conf == infinity || $conf == *:infinity ]] && {

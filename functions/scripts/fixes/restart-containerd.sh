@@ -15,7 +15,7 @@ param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has no rollback: a restart cannot be undone"
 
 say "restarting containerd"
-out=$(timeout 90 systemctl restart containerd 2>&1) || fail "systemctl restart containerd failed: ${out: -300}"
+out=$(unit_restart restart containerd) || fail "systemctl restart containerd failed: $out"
 CHANGED=true
 wait_answers 60 || fail "containerd was restarted but does not answer on $ADDRESS within 60 s"
 say "containerd answers on $ADDRESS"

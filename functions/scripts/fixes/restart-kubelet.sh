@@ -15,10 +15,10 @@ param MODE NODEMEDIC_MODE apply '^(apply|rollback)$'
 [[ $MODE == apply ]] || refuse "$FIX has no rollback: a restart cannot be undone"
 
 healthy() { [[ $(timeout 5 curl -s --max-time 2 http://127.0.0.1:10248/healthz 2>/dev/null) == ok ]]; }
-load=$(timeout 5 systemctl show -p LoadState --value kubelet 2>/dev/null) || load=
-[[ $load == loaded ]] || fail "kubelet is not installed as a systemd unit here (LoadState ${load:-unknown}): nothing to restart"
+load=$(unit_prop kubelet LoadState) || fail "cannot read kubelet's unit from systemd (systemctl show failed): nothing restarted"
+[[ $load == loaded ]] || fail "kubelet is not installed as a systemd unit here (LoadState ${load:-empty}): nothing to restart"
 say "restarting kubelet"
-out=$(timeout 90 systemctl restart kubelet 2>&1) || fail "systemctl restart kubelet failed: ${out: -300}"
+out=$(unit_restart restart kubelet) || fail "systemctl restart kubelet failed: $out"
 CHANGED=true
 end=$((SECONDS + 60))
 until healthy; do

@@ -62,6 +62,6 @@ undo() { :; } # the package is in and locked: a failed restart is reported, not 
 now=$(installed)
 [[ $now == "$want" ]] || fail "$pm reported success but containerd --version says ${now:-nothing}, not $want"
 CHANGED=true
-out=$(timeout 90 systemctl restart containerd 2>&1) || fail "containerd $now installed and locked, but systemctl restart failed: ${out: -200}"
+out=$(unit_restart restart containerd) || fail "containerd $now installed and locked, but systemctl restart failed: $out"
 wait_answers 60 || fail "containerd $now installed and locked, but it does not answer on $ADDRESS within 60 s"
 result true true "containerd upgraded from $have to $now through $pm (locked) and restarted; it answers on $ADDRESS"
