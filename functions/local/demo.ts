@@ -15,6 +15,7 @@ import type { RemediationId } from '../core/model.js';
 import { DEFAULT_SAFETY_POLICY, validateSafetyPolicy } from '../core/policy.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { fixActionId } from '../core/render/slack.js';
+import { timelineMarkdown } from '../core/render/timeline.js';
 import {
   LOCAL_CHANNEL,
   LOCAL_NODE,
@@ -215,8 +216,7 @@ async function runFault(
   const final = await stack.workflow.finished(incidentId!);
   const ended = (await stack.store.get(incidentId!))!;
   log(`incident ended: ${final} (phase ${ended.phase})`);
-  for (const entry of ended.audit)
-    log(`  audit ${entry.at.slice(11, 19)} ${entry.action} by ${entry.actor}: ${entry.detail.slice(0, 140)}`);
+  for (const line of timelineMarkdown(ended).trimEnd().split('\n')) log(`  ${line}`);
   const answers = await sandbox.answers();
   log(`containerd answers now: ${answers ? 'yes' : 'no'}`);
   const fixed = ended.requested?.remediation ?? fix ?? 'none';

@@ -4,7 +4,9 @@
  * daemon, and tells the terminal and the page how each incident went. One operation at a time, and
  * none while a fix runs: the page would otherwise change the node under nodemedic's feet.
  */
+
 import { type Incident, isTerminal } from '../core/incident.js';
+import { timelineMarkdown } from '../core/render/timeline.js';
 import { LOCAL_NODE, type LocalStack } from './compose.js';
 import type { ContainerdSandbox } from './sandbox/containerd.js';
 import { FAULTS, type FaultId, type HealthyNode, restoreHealthy } from './sandbox/faults.js';
@@ -202,10 +204,8 @@ export class GameDay implements PageConsole {
       log(
         `incident ended: ${ended.phase}${approved && last ? ` (${seconds(approved.at, last.at)} after the approval)` : ''}`,
       );
-      for (const entry of ended.audit)
-        log(
-          `  audit ${entry.at.slice(11, 19)} ${entry.action} by ${entry.actor}: ${entry.detail.slice(0, 140)}`,
-        );
+      // The postmortem timeline, as `nodemedic report` prints it from the incident table in AWS.
+      for (const line of timelineMarkdown(ended).trimEnd().split('\n')) log(`  ${line}`);
       log(`containerd answers now: ${(await this.#o.sandbox.answers()) ? 'yes' : 'no'}`);
       log(this.#o.nextSteps);
       if (this.#incidentId === incidentId) {

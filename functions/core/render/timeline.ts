@@ -5,7 +5,7 @@
  * person, time to recovery). One neutral model ({@link timeline}), two renderings: Slack Block Kit
  * for the thread ({@link renderTimeline}) and Markdown for `nodemedic report` ({@link timelineMarkdown}).
  */
-import type { AuditEntry, Incident } from '../incident.js';
+import { type AuditEntry, type Incident, isTerminal } from '../incident.js';
 import type { ChatMessage } from '../ports.js';
 import { context, escapeMrkdwn, header, mention, SLACK_LIMITS, section, truncate } from './mrkdwn.js';
 
@@ -123,14 +123,8 @@ export function timeline(incident: Incident): Timeline {
       )
     : undefined;
   const recovered = last(incident.audit, ['recovered']);
-  const ended = last(incident.audit, [
-    'recovered',
-    'escalated',
-    'skipped',
-    'denied',
-    'alarm-ok',
-    'resume-failed',
-  ]);
+  // An ended incident's last entry is its end, whatever ended it (an outcome, a deny, findings only).
+  const ended = isTerminal(incident) ? incident.audit.filter((a) => !HIDDEN.has(a.action)).at(-1) : undefined;
   return {
     incidentId: incident.id,
     node: `${incident.node.instanceId}${incident.node.nodeName ? ` (${incident.node.nodeName})` : ''}, cluster ${incident.node.cluster}`,
