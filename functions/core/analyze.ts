@@ -3,6 +3,7 @@
  * each with quoted evidence and ranked remediations. No I/O: the same function serves the Lambda
  * analyze step, the CLI and the tests.
  */
+
 import { CATALOG } from './catalog.js';
 import { why } from './causes/helpers.js';
 import { nodeUnreachable } from './causes/node-unreachable.js';
@@ -10,6 +11,7 @@ import { InvalidInputError, MalformedFactsError } from './errors.js';
 import { FACTS_SCHEMA, type Facts } from './facts.js';
 import { CAUSE_IDS, type Evidence, type Finding, type Report, SEVERITIES } from './model.js';
 import { drainNote } from './plan.js';
+import { getRemediation } from './remediations/index.js';
 import { resolveVersionPolicy, type VersionPolicyOverrides } from './version.js';
 
 /** SSM GetCommandInvocation's stdout cap, quoted in the truncation error. */
@@ -363,6 +365,18 @@ export function analyze(facts: Facts, options?: AnalyzeOptions): Report {
     notes.push(
       `the diagnosis stopped at its ${Math.round((facts.script.deadlineMs ?? 0) / 1000)} s deadline before: ${unfinished.join(', ')} (left unknown)`,
     );
+  }
+  // A shell that cannot see the host (Bottlerocket's control container) may see a containerd
+  // binary, processes and files that are not the node's: what else it found is kept, at low
+  // confidence, and nothing is offered to fix it from there.
+  if (findings.some((f) => f.cause === 'host-not-inspectable')) {
+    for (const [i, f] of findings.entries()) {
+      // What a person does (fix the config by hand) stays; what nodemedic would run goes.
+      const forAPerson = f.remediations.filter((r) => getRemediation(r).runsOn === 'person');
+      if (f.cause === 'host-not-inspectable' || forAPerson.length === f.remediations.length) continue;
+      findings[i] = { ...f, confidence: 'low', remediations: forAPerson };
+      notes.push(`${f.cause} was seen from a view that is not the host's: nothing is run for it from there`);
+    }
   }
   findings.sort(byRank);
   // Said before approval: a fix that needs a drain this node cannot do is not offered (plan.ts).

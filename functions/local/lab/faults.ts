@@ -406,9 +406,13 @@ export const LAB_FAULTS: readonly LabFault[] = [
   },
   {
     id: 'sandbox-image-missing',
-    description: 'the sandbox (pause) image removed from the k8s.io namespace',
+    description:
+      'the sandbox (pause) image removed from the k8s.io namespace, on a node with a kubelet (only kubelet makes pod sandboxes)',
     expect: { cause: 'sandbox-image-missing' },
     async inject(node) {
+      // A kubelet binary on PATH: the node is a Kubernetes node, whose pods need the sandbox image.
+      writeNodeFile(node, '/usr/local/bin/kubelet', '#!/bin/sh\nexit 0\n');
+      await node.must(['chmod', '0755', '/usr/local/bin/kubelet']);
       const image = readNodeFile(node, '/etc/nodemedic-lab-sandbox-image').trim();
       await node.must(['ctr', '-n', 'k8s.io', 'images', 'rm', '--sync', image]);
       const left = await node.must(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q']);
