@@ -59,9 +59,9 @@ export async function page(
 
 /**
  * The incident ended: post its timeline in its thread (once) and resolve its page, when one was
- * sent and the incident ended otherwise than by the escalation that paged. Best effort: the
- * outcome is already in the thread and the record, and `nodemedic report` prints the timeline from
- * the record; a failure here is logged and audited, never thrown.
+ * sent and the incident ended otherwise than by the escalation that paged. The post is tried a
+ * few times; it never throws: the outcome is already in the thread and the record, and
+ * `nodemedic report` prints the timeline from the record.
  */
 export async function incidentEnded(deps: EndingDeps, ended: Incident): Promise<void> {
   let incident = ended;
@@ -75,14 +75,26 @@ export async function incidentEnded(deps: EndingDeps, ended: Incident): Promise<
   }
   const thread = incident.thread ?? incident.card;
   if (!thread || has(incident, TIMELINE_POSTED)) return;
-  try {
-    const fresh = (await deps.store.get(incident.id)) ?? incident;
-    await deps.chat.post(thread.channel, renderTimeline(fresh), thread.ts);
-    await note(deps, fresh, TIMELINE_POSTED, 'the postmortem timeline is in the thread');
-  } catch (error) {
-    deps.logger.warn('could not post the timeline', { incidentId: incident.id, error: String(error) });
+  const fresh = (await deps.store.get(incident.id).catch(() => null)) ?? incident;
+  // A Slack hiccup (429, 5xx) is tried again in place: the ending step is not retried for it.
+  for (let attempt = 1; attempt <= TIMELINE_ATTEMPTS; attempt++) {
+    try {
+      await deps.chat.post(thread.channel, renderTimeline(fresh), thread.ts);
+      await note(deps, fresh, TIMELINE_POSTED, 'the postmortem timeline is in the thread');
+      return;
+    } catch (error) {
+      deps.logger.warn('could not post the timeline', {
+        incidentId: incident.id,
+        attempt,
+        error: String(error),
+      });
+      if (attempt < TIMELINE_ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    }
   }
 }
+
+/** Tries of the timeline post before it is left to `nodemedic report`. */
+const TIMELINE_ATTEMPTS = 3;
 
 /**
  * The node's alarm is back to OK after an incident that paged and ended by that escalation: the

@@ -290,6 +290,23 @@ async function sayFlapped(
     .catch((error: unknown) => {
       deps.logger.warn('could not say the node flapped', { incidentId: incident.id, error: String(error) });
     });
+  // The old card is what the channel sees: it must not keep saying "Recovered" over a node that
+  // is NotReady again.
+  if (previous.card) {
+    await deps.chat
+      .update(
+        previous.card,
+        renderCard(previous, {
+          note: `NotReady again ${Math.round(flap.minutes)} min after its alarm's OK: a new diagnosis runs in this thread.`,
+        }),
+      )
+      .catch((error: unknown) => {
+        deps.logger.warn('could not mark the card of a flapping node', {
+          incidentId: incident.id,
+          error: String(error),
+        });
+      });
+  }
 }
 
 /** Start the incident's one execution (idempotent by name) and record that it started. */
@@ -347,6 +364,8 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
   const nodeKey = dedupeKey(node.cluster, node.instanceId);
   const open = await deps.store.findOpenByNode(nodeKey);
   if (!open) {
+    const untold = await announceUntold(deps, nodeKey, alarm);
+    if (untold) return { kind: 'recovered', incidentId: untold };
     const resolved = await resolvePagedIncident(deps, nodeKey, alarm);
     if (resolved) return { kind: 'recovered', incidentId: resolved };
     return {
@@ -399,11 +418,29 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
         deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });
       });
   }
-  if (before.findingsMessage && before.phase === 'awaiting-approval') {
+  await announceRecovery(deps, closed, { buttonsUp: before.phase === 'awaiting-approval', from });
+  return { kind: 'recovered', incidentId: open.id };
+}
+
+/** Audit action: the thread was told the alarm is back to OK (a redelivery tells it otherwise). */
+const RECOVERY_POSTED = 'alarm-ok-posted';
+
+/**
+ * Tell the thread an incident closed on its alarm's OK: the buttons expire, the card and an
+ * outcome say so, the timeline follows. Recorded once it is all posted, so that a Slack failure
+ * (the event is then thrown back to EventBridge) is told again by the redelivery, which finds
+ * the node's incident already closed.
+ */
+async function announceRecovery(
+  deps: AppDeps,
+  closed: Incident,
+  how: { buttonsUp: boolean; from: string },
+): Promise<void> {
+  if (how.buttonsUp && closed.findingsMessage) {
     // renderDecision takes mrkdwn: the alarm's name came from outside and is escaped here.
     await deps.chat.update(
-      before.findingsMessage,
-      renderDecision(closed, `No longer needed: the alarm ${escapeMrkdwn(from)} went back to OK.`),
+      closed.findingsMessage,
+      renderDecision(closed, `No longer needed: the alarm ${escapeMrkdwn(how.from)} went back to OK.`),
     );
   }
   const thread = threadOf(closed);
@@ -412,12 +449,36 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
     // renderOutcome escapes its detail itself.
     await deps.chat.post(
       thread.channel,
-      renderOutcome(closed, { kind: 'recovered', detail: `The alarm ${from} is back to OK.` }),
+      renderOutcome(closed, { kind: 'recovered', detail: `The alarm ${how.from} is back to OK.` }),
       thread.ts,
     );
   }
-  await incidentEnded(deps, closed);
-  return { kind: 'recovered', incidentId: open.id };
+  const posted = await deps.store.update(closed.id, (current) => ({
+    ...current,
+    audit: [...current.audit, auditEntry(deps, RECOVERY_POSTED, 'nodemedic', how.from)],
+  }));
+  await incidentEnded(deps, posted);
+}
+
+/**
+ * A redelivered OK whose incident closed but whose thread was not told (Slack failed the first
+ * time): tell it now. Returns the incident's id when it did.
+ */
+async function announceUntold(deps: AppDeps, nodeKey: string, alarm: ParsedAlarm): Promise<string | null> {
+  if (!deps.store.findLastEnded) return null;
+  const last = await deps.store.findLastEnded(nodeKey);
+  const contributorId = alarm.contributor?.id ?? null;
+  if (!last || last.phase !== 'recovered' || last.alarmName !== alarm.alarmName) return null;
+  if ((last.contributorId ?? null) !== contributorId) return null;
+  const actions = last.audit.map((a) => a.action);
+  const closedByOk = actions.lastIndexOf('alarm-ok');
+  if (closedByOk < 0 || actions.lastIndexOf(RECOVERY_POSTED) > closedByOk) return null;
+  const from = `${alarm.alarmName}${contributorId ? ` (contributor ${contributorId})` : ''}`;
+  await announceRecovery(deps, last, {
+    buttonsUp: Boolean(last.findingsMessage && last.offered.length),
+    from,
+  });
+  return last.id;
 }
 
 /**

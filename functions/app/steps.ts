@@ -316,8 +316,8 @@ async function giveUp(deps: AppDeps, incident: Incident, commandId: string, atte
 
 /** Seconds the state machine has waited after `attempts` polls (the backoff of pollStep). */
 function pollSeconds(attempts: number): number {
-  let total = 2;
-  for (let attempt = 1; attempt < attempts; attempt++) total += Math.min(2 ** (attempt + 1), 15);
+  let total = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) total += pollWait(attempt);
   return total;
 }
 
@@ -480,9 +480,6 @@ const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
 async function postClusterAlert(deps: AppDeps, incident: Incident, detail: string): Promise<void> {
   const cluster = incident.node.cluster;
   const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
-  // Paged before the one-shot claim, with one dedup key per cluster and window: a retry after a
-  // pager failure pages again, and every held node of the window lands on the same alert.
-  await page(deps, incident, 'cluster-hold', `cluster-hold#${cluster}#${window}`);
   if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
     return;
   deps.logger.warn('cluster-level alert', { cluster, detail });
@@ -490,6 +487,22 @@ async function postClusterAlert(deps: AppDeps, incident: Incident, detail: strin
     deps.channel,
     renderClusterAlert({ cluster, detail, onCallGroupId: deps.onCallUserGroupId }),
   );
+  // Paged after the Slack alert, once per cluster and window (one dedup key), and never at the cost
+  // of the analysis: a pager outage is said in the channel (its PagerDuty alert is resolved by a
+  // person once the hold is understood).
+  try {
+    await page(deps, incident, 'cluster-hold', `cluster-hold#${cluster}#${window}`);
+  } catch (error) {
+    deps.logger.error('could not page for the cluster hold', { cluster, error: String(error) });
+    await deps.chat
+      .post(deps.channel, {
+        text: escapeMrkdwn(
+          `The on-call pager did not take the page for the hold on cluster ${cluster}: look at the alert above.`,
+        ),
+        blocks: [],
+      })
+      .catch(() => {});
+  }
 }
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
@@ -510,10 +523,27 @@ export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput
       ],
     };
   });
-  // Ended meanwhile (the alarm went back to OK): end the wait now rather than let it time out
-  // into an escalation. The state machine treats `Recovered` as a normal end.
-  if (ended) throw new IncidentEndedError(input.incidentId, ended);
-  await refreshCard(deps, updated);
+  if (ended) {
+    // Escalated but not yet announced (an approval that could not reach the workflow): fail the
+    // task so that the state machine's catch-all escalation announces it in the thread.
+    if (unannounced(updated)) {
+      throw new NodemedicError(
+        'ESCALATION_UNANNOUNCED',
+        `incident ${input.incidentId} was escalated without a word in its thread`,
+      );
+    }
+    // Ended meanwhile (the alarm went back to OK): end the wait now rather than let it time out
+    // into an escalation. The state machine treats `Recovered` as a normal end.
+    throw new IncidentEndedError(input.incidentId, ended);
+  }
+  // The token is saved: the wait stands even if Slack fails to show it on the card now (a retry of
+  // this step would issue a new token and strand a click made with this one).
+  await refreshCard(deps, updated).catch((error: unknown) => {
+    deps.logger.warn('could not mark the card as awaiting approval', {
+      incidentId: input.incidentId,
+      error: String(error),
+    });
+  });
 }
 
 /** 6. Judge a recheck, a fix, a verification or a rollback from its command. */
@@ -714,7 +744,7 @@ function unjudgedCommand(incident: Incident): SentCommand | null {
 /** Audit action recording that an escalation's messages are all in Slack. */
 const ANNOUNCED = 'escalation-posted';
 /** Audit actions of the escalations {@link escalate} writes. */
-const ESCALATIONS = new Set(['escalated', 'execution-ended']);
+const ESCALATIONS = new Set(['escalated', 'execution-ended', 'resume-failed']);
 
 /** Audit actions that put buttons up, and those that took them down. */
 const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval', BUTTONS_NOT_CLOSED]);

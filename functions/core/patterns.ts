@@ -63,6 +63,8 @@ export const SLACK_ID = {
   userGroup: /^S[A-Z0-9]{2,}$/,
   /** A public (`C…`) or private (`G…`, older workspaces) channel. */
   channel: /^[CG][A-Z0-9]{2,}$/,
+  /** A workspace (`T…`), or an Enterprise Grid organization (`E…`). */
+  team: /^[TE][A-Z0-9]{2,}$/,
 } as const;
 
 /**

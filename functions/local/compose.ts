@@ -118,6 +118,7 @@ export function slackEdge(
     mentionChannels: [deps.channel],
     startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
     logger: deps.logger,
+    clock: deps.clock,
     bot: { botId: options.standIn.bot.botId, botUserId: options.standIn.bot.userId },
   });
   return (request) =>

@@ -126,3 +126,54 @@ describe('the end of an incident', () => {
     expect(timelines(h)).toHaveLength(1);
   });
 });
+
+describe('endings Slack or the workflow interrupted', () => {
+  it('tells the thread of an alarm OK whose first delivery met a Slack failure, when EventBridge redelivers it', async () => {
+    h = await startHarness({});
+    h.runner.queue('diagnose', { stdout: recorded('socket-removed') });
+    const id = await open(h);
+    const harness = h;
+    await until(
+      async () => (await harness.store.get(id))?.phase === 'awaiting-approval',
+      'the approval wait',
+    );
+    h.standIn.failNext('chat.update', 'service_unavailable', 1, 503);
+    const ok = () => handleAlarm(harness.deps, parseAlarmEvent(harness.alarmEvent('OK')));
+    await expect(ok()).rejects.toThrow();
+    expect((await h.store.get(id))!.phase).toBe('recovered');
+    // The redelivery finds the incident closed but its thread untold, and tells it.
+    expect(await ok()).toEqual({ kind: 'recovered', incidentId: id });
+    const said = thread(h).join('\n');
+    expect(said).toContain('is back to OK');
+    expect(timelines(h)).toHaveLength(1);
+    // A third delivery has nothing left to say.
+    const before = h.standIn.requestsOf('chat.postMessage').length;
+    expect((await ok()).kind).toBe('ignored');
+    expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(before);
+  });
+
+  it('escalates, mentions on-call and pages when an approval could not reach the workflow', async () => {
+    const { h, pagerStandIn } = await withPager({ approvalTimeoutMs: 1_500 });
+    h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
+    const id = await open(h);
+    const harness = h;
+    await until(
+      async () => (await harness.store.get(id))?.phase === 'awaiting-approval',
+      'the approval wait',
+    );
+    // Step Functions answers the resume with an error (its token expired, the service is down).
+    const workflow = h.workflow as unknown as { resume: () => Promise<void> };
+    workflow.resume = async () => {
+      throw new Error('Step Functions SendTaskSuccess failed (ServiceUnavailable)');
+    };
+    await h.click(id, ALICE, `${ACTION_IDS.fix}:restart-containerd`);
+    expect((await h.store.get(id))!.phase).toBe('escalated');
+    // The execution's own escalation (the approval wait runs out) announces it in full.
+    expect(await h.workflow.finished(id)).toBe('escalated');
+    const said = thread(h).join('\n');
+    expect(said).toContain('<!subteam^S0ONCALL>');
+    expect(pagerStandIn.events.map((e) => e.event_action)).toEqual(['trigger']);
+    expect(timelines(h)).toHaveLength(1);
+    expect(h.runner.sent.filter((c) => c.script === 'restart-containerd')).toHaveLength(0);
+  });
+});

@@ -76,6 +76,10 @@ describe('Slack failing at each post and update of an incident', async () => {
       .map((m) => `${m.text}`)
       .join('\n');
     expect(shown).toMatch(run.ended.phase === 'recovered' ? /Recovered/ : /Escalated|escalated/);
+    // An escalation reaches a person: the on-call group is mentioned in the thread.
+    if (run.ended.phase === 'escalated') expect(shown).toContain('<!subteam^S0ONCALL>');
+    // Every ended incident's thread closes with its timeline.
+    expect(shown).toContain(`Timeline of ${run.id}`);
     const fixes = run.h.runner.sent.filter((c) => c.script === 'raise-nofile' && !c.parameters.mode);
     expect(fixes.length).toBeLessThanOrEqual(1);
     expect(await run.h.store.findOpenByNode(dedupeKey(NODE.cluster, NODE.instanceId))).toBeNull();

@@ -7,9 +7,8 @@
 import type { BlockAction, ButtonAction } from '@slack/bolt';
 import type { Click } from '../../app/approval.js';
 import { InvalidInputError } from '../../core/errors.js';
+import { SLACK_ID } from '../../core/patterns.js';
 
-/** Slack user, channel and team ids: upper-case letters and digits (`U…`, `C…`, `T…`). */
-const SLACK_ID = /^[A-Z0-9]{2,32}$/;
 /** Message timestamps: seconds, a dot, microseconds. */
 const MESSAGE_TS = /^\d{1,12}\.\d{1,9}$/;
 
@@ -37,8 +36,13 @@ export function readClick(
   }
   const threadTs =
     (body.message?.thread_ts as string | undefined) ?? (body.container?.thread_ts as string | undefined);
+  const ids: readonly (readonly [string, RegExp])[] = [
+    [user, SLACK_ID.user],
+    [channel, SLACK_ID.channel],
+    [team, SLACK_ID.team],
+  ];
   const malformed = [
-    ...[user, channel, team].filter((id) => !SLACK_ID.test(id)),
+    ...ids.filter(([id, pattern]) => !pattern.test(id)).map(([id]) => id),
     ...[messageTs, threadTs].filter((ts): ts is string => ts !== undefined && !MESSAGE_TS.test(ts)),
   ];
   if (malformed.length > 0) {
