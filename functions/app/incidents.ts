@@ -468,7 +468,7 @@ async function announceUntold(deps: AppDeps, nodeKey: string, alarm: ParsedAlarm
   if (!deps.store.findLastEnded) return null;
   const last = await deps.store.findLastEnded(nodeKey);
   const contributorId = alarm.contributor?.id ?? null;
-  if (!last || last.phase !== 'recovered' || last.alarmName !== alarm.alarmName) return null;
+  if (last?.phase !== 'recovered' || last.alarmName !== alarm.alarmName) return null;
   if ((last.contributorId ?? null) !== contributorId) return null;
   const actions = last.audit.map((a) => a.action);
   const closedByOk = actions.lastIndexOf('alarm-ok');

@@ -4,7 +4,7 @@
  * back outputs the diagnostic script really printed against a real containerd
  * (test/fixtures/facts/recorded/). The runner is the one double: it stands in for SSM.
  */
-import type { Pager } from '../../functions/core/pager.js';
+
 import { readFileSync } from 'node:fs';
 import { WebClient } from '@slack/web-api';
 import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store.js';
@@ -13,6 +13,7 @@ import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
 import type { AppDeps } from '../../functions/app/deps.js';
 import { handleAlarm } from '../../functions/app/incidents.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
+import type { Pager } from '../../functions/core/pager.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../functions/core/policy.js';
 import type {
   CommandInvocation,

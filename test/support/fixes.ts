@@ -5,13 +5,12 @@
  * and the inputs the runner and the scripts must refuse.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ShellCommandRunner } from '../../functions/adapters/local/shell-runner.js';
 import type { RemediationId } from '../../functions/core/model.js';
 import type { NodeRef } from '../../functions/core/ports.js';
 import { SCRIPT_PARAMETERS } from '../../functions/core/script-params.js';
-import type { ContainerdSandbox } from '../../functions/local/sandbox/containerd.js';
 import { fixProgram } from '../../functions/scripts/program.js';
 
 /** The node the fix suites send commands to (the local runner only checks the pairing). */
@@ -72,17 +71,6 @@ export function runProgram(script: RemediationId, env: Record<string, string>): 
     encoding: 'utf8',
     timeout: 30_000,
   });
-}
-
-/** The running daemon's `Max open files` soft and hard limits, from /proc. */
-function nofile(sb: ContainerdSandbox): { soft: number; hard: number } {
-  const pid = sb.runningPid();
-  const row = readFileSync(`/proc/${pid}/limits`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  const [soft, hard] = (row ?? '').split(/\s+/).slice(3, 5).map(Number);
-  if (!soft || !hard) throw new Error(`no Max open files row for ${pid}`);
-  return { soft, hard };
 }
 
 /**
