@@ -327,13 +327,16 @@ async function serveConsole(
     groups: [{ id: LOCAL_ONCALL_GROUP, name: 'oncall' }],
     deliver: stack.deliver,
     banner:
-      `Rehearsal on a real containerd (${options.installed}) in ${sandbox.dir}. ${POLICY_NOTE}.` +
+      `Rehearsal on a real containerd (${options.installed}) in ${sandbox.dir}, run bare for speed with a systemctl stand-in (the node lab proves the real-systemd path: see the README). ${POLICY_NOTE}.` +
       (options.shadow ? ' Shadow mode: findings only, no button runs anything.' : '') +
       (pagerStandIn ? ' Paging: a local PagerDuty stand-in; its events show in the channel.' : ''),
     title: 'nodemedic rehearsal',
     console: gameDay,
   });
   log(`open the Slack stand-in page: ${url}`);
+  log(
+    'the node is a bare containerd with a systemctl stand-in, for speed; the node lab (scripts/lab.sh) runs the same scripts under real systemd',
+  );
   log(POLICY_NOTE);
   log(
     'version policy minimum: the installed version (the default policy would flag Debian 1.6 as past end of life), except for outdated-version',
