@@ -5,7 +5,6 @@
  * Exit codes: 0 healthy, 1 findings (or not confirmed healthy), 2 usage or internal error.
  */
 import { parseArgs } from 'node:util';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { ShellCommandRunner, type ShellCommandRunnerOptions } from '../adapters/local/shell-runner.js';
 import { validateInstanceId } from '../core/alarm.js';
 import { analyze, parseFacts } from '../core/analyze.js';
@@ -14,7 +13,7 @@ import type { CommandInvocation, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
-import { chooseDocument, describeChoice, runRemote } from './remote.js';
+import { chooseDocument, describeChoice, runRemote, type SsmFactory, ssmFor } from './remote.js';
 
 /** `--help` text for diagnose. */
 const DIAGNOSE_USAGE = `Usage: nodemedic diagnose [options]
@@ -68,7 +67,7 @@ export interface DiagnoseDeps {
   /** Sees the script's raw invocation (stdout as printed), e.g. to record or measure it. */
   onInvocation?: (invocation: CommandInvocation) => void;
   /** The SSM client of a remote run (`--instance`). @default a new SSMClient for --region/--profile */
-  ssm?: (config: { region?: string; profile?: string }) => SSMClient;
+  ssm?: SsmFactory;
   /** How a remote run waits between polls; tests pass one that does not sleep. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -125,17 +124,7 @@ export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseD
     let inv: CommandInvocation;
     if (remote) {
       validateInstanceId(values.instance!);
-      const config = {
-        ...(values.region ? { region: values.region } : {}),
-        ...(values.profile ? { profile: values.profile } : {}),
-      };
-      const client = deps.ssm ? deps.ssm(config) : new SSMClient(config);
-      const region = await client.config.region().catch(() => {
-        throw new NodemedicError(
-          'AWS_REGION_MISSING',
-          'no AWS region: pass --region, or set AWS_REGION or a region in your profile',
-        );
-      });
+      const { client, region } = await ssmFor(values, deps.ssm);
       const document = await chooseDocument(client, 'diagnose', values.document);
       io.stderr(`nodemedic diagnose: ${values.instance} ${describeChoice(document, region)}\n`);
       inv = await runRemote({

@@ -8,7 +8,6 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { summarizeFixOutput } from '../app/steps.js';
 import { validateInstanceId } from '../core/alarm.js';
 import { analyze, parseFacts } from '../core/analyze.js';
@@ -22,7 +21,7 @@ import { DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
-import { chooseDocument, describeChoice, runRemote } from './remote.js';
+import { chooseDocument, describeChoice, runRemote, type SsmFactory, ssmFor } from './remote.js';
 
 const FIX_USAGE = `Usage: nodemedic fix --instance i-… --remediation ID [--region R] [--profile P] [--yes]
 
@@ -45,7 +44,7 @@ Exit code: 0 recovered or nothing to fix, 1 not applied or not recovered, 2 usag
 
 /** Dependencies a test may replace. */
 export interface FixDeps {
-  ssm?: (config: { region?: string; profile?: string }) => SSMClient;
+  ssm?: SsmFactory;
   sleep?: (ms: number) => Promise<void>;
   /** Ask the person; resolves true to apply. @default a readline question on the terminal */
   confirm?: (question: string) => Promise<boolean>;
@@ -91,17 +90,7 @@ export async function fixCommand(args: string[], io: CliIo, deps: FixDeps = {}):
   }
   try {
     const instanceId = validateInstanceId(values.instance);
-    const config = {
-      ...(values.region ? { region: values.region } : {}),
-      ...(values.profile ? { profile: values.profile } : {}),
-    };
-    const client = deps.ssm ? deps.ssm(config) : new SSMClient(config);
-    const region = await client.config.region().catch(() => {
-      throw new NodemedicError(
-        'AWS_REGION_MISSING',
-        'no AWS region: pass --region, or set AWS_REGION or a region in your profile',
-      );
-    });
+    const { client, region } = await ssmFor(values, deps.ssm);
     io.stdout(
       'Authorization: your AWS credentials (IAM). There is no Slack approval here: the on-call group and the two-person rule do not apply.\n',
     );

@@ -5,13 +5,44 @@
  * AWS's `AWS-RunShellScript`, said plainly. Each run waits with the workflow's bounds and returns
  * the invocation, which the caller reads exactly as a local run.
  */
-import { ListDocumentsCommand, type ListDocumentsCommandOutput, type SSMClient } from '@aws-sdk/client-ssm';
+import { ListDocumentsCommand, type ListDocumentsCommandOutput, SSMClient } from '@aws-sdk/client-ssm';
 import { RUN_SHELL_SCRIPT, SsmCommandRunner } from '../adapters/aws/ssm-runner.js';
 import { validateInstanceId } from '../core/alarm.js';
-import { DependencyError, InvalidInputError } from '../core/errors.js';
+import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
 import type { CommandInvocation, NodeRef, ScriptId } from '../core/ports.js';
 import { DIAGNOSE_TIMEOUT_SECONDS, SCRIPT_TAG } from '../core/script-params.js';
 import { scriptProgram } from '../scripts/program.js';
+
+/** Where a remote run's AWS credentials and region come from (`--profile`, `--region`). */
+export interface AwsFlags {
+  readonly region?: string | undefined;
+  readonly profile?: string | undefined;
+}
+
+/** Builds the SSM client for the flags; tests pass one over a mocked client. */
+export type SsmFactory = (config: { region?: string; profile?: string }) => SSMClient;
+
+/**
+ * The SSM client for `--region`/`--profile` (the SDK's own chain for what they leave out) and
+ * the region it resolved; no region at all is a usage error that says where to set one.
+ */
+export async function ssmFor(
+  flags: AwsFlags,
+  make?: SsmFactory,
+): Promise<{ client: SSMClient; region: string }> {
+  const config = {
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+  };
+  const client = make ? make(config) : new SSMClient(config);
+  const region = await client.config.region().catch(() => {
+    throw new NodemedicError(
+      'AWS_REGION_MISSING',
+      'no AWS region: pass --region, or set AWS_REGION or a region in your profile',
+    );
+  });
+  return { client, region };
+}
 
 /** Which document a remote diagnosis goes through, and why. */
 export type DocumentChoice =
