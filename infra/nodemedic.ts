@@ -8,16 +8,27 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Token, Validations } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  Duration,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  Tags,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
+  type IAlarm,
   type IAlarmAction,
   MathExpression,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import type { ICluster } from 'aws-cdk-lib/aws-eks';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
 import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -152,8 +163,35 @@ export interface NodeMedicProps {
    * @default 'eks:cluster-name'
    */
   readonly clusterTagKey?: string;
-  /** Clusters nodemedic may work on: values of `clusterTagKey`. At least one. */
-  readonly clusterNames: readonly string[];
+  /**
+   * Clusters nodemedic may work on: values of `clusterTagKey`. With `clusters`, at least one
+   * cluster between the two.
+   * @default - the names of `clusters`
+   */
+  readonly clusterNames?: readonly string[];
+  /**
+   * EKS clusters nodemedic may work on, as your CDK app has them (`new eks.Cluster(…)` or
+   * `Cluster.fromClusterAttributes(…)`): their names join `clusterNames`.
+   * @default []
+   */
+  readonly clusters?: readonly ICluster[];
+  /**
+   * Existing CloudWatch alarms that start incidents, whatever their names: added to `alarmFilter`
+   * (the EventBridge rule, the alarm function's filter and its DescribeAlarms grant).
+   * @default []
+   */
+  readonly alarms?: readonly IAlarm[];
+  /**
+   * Tags for every resource nodemedic creates (cost allocation, ownership).
+   * @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Removal policy of what nodemedic keeps: the incident table, the log groups, the alarm
+   * dead-letter queue. `tableRemovalPolicy` still decides the table when given.
+   * @default - the table RETAIN (the audit trail outlives the stack), log groups and queue DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
   /**
    * Safety policy overrides (functions/core/policy.ts), validated at synth.
    * @default the policy's defaults (1 fix in flight per cluster, 30% hold, 15 min approval...)
@@ -352,8 +390,15 @@ function validateProps(props: NodeMedicProps): void {
       `slackChannelId must be a Slack channel id like C0123456789, got ${JSON.stringify(props.slackChannelId)}`,
     );
   }
-  if (props.clusterNames.length === 0) fail('clusterNames must name at least one cluster');
-  for (const name of props.clusterNames) {
+  if ((props.clusterNames?.length ?? 0) + (props.clusters?.length ?? 0) === 0)
+    fail('clusterNames (or clusters) must name at least one cluster');
+  for (const [key, value] of Object.entries(props.tags ?? {})) {
+    if (concrete(key) && (!TAG_KEY.test(key) || key.startsWith('aws:')))
+      fail(`tags: ${JSON.stringify(key)} is not a tag key you may set`);
+    if (concrete(value) && value !== '' && !TAG_VALUE.test(value))
+      fail(`tags: the value of ${JSON.stringify(key)} (${JSON.stringify(value)}) is not a valid tag value`);
+  }
+  for (const name of props.clusterNames ?? []) {
     if (concrete(name) && !TAG_VALUE.test(name))
       fail(`clusterNames: ${JSON.stringify(name)} is not a valid tag value`);
   }
@@ -444,12 +489,20 @@ export class NodeMedic extends Construct {
     validateProps(props);
     const stack = Stack.of(this);
     const clusterTagKey = props.clusterTagKey ?? 'eks:cluster-name';
-    const clusterNames = [...props.clusterNames];
+    const clusterNames = [
+      ...new Set([...(props.clusterNames ?? []), ...(props.clusters ?? []).map((c) => c.clusterName)]),
+    ];
+    for (const [key, value] of Object.entries(props.tags ?? {})) Tags.of(this).add(key, value);
+    const keepData = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     this.safetyPolicy = shadowPolicy(props, clusterNames);
 
     // --- The example alarm first: its names may extend the filter the rule and functions use.
-    const filter: AlarmFilter = props.alarmFilter ?? { namePrefixes: ['nodemedic-'] };
+    const given: AlarmFilter = props.alarmFilter ?? { namePrefixes: ['nodemedic-'] };
+    const alarmNames = (props.alarms ?? []).map((a) => a.alarmName);
+    const filter: AlarmFilter = alarmNames.length
+      ? { ...given, names: [...(given.names ?? []), ...alarmNames] }
+      : given;
     const examples = props.containerInsightsAlarm
       ? this.exampleAlarm(props.containerInsightsAlarm, filter.namePrefixes?.[0] ?? 'nodemedic-')
       : [];
@@ -475,7 +528,7 @@ export class NodeMedic extends Construct {
       timeToLiveAttribute: 'ttl',
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.tableRemovalPolicy ?? props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     addHistoryIndex(this.table);
     // Table grants cover its indexes as `<table>/index/*`; the only index is the fix history.
@@ -524,6 +577,7 @@ export class NodeMedic extends Construct {
       enforceSSL: true,
       encryption: QueueEncryption.SQS_MANAGED,
       retentionPeriod: Duration.days(14),
+      removalPolicy: keepData,
     });
     Validations.of(this.dlq).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -541,7 +595,7 @@ export class NodeMedic extends Construct {
         Object.fromEntries(Object.entries(this.documents).map(([k, d]) => [k, d.ref])),
       ),
       SAFETY_POLICY: JSON.stringify(this.safetyPolicy),
-      ALARM_FILTER: JSON.stringify(alarmFilter),
+      ALARM_FILTER: stack.toJsonString(alarmFilter),
       ...(props.versionPolicy ? { VERSION_POLICY: JSON.stringify(props.versionPolicy) } : {}),
       ...(props.onCallUserGroupId ? { ONCALL_USERGROUP_ID: props.onCallUserGroupId } : {}),
       ...(props.onCallAllowList?.length ? { ONCALL_ALLOWLIST: props.onCallAllowList.join(',') } : {}),
@@ -557,6 +611,7 @@ export class NodeMedic extends Construct {
         logRetention,
         logLevel: props.logLevel ?? 'INFO',
         bundling: bundlingOptions(props.bundleAwsSdk ?? true, name),
+        removalPolicy: keepData,
       });
     }
     this.functions = functions;
@@ -565,7 +620,7 @@ export class NodeMedic extends Construct {
     // functions it invokes must not reference it, or CloudFormation sees a dependency loop.
     const workflowLogs = new LogGroup(this, 'WorkflowLogs', {
       retention: logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: keepData,
     });
     this.stateMachine = new NodemedicWorkflow(this, 'Workflow', {
       functions: {
@@ -767,12 +822,13 @@ export class NodeMedic extends Construct {
       logRetention: RetentionDays;
       logLevel: string;
       bundling: BundlingOptions;
+      removalPolicy: RemovalPolicy;
     },
   ): LambdaFunction {
     const id = pascal(name);
     const logGroup = new LogGroup(this, `${id}Logs`, {
       retention: opts.logRetention,
-      removalPolicy: RemovalPolicy.DESTROY,
+      removalPolicy: opts.removalPolicy,
     });
     // A role of our own instead of AWSLambdaBasicExecutionRole: it may write to this group only.
     const role = new Role(this, `${id}Role`, {

@@ -5,8 +5,10 @@
  * what each function's environment holds, prop validation, and zero unacknowledged cdk-nag findings.
  */
 import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Alarm as CwAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { Cluster } from 'aws-cdk-lib/aws-eks';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -14,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import { HANDLER_ENV, PAGING_FUNCTIONS } from '../../infra/nodemedic.js';
+import { HANDLER_ENV, NodeMedic, PAGING_FUNCTIONS } from '../../infra/nodemedic.js';
 import { resourcesOf, synthNodeMedic } from './support.js';
 
 const { app, stack, nodemedic, template } = synthNodeMedic();
@@ -338,7 +340,7 @@ describe('cdk-nag AwsSolutions', () => {
 describe('props', () => {
   it.each([
     [{ slackChannelId: '#alerts' }, /slackChannelId must be a Slack channel id/],
-    [{ clusterNames: [] }, /clusterNames must name at least one cluster/],
+    [{ clusterNames: [] }, /clusterNames \(or clusters\) must name at least one cluster/],
     [{ clusterNames: ['bad"name'] }, /clusterNames: "bad\\"name" is not a valid tag value/],
     [{ onCallUserGroupId: 'oncall' }, /onCallUserGroupId must be a Slack user group id/],
     [{ onCallAllowList: ['alice'] }, /onCallAllowList: "alice" is not a Slack user id/],
@@ -542,5 +544,89 @@ describe('paging (opt-in)', () => {
     expect(() =>
       synthNodeMedic({ pagerDuty: { routingKeySecret: key, eventsUrl: 'http://events.pagerduty.com' } }),
     ).toThrow(/pagerDuty\.eventsUrl must be an https base URL/);
+  });
+});
+
+describe('props that fit platform code', () => {
+  it('takes EKS clusters as the app has them: their names join clusterNames in the env and the IAM tag condition', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Platform');
+    const eks = Cluster.fromClusterAttributes(stack, 'Eks', { clusterName: 'platform-eks' });
+    const medic = new NodeMedic(stack, 'NodeMedic', { slackChannelId: 'C0123456789', clusters: [eks] });
+    const t = Template.fromStack(stack);
+    const id = stack.getLogicalId(medic.functions.alarm.node.defaultChild as never);
+    expect(t.toJSON().Resources[id].Properties.Environment.Variables.CLUSTER_NAMES).toBe('platform-eks');
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).toContain(
+      '"aws:ResourceTag/eks:cluster-name":["platform-eks"]',
+    );
+  });
+
+  it('refuses a stack with no cluster at all, naming both props', () => {
+    expect(() => synthNodeMedic({ clusterNames: [] })).toThrow(
+      /clusterNames \(or clusters\) must name at least one cluster/,
+    );
+  });
+
+  it('listens to existing alarms by name, in the rule, the filter and the DescribeAlarms grant', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Platform', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const existing = CwAlarm.fromAlarmArn(
+      stack,
+      'Existing',
+      'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:team-a-node-notready',
+    );
+    const medic = new NodeMedic(stack, 'NodeMedic', {
+      slackChannelId: 'C0123456789',
+      clusterNames: ['prod'],
+      alarms: [existing],
+    });
+    const t = Template.fromStack(stack);
+    const rule = Object.values(t.findResources('AWS::Events::Rule')).find((r: any) =>
+      JSON.stringify(r.Properties.EventPattern).includes('aws.cloudwatch'),
+    ) as any;
+    expect(rule.Properties.EventPattern.detail.alarmName).toEqual(
+      expect.arrayContaining([{ prefix: 'nodemedic-' }, 'team-a-node-notready']),
+    );
+    const id = stack.getLogicalId(medic.functions.alarm.node.defaultChild as never);
+    const filter = stack.resolve(t.toJSON().Resources[id].Properties.Environment.Variables.ALARM_FILTER);
+    expect(JSON.stringify(filter)).toContain('team-a-node-notready');
+  });
+
+  it('tags every resource it creates, and refuses a tag AWS reserves, naming the prop', () => {
+    const spec = synthNodeMedic({ tags: { team: 'sre', 'cost-center': '42' } });
+    for (const type of [
+      'AWS::DynamoDB::Table',
+      'AWS::Lambda::Function',
+      'AWS::SQS::Queue',
+      'AWS::StepFunctions::StateMachine',
+    ]) {
+      for (const [, r] of resourcesOf(spec.template, type)) {
+        const tags = (r.Properties.Tags ?? r.Properties.TagsList ?? []) as { Key: string; Value: string }[];
+        expect(tags, type).toEqual(expect.arrayContaining([{ Key: 'team', Value: 'sre' }]));
+      }
+    }
+    expect(() => synthNodeMedic({ tags: { 'aws:owner': 'me' } })).toThrow(
+      /tags: "aws:owner" is not a tag key you may set/,
+    );
+  });
+
+  it('keeps the audit trail by default, and applies removalPolicy to the table, the log groups and the DLQ', () => {
+    const kept = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    expect(kept.every((r: any) => r.DeletionPolicy === 'Retain')).toBe(true);
+    const spec = synthNodeMedic({ removalPolicy: RemovalPolicy.RETAIN });
+    for (const type of ['AWS::Logs::LogGroup', 'AWS::SQS::Queue', 'AWS::DynamoDB::Table']) {
+      const all = Object.values(spec.template.findResources(type));
+      expect(all.length, type).toBeGreaterThan(0);
+      expect(
+        all.every((r: any) => r.DeletionPolicy === 'Retain'),
+        type,
+      ).toBe(true);
+    }
+    const gone = synthNodeMedic({ removalPolicy: RemovalPolicy.DESTROY });
+    expect(
+      Object.values(gone.template.findResources('AWS::DynamoDB::Table')).every(
+        (r: any) => r.DeletionPolicy === 'Delete',
+      ),
+    ).toBe(true);
   });
 });
