@@ -9,7 +9,7 @@ import { ShellCommandRunner, type ShellCommandRunnerOptions } from '../adapters/
 import { validateInstanceId } from '../core/alarm.js';
 import { analyze, parseFacts } from '../core/analyze.js';
 import { NodemedicError } from '../core/errors.js';
-import type { CommandInvocation, NodeRef } from '../core/ports.js';
+import type { CommandInvocation, CommandRunner, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
 import { type CliIo, EXIT } from './io.js';
@@ -70,6 +70,8 @@ export interface DiagnoseDeps {
   ssm?: SsmFactory;
   /** How a remote run waits between polls; tests pass one that does not sleep. */
   sleep?: (ms: number) => Promise<void>;
+  /** The node's connection for `--instance` in place of SSM (a node of the lab), and how to say it. */
+  remote?: { runner: CommandRunner; label: string };
 }
 
 /** Remote-only and local-only flags, so a mix is refused by name. */
@@ -124,13 +126,19 @@ export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseD
     let inv: CommandInvocation;
     if (remote) {
       validateInstanceId(values.instance!);
-      const { client, region } = await ssmFor(values, deps.ssm);
-      const document = await chooseDocument(client, 'diagnose', values.document);
-      io.stderr(`nodemedic diagnose: ${values.instance} ${describeChoice(document, region)}\n`);
+      let via: Parameters<typeof runRemote>[0]['via'];
+      if (deps.remote) {
+        via = { runner: deps.remote.runner };
+        io.stderr(`nodemedic diagnose: ${values.instance} ${deps.remote.label}\n`);
+      } else {
+        const { client, region } = await ssmFor(values, deps.ssm);
+        const document = await chooseDocument(client, 'diagnose', values.document);
+        io.stderr(`nodemedic diagnose: ${values.instance} ${describeChoice(document, region)}\n`);
+        via = { client, document };
+      }
       inv = await runRemote({
-        client,
+        via,
         instanceId: values.instance!,
-        document,
         timeoutSeconds,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),
         onSent: (commandId) => io.stderr(`nodemedic diagnose: command ${commandId} sent; waiting\n`),

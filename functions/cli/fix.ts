@@ -14,7 +14,7 @@ import { analyze, parseFacts } from '../core/analyze.js';
 import { NodemedicError } from '../core/errors.js';
 import { isRemediationId, type Report } from '../core/model.js';
 import { causeStillHolds, verifyRecovery } from '../core/plan.js';
-import type { CommandInvocation } from '../core/ports.js';
+import type { CommandInvocation, CommandRunner } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
 import type { Remediation } from '../core/remediations/remediation.js';
 import { DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
@@ -46,6 +46,8 @@ Exit code: 0 recovered or nothing to fix, 1 not applied or not recovered, 2 usag
 export interface FixDeps {
   ssm?: SsmFactory;
   sleep?: (ms: number) => Promise<void>;
+  /** The node's connection in place of SSM (a node of the lab), and how to say it. */
+  remote?: { runner: CommandRunner; label: string };
   /** Ask the person; resolves true to apply. @default a readline question on the terminal */
   confirm?: (question: string) => Promise<boolean>;
 }
@@ -90,18 +92,24 @@ export async function fixCommand(args: string[], io: CliIo, deps: FixDeps = {}):
   }
   try {
     const instanceId = validateInstanceId(values.instance);
-    const { client, region } = await ssmFor(values, deps.ssm);
+    const ssm = deps.remote ? null : await ssmFor(values, deps.ssm);
     io.stdout(
       'Authorization: your AWS credentials (IAM). There is no Slack approval here: the on-call group and the two-person rule do not apply.\n',
     );
     const run = async (script: 'diagnose' | Remediation['id'], parameters: Record<string, string> = {}) => {
-      const document = await chooseDocument(client, script);
-      io.stderr(`nodemedic fix: ${script} on ${instanceId} ${describeChoice(document, region)}\n`);
+      let via: Parameters<typeof runRemote>[0]['via'];
+      if (ssm) {
+        const document = await chooseDocument(ssm.client, script);
+        io.stderr(`nodemedic fix: ${script} on ${instanceId} ${describeChoice(document, ssm.region)}\n`);
+        via = { client: ssm.client, document };
+      } else {
+        io.stderr(`nodemedic fix: ${script} on ${instanceId} ${deps.remote!.label}\n`);
+        via = { runner: deps.remote!.runner };
+      }
       return runRemote({
-        client,
+        via,
         instanceId,
         script,
-        document,
         parameters,
         timeoutSeconds: script === 'diagnose' ? DIAGNOSE_TIMEOUT_SECONDS : remediation.timeoutSeconds,
         ...(deps.sleep ? { sleep: deps.sleep } : {}),

@@ -9,7 +9,7 @@ import { ListDocumentsCommand, type ListDocumentsCommandOutput, SSMClient } from
 import { RUN_SHELL_SCRIPT, SsmCommandRunner } from '../adapters/aws/ssm-runner.js';
 import { validateInstanceId } from '../core/alarm.js';
 import { DependencyError, InvalidInputError, NodemedicError } from '../core/errors.js';
-import type { CommandInvocation, NodeRef, ScriptId } from '../core/ports.js';
+import type { CommandInvocation, CommandRunner, NodeRef, ScriptId } from '../core/ports.js';
 import { DIAGNOSE_TIMEOUT_SECONDS, SCRIPT_TAG } from '../core/script-params.js';
 import { scriptProgram } from '../scripts/program.js';
 
@@ -100,11 +100,13 @@ export async function chooseDocument(
 
 /** What a remote run needs. */
 export interface RemoteRun {
-  readonly client: SSMClient;
+  /** How the script reaches the node: SSM through `client` and `document`, or a runner of its own. */
+  readonly via:
+    | { readonly client: SSMClient; readonly document: DocumentChoice }
+    | { readonly runner: CommandRunner };
   readonly instanceId: string;
   /** @default 'diagnose' */
   readonly script?: ScriptId;
-  readonly document: DocumentChoice;
   /** Script parameters (validated against their allowedPattern). @default {} */
   readonly parameters?: Readonly<Record<string, string>>;
   /** Seconds the script may run on the node. @default DIAGNOSE_TIMEOUT_SECONDS */
@@ -123,11 +125,15 @@ export async function runRemote(options: RemoteRun): Promise<CommandInvocation> 
   const instanceId = validateInstanceId(options.instanceId);
   const node: NodeRef = { instanceId, nodeName: null, cluster: 'remote', autoScalingGroup: null };
   const script = options.script ?? 'diagnose';
-  const runner = new SsmCommandRunner(
-    options.document.kind === 'inline'
-      ? { client: options.client, documents: {}, inline: { [script]: scriptProgram(script) } }
-      : { client: options.client, documents: { [script]: options.document.name } },
-  );
+  const via = options.via;
+  const runner =
+    'runner' in via
+      ? via.runner
+      : new SsmCommandRunner(
+          via.document.kind === 'inline'
+            ? { client: via.client, documents: {}, inline: { [script]: scriptProgram(script) } }
+            : { client: via.client, documents: { [script]: via.document.name } },
+        );
   const timeoutSeconds = options.timeoutSeconds ?? DIAGNOSE_TIMEOUT_SECONDS;
   const { commandId } = await runner.send({
     node,
