@@ -39,7 +39,7 @@ import type {
   SendOutput,
   StepInput,
 } from './contract.js';
-import { WORKFLOW_ERRORS } from './contract.js';
+import { type HandlerName, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
@@ -872,4 +872,31 @@ async function pageOrNote(deps: AppDeps, incident: Incident, reason: PageReason)
     }
     throw error;
   }
+}
+
+/** A state machine task's use case: what its Lambda handler (functions/handlers/<name>.ts) wraps. */
+export type WorkflowStep = (deps: AppDeps, input: never) => Promise<unknown>;
+
+/**
+ * The use case each state machine function runs, by handler name. The local runner and the
+ * interpreted-definition tests invoke steps through this map, as the Lambda handlers do in AWS.
+ */
+const WORKFLOW_STEPS: Readonly<
+  Record<Exclude<HandlerName, 'alarm' | 'slack' | 'execution-ended'>, WorkflowStep>
+> = {
+  reachability: reachabilityStep,
+  send: sendStep,
+  poll: pollStep,
+  analyze: analyzeStep,
+  'await-approval': awaitApprovalStep,
+  evaluate: evaluateStep,
+  outcome: outcomeStep,
+  escalate: escalateStep,
+};
+
+/** The step a state machine task names, or undefined if the name is no workflow step. */
+export function workflowStep(handler: string): WorkflowStep | undefined {
+  return Object.hasOwn(WORKFLOW_STEPS, handler)
+    ? WORKFLOW_STEPS[handler as keyof typeof WORKFLOW_STEPS]
+    : undefined;
 }

@@ -16,19 +16,8 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { executionName, StepFunctionsWorkflow } from '../adapters/aws/sfn-workflow.js';
-import type { HandlerName } from '../app/contract.js';
 import type { AppDeps } from '../app/deps.js';
-import {
-  analyzeStep,
-  awaitApprovalStep,
-  escalateStep,
-  evaluateStep,
-  handleExecutionEnded,
-  outcomeStep,
-  pollStep,
-  reachabilityStep,
-  sendStep,
-} from '../app/steps.js';
+import { handleExecutionEnded, workflowStep } from '../app/steps.js';
 import { toTaskError } from '../app/task-errors.js';
 import { NodemedicError } from '../core/errors.js';
 import type { Workflow } from '../core/incident.js';
@@ -56,20 +45,6 @@ export interface InProcessWorkflowOptions {
   readonly pollScaleMs?: number;
   readonly onEvent?: (event: WorkflowEvent) => void;
 }
-
-type Step = (deps: AppDeps, input: never) => Promise<unknown>;
-
-/** The use case each state machine function wraps (functions/handlers/<name>.ts). */
-const STEPS: Readonly<Record<Exclude<HandlerName, 'alarm' | 'slack' | 'execution-ended'>, Step>> = {
-  reachability: reachabilityStep,
-  send: sendStep,
-  poll: pollStep,
-  analyze: analyzeStep,
-  'await-approval': awaitApprovalStep,
-  evaluate: evaluateStep,
-  outcome: outcomeStep,
-  escalate: escalateStep,
-};
 
 /** The local state machine's ARN, as the SFN adapter and the execution-ended use case see it. */
 const STATE_MACHINE_ARN = 'arn:aws:states:local:000000000000:stateMachine:nodemedic';
@@ -176,7 +151,7 @@ export class InProcessWorkflow implements Workflow {
   }
 
   private async invoke(handler: string, payload: unknown): Promise<unknown> {
-    const step = STEPS[handler as keyof typeof STEPS];
+    const step = workflowStep(handler);
     if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
     if (!this.deps) throw new NodemedicError('WORKFLOW_NOT_ATTACHED', 'attach(deps) before start()');
     try {

@@ -19,16 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { executionName, StepFunctionsWorkflow } from '../../functions/adapters/aws/sfn-workflow.js';
 import type { AppDeps } from '../../functions/app/deps.js';
 import { handleAlarm } from '../../functions/app/incidents.js';
-import {
-  analyzeStep,
-  awaitApprovalStep,
-  escalateStep,
-  evaluateStep,
-  outcomeStep,
-  pollStep,
-  reachabilityStep,
-  sendStep,
-} from '../../functions/app/steps.js';
+import { workflowStep } from '../../functions/app/steps.js';
 import { toTaskError } from '../../functions/app/task-errors.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DependencyError, NodemedicError } from '../../functions/core/errors.js';
@@ -49,19 +40,6 @@ const FUNCTIONS = Object.fromEntries(
   ]),
 );
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
-
-type Step = (deps: AppDeps, input: never) => Promise<unknown>;
-/** The use case each Lambda handler wraps (functions/handlers/<name>.ts). */
-const STEPS: Record<string, Step> = {
-  reachability: reachabilityStep,
-  send: sendStep,
-  poll: pollStep,
-  analyze: analyzeStep,
-  'await-approval': awaitApprovalStep,
-  evaluate: evaluateStep,
-  outcome: outcomeStep,
-  escalate: escalateStep,
-};
 
 /** A fault to inject before a handler's step runs (as if its dependency failed). */
 type Fault = (handler: string) => Error | null;
@@ -94,7 +72,7 @@ async function startAsl(
     definition,
     functions: FUNCTIONS,
     invoke: async (handler, payload) => {
-      const step = STEPS[handler];
+      const step = workflowStep(handler);
       if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
       try {
         const injected = fault(handler);
