@@ -12,7 +12,7 @@ import { NodemedicError } from '../core/errors.js';
 import type { CommandInvocation, CommandRunner, NodeRef } from '../core/ports.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, parseCommandLine } from './io.js';
 import { chooseDocument, describeChoice, runRemote, type SsmFactory, ssmFor } from './remote.js';
 
 /** `--help` text for diagnose. */
@@ -79,17 +79,9 @@ const REMOTE_FLAGS = ['region', 'profile', 'document'] as const;
 
 /** Run `diagnose` with its arguments (after the subcommand); resolves with the exit code. */
 export async function diagnoseCommand(args: string[], io: CliIo, deps: DiagnoseDeps = {}): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(args).values;
-  } catch (err) {
-    io.stderr(`nodemedic diagnose: ${(err as Error).message} (see --help)\n`);
-    return EXIT.error;
-  }
-  if (values.help) {
-    io.stdout(DIAGNOSE_USAGE);
-    return EXIT.ok;
-  }
+  const parsed = parseCommandLine('diagnose', DIAGNOSE_USAGE, parse, args, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const minVersion = values['min-version'];
   if (minVersion !== undefined && !parseVersion(minVersion)) {
     io.stderr(

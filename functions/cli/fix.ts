@@ -20,7 +20,7 @@ import type { Remediation } from '../core/remediations/remediation.js';
 import { DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, parseCommandLine } from './io.js';
 import { chooseDocument, describeChoice, runRemote, type SsmFactory, ssmFor } from './remote.js';
 
 const FIX_USAGE = `Usage: nodemedic fix --instance i-… --remediation ID [--region R] [--profile P] [--yes]
@@ -54,17 +54,9 @@ export interface FixDeps {
 
 /** Run `fix` with its arguments (after the subcommand); resolves with the exit code. */
 export async function fixCommand(args: string[], io: CliIo, deps: FixDeps = {}): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(args).values;
-  } catch (err) {
-    io.stderr(`nodemedic fix: ${(err as Error).message} (see --help)\n`);
-    return EXIT.error;
-  }
-  if (values.help) {
-    io.stdout(FIX_USAGE);
-    return EXIT.ok;
-  }
+  const parsed = parseCommandLine('fix', FIX_USAGE, parse, args, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const fail = (message: string) => {
     io.stderr(`nodemedic fix: ${message}\n`);
     return EXIT.error;

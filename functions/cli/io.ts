@@ -28,3 +28,28 @@ export const EXIT = {
   /** Usage or internal error. */
   error: 2,
 } as const;
+
+/**
+ * A command's arguments, parsed by its own `parse` (node:util parseArgs). On a usage error it
+ * writes the error and on --help the usage text, and returns the exit code to end with instead.
+ */
+export function parseCommandLine<T extends { values: { help?: boolean | undefined } }>(
+  command: string,
+  usage: string,
+  parse: (args: string[]) => T,
+  args: string[],
+  io: CliIo,
+): T | number {
+  let parsed: T;
+  try {
+    parsed = parse(args);
+  } catch (err) {
+    io.stderr(`nodemedic ${command}: ${(err as Error).message} (see --help)\n`);
+    return EXIT.error;
+  }
+  if (parsed.values.help) {
+    io.stdout(usage);
+    return EXIT.ok;
+  }
+  return parsed;
+}

@@ -11,7 +11,7 @@ import { DynamoIncidentStore } from '../adapters/aws/dynamo-store.js';
 import { NodemedicError } from '../core/errors.js';
 import type { IncidentStore } from '../core/incident.js';
 import { timelineMarkdown } from '../core/render/timeline.js';
-import { type CliIo, EXIT } from './io.js';
+import { type CliIo, EXIT, parseCommandLine } from './io.js';
 
 const REPORT_USAGE = `Usage: nodemedic report <incident-id> --table NAME [--region R] [--profile P] [--json]
 
@@ -33,18 +33,9 @@ export interface ReportDeps {
 }
 
 export async function reportCommand(args: string[], io: CliIo, deps: ReportDeps = {}): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.stderr(`nodemedic report: ${(err as Error).message} (see --help)\n`);
-    return EXIT.error;
-  }
+  const parsed = parseCommandLine('report', REPORT_USAGE, parse, args, io);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout(REPORT_USAGE);
-    return EXIT.ok;
-  }
   const [id, ...extra] = positionals;
   const table = values.table ?? process.env.NODEMEDIC_TABLE;
   if (!id || extra.length > 0) {
