@@ -41,6 +41,7 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded, until } from '../app/support.js';
 import { executionStatusChange } from '../fixtures/executions.js';
 import { definitionOf, synthNodeMedic } from '../infra/support.js';
+import { STATE_MACHINE, setHandlerEnv } from './support.js';
 
 const INSTANCE = 'i-0abc123def4567890';
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
@@ -48,7 +49,6 @@ const CHANNEL = 'C0ALERTS';
 const ONCALL = 'S0ONCALL';
 const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';
-const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
 const FIX_DOCUMENT = 'nodemedic-restart-containerd';
 const DOCUMENTS = { diagnose: 'nodemedic-diagnose', 'restart-containerd': FIX_DOCUMENT };
 const SIGNING_SECRET = 'fault-signing-secret';
@@ -279,19 +279,12 @@ beforeAll(async () => {
     signingSecret: SIGNING_SECRET,
     userGroups: { [ONCALL]: [ALICE, BOB] },
   });
-  Object.assign(process.env, {
-    TABLE_NAME: 'nodemedic-incidents',
-    SLACK_SECRET_ID: 'nodemedic/slack',
+  setHandlerEnv(slack.apiUrl, {
     SLACK_CHANNEL_ID: CHANNEL,
-    SLACK_API_URL: slack.apiUrl,
-    CLUSTER_TAG_KEY: 'eks:cluster-name',
-    CLUSTER_NAMES: 'prod',
-    STATE_MACHINE_ARN: STATE_MACHINE,
     DOCUMENTS: JSON.stringify(DOCUMENTS),
     ALARM_FILTER: JSON.stringify({ namePrefixes: ['nodemedic-'] }),
     VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
     ONCALL_USERGROUP_ID: ONCALL,
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
 });
 afterAll(async () => {

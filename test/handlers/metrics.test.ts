@@ -19,6 +19,7 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { incidentInit } from '../adapters/incident-store-contract.js';
 import { recorded } from '../app/support.js';
 import { functionUrlEvent } from '../slack/support.js';
+import { setHandlerEnv } from './support.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ssm = mockClient(SSMClient);
@@ -65,17 +66,9 @@ function values(name: string, dimensions: Record<string, string>): unknown[] {
 
 beforeAll(async () => {
   slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 's3cr3t' });
-  Object.assign(process.env, {
-    TABLE_NAME: 'nodemedic-incidents',
-    SLACK_SECRET_ID: 'nodemedic/slack',
-    SLACK_CHANNEL_ID: 'C0ALERTS',
-    SLACK_API_URL: slack.apiUrl,
-    CLUSTER_TAG_KEY: 'eks:cluster-name',
-    CLUSTER_NAMES: 'prod',
+  setHandlerEnv(slack.apiUrl, {
     DOCUMENTS: JSON.stringify({ diagnose: 'nodemedic-diagnose' }),
     VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic',
     AWS_REGION: 'eu-west-1',
   });
 });

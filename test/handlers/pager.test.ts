@@ -18,6 +18,7 @@ import { PagerStandIn } from '../../functions/local/pager-standin.js';
 import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { incidentInit } from '../adapters/incident-store-contract.js';
+import { setHandlerEnv } from './support.js';
 
 const ROUTING_KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -30,17 +31,9 @@ let pager: PagerStandIn;
 beforeAll(async () => {
   slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 's3cr3t' });
   pager = await PagerStandIn.start();
-  Object.assign(process.env, {
-    TABLE_NAME: 'nodemedic-incidents',
-    SLACK_SECRET_ID: 'nodemedic/slack',
-    SLACK_CHANNEL_ID: 'C0ALERTS',
-    SLACK_API_URL: slack.apiUrl,
-    CLUSTER_TAG_KEY: 'eks:cluster-name',
-    CLUSTER_NAMES: 'prod',
-    STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic',
+  setHandlerEnv(slack.apiUrl, {
     PAGER_SECRET_ID: 'nodemedic/pagerduty',
     PAGER_EVENTS_URL: pager.baseUrl,
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
     AWS_REGION: 'eu-west-1',
   });
   new FakeTable().install(ddb);

@@ -30,6 +30,7 @@ import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded } from '../app/support.js';
 import { executionStatusChange } from '../fixtures/executions.js';
+import { STATE_MACHINE, setHandlerEnv } from './support.js';
 
 /** Every ended incident's thread closes with its timeline: the message before it is the one a step posted. */
 const notTimeline = (request: { body: Record<string, unknown> }) =>
@@ -37,7 +38,6 @@ const notTimeline = (request: { body: Record<string, unknown> }) =>
 
 const INSTANCE = 'i-0abc123def4567890';
 const NODE_NAME = 'ip-10-0-1-23.ec2.internal';
-const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
 const DOCUMENTS = { diagnose: 'nodemedic-diagnose', 'restart-containerd': 'nodemedic-restart-containerd' };
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -79,19 +79,11 @@ const alarm = (state: 'ALARM' | 'OK' = 'ALARM') =>
 
 beforeAll(async () => {
   slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 'unused' });
-  Object.assign(process.env, {
-    TABLE_NAME: 'nodemedic-incidents',
-    SLACK_SECRET_ID: 'nodemedic/slack',
-    SLACK_CHANNEL_ID: 'C0ALERTS',
-    SLACK_API_URL: slack.apiUrl,
-    CLUSTER_TAG_KEY: 'eks:cluster-name',
-    CLUSTER_NAMES: 'prod',
-    STATE_MACHINE_ARN: STATE_MACHINE,
+  setHandlerEnv(slack.apiUrl, {
     DOCUMENTS: JSON.stringify(DOCUMENTS),
     ALARM_FILTER: JSON.stringify({ namePrefixes: ['nodemedic-'] }),
     VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
     ONCALL_USERGROUP_ID: 'S0ONCALL',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
 });
 afterAll(async () => {

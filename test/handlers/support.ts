@@ -22,9 +22,27 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 
 const SLACK_METHODS = ['chat.postMessage', 'chat.update'] as const;
 
-const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
+export const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
 export const INSTANCE = 'i-0abc123def4567890';
 export const NODE_NAME = 'ip-10-0-1-23.eu-west-1.compute.internal';
+
+/**
+ * Set the environment every function of the stack reads (infra/nodemedic.ts), pointed at the
+ * Slack stand-in, plus what a suite's functions add or change.
+ */
+export function setHandlerEnv(slackApiUrl: string, extra: Readonly<Record<string, string>> = {}): void {
+  Object.assign(process.env, {
+    TABLE_NAME: 'nodemedic-incidents',
+    SLACK_SECRET_ID: 'nodemedic/slack',
+    SLACK_CHANNEL_ID: 'C0ALERTS',
+    SLACK_API_URL: slackApiUrl,
+    CLUSTER_TAG_KEY: 'eks:cluster-name',
+    CLUSTER_NAMES: 'prod',
+    STATE_MACHINE_ARN: STATE_MACHINE,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    ...extra,
+  });
+}
 
 /** An EC2 DescribeInstances answer for one tagged cluster node. */
 export function ec2Instance(
@@ -69,18 +87,10 @@ export class AwsEdge {
   /** Start the stand-in and set the alarm function's environment (beforeAll). */
   async start(): Promise<void> {
     this.slack = await SlackStandIn.start({ botToken: 'xoxb-aws-test', signingSecret: 'unused' });
-    Object.assign(process.env, {
-      TABLE_NAME: 'nodemedic-incidents',
-      SLACK_SECRET_ID: 'nodemedic/slack',
-      SLACK_CHANNEL_ID: 'C0ALERTS',
-      SLACK_API_URL: this.slack.apiUrl,
-      CLUSTER_TAG_KEY: 'eks:cluster-name',
-      CLUSTER_NAMES: 'prod',
-      STATE_MACHINE_ARN: STATE_MACHINE,
+    setHandlerEnv(this.slack.apiUrl, {
       DOCUMENTS: JSON.stringify({ diagnose: 'nodemedic-diagnose' }),
       ALARM_FILTER: JSON.stringify({ namePrefixes: ['nodemedic-'] }),
       VERSION_POLICY: JSON.stringify({ minimum: '1.6.0' }),
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
   }
 
