@@ -40,7 +40,7 @@ import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded, until } from '../app/support.js';
 import { executionStatusChange } from '../fixtures/executions.js';
-import { definitionOf, synthNodeMedic } from '../infra/support.js';
+import { definitionOf, handlersByArn, synthNodeMedic } from '../infra/support.js';
 import { STATE_MACHINE, setHandlerEnv } from './support.js';
 
 const INSTANCE = 'i-0abc123def4567890';
@@ -56,12 +56,7 @@ const BOT_TOKEN = 'xoxb-faults';
 
 const { template, stack, nodemedic } = synthNodeMedic();
 const definition = definitionOf(template);
-const FUNCTIONS = Object.fromEntries(
-  Object.entries(nodemedic.functions).map(([handler, fn]) => [
-    `arn:aws:lambda:eu-west-1:123456789012:function:${stack.getLogicalId(fn.node.defaultChild as never)}`,
-    handler,
-  ]),
-);
+const FUNCTIONS = handlersByArn(stack, nodemedic);
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ec2 = mockClient(EC2Client);

@@ -28,17 +28,11 @@ import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
 import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
-import { definitionOf, synthNodeMedic } from './support.js';
+import { definitionOf, handlersByArn, synthNodeMedic } from './support.js';
 
 const { template, stack, nodemedic } = synthNodeMedic();
 const definition = definitionOf(template);
-/** The fake ARN support.ts gives a function, mapped to its handler name. */
-const FUNCTIONS = Object.fromEntries(
-  Object.entries(nodemedic.functions).map(([handler, fn]) => [
-    `arn:aws:lambda:eu-west-1:123456789012:function:${stack.getLogicalId(fn.node.defaultChild as never)}`,
-    handler,
-  ]),
-);
+const FUNCTIONS = handlersByArn(stack, nodemedic);
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:nodemedic';
 
 /** A fault to inject before a handler's step runs (as if its dependency failed). */

@@ -29,6 +29,21 @@ export function synthNodeMedic(props: Partial<NodeMedicProps> = {}): {
   return { app, stack, nodemedic, template: Template.fromStack(stack) };
 }
 
+/** The fake ARN a function's Ref/GetAtt resolves to in definitionOf. */
+function fakeFunctionArn(logicalId: string): string {
+  return `arn:aws:lambda:eu-west-1:123456789012:function:${logicalId}`;
+}
+
+/** Each function's fake ARN (as definitionOf resolves it), mapped to its handler name. */
+export function handlersByArn(stack: Stack, nodemedic: NodeMedic): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(nodemedic.functions).map(([handler, fn]) => [
+      fakeFunctionArn(stack.getLogicalId(fn.node.defaultChild as never)),
+      handler,
+    ]),
+  );
+}
+
 /** Resources of one type, as `[logicalId, resource]` pairs. */
 export function resourcesOf(
   template: Template,
@@ -51,7 +66,7 @@ function resolveIntrinsics(value: unknown): string {
   }
   if (Array.isArray(node['Fn::GetAtt'])) {
     const [logicalId] = node['Fn::GetAtt'] as [string, string];
-    return `arn:aws:lambda:eu-west-1:123456789012:function:${logicalId}`;
+    return fakeFunctionArn(logicalId);
   }
   if (typeof node.Ref === 'string') {
     const pseudo: Record<string, string> = {

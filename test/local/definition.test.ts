@@ -8,7 +8,7 @@ import { HANDLERS } from '../../functions/app/contract.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
 import { AslInterpreter } from '../../functions/local/asl.js';
 import { localDefinition, localFunctionArn } from '../../functions/local/definition.js';
-import { definitionOf, synthNodeMedic } from '../infra/support.js';
+import { definitionOf, handlersByArn, synthNodeMedic } from '../infra/support.js';
 
 /** Replace every function ARN in a definition by `handler:<name>`. */
 function byHandler(definition: unknown, handlerOf: (arn: string) => string | undefined): unknown {
@@ -22,12 +22,7 @@ function byHandler(definition: unknown, handlerOf: (arn: string) => string | und
 
 describe('the local definition', () => {
   const { template, stack, nodemedic } = synthNodeMedic();
-  const deployedArns = new Map(
-    Object.entries(nodemedic.functions).map(([handler, fn]) => [
-      `arn:aws:lambda:eu-west-1:123456789012:function:${stack.getLogicalId(fn.node.defaultChild as never)}`,
-      handler,
-    ]),
-  );
+  const deployedArns = new Map(Object.entries(handlersByArn(stack, nodemedic)));
 
   it('is the synthesized stack definition, state for state', () => {
     const deployed = byHandler(definitionOf(template), (arn) => deployedArns.get(arn));
