@@ -19,7 +19,7 @@ import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { incidentInit } from '../adapters/incident-store-contract.js';
 import { recorded } from '../app/support.js';
 import { functionUrlEvent } from '../slack/support.js';
-import { setHandlerEnv } from './support.js';
+import { postCard, setHandlerEnv } from './support.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const ssm = mockClient(SSMClient);
@@ -121,14 +121,10 @@ afterEach(() => {
 /** An incident opened `ago` seconds before now, with its thread card already posted. */
 async function opened(ago: number, over: Parameters<typeof incidentInit>[0] = {}): Promise<string> {
   const store = new DynamoIncidentStore({ client: doc, tableName: 'nodemedic-incidents' });
-  const card = await fetch(`${slack.apiUrl}chat.postMessage`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer xoxb-aws-test', 'content-type': 'application/json' },
-    body: JSON.stringify({ channel: 'C0ALERTS', text: 'card' }),
-  }).then((r) => r.json() as Promise<{ ts: string }>);
+  const card = await postCard(slack.apiUrl);
   const init = incidentInit({
     openedAt: new Date(Date.now() - ago * 1000).toISOString(),
-    card: { channel: 'C0ALERTS', ts: card.ts },
+    card,
     ...over,
   });
   await store.open(init);

@@ -18,7 +18,7 @@ import { PagerStandIn } from '../../functions/local/pager-standin.js';
 import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { incidentInit } from '../adapters/incident-store-contract.js';
-import { setHandlerEnv } from './support.js';
+import { postCard, setHandlerEnv } from './support.js';
 
 const ROUTING_KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -67,15 +67,11 @@ afterAll(async () => {
 describe('paging through the handlers', () => {
   it('the escalate function pages with the incident as dedup key; the alarm function’s OK resolves it', async () => {
     const store = new DynamoIncidentStore({ client: doc, tableName: 'nodemedic-incidents' });
-    const card = await fetch(`${slack.apiUrl}chat.postMessage`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer xoxb-aws-test', 'content-type': 'application/json' },
-      body: JSON.stringify({ channel: 'C0ALERTS', text: 'card' }),
-    }).then((r) => r.json() as Promise<{ ts: string }>);
+    const card = await postCard(slack.apiUrl);
     const init = incidentInit({
       phase: 'awaiting-approval',
       alarmName: 'nodemedic-node-not-ready-prod',
-      card: { channel: 'C0ALERTS', ts: card.ts },
+      card,
     });
     await store.open(init);
 

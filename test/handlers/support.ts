@@ -44,6 +44,16 @@ export function setHandlerEnv(slackApiUrl: string, extra: Readonly<Record<string
   });
 }
 
+/** Post an incident's thread card to the stand-in, as the alarm function would; its channel and ts. */
+export async function postCard(slackApiUrl: string): Promise<{ channel: string; ts: string }> {
+  const card = await fetch(`${slackApiUrl}chat.postMessage`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer xoxb-aws-test', 'content-type': 'application/json' },
+    body: JSON.stringify({ channel: 'C0ALERTS', text: 'card' }),
+  }).then((r) => r.json() as Promise<{ ts: string }>);
+  return { channel: 'C0ALERTS', ts: card.ts };
+}
+
 /** An EC2 DescribeInstances answer for one tagged cluster node. */
 export function ec2Instance(
   instanceId = INSTANCE,
