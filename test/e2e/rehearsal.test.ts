@@ -205,7 +205,9 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
     expect(daemonNofile(sandboxDir)).toBe(injectedLimit);
 
     await tab.getByTestId('user-picker').selectOption(LOCAL_USERS.onCall);
-    await tab.waitForFunction('document.querySelectorAll(\'[data-testid="ephemeral"]\').length === 0');
+    // A locator, not waitForFunction with a string: the page's CSP (script-src 'self') refuses the
+    // eval Playwright polls a string predicate with whenever it is not true at the first look.
+    await tab.getByTestId('ephemeral').first().waitFor({ state: 'detached' });
   });
 
   it('runs the fix alice approves: the card reaches Recovered and stays there, the page still live', async () => {
