@@ -6,7 +6,14 @@ import type { AnalyzeOptions } from '../core/analyze.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { Pager } from '../core/pager.js';
 import type { SafetyPolicy } from '../core/policy.js';
-import type { AlarmContributors, AlarmStates, Chat, CommandRunner, NodeInventory } from '../core/ports.js';
+import type {
+  AlarmContributors,
+  AlarmStates,
+  Chat,
+  CommandRunner,
+  NodeInventory,
+  NodeReadiness,
+} from '../core/ports.js';
 import type { AppMetrics } from './metrics.js';
 
 /** The structured logger the use cases write to (Powertools Logger fits it). */
@@ -29,6 +36,11 @@ export interface AppDeps {
    * such an event is refused with a reason (the contributor events still open incidents).
    */
   readonly contributors?: AlarmContributors;
+  /**
+   * Per-node readiness (Container Insights). Absent: cluster-only alarms are swept over SSM, and
+   * the verification after a fix relies on the alarm's (or contributor's) state alone.
+   */
+  readonly readiness?: NodeReadiness;
   /** The on-call pager (PagerDuty Events API v2): escalations page, endings resolve. @default none */
   readonly pager?: Pager;
   readonly policy: SafetyPolicy;

@@ -143,3 +143,26 @@ export interface AlarmContributors {
   /** Every contributor of `alarmName` in ALARM (all pages); empty when the alarm has none or is gone. */
   inAlarm(alarmName: string): Promise<readonly AlarmContributorState[]>;
 }
+
+/** A node as CloudWatch's per-node readiness names it (its dimensions). */
+export interface ReadinessNode {
+  readonly instanceId: string | null;
+  readonly nodeName: string | null;
+}
+
+/**
+ * Per-node readiness as Container Insights reports it (`node_status_condition_ready`, enhanced
+ * observability): CloudWatch GetMetricData with a Metrics Insights query in AWS; locally, the
+ * sandbox nodes' readiness. Used to find a cluster-only alarm's NotReady nodes, and to verify
+ * that a fixed node is Ready again.
+ */
+export interface NodeReadiness {
+  /**
+   * The cluster's nodes whose latest readiness is below 1. `null` when there is no per-node
+   * readiness for this cluster at all (Container Insights with enhanced observability is off):
+   * the caller then sweeps the nodes over SSM instead.
+   */
+  notReady(cluster: string): Promise<readonly ReadinessNode[] | null>;
+  /** One node's latest readiness; `unknown` when no datapoint is recent enough to say. */
+  nodeState(node: NodeRef): Promise<'ready' | 'not-ready' | 'unknown'>;
+}
