@@ -648,7 +648,8 @@ interface ReadinessReading {
 /**
  * Where a fixed node's own readiness is read, best first: the contributor that opened the incident
  * (it leaves the alarm's contributors in ALARM), the per-node alarm that opened it (back to OK),
- * then Container Insights' per-node readiness. Each source that cannot be read says why in `unread`.
+ * then Container Insights' per-node readiness, which is also read while the first does not say
+ * Ready and wins when it does. Each source that cannot be read says why in `unread`.
  */
 async function readReadiness(
   deps: AppDeps,
@@ -702,11 +703,15 @@ async function readReadiness(
         };
       });
   }
-  if (!reading) {
+  // The node's own datapoint, when there is one, is read too while the alarm does not say Ready:
+  // an alarm lags its metric by its evaluation periods, and an alarm that names no node (a
+  // cluster's) can stay in ALARM for other nodes. A node Ready by its own datapoint is Ready.
+  if (reading?.state !== 'ready') {
     const what = `the node's readiness in Container Insights (node_status_condition_ready)`;
-    if (!deps.readiness) unread.push(`${what}: not available here`);
-    else
-      reading = await attempt(what, async () => {
+    if (!deps.readiness) {
+      if (!reading) unread.push(`${what}: not available here`);
+    } else {
+      const own = await attempt(what, async () => {
         const state = await deps.readiness!.nodeState(incident.node);
         return {
           state,
@@ -716,6 +721,8 @@ async function readReadiness(
               : `${what} says ${state === 'ready' ? 'Ready' : 'NotReady'}`,
         };
       });
+      if (own && (!reading || own.state === 'ready')) reading = own;
+    }
   }
   return { reading, unread, tried };
 }

@@ -139,6 +139,23 @@ describe('the readiness check', () => {
     );
   });
 
+  it("takes the node's own Ready datapoint over an alarm still in ALARM (lagging, or a cluster's alarm)", async () => {
+    h = await startHarness({ alarmStates: ['ALARM'] });
+    const id = await openQuietly(h);
+    let state: 'ready' | 'not-ready' = 'not-ready';
+    const deps = { ...h.deps, readiness: { notReady: async () => [], nodeState: async () => state } };
+    // Both say NotReady: what the alarm says is what is reported.
+    expect(await readyStep(deps, input(id, 20))).toMatchObject({ done: true, ok: false });
+    expect((await h.store.get(id))!.audit.at(-1)!.detail).toBe(
+      'waited 600 s for the node to be Ready again: the alarm nodemedic-node-not-ready-prod is ALARM',
+    );
+    state = 'ready';
+    expect(await readyStep(deps, input(id, 3))).toMatchObject({ done: true, ok: true });
+    expect((await h.store.get(id))!.audit.at(-1)!.detail).toBe(
+      "the node is Ready after 90 s: the node's readiness in Container Insights (node_status_condition_ready) says Ready",
+    );
+  });
+
   it('does not escalate on a readiness nobody could read by the bound: the thread says it was not checked', async () => {
     h = await startHarness({ alarmStates: ['INSUFFICIENT_DATA'] });
     const id = await openQuietly(h);
