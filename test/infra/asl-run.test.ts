@@ -27,6 +27,7 @@ import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
+import { localGetCommandInvocation } from '../../functions/local/ssm-integration.js';
 import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
 import { definitionOf, handlersByArn, synthNodeMedic } from './support.js';
 
@@ -65,6 +66,7 @@ async function startAsl(
   const interpreter = new AslInterpreter({
     definition,
     functions: FUNCTIONS,
+    integrations: { 'ssm:getCommandInvocation': localGetCommandInvocation(() => deps) },
     invoke: async (handler, payload) => {
       const step = workflowStep(handler);
       if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
