@@ -28,7 +28,10 @@ export const SSM_COMMAND_STATUS: Readonly<Record<string, CommandStatus>> = {
  * Our status for a GetCommandInvocation answer, or undefined when neither word is known: the rule
  * above, in one place.
  */
-export function ssmCommandStatus(status: string | undefined, details: string | undefined): CommandStatus | undefined {
+export function ssmCommandStatus(
+  status: string | undefined,
+  details: string | undefined,
+): CommandStatus | undefined {
   const known = (word: string | undefined) =>
     word && Object.hasOwn(SSM_COMMAND_STATUS, word) ? SSM_COMMAND_STATUS[word] : undefined;
   return known(details) ?? known(status);

@@ -500,7 +500,8 @@ export class AslInterpreter {
     if (!isObject(template)) return;
     for (const [key, value] of Object.entries(template)) {
       if (key.endsWith('.$')) {
-        if (typeof value === 'string' && value.startsWith('States.')) parseIntrinsic(value, `${where}.${key}`);
+        if (typeof value === 'string' && value.startsWith('States.'))
+          parseIntrinsic(value, `${where}.${key}`);
         else if (typeof value !== 'string' || !(PATH.test(value) || CONTEXT_PATH.test(value)))
           throw new AslUnsupportedError(
             where,
@@ -817,8 +818,8 @@ function resolveTemplate(template: unknown, input: Json, context: Json, where: s
       out[key.slice(0, -2)] = path.startsWith('States.')
         ? intrinsic(parseIntrinsic(path, `${where}.${key}`), input, `${where}.${key}`)
         : path.startsWith('$$')
-        ? json(readPath(context, path.slice(1), `${where}.${key}`))
-        : json(readPath(input, path, `${where}.${key}`));
+          ? json(readPath(context, path.slice(1), `${where}.${key}`))
+          : json(readPath(input, path, `${where}.${key}`));
     } else out[key] = resolveTemplate(value, input, context, `${where}.${key}`);
   }
   return out;
@@ -913,7 +914,11 @@ function parseIntrinsic(text: string, where: string): Call {
 /** Evaluate a parsed intrinsic against the state input; a bad argument is States.Runtime. */
 function intrinsic(call: Call, input: Json, where: string): Json {
   const args = call.args.map((arg) =>
-    'call' in arg ? intrinsic(arg.call, input, where) : 'path' in arg ? readPath(input, arg.path, where) : arg.value,
+    'call' in arg
+      ? intrinsic(arg.call, input, where)
+      : 'path' in arg
+        ? readPath(input, arg.path, where)
+        : arg.value,
   );
   const integer = (value: Json): number => {
     if (typeof value !== 'number' || !Number.isInteger(value))

@@ -51,7 +51,7 @@ function sdkError(name: string, message: string): Error {
 }
 
 /** The runner's invocation in GetCommandInvocation's response shape. */
-export function getCommandInvocationResponse(
+function getCommandInvocationResponse(
   invocation: CommandInvocation,
   instanceId: string,
 ): Record<string, unknown> {
@@ -78,10 +78,12 @@ export function getCommandInvocationResponse(
  * dependency failure its ThrottlingException, an unknown instance InvalidInstanceId, and anything
  * else an error the SDK does not model.
  */
-export function localGetCommandInvocation(deps: () => {
-  readonly runner: CommandRunner;
-  readonly inventory: NodeInventory;
-}): SdkIntegration {
+export function localGetCommandInvocation(
+  deps: () => {
+    readonly runner: CommandRunner;
+    readonly inventory: NodeInventory;
+  },
+): SdkIntegration {
   return async (parameters) => {
     const { CommandId, InstanceId } = parameters;
     if (typeof CommandId !== 'string' || typeof InstanceId !== 'string') {
