@@ -110,7 +110,10 @@ function pollTimes(result: ExecutionResult): number[] {
 function scheduled(polls: number): number[] {
   const at: number[] = [];
   let t = 0;
-  for (let attempt = 0; attempt < polls; attempt++) at.push((t += pollWait(attempt)));
+  for (let attempt = 0; attempt < polls; attempt++) {
+    t += pollWait(attempt);
+    at.push(t);
+  }
   return at;
 }
 
