@@ -489,6 +489,29 @@ describe('the interpreter is strict', () => {
         States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } },
       },
     ],
+    [
+      'a string argument to an intrinsic',
+      {
+        StartAt: 'A',
+        States: {
+          A: { Type: 'Pass', End: true, Parameters: { 'x.$': "States.ArrayGetItem(States.Array('a'), 0)" } },
+        },
+      },
+    ],
+    [
+      'an AWS SDK integration nobody answers',
+      {
+        StartAt: 'A',
+        States: {
+          A: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances',
+            Parameters: {},
+            End: true,
+          },
+        },
+      },
+    ],
     ['QueryLanguage', { ...base, QueryLanguage: 'JSONata' }],
     [
       'a NumericGreaterThan choice',
@@ -521,6 +544,28 @@ describe('the interpreter is strict', () => {
     });
     const result = await interpreter.start('x', {});
     expect(result).toMatchObject({ status: 'FAILED', error: 'States.Runtime', lastState: 'T' });
+  });
+
+  it('computes States.MathAdd and States.ArrayGetItem over States.Array, and fails a bad index with States.Runtime', async () => {
+    const pass = (index: string) =>
+      build({
+        StartAt: 'A',
+        States: {
+          A: {
+            Type: 'Pass',
+            End: true,
+            Parameters: {
+              'next.$': 'States.MathAdd($.n, 1)',
+              'wait.$': `States.ArrayGetItem(States.Array(3, 2, 15), ${index})`,
+            },
+          },
+        },
+      });
+    expect(await pass('$.n').start('x', { n: 1 })).toMatchObject({ output: { next: 2, wait: 2 } });
+    expect(await pass('$.n').start('y', { n: 3 })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Runtime',
+    });
   });
 
   it('times the execution out on the virtual clock', async () => {
