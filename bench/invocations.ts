@@ -1,7 +1,7 @@
 /**
  * Lambda invocations per typical incident: the definition the stack deploys (built as the local
  * mode builds it) runs a whole cure, alarm → diagnosis → approval → recheck → fix → verify →
- * recovered, over the real steps, with every command taking `seconds` on the node (the state
+ * recovered (and the readiness check after it), over the real steps, with every command taking `seconds` on the node (the state
  * machine's polls see it running until then, on the contract's schedule). Counted: the Lambda
  * tasks the state machine invoked, the state machine's own GetCommandInvocation calls, and the
  * two invocations outside it (the alarm function, the Slack function for the click).
