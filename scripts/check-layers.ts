@@ -7,9 +7,7 @@
  *   environment, no I/O), except type-only imports of Slack's Block Kit types.
  * - `functions/app` imports only core and app, under the same package rule.
  * - Nothing imports a layer to its left or a sibling edge: no adapter imports a handler, no handler
- *   imports the local mode, the Slack app reaches Slack through the `Chat` port only (no adapter:
- *   its composition roots hand it one), infra imports core/app contracts and the scripts' registry
- *   only. The
+ *   imports the local mode, infra imports core/app contracts and the scripts' registry only. The
  *   one named exception: the local mode builds the deployed definition from infra/workflow.ts.
  *
  * A short script instead of dependency-cruiser: dependency-cruiser 18 needs Node 22 (this repo runs
@@ -47,6 +45,7 @@ const MAY_IMPORT: Readonly<Record<Layer, readonly Layer[]>> = {
   app: ['core', 'app'],
   scripts: ['scripts'],
   adapters: ['core', 'app', 'scripts', 'adapters'],
+  // The Slack app reaches Slack through the Chat port only: its composition roots hand it one.
   slack: ['core', 'app', 'slack'],
   handlers: ['core', 'app', 'adapters', 'slack', 'handlers'],
   local: ['core', 'app', 'adapters', 'scripts', 'slack', 'local'],
