@@ -212,7 +212,6 @@ async function startRun(
     standIn: slack,
     signingSecret: SIGNING_SECRET,
     botToken: BOT_TOKEN,
-    onCallGroup: ONCALL,
   });
   return { interpreter, node, invocations, sdkErrors, deliver };
 }
