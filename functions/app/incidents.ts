@@ -13,6 +13,7 @@ import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
+import { type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -24,7 +25,8 @@ export type AlarmOutcome =
       readonly kind: 'contributors';
       /** One entry per contributor in ALARM that the alarm-level change fanned out to. */
       readonly contributors: readonly ContributorOutcome[];
-    };
+    }
+  | ClusterCheckOutcome;
 
 /** What the alarm-level change of a multi-time-series alarm did for one contributor. */
 export type ContributorOutcome =
@@ -76,9 +78,11 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
     return openForContributors(deps, alarm);
   }
   if (!alarm.instanceId && !alarm.nodeName) {
+    // A cluster-only alarm: nodemedic finds the nodes (readiness, else a sweep) and opens each one's
+    // incident through the per-node alarm's own path.
+    if (alarm.clusterOnly) return handleClusterOnly(deps, alarm, (node) => openForAlarm(deps, alarm, node));
     throw new InvalidInputError(
-      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked` +
-        (alarm.cluster ? ` (cluster ${alarm.cluster}: alarm per node instead)` : ''),
+      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked`,
       { code: 'ALARM_NO_NODE' },
     );
   }
