@@ -14,6 +14,7 @@
  * - GetCommandInvocation: https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
  */
 import { readFileSync } from 'node:fs';
+import type { CommandInvocation, Command as SsmCommand } from '@aws-sdk/client-ssm';
 import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
@@ -34,27 +35,37 @@ const sweeper = new SsmClusterSweeper({
 });
 const COMMAND = 'ef7fdfd8-9b57-4151-a15c-db9a12345678';
 const LIMITS = { maxConcurrency: '20%', maxErrors: '50%' };
-const LONG = readFileSync(new URL('../../fixtures/facts/recorded/metadata-corrupt.json', import.meta.url), 'utf8');
+const LONG = readFileSync(
+  new URL('../../fixtures/facts/recorded/metadata-corrupt.json', import.meta.url),
+  'utf8',
+);
 
 const id = (i: number) => `i-0abc123def45${String(i).padStart(5, '0')}`;
-const invocation = (i: number, status: string, output = '', details = status) => ({
+const invocation = (i: number, status: string, output = '', details = status): CommandInvocation => ({
   CommandId: COMMAND,
   InstanceId: id(i),
   DocumentName: DOCUMENT,
-  Status: status,
+  // A string, not the SDK's enum: the adapter must also refuse a word SSM might add.
+  Status: status as CommandInvocation['Status'],
   StatusDetails: details,
   CommandPlugins: [
     {
       Name: 'nodemedicDiagnose',
-      Status: status,
+      Status: status as NonNullable<CommandInvocation['CommandPlugins']>[number]['Status'],
       ResponseCode: status === 'Success' ? 0 : -1,
       Output: output,
     },
   ],
 });
-const command = (status: string, targets: number) => ({
+const command = (status: string, targets: number): { Commands: SsmCommand[] } => ({
   Commands: [
-    { CommandId: COMMAND, Status: status, TargetCount: targets, CompletedCount: targets, ErrorCount: 0 },
+    {
+      CommandId: COMMAND,
+      Status: status as SsmCommand['Status'],
+      TargetCount: targets,
+      CompletedCount: targets,
+      ErrorCount: 0,
+    },
   ],
 });
 
