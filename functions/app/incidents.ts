@@ -13,7 +13,7 @@ import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
-import { type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
+import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -64,7 +64,11 @@ export function threadOf(incident: Incident): MessageRef | null {
  * of a multi-time-series alarm opens one incident per contributor in ALARM. Throws
  * NodeNotFoundError for unknown/untagged nodes.
  */
-export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<AlarmOutcome> {
+export async function handleAlarm(
+  deps: AppDeps,
+  alarm: ParsedAlarm,
+  options: ClusterCheckOptions = {},
+): Promise<AlarmOutcome> {
   if (alarm.state === 'INSUFFICIENT_DATA') {
     return { kind: 'ignored', reason: `alarm ${alarm.alarmName} is INSUFFICIENT_DATA: nothing to do` };
   }
@@ -80,7 +84,9 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
   if (!alarm.instanceId && !alarm.nodeName) {
     // A cluster-only alarm: nodemedic finds the nodes (readiness, else a sweep) and opens each one's
     // incident through the per-node alarm's own path.
-    if (alarm.clusterOnly) return handleClusterOnly(deps, alarm, (node) => openForAlarm(deps, alarm, node));
+    if (alarm.clusterOnly) {
+      return handleClusterOnly(deps, alarm, (node) => openForAlarm(deps, alarm, node), options);
+    }
     throw new InvalidInputError(
       `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked`,
       { code: 'ALARM_NO_NODE' },
