@@ -61,8 +61,9 @@ export function threadOf(incident: Incident): MessageRef | null {
 /**
  * Handle a parsed alarm: ALARM opens (or joins) the node's incident, OK closes the incident that
  * alarm (or contributor) opened, INSUFFICIENT_DATA is ignored with a reason. The alarm-level ALARM
- * of a multi-time-series alarm opens one incident per contributor in ALARM. Throws
- * NodeNotFoundError for unknown/untagged nodes.
+ * of a multi-time-series alarm opens one incident per contributor in ALARM. A cluster-only alarm
+ * finds its nodes (per-node readiness, else a sweep: app/sweep.ts; `options` bound the sweep's
+ * wait) and opens one incident each. Throws NodeNotFoundError for unknown/untagged nodes.
  */
 export async function handleAlarm(
   deps: AppDeps,

@@ -194,8 +194,12 @@ async function findNodes(
     instanceId: result.instanceId,
     verdict: classifyProbe(result, deps.analyzeOptions),
   }));
+  // SSM targets only the nodes whose agent it manages: EC2's count of the cluster's running nodes
+  // says how many it could not reach at all, so the summary never calls the rest healthy.
+  const fleet = await deps.inventory.clusterHealth(cluster);
+  const targeted = Math.max(results.targeted ?? 0, fleet.total, nodes.length);
   return {
-    summary: summarizeSweep({ cluster, source: 'sweep', nodes, targeted: results.targeted }),
+    summary: summarizeSweep({ cluster, source: 'sweep', nodes, targeted }),
     readiness: new Map(),
   };
 }

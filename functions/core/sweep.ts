@@ -104,7 +104,11 @@ export interface SweepSummary {
   readonly healthy: number | null;
   /** The nodes that are not healthy, in instance-id order. */
   readonly unhealthy: readonly SweptNode[];
-  /** Nodes the sweep targeted that had not answered when the wait ran out (never counted healthy). */
+  /**
+   * Nodes of the cluster without an answer: not targeted (EC2 counts more nodes with the cluster
+   * tag than SSM reached: no agent answering) or not answered when the wait ran out. Never
+   * counted healthy.
+   */
   readonly unanswered: number;
 }
 
@@ -139,15 +143,21 @@ export function sweepHeadline(summary: SweepSummary): string {
   const count = (kind: SweepVerdict['kind']) =>
     summary.unhealthy.filter((n) => n.verdict.kind === kind).length;
   const checked = summary.checked ?? 0;
-  const parts = [`${checked} ${plural(checked, 'node')} probed`, `${summary.healthy ?? 0} healthy`];
+  const of = summary.unanswered > 0 ? `${checked} of ${checked + summary.unanswered}` : `${checked}`;
+  const parts = [
+    `${of} ${plural(checked + summary.unanswered, 'node')} probed`,
+    `${summary.healthy ?? 0} healthy`,
+  ];
   const findings = count('findings');
   const unreachable = count('unreachable');
   const inconclusive = count('inconclusive');
   if (findings > 0) parts.push(`${findings} with findings`);
   if (unreachable > 0) parts.push(`${unreachable} unreachable`);
   if (inconclusive > 0) parts.push(`${inconclusive} inconclusive`);
-  if (summary.unanswered > 0) parts.push(`${summary.unanswered} not probed or not answered in time`);
-  return parts.join(', ');
+  const headline = parts.join(', ');
+  return summary.unanswered > 0
+    ? `${headline}; ${summary.unanswered} not probed (no SSM agent answering, or not in time)`
+    : headline;
 }
 
 /** What one unhealthy node's line says after its id: its causes, or why it is not healthy. */

@@ -105,6 +105,7 @@ describe('a cluster-only alarm', () => {
       ok(other(1), 'healthy-2.1.9'),
       { instanceId: other(2), status: 'undeliverable', detail: 'DeliveryTimedOut', output: '' },
       ok(other(3), 'fd-exhaustion'),
+      ...[4, 5, 6, 7, 8].map((i) => ok(other(i), 'healthy')),
     ]);
     deps = { ...h.deps, sweeper, readiness: new FixedReadiness(null) };
 
@@ -114,7 +115,7 @@ describe('a cluster-only alarm', () => {
       kind: 'cluster-checked',
       cluster: 'prod',
       source: 'sweep',
-      headline: '5 nodes probed, 2 healthy, 2 with findings, 1 unreachable',
+      headline: '10 nodes probed, 7 healthy, 2 with findings, 1 unreachable',
     });
     const opened = (outcome as Extract<typeof outcome, { kind: 'cluster-checked' }>).nodes;
     expect(opened.map((n) => [n.instanceId, n.kind])).toEqual([
@@ -141,7 +142,7 @@ describe('a cluster-only alarm', () => {
     const [summary, ...more] = summaries();
     expect(more).toEqual([]);
     expect(summary!.text).toContain(
-      'Cluster prod: 5 nodes probed, 2 healthy, 2 with findings, 1 unreachable: ',
+      'Cluster prod: 10 nodes probed, 7 healthy, 2 with findings, 1 unreachable: ',
     );
     expect(summary!.text).toContain(`${NODE.instanceId} (containerd-down)`);
     expect(summary!.text).toContain(`${other(2)} (unreachable: the probe undeliverable (DeliveryTimedOut))`);
@@ -244,7 +245,7 @@ describe('a cluster-only alarm', () => {
     );
   });
 
-  it('waits for a sweep only as long as its bound, and counts the nodes that did not answer', async () => {
+  it('waits for a sweep only as long as its bound, and counts the nodes that did not answer or SSM never reached', async () => {
     const sweeper = new PlaybackSweeper([ok(NODE.instanceId, 'healthy')], { done: false, targeted: 4 });
     deps = { ...h.deps, sweeper };
     const slept: number[] = [];
@@ -262,8 +263,9 @@ describe('a cluster-only alarm', () => {
     );
     expect(slept.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(20_000);
     expect(slept.length).toBeGreaterThan(2);
+    // SSM targeted 4 and 1 answered in time; EC2 counts 10 running nodes with the cluster tag.
     expect(outcome).toMatchObject({
-      headline: '1 node probed, 1 healthy, 3 not probed or not answered in time',
+      headline: '1 of 10 nodes probed, 1 healthy; 9 not probed (no SSM agent answering, or not in time)',
       nodes: [],
     });
   });

@@ -140,7 +140,7 @@ describe('the summary', () => {
 
   it('says what was checked, in counts', () => {
     expect(sweepHeadline(summary)).toBe(
-      '40 nodes probed, 37 healthy, 2 with findings, 1 inconclusive, 1 not probed or not answered in time',
+      '40 of 41 nodes probed, 37 healthy, 2 with findings, 1 inconclusive; 1 not probed (no SSM agent answering, or not in time)',
     );
   });
 
@@ -158,7 +158,7 @@ describe('the summary', () => {
     });
     const blocks = JSON.stringify(message.blocks);
     expect(message.text).toContain(
-      'Cluster prod: 40 nodes probed, 37 healthy, 2 with findings, 1 inconclusive, 1 not probed or not answered in time: i-0fff00000000000a0 (grpc-limits, outdated-version); i-0fff00000000000a1 (containerd-down); ',
+      'Cluster prod: 40 of 41 nodes probed, 37 healthy, 2 with findings, 1 inconclusive; 1 not probed (no SSM agent answering, or not in time): i-0fff00000000000a0 (grpc-limits, outdated-version); i-0fff00000000000a1 (containerd-down); ',
     );
     expect(blocks).toContain('the alarm prod &lt;!here&gt; failed nodes names no node');
     expect(blocks).toContain('incident `prod#i-0fff00000000000a0#2026-11-27T03:14:07.125Z`');

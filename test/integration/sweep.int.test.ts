@@ -128,10 +128,13 @@ describeWithContainerd('a cluster-only alarm sweeps real local containerd nodes'
       else expect(verdict).toEqual({ kind: 'healthy' });
       const facts = JSON.parse(result.output);
       expect(facts.script.deadlineMs).toBe(15_000);
-      expect(facts.logs).toMatchObject({
-        status: 'unknown',
-        reason: expect.stringMatching(/^not run: quick probe/),
-      });
+      for (const section of ['logs', 'images', 'processes']) {
+        expect(facts[section], section).toMatchObject({
+          status: 'unknown',
+          reason: expect.stringMatching(/^not run: quick probe/),
+        });
+      }
+      expect(facts.script.unfinished).toEqual([]);
     }
 
     const summary = standIn.messages(CHANNEL).filter((m) => m.text.startsWith('Cluster prod: '));
