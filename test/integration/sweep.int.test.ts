@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store.js';
+import { LocalNodeReadiness } from '../../functions/adapters/local/sandbox-readiness.js';
 import { LocalClusterSweeper } from '../../functions/adapters/local/sandbox-sweep.js';
 import { StaticNodeInventory } from '../../functions/adapters/local/static-inventory.js';
 import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
@@ -70,31 +71,7 @@ describeWithContainerd('a cluster-only alarm sweeps real local containerd nodes'
       },
       results: (commandId) => local.results(commandId),
     };
-    const started: string[] = [];
-    const deps: AppDeps = {
-      store: new MemoryIncidentStore(),
-      runner: { send: unused, get: unused, cancel: unused },
-      inventory: new StaticNodeInventory({ nodes }),
-      chat: new WebApiChat(
-        new WebClient('xoxb-test', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } }),
-      ),
-      workflow: {
-        start: async (incidentId) => {
-          started.push(incidentId);
-          return { executionId: `exec-${started.length}` };
-        },
-        resume: unused,
-        fail: unused,
-      },
-      sweeper,
-      policy: DEFAULT_SAFETY_POLICY,
-      analyzeOptions: { versionPolicy: { minimum: installed } },
-      channel: CHANNEL,
-      onCallUserGroupId: null,
-      scriptParameters: {},
-      clock: () => new Date(),
-      logger: { info: () => {}, warn: () => {}, error: () => {} },
-    };
+    const { deps, started } = localDeps(nodes, standIn, { sweeper });
 
     const t0 = performance.now();
     const event = JSON.parse(
@@ -128,7 +105,8 @@ describeWithContainerd('a cluster-only alarm sweeps real local containerd nodes'
       else expect(verdict).toEqual({ kind: 'healthy' });
       const facts = JSON.parse(result.output);
       expect(facts.script.deadlineMs).toBe(15_000);
-      for (const section of ['logs', 'images', 'processes']) {
+      // Images are read only when the daemon answers: a faulty node's may say why not instead.
+      for (const section of fault ? ['logs', 'processes'] : ['logs', 'images', 'processes']) {
         expect(facts[section], section).toMatchObject({
           status: 'unknown',
           reason: expect.stringMatching(/^not run: quick probe/),
@@ -148,7 +126,63 @@ describeWithContainerd('a cluster-only alarm sweeps real local containerd nodes'
         `median ${median(elapsed)} / max ${Math.max(...elapsed)} ms (MaxConcurrency 20% = 2 at a time)`,
     );
   }, 120_000);
+
+  it('takes the NotReady nodes from the local per-node readiness when there is one, without a sweep', async () => {
+    const readiness = new LocalNodeReadiness(
+      sandboxes.map((sb, k) => ({ node: nodes[k]!, ready: () => sb.answers() })),
+    );
+    const { deps } = localDeps(nodes, standIn, { readiness });
+    const event = JSON.parse(
+      readFileSync(new URL('../fixtures/alarms/cluster-only.json', import.meta.url), 'utf8'),
+    );
+    event.detail.state.timestamp = '2026-11-27T04:00:00.000+0000';
+    const outcome = await handleAlarm(deps, parseAlarmEvent(event));
+    expect(outcome).toMatchObject({ kind: 'cluster-checked', source: 'readiness' });
+    const opened = (outcome as Extract<typeof outcome, { kind: 'cluster-checked' }>).nodes.map(
+      (n) => n.instanceId,
+    );
+    const faulty = PLAN.flatMap((fault, k) => (fault ? [nodes[k]!.instanceId] : []));
+    // A stopped daemon and a removed socket never answer; a healthy node always does.
+    expect(opened).toEqual(expect.arrayContaining([nodes[1]!.instanceId, nodes[3]!.instanceId]));
+    expect(faulty).toEqual(expect.arrayContaining(opened));
+  }, 60_000);
 });
+
+/** The alarm use case's deps over the local nodes: memory store, static inventory, the stand-in. */
+function localDeps(
+  nodes: NodeRef[],
+  standIn: SlackStandIn,
+  ports: Pick<AppDeps, 'sweeper' | 'readiness'>,
+): { deps: AppDeps; started: string[] } {
+  const installed = installedContainerd()!.release;
+  const started: string[] = [];
+  const deps: AppDeps = {
+    store: new MemoryIncidentStore(),
+    runner: { send: unused, get: unused, cancel: unused },
+    inventory: new StaticNodeInventory({ nodes }),
+    chat: new WebApiChat(
+      new WebClient('xoxb-test', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } }),
+    ),
+    workflow: {
+      start: async (incidentId) => {
+        started.push(incidentId);
+        return { executionId: `exec-${started.length}` };
+      },
+      resume: unused,
+      fail: unused,
+    },
+    ...ports,
+    policy: DEFAULT_SAFETY_POLICY,
+    analyzeOptions: { versionPolicy: { minimum: installed } },
+    channel: CHANNEL,
+    onCallUserGroupId: null,
+    scriptParameters: {},
+    clock: () => new Date(),
+    logger: { info: () => {}, warn: () => {}, error: () => {} },
+  };
+
+  return { deps, started };
+}
 
 function unused(): never {
   throw new Error('not used by a cluster-only alarm');
