@@ -88,9 +88,19 @@ export function classifyProbe(result: SweepNodeResult, options?: AnalyzeOptions)
   return { kind: 'healthy' };
 }
 
+/** How a probe ended, as a phrase: "was not delivered (DeliveryTimedOut)". */
+const STATUS_PHRASES: Readonly<Record<SweepNodeStatus, string>> = {
+  success: 'succeeded',
+  failed: 'failed',
+  'timed-out': 'timed out',
+  undeliverable: 'was not delivered',
+  cancelled: 'was cancelled',
+};
+
 function describeStatus(result: SweepNodeResult): string {
-  const word = result.detail && result.detail !== result.status ? ` (${result.detail})` : '';
-  return `${result.status}${word}`;
+  const same = result.detail.toLowerCase().replace(/[^a-z]/g, '') === result.status.replace(/-/g, '');
+  const word = result.detail && !same ? ` (${result.detail})` : '';
+  return `${STATUS_PHRASES[result.status]}${word}`;
 }
 
 /** Counts of a sweep, by verdict. */

@@ -58,9 +58,9 @@ describe('classifyProbe', () => {
   });
 
   it.each([
-    ['undeliverable', 'DeliveryTimedOut', /^the probe undeliverable \(DeliveryTimedOut\)$/],
-    ['timed-out', 'ExecutionTimedOut', /^the probe timed-out \(ExecutionTimedOut\)$/],
-    ['cancelled', 'Cancelled', /^the probe cancelled/],
+    ['undeliverable', 'DeliveryTimedOut', /^the probe was not delivered \(DeliveryTimedOut\)$/],
+    ['timed-out', 'ExecutionTimedOut', /^the probe timed out \(ExecutionTimedOut\)$/],
+    ['cancelled', 'Cancelled', /^the probe was cancelled/],
     ['failed', 'Failed', /^the probe failed/],
   ] as const)('a probe that %s with no output: unreachable', (status, detail, reason) => {
     expect(classifyProbe(result('', status, detail))).toEqual({
