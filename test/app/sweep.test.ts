@@ -145,7 +145,9 @@ describe('a cluster-only alarm', () => {
       'Cluster prod: 10 nodes probed, 7 healthy, 2 with findings, 1 unreachable: ',
     );
     expect(summary!.text).toContain(`${NODE.instanceId} (containerd-down)`);
-    expect(summary!.text).toContain(`${other(2)} (unreachable: the probe was not delivered (DeliveryTimedOut))`);
+    expect(summary!.text).toContain(
+      `${other(2)} (unreachable: the probe was not delivered (DeliveryTimedOut))`,
+    );
     expect(JSON.stringify(summary!.blocks)).toContain("The alarm's OK closes nothing");
   });
 
