@@ -65,6 +65,12 @@ export async function handler(
     const left = context
       ? Math.floor((context.getRemainingTimeInMillis() - AFTER_SWEEP_MS) / 1000)
       : SWEEP_WAIT_SECONDS;
+    if (alarm.clusterOnly && left < SWEEP_WAIT_SECONDS) {
+      logger.warn('the function has less time than a sweep may need: raise its timeout', {
+        waitSeconds: Math.max(0, left),
+        needSeconds: SWEEP_WAIT_SECONDS + AFTER_SWEEP_MS / 1000,
+      });
+    }
     const outcome = await handleAlarm(deps, alarm, {
       waitSeconds: Math.max(0, Math.min(SWEEP_WAIT_SECONDS, left)),
     });
