@@ -27,7 +27,7 @@ import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
-import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
+import { ALICE, fixOk, type Harness, recorded, startHarness, until } from '../app/support.js';
 import { definitionOf, handlersByArn, synthNodeMedic } from './support.js';
 
 const { template, stack, nodemedic } = synthNodeMedic();
@@ -95,7 +95,6 @@ async function startAsl(
     standIn: h.standIn,
     signingSecret: 'test-signing-secret',
     botToken: 'xoxb-test',
-    onCallGroup: ONCALL_GROUP,
   });
   const run: AslRun = {
     h,
@@ -212,8 +211,37 @@ const SCENARIOS: Scenario[] = [
       'fix-sent',
       'fix-ok',
       'verify-ok',
+      // This harness has no alarms port: the thread says the readiness check was not made.
+      'ready-unchecked',
       'recovered',
     ],
+    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
+  },
+  {
+    name: "verified → the node's alarm is back to OK after two readiness checks → recovered",
+    // The verification reads the alarm first (still ALARM: CloudWatch lags), then the wait's checks.
+    options: { alarmStates: ['ALARM', 'ALARM', 'ALARM', 'OK'] },
+    queue: (h) => {
+      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
+    },
+    drive: approveFix('raise-nofile'),
+    local: 'recovered',
+    asl: { status: 'SUCCEEDED', lastState: 'OutcomeRecovered' },
+    phase: 'recovered',
+    actions: ['approved', 'fix-ok', 'verify-ok', 'ready-ok', 'recovered'],
+    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
+  },
+  {
+    name: 'verified, but the node stays NotReady past its bound → escalated not-recovered',
+    options: { alarmStates: ['ALARM'] },
+    queue: (h) => {
+      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
+    },
+    drive: approveFix('raise-nofile'),
+    local: 'escalated',
+    asl: { status: 'SUCCEEDED', lastState: 'EscalateNotRecovered' },
+    phase: 'escalated',
+    actions: ['approved', 'fix-ok', 'verify-ok', 'ready-failed', 'escalated'],
     scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
   },
   {
