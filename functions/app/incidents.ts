@@ -7,7 +7,7 @@
 
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
+import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
 import { WORKFLOW_ERRORS } from './contract.js';
@@ -46,8 +46,16 @@ const CONTRIBUTOR_CONCURRENCY = 4;
  */
 const CONTRIBUTOR_NO_DATA = /^No data was returned for this contributor/;
 
-/** An audit entry stamped with the deps' clock. */
-export function auditEntry(deps: AppDeps, action: string, actor: string, detail: string): AuditEntry {
+/**
+ * An audit entry stamped with the deps' clock: the app layer's one audit helper, for the lines no
+ * transition (functions/core/transitions.ts) writes.
+ */
+export function auditEntry(
+  deps: { readonly clock: () => Date },
+  action: AuditAction,
+  actor: string,
+  detail: string,
+): AuditEntry {
   return { at: deps.clock().toISOString(), action, actor, detail };
 }
 
