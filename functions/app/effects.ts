@@ -84,10 +84,11 @@ export async function perform(
       }
       case 'stop-workflow':
         try {
-          await deps.workflow.fail(effect.token, WORKFLOW_ERRORS.denied, effect.cause);
+          await deps.workflow.fail(effect.token, WORKFLOW_ERRORS[effect.why], effect.cause);
         } catch (err) {
-          // The decision stands either way: a person has taken over, and nothing will run.
-          deps.logger.warn('could not stop the waiting workflow', {
+          // The decision stands either way: a person has taken over, or the node is back, and
+          // nothing will run. The wait may be over already (timed out, or resumed a moment ago).
+          deps.logger.warn('could not end the approval wait', {
             incidentId: incident.id,
             error: describe(err),
           });

@@ -42,8 +42,16 @@ export type Effect =
    * escalates at once (`resume-failed`) and performs nothing after it.
    */
   | { readonly kind: 'resume-workflow'; readonly token: string; readonly decision: WorkflowDecision }
-  /** Fail the waiting workflow (SendTaskFailure, `Denied`); a failure is logged, the decision stands. */
-  | { readonly kind: 'stop-workflow'; readonly token: string; readonly cause: string }
+  /**
+   * End the waiting workflow (SendTaskFailure): `denied` when a person took over, `recovered` when
+   * the alarm went back to OK. A failure is logged (the wait may be over already); the decision stands.
+   */
+  | {
+      readonly kind: 'stop-workflow';
+      readonly token: string;
+      readonly why: 'denied' | 'recovered';
+      readonly cause: string;
+    }
   /**
    * Turn the findings message's buttons into `text` (mrkdwn) and bring the card up to date. With
    * `tolerant`, the decision already reached the workflow: a Slack failure is recorded
@@ -207,6 +215,24 @@ export type Escalation =
   /** Ended otherwise before (or escalated and announced): nothing to do. */
   | { readonly kind: 'already-ended'; readonly phase: IncidentPhase };
 
+/** The alarm (or contributor) that opened the incident is back to OK. */
+export interface AlarmOk {
+  readonly type: 'alarm-ok';
+  readonly at: string;
+  /** The alarm, and its contributor if any, as the thread names it. */
+  readonly from: string;
+}
+
+/** What an alarm's OK did. */
+export type Recovery =
+  /** Closed as recovered; `buttonsUp`: it was waiting for an approval, its buttons must expire. */
+  | { readonly kind: 'closed'; readonly buttonsUp: boolean }
+  /**
+   * Recorded only: a fix or its verification is in flight (the workflow's own verification
+   * decides), or the incident ended already (`phase` says how).
+   */
+  | { readonly kind: 'noted'; readonly phase: IncidentPhase };
+
 /** Every event an incident moves on. */
 export type IncidentEvent =
   | Clicked
@@ -217,7 +243,8 @@ export type IncidentEvent =
   | SendFailed
   | ApprovalAwaited
   | OutcomeReached
-  | Escalated;
+  | Escalated
+  | AlarmOk;
 
 /** Whether a transition changed the incident (for the events that only record). */
 export type Recorded = { readonly kind: 'recorded' } | { readonly kind: 'unchanged' };
@@ -232,6 +259,7 @@ export function transition(incident: Incident, event: FixReserved): Transition<R
 export function transition(incident: Incident, event: ApprovalAwaited): Transition<Awaiting>;
 export function transition(incident: Incident, event: OutcomeReached): Transition<{ readonly kind: 'ended' }>;
 export function transition(incident: Incident, event: Escalated): Transition<Escalation>;
+export function transition(incident: Incident, event: AlarmOk): Transition<Recovery>;
 export function transition(incident: Incident, event: IncidentEvent): Transition<unknown>;
 export function transition(incident: Incident, event: IncidentEvent): Transition<unknown> {
   switch (event.type) {
@@ -279,6 +307,8 @@ export function transition(incident: Incident, event: IncidentEvent): Transition
       return conclude(incident, event);
     case 'escalated':
       return escalate(incident, event);
+    case 'alarm-ok':
+      return alarmOk(incident, event);
   }
 }
 
@@ -362,7 +392,7 @@ function takeOver(incident: Incident, event: DenyClicked | RerunClicked): Transi
         'denied the fixes: a person handles it',
       ),
       effects: [
-        { kind: 'stop-workflow', token, cause: `denied by ${user} at ${at}` },
+        { kind: 'stop-workflow', token, why: 'denied', cause: `denied by ${user} at ${at}` },
         { kind: 'close-buttons', text: decisionText('Handled by a person', [user], at), tolerant: false },
         { kind: 'update-card', note: `Closed: <@${user}> is handling it.` },
         { kind: 'incident-ended' },
@@ -532,6 +562,31 @@ function escalate(incident: Incident, event: Escalated): Transition<Escalation> 
     ),
     effects,
     outcome: { kind: 'escalated' },
+  };
+}
+
+function alarmOk(incident: Incident, event: AlarmOk): Transition<Recovery> {
+  const { phase } = incident;
+  if (phase === 'fixing' || phase === 'verifying' || isTerminal(incident)) {
+    return {
+      incident: audited(incident, event.at, 'alarm-ok', 'alarm', `${event.from} is OK during ${phase}`),
+      effects: [],
+      outcome: { kind: 'noted', phase },
+    };
+  }
+  const token = incident.taskToken;
+  return {
+    incident: audited(
+      { ...incident, phase: 'recovered', taskToken: null },
+      event.at,
+      'alarm-ok',
+      'alarm',
+      `${event.from} back to OK`,
+    ),
+    effects: token
+      ? [{ kind: 'stop-workflow', token, why: 'recovered', cause: `alarm ${event.from} went back to OK` }]
+      : [],
+    outcome: { kind: 'closed', buttonsUp: phase === 'awaiting-approval' },
   };
 }
 

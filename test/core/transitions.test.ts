@@ -242,6 +242,7 @@ describe('the approval flow', () => {
     expect(transition(waiting(), deny('U0ALICE')).effects[0]).toEqual({
       kind: 'stop-workflow',
       token: 'token-1',
+      why: 'denied',
       cause: `denied by U0ALICE at ${T}`,
     });
     const again = transition(waiting(), rerun('U0BOB'));
@@ -546,6 +547,59 @@ describe('the approval wait, the outcome and the escalation', () => {
     const second = transition(frozen(first.incident), note);
     expect(second.outcome).toEqual({ kind: 'unchanged' });
     expect(second.incident).toBe(first.incident);
+  });
+});
+
+describe("the alarm's OK", () => {
+  const ok = { type: 'alarm-ok', at: T, from: 'prod-node-not-ready' } as const;
+
+  it.each([
+    {
+      name: 'waiting for an approval: closed, the wait ended, the buttons expire',
+      incident: waiting(),
+      outcome: { kind: 'closed', buttonsUp: true },
+      phase: 'recovered',
+      detail: 'prod-node-not-ready back to OK',
+      effects: [
+        {
+          kind: 'stop-workflow',
+          token: 'token-1',
+          why: 'recovered',
+          cause: 'alarm prod-node-not-ready went back to OK',
+        },
+      ],
+    },
+    {
+      name: 'still diagnosing: closed, nothing waits',
+      incident: ended('diagnosing', []),
+      outcome: { kind: 'closed', buttonsUp: false },
+      phase: 'recovered',
+      detail: 'prod-node-not-ready back to OK',
+      effects: [],
+    },
+    {
+      name: 'a fix in flight: noted, its own verification decides',
+      incident: ended('fixing', [line('approved', 'U0ALICE')]),
+      outcome: { kind: 'noted', phase: 'fixing' },
+      phase: 'fixing',
+      detail: 'prod-node-not-ready is OK during fixing',
+      effects: [],
+    },
+    {
+      name: 'ended already: noted, stays ended',
+      incident: ended('escalated', [line('escalated'), line('escalation-posted')]),
+      outcome: { kind: 'noted', phase: 'escalated' },
+      phase: 'escalated',
+      detail: 'prod-node-not-ready is OK during escalated',
+      effects: [],
+    },
+  ])('$name', ({ incident, outcome, phase, detail, effects }) => {
+    const next = transition(incident, ok);
+    expect(next.outcome).toEqual(outcome);
+    expect(next.incident.phase).toBe(phase);
+    expect(lastAudit(next.incident)).toEqual({ at: T, action: 'alarm-ok', actor: 'alarm', detail });
+    expect(next.effects).toEqual(effects);
+    if (phase === 'recovered') expect(next.incident.taskToken).toBeNull();
   });
 });
 
