@@ -9,7 +9,7 @@ import type { AuditAction, Incident, IncidentStore } from '../core/incident.js';
 import { type PageReason, type Pager, resolveEvent, triggerEvent } from '../core/pager.js';
 import type { Chat } from '../core/ports.js';
 import { renderTimeline } from '../core/render/timeline.js';
-import { transition } from '../core/transitions.js';
+import { type Noted, transition } from '../core/transitions.js';
 import type { AppLogger } from './deps.js';
 
 /** What the ending needs: any composition root's deps have it. */
@@ -32,7 +32,7 @@ const has = (incident: Incident, action: AuditAction) => incident.audit.some((a)
 async function note(
   deps: EndingDeps,
   incident: Incident,
-  action: AuditAction,
+  action: Noted['action'],
   detail: string,
 ): Promise<Incident> {
   const at = deps.clock().toISOString();

@@ -129,11 +129,27 @@ export interface ClickHeld {
   readonly reason: string;
 }
 
-/** A line for the audit trail and nothing else: a refusal, a page, a message posted. */
+/**
+ * Actions that record and move nothing: a refusal, buttons Slack would not close, the messages of
+ * an ending posted, a page sent, failed or resolved. Every action that moves the incident has its
+ * own event, so no note can move a phase or the round behind the transitions' back.
+ */
+type NoteAction = Extract<
+  AuditAction,
+  | 'refused'
+  | 'buttons-not-closed'
+  | 'escalation-posted'
+  | 'page-failed'
+  | 'paged'
+  | 'page-resolved'
+  | 'timeline-posted'
+>;
+
+/** A line for the audit trail and nothing else. */
 export interface Noted {
   readonly type: 'noted';
   readonly at: string;
-  readonly action: AuditAction;
+  readonly action: NoteAction;
   readonly actor: string;
   readonly detail: string;
   /** Write it only if the trail has no line of this action yet (pages, timelines). */
