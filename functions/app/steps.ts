@@ -712,7 +712,7 @@ export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<Ready
   const remediation = remediationIn(catalogOf(deps), input.remediation);
   const attempt = input.attempt + 1;
   const verifyBy = remediation.verifyBy;
-  const finish = async (ok: boolean, action: string, detail: string, message: ChatMessage | null) => {
+  const finish = async (ok: boolean, action: AuditAction, detail: string, message: ChatMessage | null) => {
     // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
     if (message) await reply(deps, incident, message);
     await deps.store.update(incident.id, (current) => ({

@@ -43,6 +43,11 @@ const AUDIT_ACTIONS = [
   'rollback-ok',
   'rollback-failed',
   'command-cancelled',
+  // The node's own readiness after a passed verification.
+  'ready-ok',
+  'ready-failed',
+  'ready-skipped',
+  'ready-unchecked',
   'analyzed',
   // The approval round.
   'awaiting-approval',
