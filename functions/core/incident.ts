@@ -50,6 +50,7 @@ const AUDIT_ACTIONS = [
   'ready-unchecked',
   'analyzed',
   // The approval round.
+  'cluster-held', // written by the cluster hold at arrival (s3/cluster)
   'awaiting-approval',
   'refused',
   'held',
