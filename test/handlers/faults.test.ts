@@ -201,7 +201,6 @@ async function startRun(
     standIn: slack,
     signingSecret: SIGNING_SECRET,
     botToken: BOT_TOKEN,
-    onCallGroup: ONCALL,
   });
   return { interpreter, node, invocations, deliver };
 }

@@ -27,7 +27,7 @@ import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
-import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
+import { ALICE, fixOk, type Harness, recorded, startHarness, until } from '../app/support.js';
 import { definitionOf, handlersByArn, synthNodeMedic } from './support.js';
 
 const { template, stack, nodemedic } = synthNodeMedic();
@@ -95,7 +95,6 @@ async function startAsl(
     standIn: h.standIn,
     signingSecret: 'test-signing-secret',
     botToken: 'xoxb-test',
-    onCallGroup: ONCALL_GROUP,
   });
   const run: AslRun = {
     h,
