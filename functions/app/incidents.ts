@@ -7,11 +7,12 @@
 
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
+import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
-import { WORKFLOW_ERRORS } from './contract.js';
+import { transition } from '../core/transitions.js';
 import type { AppDeps } from './deps.js';
+import { applyTransition, perform } from './effects.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
 import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
@@ -48,8 +49,16 @@ const CONTRIBUTOR_CONCURRENCY = 4;
  */
 const CONTRIBUTOR_NO_DATA = /^No data was returned for this contributor/;
 
-/** An audit entry stamped with the deps' clock. */
-export function auditEntry(deps: AppDeps, action: string, actor: string, detail: string): AuditEntry {
+/**
+ * An audit entry stamped with the deps' clock: the app layer's one audit helper, for the lines no
+ * transition (functions/core/transitions.ts) writes.
+ */
+export function auditEntry(
+  deps: { readonly clock: () => Date },
+  action: AuditAction,
+  actor: string,
+  detail: string,
+): AuditEntry {
   return { at: deps.clock().toISOString(), action, actor, detail };
 }
 
@@ -400,36 +409,14 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
     deps.logger.warn('alarm OK ignored', { incidentId: open.id, reason: notOurs });
     return { kind: 'ignored', reason: notOurs, incidentId: open.id };
   }
-  let before: Incident = open;
-  const closed = await deps.store.update(open.id, (current) => {
-    before = current;
-    if (current.phase === 'fixing' || current.phase === 'verifying' || isTerminal(current)) {
-      return {
-        ...current,
-        audit: [
-          ...current.audit,
-          auditEntry(deps, 'alarm-ok', 'alarm', `${from} is OK during ${current.phase}`),
-        ],
-      };
-    }
-    return {
-      ...current,
-      phase: 'recovered',
-      taskToken: null,
-      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${from} back to OK`)],
-    };
-  });
-  if (closed.phase !== 'recovered' || before.phase === 'recovered')
-    return { kind: 'recovered', incidentId: open.id };
-  if (before.taskToken) {
-    await deps.workflow
-      .fail(before.taskToken, WORKFLOW_ERRORS.recovered, `alarm ${alarmName} went back to OK`)
-      .catch((error: unknown) => {
-        // The wait may already be over (timed out, or resumed a moment ago): the incident is closed either way.
-        deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });
-      });
-  }
-  await announceRecovery(deps, closed, { buttonsUp: before.phase === 'awaiting-approval', from });
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, open.id, (current) =>
+    transition(current, { type: 'alarm-ok', at, from }),
+  );
+  const recovery = written.outcome;
+  if (recovery.kind !== 'closed') return { kind: 'recovered', incidentId: open.id };
+  await perform(deps, written);
+  await announceRecovery(deps, written.incident, { buttonsUp: recovery.buttonsUp, from });
   return { kind: 'recovered', incidentId: open.id };
 }
 
