@@ -52,7 +52,7 @@ type HoldDeps = Pick<
 
 /**
  * The chat, paced to one call per second per channel across every Lambda: each call first claims
- * `slack-pace:<channel>:<second>` in the store. Reads (user groups) are not paced.
+ * `slack-pace:<channel>:<second>` in the store. Reads (user groups, thread replies) are not paced.
  */
 export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat {
   const slot = async (channel: string): Promise<void> => {
@@ -93,6 +93,7 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
       return deps.chat.postEphemeral(channel, user, text, threadTs);
     },
     userGroupMembers: (groupId) => deps.chat.userGroupMembers(groupId),
+    replies: (thread, options) => deps.chat.replies(thread, options),
   };
 }
 

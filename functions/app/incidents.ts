@@ -8,13 +8,15 @@
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import type { ClusterIncident } from '../core/cluster.js';
 import { DependencyError, InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
+import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
+import { transition } from '../core/transitions.js';
 import { type ArrivalHold, decideAtArrival, joinAtArrival, pacedChat, scheduleSummary } from './cluster.js';
-import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { applyTransition, perform } from './effects.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
+import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -26,7 +28,8 @@ export type AlarmOutcome =
       readonly kind: 'contributors';
       /** One entry per contributor in ALARM that the alarm-level change fanned out to. */
       readonly contributors: readonly ContributorOutcome[];
-    };
+    }
+  | ClusterCheckOutcome;
 
 /** What the alarm-level change of a multi-time-series alarm did for one contributor. */
 export type ContributorOutcome =
@@ -48,8 +51,16 @@ const CONTRIBUTOR_CONCURRENCY = 4;
  */
 const CONTRIBUTOR_NO_DATA = /^No data was returned for this contributor/;
 
-/** An audit entry stamped with the deps' clock. */
-export function auditEntry(deps: AppDeps, action: string, actor: string, detail: string): AuditEntry {
+/**
+ * An audit entry stamped with the deps' clock: the app layer's one audit helper, for the lines no
+ * transition (functions/core/transitions.ts) writes.
+ */
+export function auditEntry(
+  deps: { readonly clock: () => Date },
+  action: AuditAction,
+  actor: string,
+  detail: string,
+): AuditEntry {
   return { at: deps.clock().toISOString(), action, actor, detail };
 }
 
@@ -61,10 +72,15 @@ export function threadOf(incident: Incident): MessageRef | null {
 /**
  * Handle a parsed alarm: ALARM opens (or joins) the node's incident, OK closes the incident that
  * alarm (or contributor) opened, INSUFFICIENT_DATA is ignored with a reason. The alarm-level ALARM
- * of a multi-time-series alarm opens one incident per contributor in ALARM. Throws
- * NodeNotFoundError for unknown/untagged nodes.
+ * of a multi-time-series alarm opens one incident per contributor in ALARM. A cluster-only alarm
+ * finds its nodes (per-node readiness, else a sweep: app/sweep.ts; `options` bound the sweep's
+ * wait) and opens one incident each. Throws NodeNotFoundError for unknown/untagged nodes.
  */
-export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<AlarmOutcome> {
+export async function handleAlarm(
+  deps: AppDeps,
+  alarm: ParsedAlarm,
+  options: ClusterCheckOptions = {},
+): Promise<AlarmOutcome> {
   if (alarm.state === 'INSUFFICIENT_DATA') {
     return { kind: 'ignored', reason: `alarm ${alarm.alarmName} is INSUFFICIENT_DATA: nothing to do` };
   }
@@ -78,9 +94,13 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
     return openForContributors(deps, alarm);
   }
   if (!alarm.instanceId && !alarm.nodeName) {
+    // A cluster-only alarm: nodemedic finds the nodes (readiness, else a sweep) and opens each one's
+    // incident through the per-node alarm's own path.
+    if (alarm.clusterOnly) {
+      return handleClusterOnly(deps, alarm, (node) => openForAlarm(deps, alarm, node), options);
+    }
     throw new InvalidInputError(
-      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked` +
-        (alarm.cluster ? ` (cluster ${alarm.cluster}: alarm per node instead)` : ''),
+      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked`,
       { code: 'ALARM_NO_NODE' },
     );
   }
@@ -434,36 +454,14 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
     deps.logger.warn('alarm OK ignored', { incidentId: open.id, reason: notOurs });
     return { kind: 'ignored', reason: notOurs, incidentId: open.id };
   }
-  let before: Incident = open;
-  const closed = await deps.store.update(open.id, (current) => {
-    before = current;
-    if (current.phase === 'fixing' || current.phase === 'verifying' || isTerminal(current)) {
-      return {
-        ...current,
-        audit: [
-          ...current.audit,
-          auditEntry(deps, 'alarm-ok', 'alarm', `${from} is OK during ${current.phase}`),
-        ],
-      };
-    }
-    return {
-      ...current,
-      phase: 'recovered',
-      taskToken: null,
-      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${from} back to OK`)],
-    };
-  });
-  if (closed.phase !== 'recovered' || before.phase === 'recovered')
-    return { kind: 'recovered', incidentId: open.id };
-  if (before.taskToken) {
-    await deps.workflow
-      .fail(before.taskToken, WORKFLOW_ERRORS.recovered, `alarm ${alarmName} went back to OK`)
-      .catch((error: unknown) => {
-        // The wait may already be over (timed out, or resumed a moment ago): the incident is closed either way.
-        deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });
-      });
-  }
-  await announceRecovery(deps, closed, { buttonsUp: before.phase === 'awaiting-approval', from });
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, open.id, (current) =>
+    transition(current, { type: 'alarm-ok', at, from }),
+  );
+  const recovery = written.outcome;
+  if (recovery.kind !== 'closed') return { kind: 'recovered', incidentId: open.id };
+  await perform(deps, written);
+  await announceRecovery(deps, written.incident, { buttonsUp: recovery.buttonsUp, from });
   return { kind: 'recovered', incidentId: open.id };
 }
 

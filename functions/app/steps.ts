@@ -8,23 +8,18 @@ import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { CATALOG, type Catalog, remediationIn } from '../core/catalog.js';
 import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
 import type { ExecutionEnded } from '../core/execution.js';
-import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
+import { type AuditAction, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import type { PageReason } from '../core/pager.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { ChatMessage, CommandInvocation } from '../core/ports.js';
 import { DEFAULT_READY_WITHIN_SECONDS } from '../core/remediations/remediation.js';
 import { renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
-import {
-  escapeMrkdwn,
-  renderCard,
-  renderDecision,
-  renderFindings,
-  renderOutcome,
-} from '../core/render/slack.js';
+import { escapeMrkdwn, renderCard, renderFindings } from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
+import { ANNOUNCED, type FixReserved, transition, unannounced } from '../core/transitions.js';
 import { holdAtAnalysis, pacedChat } from './cluster.js';
 import type {
   AnalyzeInput,
@@ -33,9 +28,9 @@ import type {
   EscalateInput,
   EvaluateInput,
   EvaluateOutput,
+  GiveUpInput,
+  GiveUpOutput,
   OutcomeInput,
-  PollInput,
-  PollOutput,
   ReachabilityOutput,
   ReadyInput,
   ReadyOutput,
@@ -43,28 +38,13 @@ import type {
   SendOutput,
   StepInput,
 } from './contract.js';
-import { type HandlerName, WORKFLOW_ERRORS } from './contract.js';
+import { type HandlerName, pollWait, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { applyTransition, perform } from './effects.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
-import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
+import { recordEscalation, recordEvaluation, recordFindings } from './metrics.js';
 import { rankByHistory } from './trust.js';
-
-/**
- * Seconds the workflow waits before each poll of a command: the first after the send, then after
- * each poll that found it still running; 15 s from then on. The diagnosis takes about 1 to 6 s on a
- * node, so the early polls are close together: a 5 s diagnosis is read at the 7 s poll (3+2+2),
- * not at 14 s as with a doubling backoff.
- */
-const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
-/** The wait after the first polls ({@link POLL_WAITS}). */
-const POLL_WAIT_MAX = 15;
-/** The wait before poll number `attempt + 1` (attempt 0: the first poll, right after the send). */
-export function pollWait(attempt: number): number {
-  return POLL_WAITS[attempt] ?? POLL_WAIT_MAX;
-}
-/** Polls before a command counts as timed out: 3+2+2+3+5+10 + 15×(n-6) seconds ≈ 10 minutes. */
-export const MAX_POLL_ATTEMPTS = 44;
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
 class IncidentNotFoundError extends NodemedicError {
@@ -122,7 +102,7 @@ export async function reachabilityStep(deps: AppDeps, input: StepInput): Promise
       ),
     ],
   }));
-  return { reachable: reach.reachable };
+  return { reachable: reach.reachable, instanceId: incident.node.instanceId };
 }
 
 /** 2. Send the diagnosis, a fix or a rollback (or run an instance-level fix directly). */
@@ -139,30 +119,20 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
     // One fix (and one rollback) per approval round, whatever Step Functions retries. The
     // reservation is an atomic update: a retry finds it and returns the command it recorded, and
     // a reservation whose outcome is unknown (the send may have reached SSM) is never sent again.
-    const round = incident.audit.filter((a) => a.action === 'approved').length;
-    key = `${input.purpose}#${round}`;
-    let existing: SentCommand | undefined;
-    incident = await deps.store.update(incident.id, (current) => {
-      existing = current.commands?.find((c) => c.key === key && c.state !== 'send-failed');
-      if (existing) return current;
-      const firstTry = !current.commands?.some((c) => c.key === key);
-      const reservation: SentCommand = {
-        key,
-        commandId: null,
-        script: input.remediation!,
-        at: deps.clock().toISOString(),
-        state: 'sending',
-      };
-      return {
-        ...current,
-        phase: input.purpose === 'fix' ? 'fixing' : current.phase,
-        attempts: input.purpose === 'fix' && firstTry ? current.attempts + 1 : current.attempts,
-        commands: [...(current.commands ?? []).filter((c) => c.key !== key), reservation],
-      };
-    });
-    const found = existing as SentCommand | undefined;
-    if (found?.state === 'sending') throw new AlreadySentError(key);
-    if (found) return { commandId: found.commandId, waitSeconds: pollWait(0) };
+    const at = deps.clock().toISOString();
+    const reserve: FixReserved = {
+      type: 'fix-reserved',
+      at,
+      purpose: input.purpose === 'rollback' ? 'rollback' : 'fix',
+      remediation: input.remediation!,
+    };
+    const written = await applyTransition(deps.store, incident.id, (current) => transition(current, reserve));
+    const reservation = written.outcome;
+    if (reservation.kind === 'in-doubt') throw new AlreadySentError(reservation.key);
+    if (reservation.kind === 'sent')
+      return { commandId: reservation.command.commandId, waitSeconds: pollWait(0) };
+    incident = written.incident;
+    key = reservation.key;
   }
 
   const progress = { accepted: false };
@@ -171,12 +141,9 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
   } catch (error) {
     if (isFix && !progress.accepted) {
       // The command was not accepted: free the reservation so that a retry may send it.
-      await deps.store.update(incident.id, (current) => ({
-        ...current,
-        commands: (current.commands ?? []).map((c) =>
-          c.key === key ? { ...c, state: 'send-failed' as const } : c,
-        ),
-      }));
+      await applyTransition(deps.store, incident.id, (current) =>
+        transition(current, { type: 'send-failed', key }),
+      );
     }
     throw error;
   }
@@ -271,30 +238,17 @@ function diagnoseParameters(deps: AppDeps): Record<string, string> {
 }
 
 /**
- * 3. Poll a command with backoff. After MAX_POLL_ATTEMPTS it gives up: the command is cancelled,
- * so a fix nobody waits for any more cannot finish later behind the escalation, and the audit and
- * the thread say so.
+ * 3. Give up on a command. The state machine polls it itself (GetCommandInvocation, a direct SDK
+ * integration, with the backoff of {@link pollWait}); when it is still running at the last of
+ * MAX_POLL_ATTEMPTS polls, this step cancels it, so a fix nobody waits for any more cannot finish
+ * later behind the escalation, and the audit and the thread say so. A throttled cancel is thrown
+ * for the state machine to retry; a refused one is said as such, since the steps that follow
+ * (evaluation, escalation) must still run. A retried step cancels again, which SSM allows, but
+ * does not write or post twice.
  */
-export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOutput> {
+export async function giveUpStep(deps: AppDeps, input: GiveUpInput): Promise<GiveUpOutput> {
   const incident = await load(deps, input.incidentId);
-  const invocation = await deps.runner.get(input.commandId, incident.node);
-  const attempt = input.attempt + 1;
-  const waitSeconds = pollWait(attempt);
-  if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
-  if (attempt >= MAX_POLL_ATTEMPTS) {
-    await giveUp(deps, incident, input.commandId, attempt);
-    return { done: true, status: 'timed-out', attempt, waitSeconds };
-  }
-  return { done: false, status: 'pending', attempt, waitSeconds };
-}
-
-/**
- * Cancel a command the poll gave up on, and say so once in the thread and the audit (a retried
- * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is
- * thrown for the state machine to retry; a refused one is said as such, since the steps that
- * follow (evaluation, escalation) must still run.
- */
-async function giveUp(deps: AppDeps, incident: Incident, commandId: string, attempts: number): Promise<void> {
+  const { commandId, attempt: attempts } = input;
   const sent = incident.commands?.find((c) => c.commandId === commandId);
   const purpose = sent?.key.replace(/#\d+$/, '');
   // diagnose, recheck and verify all run the diagnosis: the purpose says which; a fix is named.
@@ -302,22 +256,26 @@ async function giveUp(deps: AppDeps, incident: Incident, commandId: string, atte
     ? 'The command'
     : `The ${purpose} command${sent.script === 'diagnose' ? '' : ` ${sent.script}`}`;
   let detail = `still running after ${attempts} polls (about ${Math.round(pollSeconds(attempts) / 60)} minutes): nodemedic stopped waiting and cancelled it.`;
+  let cancelled = true;
   try {
     await deps.runner.cancel(commandId, incident.node);
   } catch (error) {
     if (error instanceof DependencyError && error.retryable) throw error;
+    cancelled = false;
     detail = `still running after ${attempts} polls: nodemedic stopped waiting, but could not cancel it (${error instanceof Error ? error.message : String(error)}); it may still finish on the node.`;
   }
-  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId))) return;
+  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId)))
+    return { cancelled };
   // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
   await reply(deps, incident, renderCommandCancelled({ what, commandId, detail }));
   await deps.store.update(incident.id, (current) => ({
     ...current,
     audit: [...current.audit, auditEntry(deps, 'command-cancelled', 'nodemedic', `${commandId}: ${detail}`)],
   }));
+  return { cancelled };
 }
 
-/** Seconds the state machine has waited after `attempts` polls (the backoff of pollStep). */
+/** Seconds the state machine has waited after `attempts` polls (the backoff of {@link pollWait}). */
 function pollSeconds(attempts: number): number {
   let total = 0;
   for (let attempt = 0; attempt < attempts; attempt++) total += pollWait(attempt);
@@ -492,26 +450,15 @@ function closingNote(report: Report, plan: ReturnType<typeof planRemediations>):
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
 export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput): Promise<void> {
-  let ended: string | null = null;
-  const updated = await deps.store.update(input.incidentId, (current) => {
-    if (isTerminal(current)) {
-      ended = current.phase;
-      return current;
-    }
-    return {
-      ...current,
-      phase: 'awaiting-approval',
-      taskToken: input.taskToken,
-      audit: [
-        ...current.audit,
-        auditEntry(deps, 'awaiting-approval', 'nodemedic', `offered: ${current.offered.join(', ')}`),
-      ],
-    };
-  });
-  if (ended) {
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, input.incidentId, (current) =>
+    transition(current, { type: 'approval-awaited', at, taskToken: input.taskToken }),
+  );
+  const waiting = written.outcome;
+  if (waiting.kind === 'ended') {
     // Escalated but not yet announced (an approval that could not reach the workflow): fail the
     // task so that the state machine's catch-all escalation announces it in the thread.
-    if (unannounced(updated)) {
+    if (waiting.unannounced) {
       throw new NodemedicError(
         'ESCALATION_UNANNOUNCED',
         `incident ${input.incidentId} was escalated without a word in its thread`,
@@ -519,11 +466,11 @@ export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput
     }
     // Ended meanwhile (the alarm went back to OK): end the wait now rather than let it time out
     // into an escalation. The state machine treats `Recovered` as a normal end.
-    throw new IncidentEndedError(input.incidentId, ended);
+    throw new IncidentEndedError(input.incidentId, waiting.phase);
   }
   // The token is saved: the wait stands even if Slack fails to show it on the card now (a retry of
   // this step would issue a new token and strand a click made with this one).
-  await refreshCard(deps, updated).catch((error: unknown) => {
+  await perform(deps, written).catch((error: unknown) => {
     deps.logger.warn('could not mark the card as awaiting approval', {
       incidentId: input.incidentId,
       error: String(error),
@@ -723,7 +670,7 @@ export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<Ready
   const remediation = remediationIn(catalogOf(deps), input.remediation);
   const attempt = input.attempt + 1;
   const verifyBy = remediation.verifyBy;
-  const finish = async (ok: boolean, action: string, detail: string, message: ChatMessage | null) => {
+  const finish = async (ok: boolean, action: AuditAction, detail: string, message: ChatMessage | null) => {
     // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
     if (message) await reply(deps, incident, message);
     await deps.store.update(incident.id, (current) => ({
@@ -799,24 +746,12 @@ export function summarizeFixOutput(invocation: CommandInvocation): string {
 
 /** 7. Close the incident: recovered after verification, or skipped because the cause went away. */
 export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<void> {
-  const before = await load(deps, input.incidentId);
-  const updated = await deps.store.update(input.incidentId, (current) => ({
-    ...current,
-    phase: input.kind === 'recovered' ? 'recovered' : 'closed',
-    taskToken: null,
-    audit: [...current.audit, auditEntry(deps, input.kind, 'nodemedic', input.remediation)],
-  }));
-  await refreshCard(deps, updated);
-  const detail =
-    input.kind === 'recovered'
-      ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
-      : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
-  await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
-  if (before.findingsMessage && buttonsLive(before)) {
-    await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
-  }
-  if (input.kind === 'recovered') recordRecovery(deps, updated);
-  await incidentEnded(deps, updated);
+  await load(deps, input.incidentId);
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, input.incidentId, (current) =>
+    transition(current, { type: 'outcome', at, kind: input.kind, remediation: input.remediation }),
+  );
+  await perform(deps, written);
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -904,30 +839,6 @@ function unjudgedCommand(incident: Incident): SentCommand | null {
   return incident.audit.slice(sentAt + 1).some((a) => JUDGED.test(a.action)) ? null : last;
 }
 
-/** Audit action recording that an escalation's messages are all in Slack. */
-const ANNOUNCED = 'escalation-posted';
-/** Audit actions of the escalations {@link escalate} writes. */
-const ESCALATIONS = new Set(['escalated', 'execution-ended', 'resume-failed']);
-
-/** Audit actions that put buttons up, and those that took them down. */
-const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval', BUTTONS_NOT_CLOSED]);
-const BUTTONS_DOWN = new Set(['approved', 'denied', 'rerun', 'resume-failed', 'alarm-ok', 'expired']);
-
-/** True when the findings message may still show buttons that act: they must expire. */
-function buttonsLive(incident: Incident): boolean {
-  const last = [...incident.audit]
-    .reverse()
-    .find((a) => BUTTONS_UP.has(a.action) || BUTTONS_DOWN.has(a.action));
-  return last !== undefined && BUTTONS_UP.has(last.action) && incident.offered.length > 0;
-}
-
-/** Escalated, but a Slack failure stopped the thread from being told (the last try was cut short). */
-function unannounced(incident: Incident): boolean {
-  if (incident.phase !== 'escalated') return false;
-  const last = [...incident.audit].reverse().find((a) => ESCALATIONS.has(a.action) || a.action === ANNOUNCED);
-  return last !== undefined && last.action !== ANNOUNCED;
-}
-
 /**
  * End the incident as escalated and tell the thread. The record is written first (the node is free
  * and nothing more runs whatever Slack does), then the messages, then an `escalation-posted`
@@ -937,7 +848,7 @@ function unannounced(incident: Incident): boolean {
 async function escalate(
   deps: AppDeps,
   incidentId: string,
-  what: { action: string; detail: string; why: (before: Incident) => string },
+  what: { action: 'escalated' | 'execution-ended'; detail: string; why: (before: Incident) => string },
   options: { missingOk?: boolean } = {},
 ): Promise<ExecutionEndedOutcome> {
   const before = await deps.store.get(incidentId);
@@ -957,41 +868,27 @@ async function escalate(
     deps.logger.info('not escalating an incident that already ended', { incidentId, phase: before.phase });
     return { kind: 'already-ended', incidentId, phase: before.phase };
   }
-  let ended: string | null = null;
-  const updated = isTerminal(before)
-    ? before
-    : await deps.store.update(incidentId, (current) => {
-        ended = isTerminal(current) ? current.phase : null;
-        if (ended) return current;
-        return {
-          ...current,
-          phase: 'escalated',
-          taskToken: null,
-          audit: [...current.audit, auditEntry(deps, what.action, 'nodemedic', what.detail)],
-        };
-      });
-  if (ended) return { kind: 'already-ended', incidentId, phase: ended };
-  if (!isTerminal(before))
-    recordEscalation(deps, updated, what.action === 'escalated' ? what.detail : what.action);
-  const said = what.why(before);
-  const why = escapeMrkdwn(said);
-  await refreshCard(deps, updated, why);
-  if (before.findingsMessage && buttonsLive(before)) {
-    await deps.chat.update(before.findingsMessage, renderDecision(updated, `Expired: ${why}`));
-  }
-  await reply(
-    deps,
-    updated,
-    renderOutcome(updated, {
-      kind: 'escalated',
-      detail: `${said} A person needs to look at ${updated.node.instanceId}.`,
-      mentionUserGroup: deps.onCallUserGroupId,
+  const at = deps.clock().toISOString();
+  const why = what.why(before);
+  const written = await applyTransition(deps.store, incidentId, (current) =>
+    transition(current, { type: 'escalated', at, action: what.action, detail: what.detail, why }),
+  );
+  const escalation = written.outcome;
+  if (escalation.kind === 'already-ended')
+    return { kind: 'already-ended', incidentId, phase: escalation.phase };
+  if (escalation.kind === 'escalated')
+    recordEscalation(deps, written.incident, what.action === 'escalated' ? what.detail : what.action);
+  await perform(deps, written, { mentionUserGroup: deps.onCallUserGroupId });
+  const posted = deps.clock().toISOString();
+  const { incident: announced } = await applyTransition(deps.store, incidentId, (current) =>
+    transition(current, {
+      type: 'noted',
+      at: posted,
+      action: ANNOUNCED,
+      actor: 'nodemedic',
+      detail: what.action,
     }),
   );
-  const announced = await deps.store.update(incidentId, (current) => ({
-    ...current,
-    audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
-  }));
   // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
   await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);
@@ -999,7 +896,7 @@ async function escalate(
 }
 
 /** Audit action: a page was due and the pager did not take it (the retry pages again). */
-const PAGE_FAILED = 'page-failed';
+const PAGE_FAILED = 'page-failed' satisfies AuditAction;
 
 /** An escalated incident whose page failed and was not sent since. */
 function pageOwed(deps: AppDeps, incident: Incident): boolean {
@@ -1018,10 +915,10 @@ async function pageOrNote(deps: AppDeps, incident: Incident, reason: PageReason)
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     if (!incident.audit.some((a) => a.action === PAGE_FAILED)) {
-      const noted = await deps.store.update(incident.id, (current) => ({
-        ...current,
-        audit: [...current.audit, auditEntry(deps, PAGE_FAILED, 'nodemedic', why)],
-      }));
+      const at = deps.clock().toISOString();
+      const { incident: noted } = await applyTransition(deps.store, incident.id, (current) =>
+        transition(current, { type: 'noted', at, action: PAGE_FAILED, actor: 'nodemedic', detail: why }),
+      );
       await reply(
         deps,
         noted,
@@ -1049,7 +946,7 @@ const WORKFLOW_STEPS: Readonly<
 > = {
   reachability: reachabilityStep,
   send: sendStep,
-  poll: pollStep,
+  poll: giveUpStep,
   analyze: analyzeStep,
   'await-approval': awaitApprovalStep,
   evaluate: evaluateStep,

@@ -3,6 +3,7 @@
  * Slack Web API) for Lambda, and local ones (shell, static inventory, memory, in-process workflow,
  * the Slack stand-in) for the CLI, the demo and tests. The core imports none of the adapters.
  */
+import type { Block, KnownBlock, MessageAttachment } from '@slack/types';
 import type { RemediationId } from './model.js';
 
 /** A node nodemedic may work on, as resolved from the inventory. */
@@ -95,11 +96,32 @@ export interface MessageRef {
   readonly ts: string;
 }
 
-/** Block Kit payload, as produced by the one renderer (functions/core/render). */
+/**
+ * Block Kit payload, as produced by the one renderer (functions/core/render): only block types
+ * Slack documents (`KnownBlock`, from `@slack/types`, imported for its types only).
+ */
 export interface ChatMessage {
   /** Fallback text for notifications and screen readers. */
   readonly text: string;
-  readonly blocks: readonly unknown[];
+  readonly blocks: readonly KnownBlock[];
+}
+
+/**
+ * One message of a thread, as `conversations.replies` returns it: the fields nodemedic reads.
+ * Its blocks and attachments are whatever the author (often another integration) posted, so they
+ * are typed as Slack's open `Block`, not the renderer's `KnownBlock`.
+ */
+export interface ThreadMessage {
+  readonly ts: string;
+  /** Set on replies (and on a parent that has replies): the parent's ts. */
+  readonly threadTs?: string;
+  readonly text: string;
+  /** The author's user id; absent for some integrations' messages. */
+  readonly user?: string;
+  /** Set when a bot (an app, an integration) posted it. */
+  readonly botId?: string;
+  readonly blocks?: readonly (KnownBlock | Block)[];
+  readonly attachments?: readonly MessageAttachment[];
 }
 
 /** Slack (Web API) in AWS, the local stand-in locally. */
@@ -109,6 +131,14 @@ export interface Chat {
   postEphemeral(channel: string, user: string, text: string, threadTs?: string): Promise<void>;
   /** Members of a user group (`usergroups.users.list`). */
   userGroupMembers(groupId: string): Promise<readonly string[]>;
+  /**
+   * The messages of the thread `thread` belongs to, oldest first, so the parent comes first
+   * (`conversations.replies`, following its cursor): at most `limit` of them. A message without
+   * replies is a thread of one.
+   * @param options.limit how many messages at most, 1 to 1000 @default 15 (Slack's page size for
+   *   apps outside the Marketplace)
+   */
+  replies(thread: MessageRef, options?: { readonly limit?: number }): Promise<readonly ThreadMessage[]>;
 }
 
 /** The state of the alarm that opened an incident. */
@@ -165,4 +195,55 @@ export interface NodeReadiness {
   notReady(cluster: string): Promise<readonly ReadinessNode[] | null>;
   /** One node's latest readiness; `unknown` when no datapoint is recent enough to say. */
   nodeState(node: NodeRef): Promise<'ready' | 'not-ready' | 'unknown'>;
+}
+
+/** How a sweep's probe ended on one node. */
+export type SweepNodeStatus =
+  | 'success' // the probe ran and printed its document
+  | 'failed' // it ran and failed (no document, a non-zero exit)
+  | 'timed-out'
+  | 'undeliverable' // the node never got it (agent offline, delivery timed out)
+  | 'cancelled';
+
+/** One node's quick probe, as the sweep read it. */
+export interface SweepNodeResult {
+  /** The node's instance id (validated), or `local-*` for the local mode. */
+  readonly instanceId: string;
+  readonly status: SweepNodeStatus;
+  /** SSM's own status word (e.g. `DeliveryTimedOut`), for the summary and the audit. */
+  readonly detail: string;
+  /** The probe's stdout (the facts document); empty when it did not run. */
+  readonly output: string;
+}
+
+/** A sweep's progress: `done` once every targeted node has ended (success or not). */
+export interface SweepResults {
+  readonly done: boolean;
+  /** Nodes whose probe has ended; those still running are not listed. */
+  readonly nodes: readonly SweepNodeResult[];
+  /** Nodes the sweep targeted so far (SSM resolves tag targets as it goes); null when unknown. */
+  readonly targeted: number | null;
+}
+
+/** Rate limits of one sweep, enforced by the runner itself (SSM's MaxConcurrency and MaxErrors). */
+export interface SweepLimits {
+  /** Nodes probed at once: a count (`"10"`) or a share of the targets (`"10%"`). */
+  readonly maxConcurrency: string;
+  /** Failed probes after which the rest are not sent: a count or a share. */
+  readonly maxErrors: string;
+}
+
+/**
+ * Runs the read-only quick probe (diagnose.sh, depth `quick`) on every node of a cluster: SSM
+ * Run Command to the instances carrying the cluster tag in AWS; the local sandbox nodes locally.
+ * For a cluster-only alarm that has no per-node readiness to say which nodes are NotReady.
+ */
+export interface ClusterSweeper {
+  /** Send the probe to the cluster's nodes; resolves with the command id once it is sent. */
+  start(
+    cluster: string,
+    options: { readonly limits: SweepLimits; readonly comment: string },
+  ): Promise<{ commandId: string }>;
+  /** What the sweep has found so far, every page of it. */
+  results(commandId: string): Promise<SweepResults>;
 }

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type ClusterMember, newClusterIncident } from '../../functions/core/cluster.js';
-import type { Incident, IncidentPhase, IncidentStore } from '../../functions/core/incident.js';
+import type { AuditAction, Incident, IncidentPhase, IncidentStore } from '../../functions/core/incident.js';
 import type { Finding } from '../../functions/core/model.js';
 
 /** A fresh store per test, with a clock the test moves. */
@@ -52,7 +52,7 @@ const FD_FINDING: Finding = {
 };
 
 /** An incident that sent raise-nofile, followed by the given verdict lines in its audit trail. */
-function treated(instanceId: string, verdicts: string[], cluster = 'prod'): Omit<Incident, 'version'> {
+function treated(instanceId: string, verdicts: AuditAction[], cluster = 'prod'): Omit<Incident, 'version'> {
   const at = T0.toISOString();
   return incidentInit({
     node: { instanceId, nodeName: null, cluster, autoScalingGroup: null },
@@ -312,7 +312,7 @@ export function incidentStoreContract(name: string, factory: StoreFactory): void
       // An ended incident written again (a late audit line) does not count twice.
       await store.update(init.id, (c) => ({
         ...c,
-        audit: [...c.audit, { at: ended, action: 'note', actor: 'x', detail: '' }],
+        audit: [...c.audit, { at: ended, action: 'timeline-posted', actor: 'x', detail: '' }],
       }));
       expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toHaveLength(1);
     });
