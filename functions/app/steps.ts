@@ -22,6 +22,7 @@ import {
   renderOutcome,
 } from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
+import { mayRoll } from '../core/rolling.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
 import type {
@@ -44,6 +45,7 @@ import type { AppDeps } from './deps.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
+import { rollNodeEnded } from './rolling.js';
 import { rankByHistory } from './trust.js';
 
 /** How long the verification after a reboot may wait for the node's agent to come back. */
@@ -392,7 +394,13 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   const shadow = isShadowCluster(deps.policy, incident.node.cluster);
   const ranked = await rankByHistory(deps, incident.node.cluster, report.findings, plan.offered);
   plan.offered = ranked.offered;
-  let awaitApproval = plan.offered.length > 0 && !plan.held && !shadow;
+  // Held by a storm, a node whose fix may roll waits for the cluster's one approval instead of
+  // ending at its findings: no buttons of its own, the cluster thread's roll resumes it.
+  const rollable =
+    plan.held?.reason === 'cluster-hold' &&
+    !shadow &&
+    mayRoll(deps.policy, incident.node.cluster, { findings: report.findings, offered: plan.offered });
+  let awaitApproval = plan.offered.length > 0 && (!plan.held || rollable) && !shadow;
   let updated = await deps.store.update(incident.id, (current) => {
     // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
     // for the record, but an ended incident never comes back to life with buttons.
@@ -432,7 +440,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   if (thread) {
     const message = renderFindings(report, {
       incident: updated,
-      offered: awaitApproval || shadow ? plan.offered : [],
+      offered: (awaitApproval && !rollable) || shadow ? plan.offered : [],
       manual: plan.manual,
       held: plan.held,
       rates: ranked.rates,
@@ -653,6 +661,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
     await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
   }
   if (input.kind === 'recovered') recordRecovery(deps, updated);
+  await rollNodeEnded(deps, updated, { kind: input.kind });
   await incidentEnded(deps, updated);
 }
 
@@ -829,6 +838,10 @@ async function escalate(
     ...current,
     audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
   }));
+  await rollNodeEnded(deps, announced, {
+    kind: 'escalated',
+    reason: what.action === 'escalated' ? what.detail : what.action,
+  });
   // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
   await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);

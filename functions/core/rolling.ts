@@ -213,6 +213,20 @@ export function offerRoll(
   };
 }
 
+/**
+ * Whether one held node's own diagnosis could join a roll: the same test as {@link offerRoll} over
+ * that node alone. analyzeStep keeps such a node waiting for a decision (no buttons of its own) so
+ * that a roll can resume it; any other held node ends at its findings.
+ */
+export function mayRoll(
+  policy: Pick<SafetyPolicy, 'rollingFix' | 'maxFixesInFlightPerCluster' | 'shadowClusters'>,
+  cluster: string,
+  node: Pick<HeldNode, 'findings' | 'offered'>,
+): boolean {
+  const alone: HeldNode = { incidentId: '', node: '', status: 'waiting', ...node };
+  return offerRoll(policy, cluster, [alone]).kind === 'offer';
+}
+
 /** A node of the roll that failed: the roll stopped at it. */
 export interface RollFailure extends RollMember {
   readonly detail: string;
@@ -240,6 +254,11 @@ export interface Roll {
   /** Nodes of the failed node's batch that failed after it (the roll had stopped already). */
   readonly alsoFailed: readonly RollFailure[];
   readonly state: 'running' | 'stopped' | 'completed';
+  /**
+   * The end (`stopped` or `completed`) the cluster thread was told of; it differs from `state`
+   * until the one message is posted, so a retry after a Slack failure posts it then.
+   */
+  readonly announced?: 'stopped' | 'completed' | null;
 }
 
 /** What happens to a roll. */
@@ -252,8 +271,13 @@ export type RollEvent =
     }
   /** A node's incident ended: recovered, or the recheck found the cause gone (`skipped`). */
   | { readonly kind: 'node-recovered'; readonly incidentId: string }
-  /** A node's incident ended any other way (fix failed, not recovered, escalated, could not start). */
-  | { readonly kind: 'node-failed'; readonly incidentId: string; readonly detail: string };
+  /** A node's incident ended any other way after the roll started it (fix failed, not recovered). */
+  | { readonly kind: 'node-failed'; readonly incidentId: string; readonly detail: string }
+  /**
+   * A node left before anything ran on it (its approval wait expired, a person took it, it was no
+   * longer waiting when its batch came): not the fix's fault, so the roll goes on without it.
+   */
+  | { readonly kind: 'node-left'; readonly incidentId: string; readonly detail: string };
 
 /** What the app layer must do after a transition. */
 export type RollEffect =
@@ -309,6 +333,17 @@ export function rollReduce(
       return advance(next, [{ kind: 'refresh' }]);
     }
     return { roll, effects: [] };
+  }
+  if (event.kind === 'node-left') {
+    const member = running ?? queued;
+    if (!member) return { roll, effects: [] };
+    const next = {
+      ...roll,
+      running: without(roll.running, id),
+      queued: without(roll.queued, id),
+      skipped: [...roll.skipped, { ...member, detail: event.detail }],
+    };
+    return advance(next, [{ kind: 'refresh' }]);
   }
   if (running) {
     const failure: RollFailure = { ...running, detail: event.detail };
