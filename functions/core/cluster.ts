@@ -25,6 +25,7 @@
  *   lastJoinedAt: ISO-8601                         the hold lapses `clusterHoldMinutes` after it
  *   version:      number                           optimistic lock of `updateCluster` (all but
  *                                                  members and rev)
+ *   paged?:       'ok' | why the pager refused the one page for the hold
  *   roll?:        owned by the rolling fix (core/rolling.ts): one approval on the thread starts
  *                 fixes in bounded batches. The store keeps any field it is given: an update
  *                 (`IncidentStore.updateCluster`) passes the whole record through.
@@ -84,6 +85,8 @@ export interface ClusterIncident {
   readonly rev: number;
   readonly renderedRev: number;
   readonly lastJoinedAt: string;
+  /** How the one page for the hold went: `ok`, or why the pager refused it (the summary says so). */
+  readonly paged?: string;
   /** Optimistic-lock version of the fields other than `members` and `rev` (the store's). */
   readonly version: number;
   /** The rolling fix one approval started on the cluster thread (functions/core/rolling.ts). */

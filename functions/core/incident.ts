@@ -142,6 +142,11 @@ export interface Incident {
    * nothing to run, and every click on it is refused.
    */
   readonly shadow?: boolean;
+  /**
+   * The cluster incident (functions/core/cluster.ts) this node was held under when it arrived: it
+   * has no card of its own, its findings feed the cluster thread's summary, and its fixes are held.
+   */
+  readonly clusterIncident?: string | null;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
