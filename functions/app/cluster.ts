@@ -289,7 +289,10 @@ async function flushSummary(deps: HoldDeps, cluster: string, id: string): Promis
   for (let round = 1; round <= FLUSH_ROUNDS; round++) {
     const current = await deps.store.getCluster(cluster);
     if (current?.id !== id) return;
-    const message = renderClusterSummary(current, { onCallGroupId: deps.onCallUserGroupId });
+    const message = renderClusterSummary(current, {
+      onCallGroupId: deps.onCallUserGroupId,
+      policy: deps.policy,
+    });
     try {
       if (!current.thread) {
         if (!(await deps.store.claimOnce(`cluster-root:${id}`, ROOT_RETRY_SECONDS))) {
