@@ -263,7 +263,11 @@ describe('a rolling fix over a held cluster', () => {
     for (const incident of incidents) {
       expect((await harness.store.get(incident.id))!.approvals.map((a) => a.user)).toEqual([ALICE]);
     }
-    const said = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
+    // The end is marked on the record before its one message goes out (paced): wait for it.
+    const said = await until(async () => {
+      const found = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
+      return found.length ? found : null;
+    }, 'the completion in the thread');
     expect(said).toHaveLength(1);
     // The root shows the roll's end in place of the button.
     const root = await until(
@@ -303,7 +307,10 @@ describe('a rolling fix over a held cluster', () => {
     expect(held.phase).toBe('awaiting-approval');
     expect(held.approvals).toEqual([]);
     // Said once in the cluster thread, with the on-call group.
-    const said = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+    const said = await until(async () => {
+      const found = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+      return found.length ? found : null;
+    }, 'the stop in the thread');
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(ids[4]);
     expect(said[0]).toContain('<!subteam^S0ONCALL>');
