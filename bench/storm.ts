@@ -29,7 +29,8 @@ const { values, positionals } = parseArgs({
     window: { type: 'string', default: '10000' },
     'no-analyze': { type: 'boolean', default: false },
     'slack-429': { type: 'string', default: '0.1' },
-    'dynamo-throttle': { type: 'string', default: '0.02' },
+    'dynamo-throttle': { type: 'string', default: '0.01' },
+    seed: { type: 'string', default: '1' },
   },
 });
 const runs = Number(positionals[0] ?? 3);
@@ -62,7 +63,7 @@ try {
       dynamoThrottleRate,
       retryDelayMs: 1_000,
       analyze: !values['no-analyze'],
-      seed: run,
+      seed: Number(values.seed) + run - 1,
     });
     results.push(r);
     const members = Object.keys(r.cluster?.members ?? {}).length;
@@ -75,6 +76,12 @@ try {
         `throughput ${r.throughput.toFixed(1)} events/s`,
     );
     if (run === 1) console.log(`  summary: ${r.summaryText ?? '(none)'}`);
+    if (r.perSecondMax > 1) {
+      const calls = r.busiest.map(
+        (c) => `${c.method}${c.root ? ' (root)' : ''} ${c.status} at ${c.at % 1000} ms`,
+      );
+      console.log(`  busiest second: ${calls.join(', ')}`);
+    }
   }
 } finally {
   await rig.close();

@@ -29,14 +29,16 @@ import { page } from './ending.js';
 const SETTLE_MS = 250;
 /** A paced call starts only in the first part of its second, so that it lands within it. */
 const PACE_WINDOW_MS = 500;
+/** A claimed slot is used only if the call can go out within this long after the window. */
+const PACE_SEND_MARGIN_MS = 200;
 /** How long a paced call may wait for a slot before it gives up (a retryable error). */
 const PACE_MAX_WAIT_MS = 20_000;
 /** One-shot keys of this module live this long: long past the second they stand for. */
 const SLOT_TTL_SECONDS = 120;
 /** A root post that failed may be tried again by a later flush after this long. */
 const ROOT_RETRY_SECONDS = 10;
-/** Tries of one summary write (a 429, a 5xx) before it is left to the next change. */
-const FLUSH_ATTEMPTS = 3;
+/** Tries of one summary write (a 429, a 5xx, a throttled read) before it is left to the next change. */
+const FLUSH_ATTEMPTS = 5;
 /** Reads of the record one flush makes at most (root posted, then brought up to date). */
 const FLUSH_ROUNDS = 12;
 
@@ -57,10 +59,13 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
     const deadline = Date.now() + PACE_MAX_WAIT_MS;
     for (;;) {
       const now = deps.clock().getTime();
-      const ms = now % 1000;
+      const second = Math.floor(now / 1000);
       if (
-        ms < PACE_WINDOW_MS &&
-        (await deps.store.claimOnce(`slack-pace:${channel}:${Math.floor(now / 1000)}`, SLOT_TTL_SECONDS))
+        now % 1000 < PACE_WINDOW_MS &&
+        (await deps.store.claimOnce(`slack-pace:${channel}:${second}`, SLOT_TTL_SECONDS)) &&
+        // The claim took long (a slow store, a busy process): a call sent now could land in a
+        // second another Lambda has claimed. Claim again rather than send late.
+        deps.clock().getTime() < second * 1000 + PACE_WINDOW_MS + PACE_SEND_MARGIN_MS
       )
         return;
       if (Date.now() >= deadline) {
@@ -71,7 +76,7 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
         );
       }
       // Wake at the next second's start, spread a little so waiters do not all claim at once.
-      await delay(1000 - ms + Math.floor(Math.random() * 40));
+      await delay(1000 - (deps.clock().getTime() % 1000) + Math.floor(Math.random() * 40));
     }
   };
   return {
@@ -305,7 +310,7 @@ export async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): 
   try {
     const now = deps.clock().getTime();
     const second = Math.floor(now / 1000);
-    if (!(await deps.store.claimOnce(`cluster-summary:${record.id}:${second}`, SLOT_TTL_SECONDS))) return;
+    if (!(await claimRetried(deps, `cluster-summary:${record.id}:${second}`))) return;
     await delay((second + 1) * 1000 + SETTLE_MS - now);
     await flushSummary(deps, record.cluster, record.id);
   } catch (error) {
@@ -313,6 +318,21 @@ export async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): 
       cluster: record.cluster,
       error: String(error),
     });
+  }
+}
+
+/**
+ * claimOnce, tried again on a throttle: a writer that cannot tell whether it claimed the slot
+ * would leave its change unwritten to Slack when it is the storm's last.
+ */
+async function claimRetried(deps: HoldDeps, key: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.store.claimOnce(key, SLOT_TTL_SECONDS);
+    } catch (error) {
+      if (!(error instanceof DependencyError && error.retryable) || attempt >= FLUSH_ATTEMPTS) throw error;
+      await delay(50 * 2 ** attempt);
+    }
   }
 }
 
@@ -327,13 +347,13 @@ async function flushSummary(deps: HoldDeps, cluster: string, id: string): Promis
   // A few rounds: the root is posted, then updated when members joined while it was being posted;
   // a root another Lambda is posting is waited for, then brought up to date.
   for (let round = 1; round <= FLUSH_ROUNDS; round++) {
-    const current = await deps.store.getCluster(cluster);
-    if (current?.id !== id) return;
-    const message = renderClusterSummary(current, {
-      onCallGroupId: deps.onCallUserGroupId,
-      policy: deps.policy,
-    });
     try {
+      const current = await deps.store.getCluster(cluster);
+      if (current?.id !== id) return;
+      const message = renderClusterSummary(current, {
+        onCallGroupId: deps.onCallUserGroupId,
+        policy: deps.policy,
+      });
       if (!current.thread) {
         if (!(await deps.store.claimOnce(`cluster-root:${id}`, ROOT_RETRY_SECONDS))) {
           await delay(1000);

@@ -85,6 +85,13 @@ export interface StormResult {
   /** Slack calls per second in the busiest channel: max, and median over seconds with any. */
   readonly perSecondMax: number;
   readonly perSecondMedian: number;
+  /** The calls of the busiest second, for a reader who wants to know which they were. */
+  readonly busiest: readonly {
+    readonly at: number;
+    readonly method: string;
+    readonly status: number;
+    readonly root: boolean;
+  }[];
   /** NotReady nodes that ended with neither an incident nor an entry in the cluster incident. */
   readonly lost: number;
   /** Open incidents whose execution never started. */
@@ -466,6 +473,8 @@ export class StormRig {
       bySecond.set(key, (bySecond.get(key) ?? 0) + 1);
     }
     const counts = [...bySecond.values()];
+    const worst = [...bySecond.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const busiest = this.proxy.calls.filter((c) => `${c.channel}#${Math.floor(c.at / 1000)}` === worst);
     const summary = cluster?.thread ? this.slack.message(CHANNEL, cluster.thread.ts) : undefined;
     return {
       events: options.events,
@@ -479,6 +488,7 @@ export class StormRig {
       slack429: this.proxy.calls.filter((c) => c.status === 429).length,
       perSecondMax: counts.length ? Math.max(...counts) : 0,
       perSecondMedian: median(counts),
+      busiest,
       lost,
       neverStarted: incidents.filter(
         (i) => !i.execution && !['recovered', 'escalated', 'closed'].includes(i.phase),
