@@ -138,19 +138,15 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
     const reason = `cluster ${cluster} is in shadow mode: nodemedic runs nothing there`;
     return refuse(deps, click, record, reason, 'but the cluster is in shadow mode');
   }
-  if (!(await deps.store.claimOnce(`roll-click:${record.id}:${click.user}`, CLICK_TTL_SECONDS))) {
-    deps.logger.info('repeated roll click ignored', {
-      clusterIncident: record.id,
-      user: click.user,
-      retry: click.retry,
-    });
-    if (!click.retry) await privately(deps, click, 'You already pressed this button; it was handled once.');
-    return { kind: 'duplicate' };
-  }
   if (record.roll) return alreadyRolling(deps, click, record.roll);
   // The offer is computed again from the node incidents as they are now: the button is advice,
   // this is the rule.
   const offer = offerRoll(deps.policy, cluster, await heldNodes(deps, record));
+  if (offer.kind === 'none' || offer.remediation !== click.remediation) {
+    // Another press may have started the roll a moment ago (its nodes no longer wait): say that.
+    const started = (await deps.store.getCluster(cluster))?.roll;
+    if (started) return alreadyRolling(deps, click, started);
+  }
   if (offer.kind === 'none') {
     await privately(deps, click, `No rolling fix started: ${escapeMrkdwn(offer.reason)}.`);
     return { kind: 'rejected', reason: offer.reason };
@@ -176,6 +172,18 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
     const reason = rule.outcome === 'rejected' ? rule.reason : 'it needs more approvers than a roll can take';
     await privately(deps, click, `No rolling fix started: ${escapeMrkdwn(reason)}.`);
     return { kind: 'rejected', reason };
+  }
+  // Claimed only now: a press refused for a reason that passes (nodes still being diagnosed) may
+  // be pressed again and count. Two presses at once both get here; the conditional creation of
+  // the roll below lets one start it.
+  if (!(await deps.store.claimOnce(`roll-click:${record.id}:${click.user}`, CLICK_TTL_SECONDS))) {
+    deps.logger.info('repeated roll click ignored', {
+      clusterIncident: record.id,
+      user: click.user,
+      retry: click.retry,
+    });
+    if (!click.retry) await privately(deps, click, 'You already pressed this button; it was handled once.');
+    return { kind: 'duplicate' };
   }
   const result = await transition(deps, record, { kind: 'start', offer, by: click.user, at });
   if (!result.fresh) return alreadyRolling(deps, click, result.roll!);

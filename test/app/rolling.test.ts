@@ -339,7 +339,8 @@ describe('a rolling fix over a held cluster', () => {
     expect(ephemerals(harness, BOB).join('\n')).toMatch(
       /Already handled: the rolling fix was approved by <@U0ALICE>/,
     );
-    expect(ephemerals(harness, ALICE).join('\n')).toMatch(/already pressed this button/);
+    // Her other presses were answered once each: already pressed, or already handled (a Slack retry: silent).
+    expect(ephemerals(harness, ALICE).join('\n')).toMatch(/already pressed this button|Already handled/);
   });
 
   it('refuses a click from someone who is not on call: logged, said in the thread, nothing runs', async () => {
