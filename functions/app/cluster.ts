@@ -93,6 +93,7 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
       return deps.chat.postEphemeral(channel, user, text, threadTs);
     },
     userGroupMembers: (groupId) => deps.chat.userGroupMembers(groupId),
+    replies: (thread, options) => deps.chat.replies(thread, options),
   };
 }
 

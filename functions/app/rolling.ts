@@ -20,17 +20,9 @@
  */
 import type { ClusterIncident } from '../core/cluster.js';
 import { NodemedicError } from '../core/errors.js';
-import {
-  type AuditEntry,
-  type Incident,
-  type IncidentStore,
-  InFlightLimitError,
-  isTerminal,
-  type Workflow,
-} from '../core/incident.js';
+import { type AuditEntry, type Incident, InFlightLimitError, isTerminal } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
-import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat } from '../core/ports.js';
 import { renderClusterSummary } from '../core/render/cluster.js';
 import { renderRollEnded, rollStartedText } from '../core/render/rolling.js';
@@ -49,23 +41,22 @@ import type { Click } from './approval.js';
 import { isAuthorized } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
-import type { AppLogger } from './deps.js';
-import { type AppMetrics, METRICS } from './metrics.js';
+import type { AppDeps } from './deps.js';
+import { METRICS } from './metrics.js';
 
-/** What the roll's use cases need: the Slack app's and the workflow steps' deps both have it. */
-export interface RollingDeps {
-  readonly store: IncidentStore;
-  readonly workflow: Workflow;
-  readonly chat: Chat;
-  readonly policy: SafetyPolicy;
-  readonly clock: () => Date;
-  readonly logger: AppLogger;
-  /** The on-call group mentioned when a roll stops (`S…`), if any. */
-  readonly onCallGroupId: string | null;
-  readonly metrics?: AppMetrics;
-  /** Who may press the cluster button. @default nobody (the click use case fails closed) */
-  readonly onCall?: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
-}
+/** What the roll's use cases read of `AppDeps` (the Slack app's and the workflow steps'). */
+export type RollingDeps = Pick<
+  AppDeps,
+  | 'store'
+  | 'workflow'
+  | 'chat'
+  | 'policy'
+  | 'clock'
+  | 'logger'
+  | 'onCallUserGroupId'
+  | 'onCallAllowList'
+  | 'metrics'
+>;
 
 /** The cluster button's click: the value is the cluster incident's id. */
 export interface RollClick extends Click {
@@ -108,8 +99,8 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
   try {
     allowed = await isAuthorized(click.user, {
       chat: deps.chat,
-      userGroupId: deps.onCall?.userGroupId ?? null,
-      allowList: deps.onCall?.allowList ?? [],
+      userGroupId: deps.onCallUserGroupId,
+      allowList: deps.onCallAllowList ?? [],
     });
   } catch (err) {
     // Fail closed: without the group's member list nobody is let through.
@@ -211,11 +202,10 @@ export type NodeEnding =
  * never throws: the node's own ending stands whatever happens here, and a failure is logged.
  */
 export async function rollNodeEnded(
-  steps: Omit<RollingDeps, 'onCallGroupId'> & { readonly onCallUserGroupId: string | null },
+  deps: RollingDeps,
   incident: Incident,
   ending: NodeEnding,
 ): Promise<void> {
-  const deps: RollingDeps = { ...steps, onCallGroupId: steps.onCallUserGroupId };
   try {
     const record = await deps.store.getCluster(incident.node.cluster);
     const roll = record?.roll;
@@ -407,12 +397,13 @@ async function refreshSummary(deps: RollingDeps, record: ClusterIncident): Promi
     post: (channel, message, threadTs) => chat.post(channel, message, threadTs),
     postEphemeral: (channel, user, text, threadTs) => chat.postEphemeral(channel, user, text, threadTs),
     userGroupMembers: (groupId) => chat.userGroupMembers(groupId),
+    replies: (thread, options) => chat.replies(thread, options),
     update: async (ref) => {
       const fresh = await deps.store.getCluster(record.cluster);
       if (fresh?.id !== record.id) return;
       await chat.update(
         ref,
-        renderClusterSummary(fresh, { onCallGroupId: deps.onCallGroupId, policy: deps.policy }),
+        renderClusterSummary(fresh, { onCallGroupId: deps.onCallUserGroupId, policy: deps.policy }),
       );
     },
   };
@@ -446,7 +437,7 @@ async function announce(deps: RollingDeps, record: ClusterIncident): Promise<voi
   const roll = said as Roll | null;
   if (!roll) return;
   try {
-    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallGroupId), thread.ts);
+    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallUserGroupId), thread.ts);
     deps.logger.info(`rolling fix ${roll.state}`, {
       clusterIncident: record.id,
       failed: roll.failed?.node ?? null,

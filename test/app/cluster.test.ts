@@ -14,7 +14,7 @@ import { analyzeStep } from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DependencyError } from '../../functions/core/errors.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import type { Chat, ChatMessage, MessageRef, NodeRef } from '../../functions/core/ports.js';
+import type { Chat, ChatMessage, MessageRef, NodeRef, ThreadMessage } from '../../functions/core/ports.js';
 import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import { CHANNEL, PlaybackRunner, recorded } from './support.js';
 
@@ -69,6 +69,9 @@ class RecordingChat implements Chat {
   }
   async postEphemeral(): Promise<void> {}
   async userGroupMembers(): Promise<readonly string[]> {
+    return [];
+  }
+  async replies(): Promise<readonly ThreadMessage[]> {
     return [];
   }
   /** The most calls that landed in one wall second. */

@@ -26,7 +26,9 @@ function started(): Roll {
 describe('the roll region of the cluster summary', () => {
   it('offers one button stating the fix, the nodes, the batch and the tier, behind a confirm dialog', () => {
     const blocks = rollBlocks('cluster#prod#t', offerRoll(policy, 'prod', nodes), null);
-    const actions = blocks.find((b) => b.type === 'actions') as { elements: Record<string, unknown>[] };
+    const actions = blocks.find((b) => b.type === 'actions') as unknown as {
+      elements: Record<string, unknown>[];
+    };
     const [button] = actions.elements;
     expect(button).toMatchObject({
       action_id: 'nm_roll:restart-containerd',

@@ -5,6 +5,7 @@
  * nodes compactly. Everything that came from outside (cluster and node names, the reason text) is
  * escaped, the fallback text included.
  */
+import type { KnownBlock } from '@slack/types';
 import { type ClusterIncident, summarize } from '../cluster.js';
 import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
@@ -58,7 +59,7 @@ export function renderClusterSummary(
     : `${s.members} nodes held, ${s.members - s.diagnosed} still being diagnosed`;
   const counts = s.causeCounts.map((c) => `${escapeMrkdwn(c.cause)} ${c.count}`).join(' · ');
   const fleet = `${s.fleet.notReady} of ${s.fleet.total} nodes NotReady when the last one joined`;
-  const blocks: unknown[] = [
+  const blocks: KnownBlock[] = [
     header(`Cluster ${record.cluster}: ${s.members} nodes NotReady, one incident`),
     section(`:rotating_light: ${mention}*${headline}*`),
     context(

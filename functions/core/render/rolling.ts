@@ -4,6 +4,7 @@
  * like every renderer: the cluster summary (render/cluster.ts) puts {@link rollBlocks} under its
  * counts. Everything that came from a node or an alarm is escaped; node names are ids we checked.
  */
+import type { KnownBlock } from '@slack/types';
 import type { ChatMessage } from '../ports.js';
 import { getRemediation } from '../remediations/index.js';
 import { type Roll, type RollFailure, type RollMember, type RollOffer, totalBatches } from '../rolling.js';
@@ -22,8 +23,6 @@ export function parseRollActionId(actionId: string): string | null {
   return actionId.startsWith(prefix) ? actionId.slice(prefix.length) : null;
 }
 
-type Block = Record<string, unknown>;
-
 /** Nodes shown by name in one line before "and N more". */
 const NODES_SHOWN = 8;
 
@@ -37,7 +36,7 @@ function rollButtonLabel(offer: Extract<RollOffer, { kind: 'offer' }>): string {
  * The summary's roll region: the roll's progress when one was approved, else the button when the
  * cluster is offered one, else why it is not (said once, in a context line).
  */
-export function rollBlocks(clusterId: string, offer: RollOffer, roll: Roll | null | undefined): Block[] {
+export function rollBlocks(clusterId: string, offer: RollOffer, roll: Roll | null | undefined): KnownBlock[] {
   if (roll) return rollProgress(roll);
   if (offer.kind === 'none') {
     return [context(`:raised_hand: No rolling fix offered: ${escapeMrkdwn(offer.reason)}.`)];
@@ -76,7 +75,7 @@ export function rollBlocks(clusterId: string, offer: RollOffer, roll: Roll | nul
 }
 
 /** The roll's progress, for the summary. */
-function rollProgress(roll: Roll): Block[] {
+function rollProgress(roll: Roll): KnownBlock[] {
   const title = escapeMrkdwn(getRemediation(roll.remediation).title);
   const total =
     roll.queued.length + roll.running.length + roll.done.length + roll.skipped.length + failedCount(roll);
