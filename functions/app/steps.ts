@@ -17,6 +17,7 @@ import { DEFAULT_READY_WITHIN_SECONDS } from '../core/remediations/remediation.j
 import { renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
 import { escapeMrkdwn, renderCard, renderFindings } from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
+import { mayRoll } from '../core/rolling.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
 import { ANNOUNCED, type FixReserved, transition, unannounced } from '../core/transitions.js';
@@ -44,6 +45,7 @@ import { applyTransition, perform } from './effects.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings } from './metrics.js';
+import { rollNodeEnded } from './rolling.js';
 import { rankByHistory } from './trust.js';
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
@@ -371,7 +373,13 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   const quiet = clusterIncident !== null && (Boolean(incident.clusterIncident) || !incident.card);
   // While the cluster is held, this node's own messages share the channel: paced.
   const slack: AppDeps = clusterIncident ? { ...deps, chat: pacedChat(deps) } : deps;
-  let awaitApproval = plan.offered.length > 0 && !plan.held && !shadow;
+  // Held by a storm, a node whose fix may roll waits for the cluster's one approval instead of
+  // ending at its findings: no buttons of its own, the cluster thread's roll resumes it.
+  const rollable =
+    plan.held?.reason === 'cluster-hold' &&
+    !shadow &&
+    mayRoll(deps.policy, incident.node.cluster, { findings: report.findings, offered: plan.offered });
+  let awaitApproval = plan.offered.length > 0 && (!plan.held || rollable) && !shadow;
   let updated = await deps.store.update(incident.id, (current) => {
     // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
     // for the record, but an ended incident never comes back to life with buttons.
@@ -411,7 +419,7 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   if (thread) {
     const message = renderFindings(report, {
       incident: updated,
-      offered: awaitApproval || shadow ? plan.offered : [],
+      offered: (awaitApproval && !rollable) || shadow ? plan.offered : [],
       manual: plan.manual,
       held: plan.held,
       rates: ranked.rates,
@@ -752,6 +760,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
     transition(current, { type: 'outcome', at, kind: input.kind, remediation: input.remediation }),
   );
   await perform(deps, written);
+  await rollNodeEnded(deps, written.incident, { kind: input.kind });
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -889,6 +898,10 @@ async function escalate(
       detail: what.action,
     }),
   );
+  await rollNodeEnded(deps, announced, {
+    kind: 'escalated',
+    reason: what.action === 'escalated' ? what.detail : what.action,
+  });
   // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
   await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);

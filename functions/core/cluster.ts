@@ -42,6 +42,7 @@ import { InvalidInputError } from './errors.js';
 import type { CauseId } from './model.js';
 import type { SafetyPolicy } from './policy.js';
 import type { MessageRef } from './ports.js';
+import type { Roll } from './rolling.js';
 
 /**
  * The DynamoDB store's sparse index of open node incidents: only incidents that have not ended
@@ -88,6 +89,8 @@ export interface ClusterIncident {
   readonly paged?: string;
   /** Optimistic-lock version of the fields other than `members` and `rev` (the store's). */
   readonly version: number;
+  /** The rolling fix one approval started on the cluster thread (functions/core/rolling.ts). */
+  readonly roll?: Roll | null;
 }
 
 /** What the hold decision reads when an alarm arrives. */

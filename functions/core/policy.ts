@@ -4,6 +4,7 @@
  * construct's props / the `SAFETY_POLICY` JSON; `validateSafetyPolicy` runs on every override.
  */
 import { CatalogError } from './errors.js';
+import { DEFAULT_ROLLING_FIX, type RollingFixPolicy, validateRollingFix } from './rolling.js';
 import { validateShadowClusters } from './shadow.js';
 
 /** Limits that keep nodemedic from making an outage worse. */
@@ -54,10 +55,18 @@ export interface SafetyPolicy {
   readonly shadowClusters: readonly string[];
   /** Days of incident history behind the success rates shown on the fix buttons (default 90). */
   readonly successRateWindowDays: number;
+  /**
+   * One approval on a held cluster's thread fixes its nodes in batches (functions/core/rolling.ts):
+   * default on, for `safe` fixes only, batches as wide as `maxFixesInFlightPerCluster`.
+   */
+  readonly rollingFix: RollingFixPolicy;
 }
 
 /** The policy fields that are numbers, checked against `RULES`. */
-type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters'>;
+type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters' | 'rollingFix'>;
+
+/** The policy fields that are not numbers, each checked by its own validator. */
+const OTHER_FIELDS = ['shadowClusters', 'rollingFix'];
 
 /** The defaults from design.md's safety model. */
 export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
@@ -73,6 +82,7 @@ export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   flapCooldownMinutes: 10,
   shadowClusters: Object.freeze([]),
   successRateWindowDays: 90,
+  rollingFix: DEFAULT_ROLLING_FIX,
 });
 
 /** Per-field bounds: [min, max, integer?]. Bounds are inclusive unless noted in `rules`. */
@@ -109,9 +119,9 @@ export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
     throw new CatalogError(`safety policy: expected an object, got ${p === null ? 'null' : typeof p}`);
   }
   for (const key of Object.keys(p)) {
-    if (!Object.hasOwn(RULES, key) && key !== 'shadowClusters') {
+    if (!Object.hasOwn(RULES, key) && !OTHER_FIELDS.includes(key)) {
       throw new CatalogError(
-        `safety policy.${key}: unknown field (known: ${[...Object.keys(RULES), 'shadowClusters'].join(', ')})`,
+        `safety policy.${key}: unknown field (known: ${[...Object.keys(RULES), ...OTHER_FIELDS].join(', ')})`,
       );
     }
   }
@@ -133,5 +143,7 @@ export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
     }
     merged[key] = value;
   }
+  // After the numbers: the batch size is bounded by the merged fix limit.
+  merged.rollingFix = validateRollingFix(p.rollingFix ?? {}, merged.maxFixesInFlightPerCluster as number);
   return Object.freeze(merged) as unknown as SafetyPolicy;
 }

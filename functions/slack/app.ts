@@ -18,6 +18,7 @@ import * as errorListener from './listeners/errors.js';
 import * as fixListener from './listeners/fix.js';
 import * as mentionListener from './listeners/mention.js';
 import * as rerunListener from './listeners/rerun.js';
+import * as rollListener from './listeners/roll.js';
 
 /** A diagnosis request from a mention: the use case (functions/app/incidents.ts) serves it. */
 export interface DiagnosisRequest {
@@ -177,6 +178,7 @@ export function createSlackApp(
   fixListener.register(app, deps, edge);
   denyListener.register(app, deps, edge);
   rerunListener.register(app, deps, edge);
+  rollListener.register(app, deps, edge);
   mentionListener.register(app, deps, edge);
   errorListener.register(app, deps);
 

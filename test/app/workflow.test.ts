@@ -205,6 +205,8 @@ describe('findings without a fix', () => {
 
   it('holds per-node fixes when much of the cluster is NotReady, and says why', async () => {
     h = await startHarness({
+      // Without a rolling fix a held node ends at its findings (test/app/rolling.test.ts: with one).
+      policy: { rollingFix: { enabled: false, allowedTiers: ['safe'] } },
       notReady: ['i-0abc123def4567800', 'i-0abc123def4567801', 'i-0abc123def4567802', 'i-0abc123def4567803'],
     });
     h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
@@ -226,6 +228,7 @@ describe('findings without a fix', () => {
 
   it('keeps one cluster thread, however many nodes of the cluster follow', async () => {
     h = await startHarness({
+      policy: { rollingFix: { enabled: false, allowedTiers: ['safe'] } },
       notReady: ['i-0abc123def4567800', 'i-0abc123def4567801', 'i-0abc123def4567802', 'i-0abc123def4567803'],
     });
     h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
