@@ -190,7 +190,9 @@ class SlackProxy {
         const { channel, threadTs } = fieldsOf(req.headers['content-type'] ?? '', body);
         const root = method === 'chat.postMessage' && !threadTs;
         const at = Date.now();
-        if (proxy && proxy.rng() < proxy.rate) {
+        // With a rate set, the storm's first Slack call is always refused, so every run meets at
+        // least one 429 however its calls interleave; the rest are refused at the seeded rate.
+        if (proxy && proxy.rate > 0 && (proxy.calls.length === 0 || proxy.rng() < proxy.rate)) {
           proxy.calls.push({ at, method, channel, status: 429, root });
           res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
           res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
