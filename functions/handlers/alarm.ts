@@ -10,13 +10,13 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contributors.js';
+import type { AppDeps } from '../app/deps.js';
 import { handleAlarm } from '../app/incidents.js';
 import { parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
@@ -24,9 +24,18 @@ import { makeWorkflow } from './wiring/workflow.js';
 
 // Built once per container, in the init phase.
 const contributors = new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) });
-// Parsed at cold start: a bad value (ALARM_FILTER too) fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow', 'pager'], ['ALARM_FILTER']);
-let deps: ReturnType<typeof assemble> | null = null;
+// Its manifest's configuration, parsed at cold start: a bad value (ALARM_FILTER too) fails the init
+// with the variable named.
+const wired = wire('alarm', {
+  store: makeStore,
+  inventory: makeInventory,
+  chat: makeChat,
+  workflow: makeWorkflow,
+  pager: makePager,
+  contributors: () => contributors,
+});
+const env = wired.env;
+let deps: AppDeps | null = null;
 
 export async function handler(event: EventBridgeEvent<string, unknown>) {
   try {
@@ -36,16 +45,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= {
-      ...assemble(env, {
-        pager: makePager(env),
-        store: makeStore(env),
-        inventory: makeInventory(env),
-        chat: await makeChat(env),
-        workflow: makeWorkflow(env),
-      }),
-      contributors,
-    };
+    deps ??= await wired.deps();
     const outcome = await handleAlarm(deps, alarm);
     logger.info('alarm handled', { outcome });
     return outcome;

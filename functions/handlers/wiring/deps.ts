@@ -5,16 +5,23 @@
  */
 import type { AppDeps } from '../../app/deps.js';
 import { countingSlackErrors } from '../../app/metrics.js';
+import type { DEPS_ENV } from '../manifests.js';
 import { logger, metrics, unavailable } from '../runtime.js';
-import type { DEPS_ENV, Env } from './env.js';
+import type { Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
 type Ports = Partial<
-  Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'pager'>
+  Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'contributors' | 'pager'>
 >;
 
-/** The deps of one function: its ports, and the configuration every use case reads. */
-export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports): AppDeps {
+/**
+ * The deps of one function: its ports, and the configuration every use case reads. VERSION_POLICY
+ * is read by the functions that analyze (analyze, evaluate) only.
+ */
+export function assemble(
+  env: Pick<Env, (typeof DEPS_ENV)[number]> & Partial<Pick<Env, 'VERSION_POLICY'>>,
+  ports: Ports,
+): AppDeps {
   return {
     store: ports.store ?? unavailable('store'),
     runner: ports.runner ?? unavailable('runner'),
@@ -22,10 +29,11 @@ export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports
     chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
     workflow: ports.workflow ?? unavailable('workflow'),
     ...(ports.alarms ? { alarms: ports.alarms } : {}),
+    ...(ports.contributors ? { contributors: ports.contributors } : {}),
     ...(ports.pager ? { pager: ports.pager } : {}),
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
-    analyzeOptions: { versionPolicy: env.VERSION_POLICY },
+    analyzeOptions: { versionPolicy: env.VERSION_POLICY ?? {} },
     channel: env.SLACK_CHANNEL_ID,
     onCallUserGroupId: env.ONCALL_USERGROUP_ID ?? null,
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.

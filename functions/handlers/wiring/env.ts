@@ -2,7 +2,8 @@
  * Every environment variable a handler reads, with its schema: parsed once per container, at
  * module scope (Lambda's init phase), so a bad value fails the cold start with a message that
  * names the variable and the problem (`VERSION_POLICY.minimum: "1.x" is not a version`) instead
- * of surfacing at the first analysis. The construct sets these (infra/nodemedic.ts `HANDLER_ENV`).
+ * of surfacing at the first analysis. Which variables a handler reads, and the construct sets, is its
+ * manifest's (handlers/manifests.ts).
  *
  * valibot rather than zod: the same kind of schemas at a few KiB of each bundle, because only the
  * functions used here are bundled. Bounds that are safety policy live in the core
@@ -16,6 +17,7 @@ import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../../core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../../core/policy.js';
 import type { ScriptId } from '../../core/ports.js';
 import { parseVersion, type VersionPolicyOverrides } from '../../core/version.js';
+import { DEPS_ENV, type EnvName, PORT_ENV, type Port } from '../manifests.js';
 
 /** A required string; an unset (or empty) variable reads "is not set". */
 const text = () => v.string('is not set');
@@ -193,34 +195,10 @@ const SCHEMAS = {
       v.check((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
     ),
   ),
-} satisfies Record<string, v.GenericSchema<string | undefined, unknown>>;
-
-/** The name of an environment variable a handler reads. */
-export type EnvName = keyof typeof SCHEMAS;
+} satisfies Record<EnvName, v.GenericSchema<string | undefined, unknown>>;
 
 /** Parsed configuration: each variable's value after its schema. */
 export type Env = { readonly [K in EnvName]: v.InferOutput<(typeof SCHEMAS)[K]> };
-
-/** Variables every function's deps read (`assemble`). */
-export const DEPS_ENV = [
-  'SLACK_CHANNEL_ID',
-  'SAFETY_POLICY',
-  'VERSION_POLICY',
-  'ONCALL_USERGROUP_ID',
-] as const;
-
-/** Variables each port's factory reads (wiring/store.ts, runner.ts...). */
-const PORT_ENV = {
-  store: ['TABLE_NAME'],
-  runner: ['DOCUMENTS'],
-  inventory: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
-  chat: ['SLACK_SECRET_ID', 'SLACK_API_URL'],
-  workflow: ['STATE_MACHINE_ARN'],
-  pager: ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'],
-} as const satisfies Record<string, readonly EnvName[]>;
-
-/** A port a function composes. */
-type Port = keyof typeof PORT_ENV;
 
 /** What the factory of port `P` reads. */
 export type PortEnv<P extends Port> = Pick<Env, (typeof PORT_ENV)[P][number]>;
