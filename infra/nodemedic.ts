@@ -55,15 +55,14 @@ import { CLUSTER_NAME, SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/pa
 import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { resolveVersionPolicy } from '../functions/core/version.js';
+import { MANIFESTS } from '../functions/handlers/manifest/index.js';
 import {
   type AlarmAction,
   ANY_RESOURCE_ACTIONS,
   type EnvName,
   type Grants,
-  type HandlerManifest,
   handlerEnv,
-  MANIFESTS,
-} from '../functions/handlers/manifests.js';
+} from '../functions/handlers/manifest/types.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
 import { NodemedicHealth } from './dashboard.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
@@ -589,7 +588,7 @@ export class NodeMedic extends Construct {
     }).stateMachine;
     // Set on the functions whose manifest reads it, which the state machine does not invoke.
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
-      if ((handlerEnv(name) as EnvName[]).includes('STATE_MACHINE_ARN'))
+      if (handlerEnv(MANIFESTS[name].wiring).includes('STATE_MACHINE_ARN'))
         functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     }
     this.acknowledgeWorkflowWildcards();
@@ -647,7 +646,6 @@ export class NodeMedic extends Construct {
         maxEventAge: Duration.hours(1),
       }),
     );
-    functions.alarm.configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
 
     // --- Trigger: an execution that ended before its incident did → execution-ended, which
     // escalates the incident and frees its node (retries, then the DLQ, like the alarm rule).
@@ -669,10 +667,13 @@ export class NodeMedic extends Construct {
         maxEventAge: Duration.hours(1),
       }),
     );
-    functions['execution-ended'].configureAsyncInvoke({
-      onFailure: new SqsDestination(this.dlq),
-      retryAttempts: 2,
-    });
+    // Asynchronous invocations that still fail after Lambda's retries: to the DLQ, for the
+    // functions whose manifest sends there (the two rule targets).
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (MANIFESTS[name].grants.deadLetterQueue === 'send') {
+        functions[name].configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
+      }
+    }
 
     // --- Slack: Bolt behind a Function URL.
     this.slackUrl = functions.slack.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
@@ -706,11 +707,11 @@ export class NodeMedic extends Construct {
     };
     // What its manifest reads. STATE_MACHINE_ARN is added after the state machine exists; optional
     // ones may be absent; SLACK_API_URL is never set here.
-    for (const key of handlerEnv(name) as EnvName[]) {
+    for (const key of handlerEnv(MANIFESTS[name].wiring)) {
       const value = opts.env[key];
       if (value !== undefined) environment[key] = value;
     }
-    const { sizing } = MANIFESTS[name] as HandlerManifest;
+    const { sizing } = MANIFESTS[name];
     const common = {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,

@@ -11,7 +11,7 @@
  *   imports the local mode, infra imports core/app contracts, the scripts' registry and the handler
  *   manifests only. The one named exception: the local mode builds the deployed definition from
  *   infra/workflow.ts.
- * - `functions/handlers/manifests.ts` (each handler's ports, environment, grants and sizing) is
+ * - `functions/handlers/manifest/` (each handler's ports, environment, grants and sizing) is
  *   data that both the handlers and the construct read: a layer of its own, pure like core and
  *   app, so the CDK app reaches no AWS SDK, Slack or Powertools code through it.
  *
@@ -44,8 +44,8 @@ const LAYER_DIRS: readonly (readonly [string, Layer])[] = [
   ['functions/app/', 'app'],
   ['functions/adapters/', 'adapters'],
   ['functions/scripts/', 'scripts'],
-  // Before its directory (the first prefix that matches decides); `.` matches its .ts and .js.
-  ['functions/handlers/manifests.', 'manifests'],
+  // Before its parent directory: the first prefix that matches decides.
+  ['functions/handlers/manifest/', 'manifests'],
   ['functions/handlers/', 'handlers'],
   ['functions/slack/', 'slack'],
   ['functions/local/', 'local'],

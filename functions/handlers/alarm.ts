@@ -14,6 +14,7 @@ import type { AppDeps } from '../app/deps.js';
 import { handleAlarm } from '../app/incidents.js';
 import { parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { wiring } from './manifest/alarm.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
@@ -22,19 +23,16 @@ import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
-// Built once per container, in the init phase.
-const contributors = new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) });
 // Its manifest's configuration, parsed at cold start: a bad value (ALARM_FILTER too) fails the init
-// with the variable named.
-const wired = wire('alarm', {
+// with the variable named. The ports are built once per container, at the first event.
+const { env, deps: build } = wire(wiring, {
   store: makeStore,
   inventory: makeInventory,
   chat: makeChat,
   workflow: makeWorkflow,
   pager: makePager,
-  contributors: () => contributors,
+  contributors: () => new CloudWatchAlarmContributors({ client: new CloudWatchClient({}) }),
 });
-const env = wired.env;
 let deps: AppDeps | null = null;
 
 export async function handler(event: EventBridgeEvent<string, unknown>) {
@@ -45,7 +43,7 @@ export async function handler(event: EventBridgeEvent<string, unknown>) {
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= await wired.deps();
+    deps ??= await build();
     const outcome = await handleAlarm(deps, alarm);
     logger.info('alarm handled', { outcome });
     return outcome;

@@ -5,12 +5,13 @@
  */
 import type { AwaitApprovalInput } from '../app/contract.js';
 import { awaitApprovalStep } from '../app/steps.js';
+import { wiring } from './manifest/await-approval.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
 import { makeStore } from './wiring/store.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
-const { deps } = wire('await-approval', { store: makeStore, chat: makeChat });
+const { deps } = wire(wiring, { store: makeStore, chat: makeChat });
 
 export const handler = stepHandler<AwaitApprovalInput, void>('await-approval', deps, awaitApprovalStep);

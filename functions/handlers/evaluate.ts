@@ -2,6 +2,7 @@
 import { cloudWatchAlarmStates } from '../adapters/aws/cloudwatch-alarms.js';
 import type { EvaluateInput } from '../app/contract.js';
 import { evaluateStep } from '../app/steps.js';
+import { wiring } from './manifest/evaluate.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
@@ -10,7 +11,7 @@ import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
-const { deps } = wire('evaluate', {
+const { deps } = wire(wiring, {
   store: makeStore,
   runner: makeRunner,
   inventory: makeInventory,

@@ -9,6 +9,7 @@ import type { AppDeps } from '../app/deps.js';
 import { handleExecutionEnded } from '../app/steps.js';
 import { InvalidInputError } from '../core/errors.js';
 import { parseExecutionEnded } from '../core/execution.js';
+import { wiring } from './manifest/execution-ended.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
@@ -17,8 +18,7 @@ import { makeStore } from './wiring/store.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable
 // named. STATE_MACHINE_ARN only tells this function's own executions from others'.
-const wired = wire('execution-ended', { store: makeStore, chat: makeChat, pager: makePager });
-const env = wired.env;
+const { env, deps: build } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
 let deps: AppDeps | null = null;
 
 export async function handler(event: unknown) {
@@ -32,7 +32,7 @@ export async function handler(event: unknown) {
       );
     }
     logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
-    deps ??= await wired.deps();
+    deps ??= await build();
     const outcome = await handleExecutionEnded(deps, ended);
     logger.info('execution end handled', { outcome, status: ended.status });
     return outcome;

@@ -1,6 +1,7 @@
 /** Post the final outcome (recovered, or skipped because the cause went away) and close. */
 import type { OutcomeInput } from '../app/contract.js';
 import { outcomeStep } from '../app/steps.js';
+import { wiring } from './manifest/outcome.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
@@ -8,6 +9,6 @@ import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
-const { deps } = wire('outcome', { store: makeStore, chat: makeChat, pager: makePager });
+const { deps } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
 
 export const handler = stepHandler<OutcomeInput, void>('outcome', deps, outcomeStep);

@@ -16,7 +16,8 @@ import { describe, expect, it } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import { type Grants, handlerEnv, MANIFESTS } from '../../functions/handlers/manifests.js';
+import { MANIFESTS } from '../../functions/handlers/manifest/index.js';
+import { handlerEnv } from '../../functions/handlers/manifest/types.js';
 import { NodeMedic } from '../../infra/nodemedic.js';
 import { resourcesOf, synthNodeMedic } from './support.js';
 
@@ -175,7 +176,7 @@ describe('functions', () => {
       'SAFETY_POLICY',
       'ONCALL_USERGROUP_ID',
       // Optional props the base spec leaves out: set only when given.
-      ...handlerEnv(name).filter(
+      ...handlerEnv(MANIFESTS[name].wiring).filter(
         (k: string) =>
           ![
             'VERSION_POLICY',
@@ -486,7 +487,7 @@ describe('example Container Insights alarm (opt-in)', () => {
 describe('paging (opt-in)', () => {
   // The functions that page (escalations, cluster holds) or resolve pages (endings, alarm OKs).
   const PAGING_FUNCTIONS = (Object.keys(MANIFESTS) as HandlerName[]).filter((name) =>
-    (MANIFESTS[name].grants as Grants).secrets?.includes('pager'),
+    MANIFESTS[name].grants.secrets?.includes('pager'),
   );
   const withPager = () => {
     const spec = synthNodeMedic({

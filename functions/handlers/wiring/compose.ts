@@ -1,14 +1,12 @@
 /**
- * A handler's deps from its manifest (handlers/manifests.ts): `wire` parses, at cold start, exactly
- * the variables the manifest's ports and entry name, and composes exactly the ports it lists, from
- * factories the handler imports itself. Taking the factories from the handler (instead of one map
- * of every factory here) keeps each bundle to the SDK clients its ports need; the types, and a check
- * at load, hold the factories to the manifest's ports, no more and no fewer.
+ * A handler's deps from its manifest's wiring (handlers/manifest/<handler>.ts): `wire` parses, at
+ * cold start, exactly the variables the wiring's ports and its own list name, and composes exactly
+ * its ports from factories the handler imports itself. Taking the factories from the handler
+ * (instead of one map of every factory here) keeps each bundle to the SDK clients its ports need;
+ * the types hold the factories to the wiring's ports, no more and no fewer.
  */
-import type { HandlerName } from '../../app/contract.js';
 import type { AppDeps } from '../../app/deps.js';
-import { NodemedicError } from '../../core/errors.js';
-import { type EnvNameOf, handlerEnv, MANIFESTS, type Port, type PortsOf } from '../manifests.js';
+import { type EnvNameOf, handlerEnv, type Port, type Wiring } from '../manifest/types.js';
 import { assemble } from './deps.js';
 import { type Env, loadEnv, type PortEnv } from './env.js';
 
@@ -28,37 +26,29 @@ interface PortValues {
 /** Builds port `P` from the variables it reads. */
 type PortFactory<P extends Port> = (env: PortEnv<P>) => PortValues[P] | Promise<PortValues[P]>;
 
-/** One factory per port handler `N`'s manifest lists. */
-type Factories<N extends HandlerName> = { readonly [P in PortsOf<N>]: PortFactory<P> };
-
-/** A handler's parsed configuration, and its deps (built on demand: the first event's). */
-export interface Wired<N extends HandlerName> {
-  readonly env: Pick<Env, EnvNameOf<N>>;
+/** A handler's parsed configuration, and its deps (built when first asked for). */
+interface Wired<W extends Wiring> {
+  readonly env: Pick<Env, EnvNameOf<W>>;
   readonly deps: () => Promise<AppDeps>;
 }
 
 /**
- * Parse handler `name`'s configuration (a bad value fails the cold start with the variable named)
- * and return how to build its deps. Factories that are not exactly the manifest's ports are a
- * wiring error, thrown at load.
+ * Parse the configuration `wiring` names (a bad value fails the cold start with the variable
+ * named) and return how to build the deps from one factory per port it lists.
  */
-export function wire<N extends HandlerName>(name: N, factories: Factories<N>): Wired<N> {
-  const ports: readonly Port[] = MANIFESTS[name].ports;
-  const given = Object.keys(factories);
-  if ([...ports].sort().join() !== [...given].sort().join()) {
-    throw new NodemedicError(
-      'WIRING_INVALID',
-      `${name}: composes ${given.join(', ')}, but its manifest lists ${ports.join(', ')}`,
-    );
-  }
-  const env = loadEnv(handlerEnv(name));
-  const byPort = factories as unknown as Record<Port, (env: unknown) => unknown>;
+export function wire<const W extends Wiring>(
+  wiring: W,
+  factories: { readonly [P in W['ports'][number]]: PortFactory<P> },
+): Wired<W> {
+  const env = loadEnv(handlerEnv(wiring));
   return {
-    env: env as Pick<Env, EnvNameOf<N>>,
+    env,
     deps: async () => {
-      const built: Partial<Record<Port, unknown>> = {};
-      for (const port of ports) built[port] = await byPort[port](env);
-      return assemble(env as Parameters<typeof assemble>[0], built as Parameters<typeof assemble>[1]);
+      const ports: Partial<Record<Port, unknown>> = {};
+      for (const port of wiring.ports) {
+        ports[port] = await (factories as unknown as Record<Port, (env: unknown) => unknown>)[port](env);
+      }
+      return assemble(env as Parameters<typeof assemble>[0], ports as Parameters<typeof assemble>[1]);
     },
   };
 }

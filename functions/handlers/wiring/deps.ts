@@ -5,7 +5,7 @@
  */
 import type { AppDeps } from '../../app/deps.js';
 import { countingSlackErrors } from '../../app/metrics.js';
-import type { DEPS_ENV } from '../manifests.js';
+import type { DEPS_ENV } from '../manifest/types.js';
 import { logger, metrics, unavailable } from '../runtime.js';
 import type { Env } from './env.js';
 
@@ -22,18 +22,18 @@ export function assemble(
   env: Pick<Env, (typeof DEPS_ENV)[number]> & Partial<Pick<Env, 'VERSION_POLICY'>>,
   ports: Ports,
 ): AppDeps {
+  const { store, runner, inventory, chat, workflow, ...optional } = ports;
   return {
-    store: ports.store ?? unavailable('store'),
-    runner: ports.runner ?? unavailable('runner'),
-    inventory: ports.inventory ?? unavailable('inventory'),
-    chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
-    workflow: ports.workflow ?? unavailable('workflow'),
-    ...(ports.alarms ? { alarms: ports.alarms } : {}),
-    ...(ports.contributors ? { contributors: ports.contributors } : {}),
-    ...(ports.pager ? { pager: ports.pager } : {}),
+    store: store ?? unavailable('store'),
+    runner: runner ?? unavailable('runner'),
+    inventory: inventory ?? unavailable('inventory'),
+    chat: chat ? countingSlackErrors(chat, metrics) : unavailable('chat'),
+    workflow: workflow ?? unavailable('workflow'),
+    // alarms, contributors, pager: absent, or undefined, when the function does not compose them.
+    ...optional,
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
-    analyzeOptions: { versionPolicy: env.VERSION_POLICY ?? {} },
+    analyzeOptions: { versionPolicy: env.VERSION_POLICY },
     channel: env.SLACK_CHANNEL_ID,
     onCallUserGroupId: env.ONCALL_USERGROUP_ID ?? null,
     // In AWS the SSM documents' defaults are the node's standard paths: no overrides.
