@@ -5,7 +5,7 @@
  * whose timeout escalates.
  *
  * State data: the execution input is `{ incidentId }`; each step writes its output under its own
- * key (`$.reach`, `$.cmd`, `$.poll`, `$.analysis`, `$.decision`, `$.eval`, `$.error`) so later
+ * key (`$.reach`, `$.cmd`, `$.poll`, `$.analysis`, `$.decision`, `$.eval`, `$.ready`, `$.error`) so later
  * steps can read what they need and the execution history reads like the incident's audit.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -211,9 +211,43 @@ function buildDefinition(scope: Construct, props: NodemedicWorkflowProps): IChai
   rollback.evaluate.next(escalateNotRecovered);
 
   const verify = command('verify', 'Verify', escalateNotRecovered);
+  // Verified: wait (bounded, the remediation's readyWithinSeconds, as data) for the node's own
+  // readiness to return to OK before calling it recovered. The evaluate function checks it; its
+  // output says when to look again, and when the wait is over, how it ended.
+  const readyCheck = step(
+    scope,
+    'ReadyCheck',
+    f.evaluate,
+    {
+      ...incident,
+      purpose: 'ready',
+      'remediation.$': '$.decision.remediation',
+      'attempt.$': '$.ready.attempt',
+    },
+    { path: '$.ready', fields: ['done', 'ok', 'attempt', 'waitSeconds'] },
+  );
+  readyCheck.addCatch(escalateNotRecovered, { errors: ['States.ALL'], resultPath: '$.error' });
+  const readyWait = new Wait(scope, 'ReadyWait', { time: WaitTime.secondsPath('$.ready.waitSeconds') });
+  const readyFirst = new Pass(scope, 'ReadyFirstCheck', {
+    parameters: { attempt: 0, done: false, ok: false, waitSeconds: 0 },
+    resultPath: '$.ready',
+  });
+  readyFirst.next(readyCheck).next(
+    new Choice(scope, 'Ready?')
+      .when(
+        Condition.and(
+          Condition.booleanEquals('$.ready.done', true),
+          Condition.booleanEquals('$.ready.ok', true),
+        ),
+        outcome('recovered', 'OutcomeRecovered'),
+      )
+      .when(Condition.booleanEquals('$.ready.done', true), escalateNotRecovered)
+      .otherwise(readyWait.next(readyCheck)),
+  );
+
   verify.evaluate.next(
     new Choice(scope, 'Recovered?')
-      .when(Condition.booleanEquals('$.eval.ok', true), outcome('recovered', 'OutcomeRecovered'))
+      .when(Condition.booleanEquals('$.eval.ok', true), readyFirst)
       .when(Condition.booleanEquals('$.eval.rollback', true), rollback.entry)
       .otherwise(escalateNotRecovered),
   );

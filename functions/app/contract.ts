@@ -9,7 +9,9 @@
  *   analyze ─ offered && !held → awaitApproval (task token, timeout → escalate)
  *     approve → send(recheck) → poll → evaluate(recheck) ─ cause gone → outcome(skipped)
  *             → send(fix) → poll → evaluate(fix) → send(verify) → poll → evaluate(verify)
- *                 ─ recovered → outcome(recovered)   ─ not → send(rollback)? → escalate
+ *                 ─ recovered → ready loop: evaluate(ready) → wait → … (bounded, as data)
+ *                       ─ Ready → outcome(recovered)   ─ still NotReady → escalate(not-recovered)
+ *                 ─ not recovered → send(rollback)? → escalate
  *     deny → end (the listener already closed the card)      rerun → send(diagnose)
  */
 import type { RemediationId } from '../core/model.js';
@@ -102,6 +104,30 @@ export interface EvaluateOutput {
   readonly rollback: boolean;
 }
 
+/**
+ * One check of the readiness wait after a verification passed (the evaluate function, purpose
+ * `ready`): is the node's contributor, per-node alarm or Container Insights readiness back to OK?
+ */
+export interface ReadyInput extends StepInput {
+  readonly purpose: 'ready';
+  readonly remediation: RemediationId;
+  /** 0 on the first check; the step returns the next value. */
+  readonly attempt: number;
+}
+
+export interface ReadyOutput {
+  /** The wait is over: the node is Ready, it was not by the bound, or nothing could tell. */
+  readonly done: boolean;
+  /**
+   * With `done`: true when the node is Ready, or when its readiness could not be read (the thread
+   * says the check was not made); false when it was still NotReady at the bound (escalate).
+   */
+  readonly ok: boolean;
+  readonly attempt: number;
+  /** Seconds the workflow waits before the next check. */
+  readonly waitSeconds: number;
+}
+
 export interface OutcomeInput extends StepInput {
   /** recovered: verification passed; skipped: the recheck found the cause gone, nothing ran. */
   readonly kind: 'recovered' | 'skipped';
@@ -120,7 +146,8 @@ export const HANDLERS = {
   poll: 'GetCommandInvocation with backoff',
   analyze: 'parse facts, analyze, post the findings and buttons',
   'await-approval': 'save the task token on the incident, mark the card as awaiting approval',
-  evaluate: 'judge a recheck, a fix or a verification from its command output',
+  evaluate:
+    "judge a recheck, a fix or a verification from its command output; check the fixed node's readiness",
   outcome: 'post the final outcome (recovered, skipped) and close the incident',
   escalate: 'mention the on-call group, mark the card escalated',
   'execution-ended':

@@ -3,6 +3,7 @@
  * the tests) builds one `AppDeps` from its own adapters; the use cases never know which.
  */
 import type { AnalyzeOptions } from '../core/analyze.js';
+import type { Catalog } from '../core/catalog.js';
 import type { IncidentStore, Workflow } from '../core/incident.js';
 import type { Pager } from '../core/pager.js';
 import type { SafetyPolicy } from '../core/policy.js';
@@ -44,6 +45,11 @@ export interface AppDeps {
   /** The on-call pager (PagerDuty Events API v2): escalations page, endings resolve. @default none */
   readonly pager?: Pager;
   readonly policy: SafetyPolicy;
+  /**
+   * The remediations the workflow steps dispatch and judge from (their actions and verify
+   * strategies). @default CATALOG, the built-in one; a test passes its own.
+   */
+  readonly catalog?: Catalog;
   readonly analyzeOptions: AnalyzeOptions;
   /** The Slack channel alarm incidents are posted in. */
   readonly channel: string;

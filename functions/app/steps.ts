@@ -5,14 +5,15 @@
  * state machine branches on. A retried step never sends a command twice.
  */
 import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
+import { CATALOG, type Catalog, remediationIn } from '../core/catalog.js';
 import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
 import type { ExecutionEnded } from '../core/execution.js';
 import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import type { PageReason } from '../core/pager.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
-import type { CommandInvocation } from '../core/ports.js';
-import { getRemediation } from '../core/remediations/index.js';
+import type { ChatMessage, CommandInvocation } from '../core/ports.js';
+import { DEFAULT_READY_WITHIN_SECONDS } from '../core/remediations/remediation.js';
 import { renderClusterAlert, renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
 import {
   escapeMrkdwn,
@@ -35,6 +36,8 @@ import type {
   PollInput,
   PollOutput,
   ReachabilityOutput,
+  ReadyInput,
+  ReadyOutput,
   SendInput,
   SendOutput,
   StepInput,
@@ -46,8 +49,6 @@ import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
 import { rankByHistory } from './trust.js';
 
-/** How long the verification after a reboot may wait for the node's agent to come back. */
-const REBOOT_VERIFY_TIMEOUT_SECONDS = 600;
 /**
  * Seconds the workflow waits before each poll of a command: the first after the send, then after
  * each poll that found it still running; 15 s from then on. The diagnosis takes about 1 to 6 s on a
@@ -190,15 +191,14 @@ async function dispatch(
   const isFix = input.purpose === 'fix' || input.purpose === 'rollback';
   let commandId: string | null;
   let script: string;
-  const remediation = input.remediation ? getRemediation(input.remediation) : null;
-  if (isFix && remediation && remediation.runsOn === 'instance') {
+  const remediation = input.remediation ? remediationIn(catalogOf(deps), input.remediation) : null;
+  const action = remediation?.action;
+  if (isFix && remediation && action?.kind === 'instance') {
     script = remediation.id;
-    if (remediation.id === 'reboot-instance') await deps.inventory.reboot(incident.node);
-    else if (remediation.id === 'replace-node') await deps.inventory.replace(incident.node);
-    else throw new NodemedicError('UNSUPPORTED_REMEDIATION', `no instance action for ${remediation.id}`);
+    await deps.inventory[action.call](incident.node);
     commandId = null;
   } else if (isFix && remediation) {
-    if (remediation.runsOn !== 'node') {
+    if (action?.kind !== 'script') {
       throw new NodemedicError(
         'UNSUPPORTED_REMEDIATION',
         `${remediation.id} is for a person, not for nodemedic`,
@@ -220,28 +220,30 @@ async function dispatch(
     }));
   } else if (
     input.purpose === 'recheck' &&
-    remediation?.runsOn === 'instance' &&
+    action?.kind === 'instance' &&
     !(await deps.inventory.reachability(incident.node)).reachable
   ) {
     // Still unreachable: a command would only wait out SSM's delivery timeout. evaluate rechecks
     // from EC2 evidence instead.
     script = 'diagnose';
     commandId = null;
-  } else if (input.purpose === 'verify' && remediation?.id === 'replace-node') {
+  } else if (input.purpose === 'verify' && remediation?.verifyBy.kind === 'instance-gone') {
     // The old node is being terminated: there is nothing left to diagnose. evaluate checks the
     // instance is going away; the fresh node's own alarm reports if it is not Ready.
     script = 'diagnose';
     commandId = null;
   } else {
     script = 'diagnose';
+    const verifyBy = input.purpose === 'verify' ? remediation?.verifyBy : undefined;
     ({ commandId } = await deps.runner.send({
       node: incident.node,
       script: 'diagnose',
       parameters: diagnoseParameters(deps),
-      // After a reboot the agent is offline for a while: let SSM hold the command until it is back.
+      // The remediation may let SSM hold its verification longer (after a reboot the agent is
+      // offline for a while, and the command waits until it is back).
       timeoutSeconds:
-        input.purpose === 'verify' && remediation?.id === 'reboot-instance'
-          ? REBOOT_VERIFY_TIMEOUT_SECONDS
+        verifyBy?.kind === 'diagnose' && verifyBy.timeoutSeconds !== undefined
+          ? verifyBy.timeoutSeconds
           : DIAGNOSE_TIMEOUT_SECONDS,
       comment: `nodemedic ${input.purpose}`,
     }));
@@ -546,14 +548,24 @@ export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput
   });
 }
 
-/** 6. Judge a recheck, a fix, a verification or a rollback from its command. */
-export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise<EvaluateOutput> {
+/**
+ * 6. Judge a recheck, a fix, a verification or a rollback from its command; with purpose `ready`,
+ * one check of the readiness wait that follows a passed verification ({@link readyStep}), which the
+ * evaluate function runs too.
+ */
+export async function evaluateStep(deps: AppDeps, input: ReadyInput): Promise<ReadyOutput>;
+export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise<EvaluateOutput>;
+export async function evaluateStep(
+  deps: AppDeps,
+  input: EvaluateInput | ReadyInput,
+): Promise<EvaluateOutput | ReadyOutput> {
+  if (input.purpose === 'ready') return readyStep(deps, input);
   const incident = await load(deps, input.incidentId);
-  const remediation = getRemediation(input.remediation);
+  const remediation = remediationIn(catalogOf(deps), input.remediation);
   let ok: boolean;
   let rollback = false;
   let detail: string;
-  if (input.purpose === 'verify' && remediation.id === 'replace-node') {
+  if (input.purpose === 'verify' && remediation.verifyBy.kind === 'instance-gone') {
     const reach = await deps.inventory.reachability(incident.node);
     ok = ['shutting-down', 'terminated', 'stopping', 'stopped'].includes(reach.instanceState);
     detail = ok
@@ -564,12 +576,12 @@ export async function evaluateStep(deps: AppDeps, input: EvaluateInput): Promise
       ? (await reportFromCommand(deps, incident, input.commandId)).report
       : await unreachableReport(deps, incident, 'no command was sent');
     if (input.purpose === 'recheck') {
-      ok = causeStillHolds(report, remediation.id);
+      ok = causeStillHolds(report, remediation);
       detail = ok
         ? `the cause still holds: ${report.findings.map((f) => f.cause).join(', ')}`
         : `the cause ${remediation.fixes.join('/')} no longer holds, so ${remediation.id} is not run`;
     } else {
-      const verdict = verifyRecovery(report, remediation.id);
+      const verdict = verifyRecovery(report, remediation);
       ok = verdict.recovered;
       detail = verdict.detail;
       rollback = !ok && remediation.rollback !== undefined;
@@ -617,6 +629,174 @@ async function alarmCheck(deps: AppDeps, incident: Incident): Promise<string> {
     deps.logger.warn('could not read the alarm state', { incidentId: incident.id, error: String(error) });
     return `; the alarm's state could not be read (${error instanceof Error ? error.message : String(error)})`;
   }
+}
+
+/** The catalog the steps dispatch and judge from: the deps' own (a test's), else the built-in one. */
+function catalogOf(deps: AppDeps): Catalog {
+  return deps.catalog ?? CATALOG;
+}
+
+/** Seconds between two checks of a fixed node's readiness. */
+const READY_CHECK_SECONDS = 30;
+
+/** One reading of a node's readiness, and where it came from (said in the thread). */
+interface ReadinessReading {
+  readonly state: 'ready' | 'not-ready' | 'unknown';
+  readonly source: string;
+}
+
+/**
+ * Where a fixed node's own readiness is read, best first: the contributor that opened the incident
+ * (it leaves the alarm's contributors in ALARM), the per-node alarm that opened it (back to OK),
+ * then Container Insights' per-node readiness, which is also read while the first does not say
+ * Ready and wins when it does. Each source that cannot be read says why in `unread`.
+ */
+async function readReadiness(
+  deps: AppDeps,
+  incident: Incident,
+): Promise<{ reading: ReadinessReading | null; unread: string[]; tried: number }> {
+  const unread: string[] = [];
+  let tried = 0;
+  const attempt = async (what: string, read: () => Promise<ReadinessReading | null>) => {
+    tried += 1;
+    try {
+      return await read();
+    } catch (error) {
+      deps.logger.warn('could not read the node readiness', {
+        incidentId: incident.id,
+        what,
+        error: String(error),
+      });
+      unread.push(`${what} could not be read (${error instanceof Error ? error.message : String(error)})`);
+      return null;
+    }
+  };
+  const alarm = incident.alarmName;
+  let reading: ReadinessReading | null = null;
+  if (incident.contributorId) {
+    const contributor = incident.contributorId;
+    const what = `contributor ${contributor} of the alarm ${alarm}`;
+    if (!deps.contributors) unread.push(`${what}: nodemedic has no access to the alarm's contributors here`);
+    else
+      reading = await attempt(what, async () => {
+        const listed = await deps.contributors!.inAlarm(alarm);
+        return {
+          state: listed.some((c) => c.id === contributor) ? 'not-ready' : 'ready',
+          source: listed.some((c) => c.id === contributor)
+            ? `${what} is still in ALARM`
+            : `${what} is no longer in ALARM`,
+        };
+      });
+  } else if (!alarm.startsWith('mention by ')) {
+    const what = `the alarm ${alarm}`;
+    if (!deps.alarms) unread.push(`${what}: nodemedic has no access to the alarms' states here`);
+    else
+      reading = await attempt(what, async () => {
+        const state = await deps.alarms!.state(alarm);
+        if (state === null) {
+          unread.push(`${what} does not exist`);
+          return null;
+        }
+        return {
+          state: state === 'OK' ? 'ready' : state === 'ALARM' ? 'not-ready' : 'unknown',
+          source: `${what} is ${state === 'OK' ? 'back to OK' : state}`,
+        };
+      });
+  }
+  // The node's own datapoint, when there is one, is read too while the alarm does not say Ready:
+  // an alarm lags its metric by its evaluation periods, and an alarm that names no node (a
+  // cluster's) can stay in ALARM for other nodes. A node Ready by its own datapoint is Ready.
+  if (reading?.state !== 'ready') {
+    const what = `the node's readiness in Container Insights (node_status_condition_ready)`;
+    if (!deps.readiness) {
+      if (!reading) unread.push(`${what}: not available here`);
+    } else {
+      const own = await attempt(what, async () => {
+        const state = await deps.readiness!.nodeState(incident.node);
+        return {
+          state,
+          source:
+            state === 'unknown'
+              ? `${what} has no recent datapoint`
+              : `${what} says ${state === 'ready' ? 'Ready' : 'NotReady'}`,
+        };
+      });
+      if (own && (!reading || own.state === 'ready')) reading = own;
+    }
+  }
+  return { reading, unread, tried };
+}
+
+/**
+ * 6b. After a verification passed, wait (bounded by the remediation's `readyWithinSeconds`) for the
+ * node's own readiness to return to OK: containerd answering is not the node being Ready. One call
+ * is one check; the state machine waits `waitSeconds` between checks. Ready: done. Still NotReady
+ * at the bound: done, not ok, said in the thread with what was waited for (the workflow escalates
+ * as not-recovered). Nothing readable, or no datapoint by the bound: done and ok as before this
+ * check existed, and the thread says the check could not be made.
+ */
+export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<ReadyOutput> {
+  const incident = await load(deps, input.incidentId);
+  const remediation = remediationIn(catalogOf(deps), input.remediation);
+  const attempt = input.attempt + 1;
+  const verifyBy = remediation.verifyBy;
+  const finish = async (ok: boolean, action: string, detail: string, message: ChatMessage | null) => {
+    // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
+    if (message) await reply(deps, incident, message);
+    await deps.store.update(incident.id, (current) => ({
+      ...current,
+      audit: [...current.audit, auditEntry(deps, action, 'nodemedic', detail)],
+    }));
+    return { done: true, ok, attempt, waitSeconds: 0 };
+  };
+  if (verifyBy.kind !== 'diagnose') {
+    // A replaced node is gone: its successor's own alarm says whether it is Ready.
+    return finish(
+      true,
+      'ready-skipped',
+      `${remediation.id}: verified by ${verifyBy.kind}, no readiness wait`,
+      null,
+    );
+  }
+  const bound = verifyBy.readyWithinSeconds ?? DEFAULT_READY_WITHIN_SECONDS;
+  const waited = Math.min(input.attempt * READY_CHECK_SECONDS, bound);
+  const { reading, unread, tried } = await readReadiness(deps, incident);
+  const after = waited > 0 ? ` after ${waited} s` : '';
+  if (reading?.state === 'ready') {
+    const detail = `the node is Ready${after}: ${reading.source}`;
+    return finish(
+      true,
+      'ready-ok',
+      detail,
+      renderStepResult({ purpose: 'readiness', remediation: remediation.id, ok: true, detail }),
+    );
+  }
+  if (tried === 0) {
+    // No port that could tell: said at once, not waited out.
+    return finish(true, 'ready-unchecked', unread.join('; '), notChecked(unread));
+  }
+  if (waited < bound) {
+    return { done: false, ok: false, attempt, waitSeconds: Math.min(READY_CHECK_SECONDS, bound - waited) };
+  }
+  if (reading?.state === 'not-ready') {
+    const detail = `waited ${bound} s for the node to be Ready again: ${reading.source}`;
+    return finish(
+      false,
+      'ready-failed',
+      detail,
+      renderStepResult({ purpose: 'readiness', remediation: remediation.id, ok: false, detail }),
+    );
+  }
+  const why = reading ? [...unread, reading.source] : unread;
+  return finish(true, 'ready-unchecked', `for ${bound} s: ${why.join('; ')}`, notChecked(why, bound));
+}
+
+/** The thread is told that the node's readiness could not be checked, and why. */
+function notChecked(why: readonly string[], seconds?: number): ChatMessage {
+  const text = escapeMrkdwn(
+    `The node's readiness was not checked${seconds ? ` (tried for ${seconds} s)` : ''}: ${why.join('; ')}. The verification above stands; watch the node's alarm.`,
+  );
+  return { text: `:grey_question: ${text}`, blocks: [] };
 }
 
 /** The fix scripts end with one JSON line `{"fix","ok","changed","detail","backup"}`; quote its detail. */

@@ -16,7 +16,7 @@ import { isRemediationId, type Report } from '../core/model.js';
 import { causeStillHolds, verifyRecovery } from '../core/plan.js';
 import type { CommandInvocation, CommandRunner } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
-import type { Remediation } from '../core/remediations/remediation.js';
+import type { InstanceCall, Remediation } from '../core/remediations/remediation.js';
 import { DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { parseVersion } from '../core/version.js';
 import { formatReport } from './format.js';
@@ -175,10 +175,17 @@ function planText(remediation: Remediation, instanceId: string): string {
   ].join('\n');
 }
 
+/** The AWS CLI command a person runs for each inventory call an instance action names. */
+const INSTANCE_COMMANDS: Readonly<Record<InstanceCall, (instance: string) => string>> = {
+  reboot: (instance) => `aws ec2 reboot-instances --instance-ids ${instance}`,
+  replace: (instance) =>
+    `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${instance} --no-should-decrement-desired-capacity`,
+};
+
 function instanceCommand(remediation: Remediation, instance: string): string {
-  return remediation.id === 'reboot-instance'
-    ? `aws ec2 reboot-instances --instance-ids ${instance}`
-    : `aws autoscaling terminate-instance-in-auto-scaling-group --instance-id ${instance} --no-should-decrement-desired-capacity`;
+  return remediation.action.kind === 'instance'
+    ? INSTANCE_COMMANDS[remediation.action.call](instance)
+    : `no AWS CLI command: ${remediation.id} is not an instance action`;
 }
 
 /** Ask on the terminal; a non-interactive stdin is a usage error, not a silent yes or no. */

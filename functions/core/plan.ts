@@ -9,7 +9,7 @@ import type { Facts } from './facts.js';
 import type { Approval } from './incident.js';
 import type { CauseId, Finding, RemediationId, Report } from './model.js';
 import type { SafetyPolicy } from './policy.js';
-import { getRemediation } from './remediations/index.js';
+import { getRemediation, type Remediation } from './remediations/index.js';
 
 /** The exact commands a person runs to drain `node` from a machine with cluster-admin access. */
 function drainCommands(node: string): string {
@@ -222,10 +222,15 @@ export function applyApproval(
  * Recheck before a fix: true while a finding of a cause the remediation fixes is still present in
  * fresh facts. An action that fixes nothing (the goroutine dump) has nothing to recheck: true.
  */
-export function causeStillHolds(report: Report, remediation: RemediationId): boolean {
-  const fixes = getRemediation(remediation).fixes;
+export function causeStillHolds(report: Report, remediation: RemediationId | Remediation): boolean {
+  const fixes = entryOf(remediation).fixes;
   if (fixes.length === 0) return true;
   return report.findings.some((f) => fixes.includes(f.cause));
+}
+
+/** The catalog entry: given (a catalog the caller chose), or looked up in the built-in one. */
+function entryOf(remediation: RemediationId | Remediation): Remediation {
+  return typeof remediation === 'string' ? getRemediation(remediation) : remediation;
 }
 
 /** Log lines come from a recent window that may predate the fix, so they alone do not block recovery. */
@@ -247,9 +252,9 @@ function factsOf(report: Pick<Report, 'facts'>): Facts | null {
  */
 export function verifyRecovery(
   report: Report,
-  remediation: RemediationId,
+  remediation: RemediationId | Remediation,
 ): { recovered: boolean; remaining: CauseId[]; detail: string } {
-  const verify = getRemediation(remediation).verify;
+  const verify = entryOf(remediation).verify;
   const remaining = [
     ...new Set(
       report.findings.filter((f) => verify.includes(f.cause) && hasCurrentEvidence(f)).map((f) => f.cause),

@@ -49,7 +49,8 @@ export function causeFor(findings: readonly Finding[], remediation: RemediationI
 /**
  * The fixes an ended incident applied, read from its audit trail in order: each `fix-sent` opens
  * an attempt of the remediation it names; `verify-ok` passes it, `verify-failed` or `fix-failed`
- * fails it. An attempt that never reached a verdict (the run failed, a person took over) did not
+ * fails it, and so does `ready-failed` after a passed verification (the node never came back
+ * Ready). An attempt that never reached a verdict (the run failed, a person took over) did not
  * pass: a rate is never flattered by what was not verified.
  */
 export function fixRecords(incident: Incident, endedAt: string): FixRecord[] {
@@ -62,6 +63,8 @@ export function fixRecords(incident: Incident, endedAt: string): FixRecord[] {
     } else if (open && open.passed === null) {
       if (entry.action === 'verify-ok') open.passed = true;
       else if (entry.action === 'verify-failed' || entry.action === 'fix-failed') open.passed = false;
+    } else if (open && entry.action === 'ready-failed') {
+      open.passed = false;
     }
   }
   const records: FixRecord[] = [];

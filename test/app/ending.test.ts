@@ -137,6 +137,13 @@ describe('endings Slack or the workflow interrupted', () => {
       async () => (await harness.store.get(id))?.phase === 'awaiting-approval',
       'the approval wait',
     );
+    // The approval step marks the card after it writes the phase: let that update pass first, or
+    // the injected failure lands on it (which the step tolerates) instead of on the OK's update.
+    await until(
+      async () =>
+        harness.standIn.requestsOf('chat.update').some((r) => JSON.stringify(r).includes('Awaiting approval')),
+      'the card marked as awaiting approval',
+    );
     h.standIn.failNext('chat.update', 'service_unavailable', 1, 503);
     const ok = () => handleAlarm(harness.deps, parseAlarmEvent(harness.alarmEvent('OK')));
     await expect(ok()).rejects.toThrow();

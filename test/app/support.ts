@@ -13,9 +13,12 @@ import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
 import type { AppDeps } from '../../functions/app/deps.js';
 import { handleAlarm } from '../../functions/app/incidents.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
+import type { Catalog } from '../../functions/core/catalog.js';
 import type { Pager } from '../../functions/core/pager.js';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../functions/core/policy.js';
 import type {
+  AlarmStates,
+  AlarmStateValue,
   CommandInvocation,
   CommandRequest,
   CommandRunner,
@@ -146,6 +149,13 @@ export async function startHarness(options: {
   notReady?: string[];
   minVersion?: string;
   pager?: Pager;
+  /**
+   * The states the alarms port answers, one per read, the last repeating (the verification and
+   * each readiness check read it). @default no alarms port: the readiness check is not made
+   */
+  alarmStates?: readonly (AlarmStateValue | null)[];
+  /** The remediation catalog the steps run from. @default the built-in CATALOG */
+  catalog?: Catalog;
 }): Promise<Harness> {
   const botToken = 'xoxb-test';
   const signingSecret = 'test-signing-secret';
@@ -190,6 +200,8 @@ export async function startHarness(options: {
     clock: () => new Date(),
     logger: { info: () => {}, warn: () => {}, error: () => {} },
     ...(options.pager ? { pager: options.pager } : {}),
+    ...(options.alarmStates ? { alarms: playbackAlarms(options.alarmStates) } : {}),
+    ...(options.catalog ? { catalog: options.catalog } : {}),
   };
   workflow.attach(deps);
   const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: ONCALL_GROUP });
@@ -218,6 +230,18 @@ export async function startHarness(options: {
         state,
       }),
     close: () => standIn.close(),
+  };
+}
+
+/** An alarms port that answers `states` in turn, the last one repeating. */
+function playbackAlarms(states: readonly (AlarmStateValue | null)[]): AlarmStates {
+  let read = 0;
+  return {
+    state: async () => {
+      const state = states[Math.min(read, states.length - 1)];
+      read += 1;
+      return state ?? null;
+    },
   };
 }
 

@@ -46,6 +46,40 @@ describe('the catalog', () => {
     },
   );
 
+  it.each([
+    ['restart-containerd', { kind: 'script' }, { kind: 'diagnose' }, 'node'],
+    [
+      'reboot-instance',
+      { kind: 'instance', call: 'reboot' },
+      { kind: 'diagnose', timeoutSeconds: 600, readyWithinSeconds: 900 },
+      'instance',
+    ],
+    ['replace-node', { kind: 'instance', call: 'replace' }, { kind: 'instance-gone' }, 'instance'],
+    ['fix-config-manually', { kind: 'manual' }, { kind: 'none' }, 'person'],
+  ] as const)('says what %s does and how it is verified, as data', (id, action, verifyBy, runsOn) => {
+    expect(getRemediation(id)).toMatchObject({ action, verifyBy, runsOn });
+  });
+
+  it('lists every problem of a catalog at once', () => {
+    const broken = withRemediation('raise-nofile', {
+      action: { kind: 'instance', call: 'hibernate' } as never,
+      verifyBy: { kind: 'diagnose', readyWithinSeconds: 0 },
+    });
+    const message = (() => {
+      try {
+        validateCatalog(broken);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain('unknown instance call "hibernate"');
+    expect(message).toContain('runsOn node does not match its instance action');
+    expect(message).toContain(
+      'verify readyWithinSeconds must be a whole number of seconds in 1..3600, got 0',
+    );
+  });
+
   it('offers only fixes a person does for config-invalid', () => {
     expect(CAUSES['config-invalid'].remediations).toEqual(['fix-config-manually']);
   });
@@ -127,6 +161,63 @@ describe('the catalog', () => {
       'causes and fixes that disagree',
       withRemediation('restart-kubelet', { fixes: ['kubelet-down', 'disk-pressure'] }),
       /fixes "disk-pressure" but that cause does not offer it/,
+    ],
+    [
+      'an unknown action kind',
+      withRemediation('raise-nofile', { action: { kind: 'ansible' } as never }),
+      /"raise-nofile": unknown action kind "ansible" \(one of script, instance, manual\)/,
+    ],
+    [
+      'an instance call the inventory does not have',
+      withRemediation('reboot-instance', { action: { kind: 'instance', call: 'hibernate' } as never }),
+      /"reboot-instance": unknown instance call "hibernate" \(one of reboot, replace\)/,
+    ],
+    [
+      'a runsOn that disagrees with the action',
+      withRemediation('restart-containerd', { action: { kind: 'instance', call: 'reboot' } }),
+      /"restart-containerd": runsOn node does not match its instance action/,
+    ],
+    [
+      'an unknown verify strategy',
+      withRemediation('raise-nofile', { verifyBy: { kind: 'vibes' } as never }),
+      /"raise-nofile": unknown verify strategy "vibes"/,
+    ],
+    [
+      'a manual action that is verified',
+      withRemediation('fix-config-manually', { verifyBy: { kind: 'diagnose' } }),
+      /"fix-config-manually": a manual action and the verify strategy none go together/,
+    ],
+    [
+      'a fix nodemedic runs but never verifies',
+      withRemediation('restart-kubelet', { verifyBy: { kind: 'none' } }),
+      /"restart-kubelet": a manual action and the verify strategy none go together \(action script, verify none\)/,
+    ],
+    [
+      'instance-gone for a script',
+      withRemediation('reset-state', { verifyBy: { kind: 'instance-gone' } }),
+      /"reset-state": verify instance-gone needs an instance action/,
+    ],
+    [
+      'a readiness wait that is not whole seconds',
+      withRemediation('raise-nofile', { verifyBy: { kind: 'diagnose', readyWithinSeconds: 2.5 } }),
+      /"raise-nofile": verify readyWithinSeconds must be a whole number of seconds in 1\.\.3600, got 2\.5/,
+    ],
+    [
+      'a readiness wait longer than an execution may last',
+      withRemediation('reboot-instance', { verifyBy: { kind: 'diagnose', readyWithinSeconds: 7200 } }),
+      /"reboot-instance": verify readyWithinSeconds must be a whole number of seconds in 1\.\.3600, got 7200/,
+    ],
+    [
+      'a verification timeout of zero',
+      withRemediation('reboot-instance', { verifyBy: { kind: 'diagnose', timeoutSeconds: 0 } }),
+      /"reboot-instance": verify timeoutSeconds must be a whole number of seconds in 1\.\.1800, got 0/,
+    ],
+    [
+      'a bound on a strategy that waits for nothing',
+      withRemediation('replace-node', {
+        verifyBy: { kind: 'instance-gone', readyWithinSeconds: 60 } as never,
+      }),
+      /"replace-node": verify instance-gone takes no readyWithinSeconds/,
     ],
   ])('fails with CatalogError for %s', (_name, catalog, message) => {
     expect(() => validateCatalog(catalog)).toThrow(CatalogError);

@@ -74,6 +74,24 @@ describe('fixRecords', () => {
     expect(fixRecords(unverified, at)[0]!.passed).toBe(false);
   });
 
+  it('counts a verified fix whose node never came back Ready as not passed', () => {
+    const notReady = incident({
+      findings: [fd],
+      audit: [
+        line('fix-sent', 'raise-nofile: cmd-1'),
+        line('fix-ok'),
+        line('verify-ok'),
+        line('ready-failed'),
+      ],
+    });
+    const ready = incident({
+      findings: [fd],
+      audit: [line('fix-sent', 'raise-nofile: cmd-1'), line('fix-ok'), line('verify-ok'), line('ready-ok')],
+    });
+    expect(fixRecords(notReady, at)[0]!.passed).toBe(false);
+    expect(fixRecords(ready, at)[0]!.passed).toBe(true);
+  });
+
   it('records nothing for an incident that sent no fix, or one no finding explains', () => {
     expect(fixRecords(incident({ findings: [fd], audit: [line('analyzed')] }), at)).toEqual([]);
     expect(

@@ -7,6 +7,7 @@
  * and an execution that ended FAILED / TIMED_OUT / ABORTED before its incident did.
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
@@ -45,6 +46,7 @@ const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
 const sfn = mockClient(SFNClient);
 const secrets = mockClient(SecretsManagerClient);
+const cloudwatch = mockClient(CloudWatchClient);
 mockClient(AutoScalingClient);
 let table: FakeTable;
 let slack: SlackStandIn;
@@ -91,7 +93,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const m of [ddb, ec2, ssm, sfn, secrets]) m.reset();
+  for (const m of [ddb, ec2, ssm, sfn, secrets, cloudwatch]) m.reset();
   table = new FakeTable();
   table.install(ddb);
   secrets
@@ -260,6 +262,37 @@ describe('the step functions, one payload after another as Step Functions passes
       name: 'RetryableError',
     });
     await expect(poll({ commandId: 'cmd-1' } as never)).rejects.toMatchObject({ name: 'INVALID_INPUT' });
+  });
+});
+
+describe("the evaluate function's readiness check after a verified fix", () => {
+  /**
+   * DescribeAlarms' response, as the API reference shows it (MetricAlarms[].StateValue):
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
+   */
+  const alarmIs = (StateValue: 'OK' | 'ALARM') => ({
+    MetricAlarms: [{ AlarmName: 'nodemedic-prod-not-ready', StateValue }],
+    CompositeAlarms: [],
+  });
+
+  it('reads the per-node alarm: look again while it is in ALARM, ready once it is OK', async () => {
+    const alarmFn = await import('../../functions/handlers/alarm.js');
+    const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
+    const evaluate = (await import('../../functions/handlers/evaluate.js')).handler;
+    const check = (attempt: number) =>
+      evaluate({ incidentId, purpose: 'ready', remediation: 'restart-containerd', attempt } as never);
+
+    cloudwatch.on(DescribeAlarmsCommand).resolves(alarmIs('ALARM'));
+    expect(await check(0)).toEqual({ done: false, ok: false, attempt: 1, waitSeconds: 30 });
+    cloudwatch.on(DescribeAlarmsCommand).resolves(alarmIs('OK'));
+    expect(await check(1)).toEqual({ done: true, ok: true, attempt: 2, waitSeconds: 0 });
+    expect(cloudwatch.commandCalls(DescribeAlarmsCommand)[0]!.args[0].input.AlarmNames).toEqual([
+      'nodemedic-prod-not-ready',
+    ]);
+    const said = slack.requestsOf('chat.postMessage').at(-1)!.body;
+    expect(String(said.text)).toContain(
+      'the node is Ready after 30 s: the alarm nodemedic-prod-not-ready is back to OK',
+    );
   });
 });
 

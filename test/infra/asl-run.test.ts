@@ -212,8 +212,37 @@ const SCENARIOS: Scenario[] = [
       'fix-sent',
       'fix-ok',
       'verify-ok',
+      // This harness has no alarms port: the thread says the readiness check was not made.
+      'ready-unchecked',
       'recovered',
     ],
+    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
+  },
+  {
+    name: "verified → the node's alarm is back to OK after two readiness checks → recovered",
+    // The verification reads the alarm first (still ALARM: CloudWatch lags), then the wait's checks.
+    options: { alarmStates: ['ALARM', 'ALARM', 'ALARM', 'OK'] },
+    queue: (h) => {
+      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
+    },
+    drive: approveFix('raise-nofile'),
+    local: 'recovered',
+    asl: { status: 'SUCCEEDED', lastState: 'OutcomeRecovered' },
+    phase: 'recovered',
+    actions: ['approved', 'fix-ok', 'verify-ok', 'ready-ok', 'recovered'],
+    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
+  },
+  {
+    name: 'verified, but the node stays NotReady past its bound → escalated not-recovered',
+    options: { alarmStates: ['ALARM'] },
+    queue: (h) => {
+      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
+    },
+    drive: approveFix('raise-nofile'),
+    local: 'escalated',
+    asl: { status: 'SUCCEEDED', lastState: 'EscalateNotRecovered' },
+    phase: 'escalated',
+    actions: ['approved', 'fix-ok', 'verify-ok', 'ready-failed', 'escalated'],
     scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
   },
   {

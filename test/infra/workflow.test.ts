@@ -168,13 +168,41 @@ describe('state machine definition', () => {
   });
 
   it('reports recovery, or rolls back when it can and escalates not-recovered', () => {
-    expect(choiceTarget('Recovered?', '$.eval.ok', true)).toBe('OutcomeRecovered');
+    expect(choiceTarget('Recovered?', '$.eval.ok', true)).toBe('ReadyFirstCheck');
     expect(payload('OutcomeRecovered')).toMatchObject({ kind: 'recovered' });
     expect(choiceTarget('Recovered?', '$.eval.rollback', true)).toBe('SendRollback');
     expect(state('Recovered?').Default).toBe('EscalateNotRecovered');
     expect(payload('SendRollback')).toMatchObject({ purpose: 'rollback' });
     expect(state('EvaluateRollback').Next).toBe('EscalateNotRecovered');
     expect(payload('EscalateNotRecovered')).toMatchObject({ reason: 'not-recovered' });
+  });
+
+  it("waits, bounded by the step, for the node's readiness after the verification passed", () => {
+    expect(state('ReadyFirstCheck')).toMatchObject({
+      Type: 'Pass',
+      ResultPath: '$.ready',
+      Parameters: { attempt: 0, done: false },
+      Next: 'ReadyCheck',
+    });
+    // The evaluate function runs the check (purpose ready): no new Lambda.
+    expect(invoked('ReadyCheck')).toBe(invoked('EvaluateVerify'));
+    expect(payload('ReadyCheck')).toMatchObject({
+      purpose: 'ready',
+      'remediation.$': '$.decision.remediation',
+      'attempt.$': '$.ready.attempt',
+    });
+    expect(state('ReadyCheck').Catch?.map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['States.ALL'], 'EscalateNotRecovered'],
+    ]);
+    expect(state('ReadyCheck').Next).toBe('Ready?');
+    const ready = state('Ready?');
+    expect(ready.Choices?.map((c) => c.Next)).toEqual(['OutcomeRecovered', 'EscalateNotRecovered']);
+    expect(ready.Default).toBe('ReadyWait');
+    expect(state('ReadyWait')).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.ready.waitSeconds',
+      Next: 'ReadyCheck',
+    });
   });
 
   it('escalates a failure of the diagnosis phase instead of dying silently', () => {

@@ -1,17 +1,18 @@
-import type { Remediation } from './remediation.js';
+import { defineRemediation } from './remediation.js';
 
 /**
  * Terminate the instance inside its Auto Scaling group so the group brings a fresh node from the
- * current AMI: the safe default for an outdated or corrupted node. Verified on the alarm going
- * back to OK, since the old node is gone.
+ * current AMI: the safe default for an outdated or corrupted node. Verified by the old instance
+ * going away, since there is nothing left to diagnose; the fresh node's own alarm reports on it.
  */
-export const replaceNode: Remediation = {
+export const replaceNode = defineRemediation({
   id: 'replace-node',
   title: 'Replace the node',
   tier: 'destructive',
   description:
     'Terminates the instance within its Auto Scaling group (capacity kept) so the group launches a fresh node from the current AMI.',
-  runsOn: 'instance',
+  action: { kind: 'instance', call: 'replace' },
+  verifyBy: { kind: 'instance-gone' },
   timeoutSeconds: 1200,
   verify: [
     'node-unreachable',
@@ -22,4 +23,4 @@ export const replaceNode: Remediation = {
   ],
   parameters: [],
   fixes: ['node-unreachable', 'state-corruption', 'resource-starvation', 'disk-pressure', 'outdated-version'],
-};
+});
