@@ -819,7 +819,11 @@ export class NodeMedic extends Construct {
     });
   }
 
-  /** The state machine role's wildcards: `Arn:*` on invoked functions, X-Ray and log delivery. */
+  /**
+   * The state machine role's wildcards: `Arn:*` on invoked functions, and `*` for X-Ray, log
+   * delivery and its own polls of SSM (ssm:GetCommandInvocation, granted by the loop's
+   * CallAwsService in infra/workflow.ts: the only SSM action the role holds).
+   */
   private acknowledgeWorkflowWildcards(): void {
     const role = this.stateMachine.role;
     for (const name of [
@@ -840,7 +844,7 @@ export class NodeMedic extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs delivery (CreateLogDelivery...) do not support resource-level permissions.',
+        "ssm:GetCommandInvocation (the poll loop's direct SDK call; command ids are not ARNs), X-Ray PutTraceSegments/PutTelemetryRecords and CloudWatch Logs delivery (CreateLogDelivery...) do not support resource-level permissions.",
     });
   }
 

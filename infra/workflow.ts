@@ -1,8 +1,9 @@
 /**
  * The Step Functions workflow: one execution per incident, following functions/app/contract.ts
  * (the flow comment and the step I/O types) state for state. Commands are awaited in Wait states
- * with the poll handler's backoff, never in a sleeping Lambda, and the approval is a task-token wait
- * whose timeout escalates.
+ * with the contract's backoff, never in a sleeping Lambda, and polled by the state machine itself
+ * (a direct GetCommandInvocation, no Lambda hop); the approval is a task-token wait whose timeout
+ * escalates.
  *
  * State data: the execution input is `{ incidentId }`; each step writes its output under its own
  * key (`$.reach`, `$.cmd`, `$.poll`, `$.analysis`, `$.decision`, `$.eval`, `$.ready`, `$.error`) so later
@@ -31,19 +32,23 @@ import {
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { CallAwsService, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import {
   type CommandPurpose,
   type EscalateInput,
+  MAX_POLL_ATTEMPTS,
   type OutcomeInput,
+  pollWait,
   WORKFLOW_ERRORS,
 } from '../functions/app/contract.js';
+import { SSM_COMMAND_STATUS } from '../functions/core/ssm-status.js';
 
 /** The functions the state machine invokes (the alarm and slack functions start/resume it instead). */
 export interface WorkflowFunctions {
   readonly reachability: IFunction;
   readonly send: IFunction;
+  /** Gives up on a command still running after the last poll (the polls themselves are direct SDK calls). */
   readonly poll: IFunction;
   readonly analyze: IFunction;
   readonly awaitApproval: IFunction;
@@ -123,37 +128,109 @@ function step(
 
 const incident = { 'incidentId.$': '$.incidentId' };
 
+/** SSM's status words that mean "still running" (core/ssm-status.ts), and every word it knows. */
+const SSM_PENDING = Object.keys(SSM_COMMAND_STATUS).filter((w) => SSM_COMMAND_STATUS[w] === 'pending');
+const SSM_KNOWN = Object.keys(SSM_COMMAND_STATUS);
+
+/** `$.poll.invocation.<field>` is present and one of `words` (a missing field is no match, not an error). */
+function fieldIn(field: 'Status' | 'StatusDetails', words: readonly string[]): Condition {
+  const path = `$.poll.invocation.${field}`;
+  return Condition.and(
+    Condition.isPresent(path),
+    Condition.or(...words.map((word) => Condition.stringEquals(path, word))),
+  );
+}
+
 /**
- * The reusable wait/poll loop for one command: Wait `$.poll.waitSeconds` → poll → done? The poll
- * handler returns the next attempt and the backoff, so the loop's shape carries no policy. A send
- * that ran no command (`commandId` null: an EC2 reboot or ASG replace) skips the loop.
+ * "Still running?" from GetCommandInvocation's response, exactly as ssmCommandStatus reads it
+ * (core/ssm-status.ts): StatusDetails when it is a known word, else Status. Any other answer ends
+ * the loop, and the step after it reads the invocation through the runner, which maps it (an
+ * unknown status fails that step, as before).
+ */
+const STILL_RUNNING = Condition.or(
+  fieldIn('StatusDetails', SSM_PENDING),
+  Condition.and(Condition.not(fieldIn('StatusDetails', SSM_KNOWN)), fieldIn('Status', SSM_PENDING)),
+);
+
+/**
+ * The wait before the next poll, by the number of polls made so far: pollWait(attempt + 1) for
+ * every attempt the loop can reach (app/contract.ts), as one States.Array.
+ */
+const NEXT_WAIT = `States.ArrayGetItem(States.Array(${Array.from({ length: MAX_POLL_ATTEMPTS }, (_, a) =>
+  pollWait(a + 1),
+).join(', ')}), $.poll.attempt)`;
+
+/**
+ * The wait/poll loop for one command, with no Lambda in it: Wait `$.poll.waitSeconds` → the state
+ * machine's own GetCommandInvocation (an AWS SDK integration) → still running? → count the poll and
+ * take the next wait from the schedule → give up? A send that ran no command (`commandId` null: an
+ * EC2 reboot or ASG replace) skips the loop.
+ *
+ * Errors keep the SSM runner's mapping: SSM's throttling and server faults are retried with
+ * backoff (Step Functions names them `Ssm.ThrottlingException`, `Ssm.InternalServerErrorException`,
+ * or `Ssm.SsmException` for an error the SDK does not model; that name also covers AccessDenied,
+ * which is retried a few times before it is caught like any other failure).
+ * `Ssm.InvocationDoesNotExistException` right after the send is SSM's eventual consistency: it
+ * counts as "still running" and the attempt budget decides, as the runner does. Anything else
+ * goes to `onError`. After MAX_POLL_ATTEMPTS polls the poll function gives up: it cancels the
+ * command and says so, and the flow goes on to `then` (which judges the command as it stands).
  */
 function pollUntilDone(
   scope: Construct,
   name: string,
-  poll: IFunction,
+  giveUp: IFunction,
   then: IChainable,
   onError: IChainable,
 ): State {
   const first = new Pass(scope, `${name}FirstWait`, {
-    parameters: { attempt: 0, done: false, 'waitSeconds.$': '$.cmd.waitSeconds' },
+    parameters: { attempt: 0, 'waitSeconds.$': '$.cmd.waitSeconds' },
     resultPath: '$.poll',
   });
   const wait = new Wait(scope, `${name}Wait`, { time: WaitTime.secondsPath('$.poll.waitSeconds') });
-  const invoke = step(
+  const poll = new CallAwsService(scope, `${name}Poll`, {
+    service: 'ssm',
+    action: 'getCommandInvocation',
+    iamAction: 'ssm:GetCommandInvocation',
+    // GetCommandInvocation admits no resource narrower than * (command ids are not ARNs).
+    iamResources: ['*'],
+    parameters: {
+      CommandId: JsonPath.stringAt('$.cmd.commandId'),
+      InstanceId: JsonPath.stringAt('$.reach.instanceId'),
+    },
+    resultPath: '$.poll.invocation',
+  });
+  poll.addRetry({
+    errors: ['Ssm.ThrottlingException', 'Ssm.InternalServerErrorException', 'Ssm.SsmException'],
+    interval: Duration.seconds(2),
+    backoffRate: 2,
+    maxAttempts: 5,
+    maxDelay: Duration.seconds(60),
+    jitterStrategy: JitterType.FULL,
+  });
+  const next = new Pass(scope, `${name}NextPoll`, {
+    parameters: { 'attempt.$': 'States.MathAdd($.poll.attempt, 1)', 'waitSeconds.$': NEXT_WAIT },
+    resultPath: '$.poll',
+  });
+  poll.addCatch(next, { errors: ['Ssm.InvocationDoesNotExistException'], resultPath: '$.poll.invocation' });
+  poll.addCatch(onError, { errors: ['States.ALL'], resultPath: '$.error' });
+  const stop = step(
     scope,
-    `${name}Poll`,
-    poll,
+    `${name}GiveUp`,
+    giveUp,
     { ...incident, 'commandId.$': '$.cmd.commandId', 'attempt.$': '$.poll.attempt' },
-    { path: '$.poll', fields: ['done', 'status', 'attempt', 'waitSeconds'] },
+    null,
   );
-  invoke.addCatch(onError, { errors: ['States.ALL'], resultPath: '$.error' });
-  const done = new Choice(scope, `${name}Done?`)
-    .when(Condition.booleanEquals('$.poll.done', true), then)
-    .otherwise(wait);
+  stop.addCatch(onError, { errors: ['States.ALL'], resultPath: '$.error' });
+  stop.next(then);
+  next.next(
+    new Choice(scope, `${name}GiveUp?`)
+      .when(Condition.numberGreaterThanEquals('$.poll.attempt', MAX_POLL_ATTEMPTS), stop)
+      .otherwise(wait),
+  );
+  const done = new Choice(scope, `${name}Done?`).when(STILL_RUNNING, next).otherwise(then);
   return new Choice(scope, `${name}Sent?`)
     .when(Condition.isNull('$.cmd.commandId'), then)
-    .otherwise(first.next(wait).next(invoke).next(done));
+    .otherwise(first.next(wait).next(poll).next(done));
 }
 
 /** The whole flow of functions/app/contract.ts, as a chain starting at the reachability step. */
@@ -335,7 +412,7 @@ function buildDefinition(scope: Construct, props: NodemedicWorkflowProps): IChai
 
   const reachability = step(scope, 'Reachability', f.reachability, incident, {
     path: '$.reach',
-    fields: ['reachable'],
+    fields: ['reachable', 'instanceId'],
   });
   reachability.addCatch(escalateDiagnosisFailed, { errors: ['States.ALL'], resultPath: '$.error' });
   return reachability.next(

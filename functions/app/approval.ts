@@ -16,39 +16,44 @@ import {
   type AuditEntry,
   BUTTONS_NOT_CLOSED,
   type Incident,
-  type IncidentStore,
   InFlightLimitError,
-  type Workflow,
 } from '../core/incident.js';
 import { isRemediationId, type RemediationId } from '../core/model.js';
-import type { Pager } from '../core/pager.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
-import type { SafetyPolicy } from '../core/policy.js';
-import type { Chat, MessageRef } from '../core/ports.js';
+import type { MessageRef } from '../core/ports.js';
 import { getRemediation } from '../core/remediations/index.js';
-import { decisionText, escapeMrkdwn, renderCard, renderDecision } from '../core/render/slack.js';
+import {
+  decisionText,
+  escapeMrkdwn,
+  renderCard,
+  renderDecision,
+  renderRefusal,
+} from '../core/render/slack.js';
 import { shadowRefusal } from '../core/shadow.js';
 import { isAuthorized } from './authorize.js';
 import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
-import type { AppLogger } from './deps.js';
+import type { AppDeps } from './deps.js';
 import { incidentEnded } from './ending.js';
-import { type AppMetrics, METRICS } from './metrics.js';
+import { METRICS } from './metrics.js';
 
-/** What the approval use cases need. */
-export interface ApprovalDeps {
-  readonly store: IncidentStore;
-  readonly workflow: Workflow;
-  readonly chat: Chat;
-  readonly policy: SafetyPolicy;
-  readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
-  readonly clock: () => Date;
-  readonly logger: AppLogger;
-  /** Counts refused clicks. @default none */
-  readonly metrics?: AppMetrics;
-  /** Resolves a page when a person takes the incident over ("I'll handle it"). @default none */
-  readonly pager?: Pager;
-}
+/**
+ * What the approval use cases read of `AppDeps`: the on-call group and allow-list authorize a
+ * click, `metrics` counts refused ones, `pager` is resolved when a person takes the incident over.
+ */
+export type ApprovalDeps = Pick<
+  AppDeps,
+  | 'store'
+  | 'workflow'
+  | 'chat'
+  | 'policy'
+  | 'onCallUserGroupId'
+  | 'onCallAllowList'
+  | 'clock'
+  | 'logger'
+  | 'metrics'
+  | 'pager'
+>;
 
 /** One button press, as the listener read it from the signed payload. */
 export interface Click {
@@ -372,7 +377,11 @@ async function admit(
   }
   let allowed: boolean;
   try {
-    allowed = await isAuthorized(click.user, { chat: deps.chat, ...deps.onCall });
+    allowed = await isAuthorized(click.user, {
+      chat: deps.chat,
+      userGroupId: deps.onCallUserGroupId,
+      allowList: deps.onCallAllowList ?? [],
+    });
   } catch (err) {
     // Fail closed: without the group's member list nobody is let through.
     deps.logger.error('authorization check failed', {
@@ -488,26 +497,7 @@ async function refuse(
   const thread =
     incident.thread?.ts ?? incident.card?.ts ?? (click.channel === home ? click.threadTs : undefined);
   if (home && thread) {
-    const who = `<@${click.user}>`; // a Slack id, checked by the click reader
-    const pressed = escapeMrkdwn(action);
-    await deps.chat.post(
-      home,
-      {
-        text: `Refused: ${who} pressed ${pressed} ${why.note} (logged).`,
-        blocks: [
-          {
-            type: 'context',
-            elements: [
-              {
-                type: 'mrkdwn',
-                text: `:no_entry: Refused: ${who} pressed \`${pressed}\` ${why.note}. Logged; nothing ran.`,
-              },
-            ],
-          },
-        ],
-      },
-      thread,
-    );
+    await deps.chat.post(home, renderRefusal({ user: click.user, action, note: why.note }), thread);
   }
   try {
     await privately(deps, click, why.reply);

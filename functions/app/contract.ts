@@ -15,7 +15,6 @@
  *     deny → end (the listener already closed the card)      rerun → send(diagnose)
  */
 import type { RemediationId } from '../core/model.js';
-import type { CommandStatus } from '../core/ports.js';
 
 /**
  * Error names shared by the state machine's Retry/Catch rules, the step handlers and the workflow
@@ -37,6 +36,11 @@ export interface StepInput {
 
 export interface ReachabilityOutput {
   readonly reachable: boolean;
+  /**
+   * The node's instance: the state machine's own GetCommandInvocation polls (a direct SDK
+   * integration, no Lambda) name it, as SSM requires.
+   */
+  readonly instanceId: string;
 }
 
 export interface SendInput extends StepInput {
@@ -52,18 +56,36 @@ export interface SendOutput {
   readonly waitSeconds: number;
 }
 
-export interface PollInput extends StepInput {
+/**
+ * Seconds the workflow waits before each poll of a command: the first after the send, then after
+ * each poll that found it still running; 15 s from then on. The diagnosis takes about 1 to 6 s on a
+ * node, so the early polls are close together: a 5 s diagnosis is read at the 7 s poll (3+2+2),
+ * not at 14 s as with a doubling backoff. The state machine's poll loop carries this schedule
+ * (infra/workflow.ts), and the give-up text counts with it.
+ */
+const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
+/** The wait after the first polls ({@link POLL_WAITS}). */
+const POLL_WAIT_MAX = 15;
+/** The wait before poll number `attempt + 1` (attempt 0: the first poll, right after the send). */
+export function pollWait(attempt: number): number {
+  return POLL_WAITS[attempt] ?? POLL_WAIT_MAX;
+}
+/** Polls before a command counts as timed out: 3+2+2+3+5+10 + 15×(n-6) seconds ≈ 10 minutes. */
+export const MAX_POLL_ATTEMPTS = 44;
+
+/**
+ * The poll loop gave up: the state machine's own GetCommandInvocation found the command still
+ * running at the last of MAX_POLL_ATTEMPTS polls.
+ */
+export interface GiveUpInput extends StepInput {
   readonly commandId: string;
-  /** 0 on the first poll; the handler returns the next value. */
+  /** Polls made (MAX_POLL_ATTEMPTS). */
   readonly attempt: number;
 }
 
-export interface PollOutput {
-  readonly done: boolean;
-  readonly status: CommandStatus;
-  readonly attempt: number;
-  /** Backoff for the next Wait state (2, 4, 8... capped), seconds. */
-  readonly waitSeconds: number;
+export interface GiveUpOutput {
+  /** SSM took the CancelCommand (false: it refused, and the thread says the command may finish). */
+  readonly cancelled: boolean;
 }
 
 export interface AnalyzeInput extends StepInput {
@@ -143,7 +165,7 @@ export const HANDLERS = {
   alarm: 'EventBridge alarm state change → open incident, start the execution (or post recovery)',
   reachability: 'SSM PingStatus + EC2 status checks',
   send: 'SendCommand for any purpose; EC2/ASG actions for reboot/replace',
-  poll: 'GetCommandInvocation with backoff',
+  poll: 'give up on a command still running after the last poll: CancelCommand, tell the thread',
   analyze: 'parse facts, analyze, post the findings and buttons',
   'await-approval': 'save the task token on the incident, mark the card as awaiting approval',
   evaluate:

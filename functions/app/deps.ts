@@ -1,6 +1,8 @@
 /**
- * What the use cases need, as ports. Each composition root (the Lambda handlers, the local demo,
- * the tests) builds one `AppDeps` from its own adapters; the use cases never know which.
+ * What the use cases need, as ports: the one dependency interface. Each composition root (the
+ * Lambda handlers, the local mode, the tests) builds one `AppDeps` from its own adapters; the use
+ * cases never know which. A use case that reads a few of them takes a `Pick<AppDeps, …>`, and the
+ * Slack app (functions/slack/app.ts) takes the whole of it beside its own edge configuration.
  */
 import type { AnalyzeOptions } from '../core/analyze.js';
 import type { Catalog } from '../core/catalog.js';
@@ -53,8 +55,16 @@ export interface AppDeps {
   readonly analyzeOptions: AnalyzeOptions;
   /** The Slack channel alarm incidents are posted in. */
   readonly channel: string;
-  /** On-call user group to mention on escalation (`S…`), if any. */
+  /**
+   * The on-call user group (`S…`), if any: mentioned on escalation, and its members may approve
+   * fixes.
+   */
   readonly onCallUserGroupId: string | null;
+  /**
+   * Slack user ids who may approve fixes besides the group's members (e.g. the team lead while the
+   * group is being set up). @default none: the group alone
+   */
+  readonly onCallAllowList?: readonly string[];
   /**
    * Script parameters every command gets (locally: the sandbox's paths; in AWS: none, so the
    * document defaults apply).

@@ -5,21 +5,13 @@
  * on-call pager gets a trigger whose dedup key is the incident, so retries and repeats land on one
  * alert. Both are recorded in the audit trail, once.
  */
-import type { AuditEntry, Incident, IncidentStore } from '../core/incident.js';
-import { type PageReason, type Pager, resolveEvent, triggerEvent } from '../core/pager.js';
-import type { Chat } from '../core/ports.js';
+import type { AuditEntry, Incident } from '../core/incident.js';
+import { type PageReason, resolveEvent, triggerEvent } from '../core/pager.js';
 import { renderTimeline } from '../core/render/timeline.js';
-import type { AppLogger } from './deps.js';
+import type { AppDeps } from './deps.js';
 
-/** What the ending needs: any composition root's deps have it. */
-export interface EndingDeps {
-  readonly store: IncidentStore;
-  readonly chat: Chat;
-  readonly clock: () => Date;
-  readonly logger: AppLogger;
-  /** The on-call pager (PagerDuty Events API v2); absent: nobody is paged. */
-  readonly pager?: Pager;
-}
+/** What the ending reads of `AppDeps` (without a pager, nobody is paged). */
+export type EndingDeps = Pick<AppDeps, 'store' | 'chat' | 'clock' | 'logger' | 'pager'>;
 
 const TIMELINE_POSTED = 'timeline-posted';
 const PAGED = 'paged';

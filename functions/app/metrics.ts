@@ -85,6 +85,7 @@ export function countingSlackErrors(chat: Chat, metrics: AppMetrics): Chat {
     update: counted(chat.update.bind(chat)),
     postEphemeral: counted(chat.postEphemeral.bind(chat)),
     userGroupMembers: counted(chat.userGroupMembers.bind(chat)),
+    replies: counted(chat.replies.bind(chat)),
   };
 }
 

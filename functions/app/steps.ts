@@ -32,9 +32,9 @@ import type {
   EscalateInput,
   EvaluateInput,
   EvaluateOutput,
+  GiveUpInput,
+  GiveUpOutput,
   OutcomeInput,
-  PollInput,
-  PollOutput,
   ReachabilityOutput,
   ReadyInput,
   ReadyOutput,
@@ -42,28 +42,12 @@ import type {
   SendOutput,
   StepInput,
 } from './contract.js';
-import { type HandlerName, WORKFLOW_ERRORS } from './contract.js';
+import { type HandlerName, pollWait, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
 import { rankByHistory } from './trust.js';
-
-/**
- * Seconds the workflow waits before each poll of a command: the first after the send, then after
- * each poll that found it still running; 15 s from then on. The diagnosis takes about 1 to 6 s on a
- * node, so the early polls are close together: a 5 s diagnosis is read at the 7 s poll (3+2+2),
- * not at 14 s as with a doubling backoff.
- */
-const POLL_WAITS = [3, 2, 2, 3, 5, 10] as const;
-/** The wait after the first polls ({@link POLL_WAITS}). */
-const POLL_WAIT_MAX = 15;
-/** The wait before poll number `attempt + 1` (attempt 0: the first poll, right after the send). */
-export function pollWait(attempt: number): number {
-  return POLL_WAITS[attempt] ?? POLL_WAIT_MAX;
-}
-/** Polls before a command counts as timed out: 3+2+2+3+5+10 + 15×(n-6) seconds ≈ 10 minutes. */
-export const MAX_POLL_ATTEMPTS = 44;
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
 class IncidentNotFoundError extends NodemedicError {
@@ -121,7 +105,7 @@ export async function reachabilityStep(deps: AppDeps, input: StepInput): Promise
       ),
     ],
   }));
-  return { reachable: reach.reachable };
+  return { reachable: reach.reachable, instanceId: incident.node.instanceId };
 }
 
 /** 2. Send the diagnosis, a fix or a rollback (or run an instance-level fix directly). */
@@ -270,30 +254,17 @@ function diagnoseParameters(deps: AppDeps): Record<string, string> {
 }
 
 /**
- * 3. Poll a command with backoff. After MAX_POLL_ATTEMPTS it gives up: the command is cancelled,
- * so a fix nobody waits for any more cannot finish later behind the escalation, and the audit and
- * the thread say so.
+ * 3. Give up on a command. The state machine polls it itself (GetCommandInvocation, a direct SDK
+ * integration, with the backoff of {@link pollWait}); when it is still running at the last of
+ * MAX_POLL_ATTEMPTS polls, this step cancels it, so a fix nobody waits for any more cannot finish
+ * later behind the escalation, and the audit and the thread say so. A throttled cancel is thrown
+ * for the state machine to retry; a refused one is said as such, since the steps that follow
+ * (evaluation, escalation) must still run. A retried step cancels again, which SSM allows, but
+ * does not write or post twice.
  */
-export async function pollStep(deps: AppDeps, input: PollInput): Promise<PollOutput> {
+export async function giveUpStep(deps: AppDeps, input: GiveUpInput): Promise<GiveUpOutput> {
   const incident = await load(deps, input.incidentId);
-  const invocation = await deps.runner.get(input.commandId, incident.node);
-  const attempt = input.attempt + 1;
-  const waitSeconds = pollWait(attempt);
-  if (invocation.status !== 'pending') return { done: true, status: invocation.status, attempt, waitSeconds };
-  if (attempt >= MAX_POLL_ATTEMPTS) {
-    await giveUp(deps, incident, input.commandId, attempt);
-    return { done: true, status: 'timed-out', attempt, waitSeconds };
-  }
-  return { done: false, status: 'pending', attempt, waitSeconds };
-}
-
-/**
- * Cancel a command the poll gave up on, and say so once in the thread and the audit (a retried
- * poll cancels again, which SSM allows, but does not write or post twice). A throttled cancel is
- * thrown for the state machine to retry; a refused one is said as such, since the steps that
- * follow (evaluation, escalation) must still run.
- */
-async function giveUp(deps: AppDeps, incident: Incident, commandId: string, attempts: number): Promise<void> {
+  const { commandId, attempt: attempts } = input;
   const sent = incident.commands?.find((c) => c.commandId === commandId);
   const purpose = sent?.key.replace(/#\d+$/, '');
   // diagnose, recheck and verify all run the diagnosis: the purpose says which; a fix is named.
@@ -301,22 +272,26 @@ async function giveUp(deps: AppDeps, incident: Incident, commandId: string, atte
     ? 'The command'
     : `The ${purpose} command${sent.script === 'diagnose' ? '' : ` ${sent.script}`}`;
   let detail = `still running after ${attempts} polls (about ${Math.round(pollSeconds(attempts) / 60)} minutes): nodemedic stopped waiting and cancelled it.`;
+  let cancelled = true;
   try {
     await deps.runner.cancel(commandId, incident.node);
   } catch (error) {
     if (error instanceof DependencyError && error.retryable) throw error;
+    cancelled = false;
     detail = `still running after ${attempts} polls: nodemedic stopped waiting, but could not cancel it (${error instanceof Error ? error.message : String(error)}); it may still finish on the node.`;
   }
-  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId))) return;
+  if (incident.audit.some((a) => a.action === 'command-cancelled' && a.detail.startsWith(commandId)))
+    return { cancelled };
   // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
   await reply(deps, incident, renderCommandCancelled({ what, commandId, detail }));
   await deps.store.update(incident.id, (current) => ({
     ...current,
     audit: [...current.audit, auditEntry(deps, 'command-cancelled', 'nodemedic', `${commandId}: ${detail}`)],
   }));
+  return { cancelled };
 }
 
-/** Seconds the state machine has waited after `attempts` polls (the backoff of pollStep). */
+/** Seconds the state machine has waited after `attempts` polls (the backoff of {@link pollWait}). */
 function pollSeconds(attempts: number): number {
   let total = 0;
   for (let attempt = 0; attempt < attempts; attempt++) total += pollWait(attempt);
@@ -1066,7 +1041,7 @@ const WORKFLOW_STEPS: Readonly<
 > = {
   reachability: reachabilityStep,
   send: sendStep,
-  poll: pollStep,
+  poll: giveUpStep,
   analyze: analyzeStep,
   'await-approval': awaitApprovalStep,
   evaluate: evaluateStep,

@@ -3,6 +3,7 @@
  * Slack Web API) for Lambda, and local ones (shell, static inventory, memory, in-process workflow,
  * the Slack stand-in) for the CLI, the demo and tests. The core imports none of the adapters.
  */
+import type { Block, KnownBlock, MessageAttachment } from '@slack/types';
 import type { RemediationId } from './model.js';
 
 /** A node nodemedic may work on, as resolved from the inventory. */
@@ -95,11 +96,32 @@ export interface MessageRef {
   readonly ts: string;
 }
 
-/** Block Kit payload, as produced by the one renderer (functions/core/render). */
+/**
+ * Block Kit payload, as produced by the one renderer (functions/core/render): only block types
+ * Slack documents (`KnownBlock`, from `@slack/types`, imported for its types only).
+ */
 export interface ChatMessage {
   /** Fallback text for notifications and screen readers. */
   readonly text: string;
-  readonly blocks: readonly unknown[];
+  readonly blocks: readonly KnownBlock[];
+}
+
+/**
+ * One message of a thread, as `conversations.replies` returns it: the fields nodemedic reads.
+ * Its blocks and attachments are whatever the author (often another integration) posted, so they
+ * are typed as Slack's open `Block`, not the renderer's `KnownBlock`.
+ */
+export interface ThreadMessage {
+  readonly ts: string;
+  /** Set on replies (and on a parent that has replies): the parent's ts. */
+  readonly threadTs?: string;
+  readonly text: string;
+  /** The author's user id; absent for some integrations' messages. */
+  readonly user?: string;
+  /** Set when a bot (an app, an integration) posted it. */
+  readonly botId?: string;
+  readonly blocks?: readonly (KnownBlock | Block)[];
+  readonly attachments?: readonly MessageAttachment[];
 }
 
 /** Slack (Web API) in AWS, the local stand-in locally. */
@@ -109,6 +131,14 @@ export interface Chat {
   postEphemeral(channel: string, user: string, text: string, threadTs?: string): Promise<void>;
   /** Members of a user group (`usergroups.users.list`). */
   userGroupMembers(groupId: string): Promise<readonly string[]>;
+  /**
+   * The messages of the thread `thread` belongs to, oldest first, so the parent comes first
+   * (`conversations.replies`, following its cursor): at most `limit` of them. A message without
+   * replies is a thread of one.
+   * @param options.limit how many messages at most, 1 to 1000 @default 15 (Slack's page size for
+   *   apps outside the Marketplace)
+   */
+  replies(thread: MessageRef, options?: { readonly limit?: number }): Promise<readonly ThreadMessage[]>;
 }
 
 /** The state of the alarm that opened an incident. */

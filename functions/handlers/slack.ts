@@ -4,7 +4,6 @@
  * and every request goes through the app's normalizing handler (Content-Type parameters, UTF-8
  * base64 bodies) before the receiver verifies its signature.
  */
-import { startDiagnosisFromMention } from '../app/incidents.js';
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat, slackSecrets } from './wiring/chat.js';
@@ -25,35 +24,25 @@ let built: Promise<SlackHandler> | null = null;
 async function build(): Promise<SlackHandler> {
   const { botToken, signingSecret } = await slackSecrets(env);
   // The mention use case opens incidents: it needs the inventory, the chat and the workflow too.
-  const deps = assemble(env, {
-    store: makeStore(env),
-    inventory: makeInventory(env),
-    chat: await makeChat(env, botToken),
-    workflow: makeWorkflow(env),
-    pager: makePager(env),
-  });
+  const deps = {
+    ...assemble(env, {
+      store: makeStore(env),
+      inventory: makeInventory(env),
+      chat: await makeChat(env, botToken),
+      workflow: makeWorkflow(env),
+      pager: makePager(env),
+    }),
+    onCallAllowList: env.ONCALL_ALLOWLIST,
+  };
   // SLACK_API_URL (GovSlack, the local stand-in) is for every Web API call of this function:
-  // the chat above, and Bolt's own client (auth.test, mention replies, thread reads).
+  // the chat above, and the Bolt app's own client (auth.test).
   const slackApiUrl = env.SLACK_API_URL;
-  const { handler } = createSlackApp({
+  const { handler } = createSlackApp(deps, {
     signingSecret,
     botToken,
     clientOptions: { retryConfig: { retries: 1 }, ...(slackApiUrl ? { slackApiUrl } : {}) },
-    store: deps.store,
-    workflow: deps.workflow,
-    chat: deps.chat,
-    policy: deps.policy,
-    ...(deps.pager ? { pager: deps.pager } : {}),
-    onCall: {
-      userGroupId: deps.onCallUserGroupId,
-      allowList: env.ONCALL_ALLOWLIST,
-    },
     // The alert channel, plus any others where people may ask for a diagnosis.
     mentionChannels: [...new Set([deps.channel, ...env.MENTION_CHANNEL_IDS])],
-    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
-    logger: deps.logger,
-    clock: deps.clock,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   return handler;
 }

@@ -17,10 +17,18 @@
  *   `…:lambda:invoke.waitForTaskToken` (Payload must hold `$$.Task.Token`; the task ends through
  *   {@link AslInterpreter.sendTaskSuccess} / {@link AslInterpreter.sendTaskFailure}, or
  *   {@link AslInterpreter.expire} to simulate TimeoutSeconds / HeartbeatSeconds elapsing).
- * - InputPath, Parameters (`.$` keys: reference paths `$.a.b`, `$`, context paths `$$.…`),
- *   ResultSelector, ResultPath (incl. null), OutputPath, Result.
- * - Choice: Variable with BooleanEquals, StringEquals, NumericEquals, IsNull, IsString,
- *   IsBoolean, IsNumeric, IsPresent; And, Or, Not; Default; no match fails with States.NoChoiceMatched.
+ * - AWS SDK integrations `arn:aws:states:::aws-sdk:<service>:<action>`, each answered by an
+ *   {@link SdkIntegration} the caller supplies by `<service>:<action>` (the local mode answers
+ *   `ssm:getCommandInvocation` from its command runner): its result is the task's output, and the
+ *   name of what it throws is the task's Error, as Step Functions names SDK errors
+ *   (`Ssm.InvocationDoesNotExistException`). A resource with no integration is refused by name.
+ * - InputPath, Parameters (`.$` keys: reference paths `$.a.b`, `$`, context paths `$$.…`, and the
+ *   intrinsic functions States.Array, States.ArrayGetItem and States.MathAdd over paths, integers
+ *   and nested intrinsics), ResultSelector, ResultPath (incl. null), OutputPath, Result.
+ * - Choice: Variable with BooleanEquals, StringEquals, NumericEquals, NumericGreaterThanEquals,
+ *   IsNull, IsString, IsBoolean, IsNumeric, IsPresent; And, Or, Not (And and Or stop at the first
+ *   rule that decides, so `IsPresent` guards a comparison as in Step Functions); Default; no match
+ *   fails with States.NoChoiceMatched.
  * - Wait: Seconds / SecondsPath, counted on the execution's clock and passed through
  *   {@link AslClock.sleep}: not slept at all by the default virtual clock, slept at a chosen scale by
  *   {@link scaledClock} in the local mode.
@@ -67,6 +75,14 @@ export interface AslDefinition {
 export type LambdaInvoker = (handlerName: string, payload: unknown) => Promise<unknown>;
 
 /**
+ * Answers one AWS SDK integration (`arn:aws:states:::aws-sdk:<service>:<action>`) with the API's
+ * response (PascalCase, as Step Functions returns it). To fail the task, throw an error whose
+ * `name` is the Step Functions error name (`<Service>.<Name>Exception`) and whose message is the
+ * Cause.
+ */
+export type SdkIntegration = (parameters: Record<string, unknown>) => Promise<unknown>;
+
+/**
  * How an execution's time passes. Every Wait, retry delay and task timeout is still counted in
  * definition seconds on the execution's own clock (for its TimeoutSeconds); the clock decides
  * what that costs in real time.
@@ -103,9 +119,9 @@ export function scaledClock(scale: { waitMs: number; timeoutMs: number }): AslCl
 export interface TaskEvent {
   readonly execution: string;
   readonly state: string;
-  /** The handler the task invoked. */
+  /** The handler the task invoked (`<service>:<action>` for an SDK integration). */
   readonly handler: string;
-  /** The payload the handler received. */
+  /** The payload the handler received (an SDK integration's parameters). */
   readonly payload: unknown;
   /** The task's result (a Lambda's `Payload`, or the token's output), when it succeeded. */
   readonly result?: unknown;
@@ -119,6 +135,8 @@ export interface AslInterpreterOptions {
   /** Handler name by the FunctionName a task's Parameters carry (every task's must be here). */
   readonly functions: Readonly<Record<string, string>>;
   readonly invoke: LambdaInvoker;
+  /** The AWS SDK integrations the definition may call, by `<service>:<action>`. @default none */
+  readonly integrations?: Readonly<Record<string, SdkIntegration>>;
   /** Called when a task starts waiting for its token (after its Lambda returned). */
   readonly onWaiting?: (event: { token: string; state: string; execution: string }) => void;
   /** Called when a Task state ends, for a run's story (the rehearsal's terminal). */
@@ -151,6 +169,7 @@ export interface ExecutionResult {
 /** Step Functions' history limit for a Standard execution; a runaway loop hits it. */
 const MAX_TRANSITIONS = 25_000;
 const LAMBDA_INVOKE = /^arn:aws[a-z-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
+const AWS_SDK = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+:[A-Za-z0-9]+)$/;
 const PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 const CONTEXT_PATH = /^\$\$(\.[A-Za-z_][A-Za-z0-9_-]*)*$/;
 
@@ -196,6 +215,7 @@ const COMPARATORS = [
   'IsBoolean',
   'IsNumeric',
   'IsPresent',
+  'NumericGreaterThanEquals',
 ] as const;
 
 type Json = unknown;
@@ -442,6 +462,15 @@ export class AslInterpreter {
 
   private checkTask(name: string, state: State): void {
     const resource = String(state.Resource);
+    const sdk = AWS_SDK.exec(resource);
+    if (sdk) {
+      if (!Object.hasOwn(this.options.integrations ?? {}, sdk[1]!))
+        throw new AslUnsupportedError(name, `resource ${resource} (no integration answers ${sdk[1]})`);
+      if (!isObject(state.Parameters)) throw new AslUnsupportedError(name, 'an SDK task without Parameters');
+      if ('TimeoutSeconds' in state || 'HeartbeatSeconds' in state)
+        throw new AslUnsupportedError(name, 'TimeoutSeconds/HeartbeatSeconds on an SDK task');
+      return;
+    }
     const match = LAMBDA_INVOKE.exec(resource);
     if (!match) throw new AslUnsupportedError(name, `resource ${resource}`);
     const parameters = state.Parameters;
@@ -471,8 +500,13 @@ export class AslInterpreter {
     if (!isObject(template)) return;
     for (const [key, value] of Object.entries(template)) {
       if (key.endsWith('.$')) {
-        if (typeof value !== 'string' || !(PATH.test(value) || CONTEXT_PATH.test(value)))
-          throw new AslUnsupportedError(where, `the value ${JSON.stringify(value)} of ${key} (only paths)`);
+        if (typeof value === 'string' && value.startsWith('States.'))
+          parseIntrinsic(value, `${where}.${key}`);
+        else if (typeof value !== 'string' || !(PATH.test(value) || CONTEXT_PATH.test(value)))
+          throw new AslUnsupportedError(
+            where,
+            `the value ${JSON.stringify(value)} of ${key} (only paths and States.Array, ArrayGetItem, MathAdd)`,
+          );
       } else this.checkTemplate(`${where}.${key}`, value);
     }
   }
@@ -687,6 +721,21 @@ export class AslInterpreter {
     invocation: { handler: string; payload: unknown },
   ): Promise<Json> {
     const parameters = state.Parameters as Record<string, unknown>;
+    const sdk = AWS_SDK.exec(String(state.Resource));
+    if (sdk) {
+      const call = this.options.integrations![sdk[1]!]!;
+      invocation.handler = sdk[1]!;
+      invocation.payload = resolveTemplate(parameters, input, baseContext, `${name}.Parameters`);
+      try {
+        return json(await call(json(invocation.payload) as Record<string, unknown>));
+      } catch (error) {
+        if (error instanceof StatesError) throw error;
+        throw new StatesError(
+          error instanceof Error ? error.name : 'States.TaskFailed',
+          error instanceof Error ? error.message : String(error),
+        );
+      }
+    }
     const handler = this.options.functions[String(parameters.FunctionName)]!;
     const waits = String(state.Resource).endsWith('.waitForTaskToken');
     const token = waits ? randomBytes(48).toString('base64url') : undefined;
@@ -766,9 +815,11 @@ function resolveTemplate(template: unknown, input: Json, context: Json, where: s
   for (const [key, value] of Object.entries(template)) {
     if (key.endsWith('.$')) {
       const path = String(value);
-      out[key.slice(0, -2)] = path.startsWith('$$')
-        ? json(readPath(context, path.slice(1), `${where}.${key}`))
-        : json(readPath(input, path, `${where}.${key}`));
+      out[key.slice(0, -2)] = path.startsWith('States.')
+        ? intrinsic(parseIntrinsic(path, `${where}.${key}`), input, `${where}.${key}`)
+        : path.startsWith('$$')
+          ? json(readPath(context, path.slice(1), `${where}.${key}`))
+          : json(readPath(input, path, `${where}.${key}`));
     } else out[key] = resolveTemplate(value, input, context, `${where}.${key}`);
   }
   return out;
@@ -787,9 +838,97 @@ function evaluate(rule: Record<string, unknown>, input: Json, where: string): bo
   if ('BooleanEquals' in rule) return value === rule.BooleanEquals;
   if ('StringEquals' in rule) return value === rule.StringEquals;
   if ('NumericEquals' in rule) return typeof value === 'number' && value === rule.NumericEquals;
+  if ('NumericGreaterThanEquals' in rule)
+    return typeof value === 'number' && value >= (rule.NumericGreaterThanEquals as number);
   if ('IsNull' in rule) return (value === null) === rule.IsNull;
   if ('IsString' in rule) return (typeof value === 'string') === rule.IsString;
   if ('IsBoolean' in rule) return (typeof value === 'boolean') === rule.IsBoolean;
   if ('IsNumeric' in rule) return (typeof value === 'number') === rule.IsNumeric;
   throw new AslUnsupportedError(where, `the choice rule ${JSON.stringify(rule)}`);
+}
+
+/** An intrinsic function call, as parsed from a `.$` value. */
+interface Call {
+  readonly fn: 'States.Array' | 'States.ArrayGetItem' | 'States.MathAdd';
+  readonly args: readonly Arg[];
+}
+type Arg = { readonly path: string } | { readonly value: number } | { readonly call: Call };
+
+const ARITY: Readonly<Record<Call['fn'], number | null>> = {
+  'States.Array': null,
+  'States.ArrayGetItem': 2,
+  'States.MathAdd': 2,
+};
+
+/**
+ * Parse `States.Fn(arg, …)` where each arg is a reference path, an integer or a nested call of
+ * the three supported functions; anything else (string literals, other functions) is refused.
+ */
+function parseIntrinsic(text: string, where: string): Call {
+  let at = 0;
+  const fail = (what: string): never => {
+    throw new AslUnsupportedError(where, `${what} in the intrinsic ${JSON.stringify(text)}`);
+  };
+  const space = () => {
+    while (text[at] === ' ') at += 1;
+  };
+  const call = (): Call => {
+    const name = /^States\.[A-Za-z]+/.exec(text.slice(at))?.[0];
+    if (!name || !Object.hasOwn(ARITY, name)) return fail(`the function ${name ?? text.slice(at)}`);
+    at += name.length;
+    if (text[at] !== '(') return fail('a call without "("');
+    at += 1;
+    const args: Arg[] = [];
+    space();
+    while (text[at] !== ')') {
+      if (args.length) {
+        if (text[at] !== ',') return fail(`"${text[at] ?? 'the end'}" where "," belongs`);
+        at += 1;
+        space();
+      }
+      const rest = text.slice(at);
+      if (rest.startsWith('States.')) args.push({ call: call() });
+      else if (rest.startsWith('$')) {
+        const path = /^[^,)\s]+/.exec(rest)![0];
+        if (!PATH.test(path)) return fail(`the path ${path}`);
+        args.push({ path });
+        at += path.length;
+      } else {
+        const number = /^-?\d+/.exec(rest)?.[0];
+        if (number === undefined) return fail(`the argument ${rest.split(/[,)]/)[0]}`);
+        args.push({ value: Number(number) });
+        at += number.length;
+      }
+      space();
+    }
+    at += 1;
+    const arity = ARITY[name as Call['fn']];
+    if (arity !== null && args.length !== arity) fail(`${name} with ${args.length} arguments`);
+    return { fn: name as Call['fn'], args };
+  };
+  const parsed = call();
+  if (at !== text.length) fail(`"${text.slice(at)}" after the call`);
+  return parsed;
+}
+
+/** Evaluate a parsed intrinsic against the state input; a bad argument is States.Runtime. */
+function intrinsic(call: Call, input: Json, where: string): Json {
+  const args = call.args.map((arg) =>
+    'call' in arg
+      ? intrinsic(arg.call, input, where)
+      : 'path' in arg
+        ? readPath(input, arg.path, where)
+        : arg.value,
+  );
+  const integer = (value: Json): number => {
+    if (typeof value !== 'number' || !Number.isInteger(value))
+      throw runtime(`${where}: ${call.fn} needs integers, got ${JSON.stringify(value)}`);
+    return value;
+  };
+  if (call.fn === 'States.Array') return args;
+  if (call.fn === 'States.MathAdd') return integer(args[0]) + integer(args[1]);
+  const [array, index] = [args[0], integer(args[1])];
+  if (!Array.isArray(array) || index < 0 || index >= array.length)
+    throw runtime(`${where}: States.ArrayGetItem index ${index} is outside ${JSON.stringify(array)}`);
+  return json(array[index]);
 }

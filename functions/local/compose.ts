@@ -12,7 +12,7 @@ import { ShellCommandRunner } from '../adapters/local/shell-runner.js';
 import { StaticNodeInventory } from '../adapters/local/static-inventory.js';
 import { WebApiChat } from '../adapters/slack/web-chat.js';
 import type { AppDeps, AppLogger } from '../app/deps.js';
-import { type AlarmOutcome, handleAlarm, startDiagnosisFromMention } from '../app/incidents.js';
+import { type AlarmOutcome, handleAlarm } from '../app/incidents.js';
 import { parseAlarmEvent } from '../core/alarm.js';
 import type { AnalyzeOptions } from '../core/analyze.js';
 import type { Pager } from '../core/pager.js';
@@ -102,23 +102,13 @@ export interface SignedRequest {
  */
 export function slackEdge(
   deps: AppDeps,
-  options: { standIn: SlackStandIn; signingSecret: string; botToken: string; onCallGroup: string },
+  options: { standIn: SlackStandIn; signingSecret: string; botToken: string },
 ): (request: SignedRequest) => Promise<SlackHttpResponse> {
-  const slack = createSlackApp({
+  const slack = createSlackApp(deps, {
     signingSecret: options.signingSecret,
     botToken: options.botToken,
     clientOptions: { slackApiUrl: options.standIn.apiUrl, retryConfig: { retries: 0 } },
-    store: deps.store,
-    workflow: deps.workflow,
-    chat: deps.chat,
-    policy: deps.policy,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    ...(deps.pager ? { pager: deps.pager } : {}),
-    onCall: { userGroupId: options.onCallGroup, allowList: [] },
     mentionChannels: [deps.channel],
-    startDiagnosis: (request) => startDiagnosisFromMention(deps, request),
-    logger: deps.logger,
-    clock: deps.clock,
     bot: { botId: options.standIn.bot.botId, botUserId: options.standIn.bot.userId },
   });
   return (request) =>
@@ -194,7 +184,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...(options.pager ? { pager: options.pager } : {}),
   };
   workflow.attach(deps);
-  const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: LOCAL_ONCALL_GROUP });
+  const deliver = slackEdge(deps, { standIn, signingSecret, botToken });
 
   return {
     standIn,

@@ -2,7 +2,9 @@
  * The local mode's Step Functions: the definition the stack deploys (functions/local/definition.ts
  * builds it from infra/workflow.ts), run by the ASL interpreter (functions/local/asl.ts) in this
  * process. Each Lambda task runs the step use case its handler wraps, with the handlers' own error
- * mapping (RetryableError and the codes the Retry/Catch rules match). StartExecution,
+ * mapping (RetryableError and the codes the Retry/Catch rules match); the state machine's direct
+ * GetCommandInvocation polls are answered from the local command runner
+ * (functions/local/ssm-integration.ts), with SSM's response shape and Step Functions' error names. StartExecution,
  * SendTaskSuccess and SendTaskFailure reach the interpreter through the real StepFunctionsWorkflow
  * adapter, so the local mode exercises the same token checks and error mapping as AWS.
  *
@@ -22,8 +24,10 @@ import { toTaskError } from '../app/task-errors.js';
 import { NodemedicError } from '../core/errors.js';
 import type { Workflow } from '../core/incident.js';
 import { DEFAULT_SAFETY_POLICY } from '../core/policy.js';
+import { ssmCommandStatus } from '../core/ssm-status.js';
 import { AslInterpreter, type ExecutionResult, scaledClock, type TaskEvent } from './asl.js';
 import { localDefinition } from './definition.js';
+import { localGetCommandInvocation } from './ssm-integration.js';
 
 /** One line of the run's story, for the demo's terminal and for tests. */
 export interface WorkflowEvent {
@@ -76,6 +80,7 @@ export class InProcessWorkflow implements Workflow {
         timeoutMs: options.approvalTimeoutMs / (minutes * 60),
       }),
       invoke: (handler, payload) => this.invoke(handler, payload),
+      integrations: { 'ssm:getCommandInvocation': localGetCommandInvocation(() => this.attached()) },
       onTask: (event) => this.story(event),
     });
     this.adapter = new StepFunctionsWorkflow({
@@ -150,12 +155,17 @@ export class InProcessWorkflow implements Workflow {
     }
   }
 
+  private attached(): AppDeps {
+    if (!this.deps) throw new NodemedicError('WORKFLOW_NOT_ATTACHED', 'attach(deps) before start()');
+    return this.deps;
+  }
+
   private async invoke(handler: string, payload: unknown): Promise<unknown> {
     const step = workflowStep(handler);
     if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
-    if (!this.deps) throw new NodemedicError('WORKFLOW_NOT_ATTACHED', 'attach(deps) before start()');
+    const deps = this.attached();
     try {
-      return await step(this.deps, payload as never);
+      return await step(deps, payload as never);
     } catch (error) {
       throw toTaskError(error);
     }
@@ -170,12 +180,15 @@ export class InProcessWorkflow implements Workflow {
     const step = [event.handler, purpose].filter(Boolean).join(' ');
     let detail: string;
     if (event.error) detail = `failed: ${event.error}`;
-    else if (event.handler === 'poll' && result.done !== true)
-      return; // only the poll that ends
-    else if (event.handler === 'reachability') detail = result.reachable ? 'reachable' : 'unreachable';
+    else if (event.handler === 'ssm:getCommandInvocation') {
+      // Only the poll that ends the wait.
+      if (ssmCommandStatus(result.Status as string, result.StatusDetails as string) === 'pending') return;
+      detail = String(result.StatusDetails);
+    } else if (event.handler === 'reachability') detail = result.reachable ? 'reachable' : 'unreachable';
     else if (event.handler === 'send')
       detail = `${String(input.remediation ?? 'diagnose')} → ${String(result.commandId ?? 'no command (EC2/ASG API)')}`;
-    else if (event.handler === 'poll') detail = String(result.status);
+    else if (event.handler === 'poll')
+      detail = `gave up after ${String(input.attempt)} polls; ${result.cancelled ? 'cancelled' : 'could not cancel'}`;
     else if (event.handler === 'analyze')
       detail = `offered ${(result.offered as string[] | undefined)?.join(', ') || 'nothing'}${result.held ? ' (held)' : ''}`;
     else if (event.handler === 'await-approval')

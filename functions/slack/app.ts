@@ -9,22 +9,17 @@
  */
 import { App, AwsLambdaReceiver, LogLevel } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
-import { WebApiChat } from '../adapters/slack/web-chat.js';
-import type { AppLogger } from '../app/deps.js';
-import type { AppMetrics } from '../app/metrics.js';
+import type { AppDeps, AppLogger } from '../app/deps.js';
+import { startDiagnosisFromMention } from '../app/incidents.js';
 import { InvalidInputError } from '../core/errors.js';
-import type { IncidentStore, Workflow } from '../core/incident.js';
-import type { Pager } from '../core/pager.js';
 import { SLACK_ID } from '../core/patterns.js';
-import type { SafetyPolicy } from '../core/policy.js';
-import type { Chat } from '../core/ports.js';
 import * as denyListener from './listeners/deny.js';
 import * as errorListener from './listeners/errors.js';
 import * as fixListener from './listeners/fix.js';
 import * as mentionListener from './listeners/mention.js';
 import * as rerunListener from './listeners/rerun.js';
 
-/** A diagnosis request from a mention: the lead's use case (functions/app/incidents.ts) serves it. */
+/** A diagnosis request from a mention: the use case (functions/app/incidents.ts) serves it. */
 export interface DiagnosisRequest {
   readonly channel: string;
   /** The thread the card and findings go to. */
@@ -34,26 +29,20 @@ export interface DiagnosisRequest {
   readonly requestedBy: string;
 }
 
-/** Everything the Slack app needs; each composition root (Lambda, local demo, tests) builds one. */
-export interface SlackAppDeps {
+/**
+ * The Slack edge's own configuration, beside the use cases' `AppDeps`: its secrets, where its
+ * Bolt client talks to, who it is, and where mentions act. Each composition root (the Lambda
+ * handler, the local mode, the tests) gives one.
+ */
+export interface SlackAppConfig {
   readonly signingSecret: string;
   readonly botToken: string;
-  /** Passed to Bolt's WebClient: `slackApiUrl` for the local stand-in, `retryConfig` in tests. */
+  /**
+   * Passed to the Bolt app's own WebClient (the `auth.test` that learns who the bot is):
+   * `slackApiUrl` for GovSlack or the local stand-in, `retryConfig` in tests. Every other Slack
+   * call goes through `deps.chat`.
+   */
   readonly clientOptions?: WebClientOptions;
-  readonly store: IncidentStore;
-  readonly workflow: Workflow;
-  /** @default a WebApiChat over Bolt's own client */
-  readonly chat?: Chat;
-  readonly policy: SafetyPolicy;
-  readonly onCall: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
-  readonly startDiagnosis: (req: DiagnosisRequest) => Promise<{ incidentId: string; created: boolean }>;
-  readonly logger: AppLogger;
-  /** Counts refused clicks (functions/app/metrics.ts). @default none */
-  readonly metrics?: AppMetrics;
-  /** Resolves a page when a person takes an incident over. @default none */
-  readonly pager?: Pager;
-  /** @default () => new Date() */
-  readonly clock?: () => Date;
   /**
    * The bot's ids, when known from configuration. Without them one `auth.test` is made on the
    * first request of a container and cached (Bolt alone would call it on every request).
@@ -70,14 +59,20 @@ export interface SlackAppDeps {
    * runs.
    */
   readonly mentionChannels: readonly string[];
+  /**
+   * Serves a mention's diagnosis request.
+   * @default the use case `startDiagnosisFromMention` over `deps` (a test may record them instead)
+   */
+  readonly startDiagnosis?: (req: DiagnosisRequest) => Promise<{ incidentId: string; created: boolean }>;
 }
 
-/** What each listener's `register` receives: the deps with the defaults filled in. */
-export interface ListenerDeps extends Omit<SlackAppDeps, 'chat' | 'clock'> {
-  readonly chat: Chat;
-  readonly clock: () => Date;
-  /** Reads a thread (conversations.replies), for mentions under someone else's alert. */
-  readonly slack: WebApiChat;
+/**
+ * What each listener's `register` receives beside the `AppDeps` (passed as they are: a composition
+ * root's deps may compute a field at each read, which a copy would freeze).
+ */
+export interface SlackEdge {
+  readonly mentionChannels: readonly string[];
+  readonly startDiagnosis: (req: DiagnosisRequest) => Promise<{ incidentId: string; created: boolean }>;
   /** The team the app is installed in: configured, else auth.test's, once per container. */
   readonly installedTeam: () => Promise<string>;
 }
@@ -104,28 +99,33 @@ const MAX_SKEW_SECONDS = 300;
 export type SlackHandler = (event: SlackHttpEvent, context: unknown) => Promise<SlackHttpResponse>;
 
 /**
- * Build the Bolt app and its Lambda receiver. No Slack call happens here. Bolt's own
+ * Build the Bolt app and its Lambda receiver over the use cases' `deps`: the one builder the
+ * Lambda handler (functions/handlers/slack.ts) and the local mode (functions/local/compose.ts)
+ * both call. No Slack call happens here. Bolt's own
  * single-token mode with `tokenVerificationEnabled: false` calls `auth.test` on every request
  * (read from its source: the result is not kept), so the app authorizes with a function that
  * makes that call once per container (its `team_id` is the installed team), or never when
- * `deps.bot` and `deps.teamId` are given.
+ * `config.bot` and `config.teamId` are given.
  */
-export function createSlackApp(deps: SlackAppDeps): {
+export function createSlackApp(
+  deps: AppDeps,
+  config: SlackAppConfig,
+): {
   app: App;
   receiver: AwsLambdaReceiver;
   handler: SlackHandler;
 } {
   // The ids go into the bot's answers as `<#C…>`: anything else would be a broken or live link.
-  const badChannels = deps.mentionChannels.filter((c) => !SLACK_ID.channel.test(c));
-  if (deps.mentionChannels.length === 0 || badChannels.length > 0) {
+  const badChannels = config.mentionChannels.filter((c) => !SLACK_ID.channel.test(c));
+  if (config.mentionChannels.length === 0 || badChannels.length > 0) {
     throw new InvalidInputError(
-      `mentionChannels must hold at least one Slack channel id (C…/G…), got ${JSON.stringify(deps.mentionChannels.map((c) => c.slice(0, 40)))}`,
+      `mentionChannels must hold at least one Slack channel id (C…/G…), got ${JSON.stringify(config.mentionChannels.map((c) => c.slice(0, 40)))}`,
       { code: 'CONFIG_INVALID' },
     );
   }
   const boltLogger = toBoltLogger(deps.logger);
   const receiver = new AwsLambdaReceiver({
-    signingSecret: deps.signingSecret,
+    signingSecret: config.signingSecret,
     logger: boltLogger,
     invalidRequestSignatureHandler: ({ ts }) => {
       // Never log the signature or body: only that a request was refused, and its claimed age.
@@ -136,22 +136,22 @@ export function createSlackApp(deps: SlackAppDeps): {
     },
   });
   // A 429 inside Slack's 3 s budget must fail now rather than sleep through it.
-  const client = new WebClient(deps.botToken, {
+  const client = new WebClient(config.botToken, {
     rejectRateLimitedCalls: true,
-    ...deps.clientOptions,
+    ...config.clientOptions,
     logger: boltLogger,
   });
   let identity: Promise<{ botId: string; botUserId: string; teamId: string }> | null =
-    deps.bot && deps.teamId ? Promise.resolve({ ...deps.bot, teamId: deps.teamId }) : null;
+    config.bot && config.teamId ? Promise.resolve({ ...config.bot, teamId: config.teamId }) : null;
   const whoAmI = () =>
     (identity ??= client.auth.test().then(
       (r) => {
         // Without a team id no click could be matched to the installation: fail, do not guess.
-        const teamId = deps.teamId ?? r.team_id;
+        const teamId = config.teamId ?? r.team_id;
         if (!teamId) throw new Error('auth.test returned no team_id');
         return {
-          botId: deps.bot?.botId ?? String(r.bot_id ?? ''),
-          botUserId: deps.bot?.botUserId ?? String(r.user_id ?? ''),
+          botId: config.bot?.botId ?? String(r.bot_id ?? ''),
+          botUserId: config.bot?.botUserId ?? String(r.user_id ?? ''),
           teamId,
         };
       },
@@ -165,23 +165,20 @@ export function createSlackApp(deps: SlackAppDeps): {
     logger: boltLogger,
     authorize: async () => {
       const { botId, botUserId } = await whoAmI();
-      return { botToken: deps.botToken, botId, botUserId };
+      return { botToken: config.botToken, botId, botUserId };
     },
-    ...(deps.clientOptions ? { clientOptions: deps.clientOptions } : {}),
+    ...(config.clientOptions ? { clientOptions: config.clientOptions } : {}),
   });
-  const slack = new WebApiChat(client);
-  const listenerDeps: ListenerDeps = {
-    ...deps,
-    chat: deps.chat ?? slack,
-    clock: deps.clock ?? (() => new Date()),
-    slack,
+  const edge: SlackEdge = {
+    mentionChannels: config.mentionChannels,
+    startDiagnosis: config.startDiagnosis ?? ((request) => startDiagnosisFromMention(deps, request)),
     installedTeam: async () => (await whoAmI()).teamId,
   };
-  fixListener.register(app, listenerDeps);
-  denyListener.register(app, listenerDeps);
-  rerunListener.register(app, listenerDeps);
-  mentionListener.register(app, listenerDeps);
-  errorListener.register(app, listenerDeps);
+  fixListener.register(app, deps, edge);
+  denyListener.register(app, deps, edge);
+  rerunListener.register(app, deps, edge);
+  mentionListener.register(app, deps, edge);
+  errorListener.register(app, deps);
 
   let started: Promise<(event: never, context: unknown) => Promise<SlackHttpResponse>> | undefined;
   const handler: SlackHandler = async (event, context) => {

@@ -58,7 +58,7 @@ function approvalDeps(store: IncidentStore, workflow: Workflow): ApprovalDeps {
       new WebClient('xoxb-test', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } }),
     ),
     policy: { ...DEFAULT_SAFETY_POLICY, maxFixesInFlightPerCluster: 1 },
-    onCall: { userGroupId: ONCALL_GROUP, allowList: [] },
+    onCallUserGroupId: ONCALL_GROUP,
     clock: () => new Date(T0.getTime() + 60_000),
     logger: { info: () => {}, warn: () => {}, error: () => {} },
   };

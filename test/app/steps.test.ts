@@ -4,14 +4,13 @@
  * comes back to life, and an incident with nothing to approve frees the node for its next alarm.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { MAX_POLL_ATTEMPTS, pollWait } from '../../functions/app/contract.js';
 import { handleAlarm } from '../../functions/app/incidents.js';
 import {
   analyzeStep,
   awaitApprovalStep,
   escalateStep,
   evaluateStep,
-  MAX_POLL_ATTEMPTS,
-  pollWait,
   sendStep,
 } from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';

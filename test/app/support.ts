@@ -204,7 +204,7 @@ export async function startHarness(options: {
     ...(options.catalog ? { catalog: options.catalog } : {}),
   };
   workflow.attach(deps);
-  const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: ONCALL_GROUP });
+  const deliver = slackEdge(deps, { standIn, signingSecret, botToken });
   const clickRequest = async (incidentId: string, user: string, actionId: string) => {
     const message = (await store.get(incidentId))?.findingsMessage;
     if (!message) throw new Error('no findings message to click on');

@@ -10,6 +10,8 @@ import {
   renderFindings,
   renderHelp,
   renderOutcome,
+  renderRefusal,
+  renderReply,
 } from '../../functions/core/render/slack.js';
 import { blockProblems } from '../../functions/local/slack-standin/server.js';
 import { finding, incident } from '../slack/support.js';
@@ -262,5 +264,54 @@ describe('renderHelp', () => {
     const text = textsOf(renderHelp()).join('\n');
     expect(text).toContain('@nodemedic diagnose');
     expect(text).toContain('@nodemedic help');
+  });
+});
+
+describe('renderReply', () => {
+  it("is one section of nodemedic's mrkdwn, the same text as the fallback", () => {
+    const m = renderReply('I act only in <#C0OPS> (and threads there).');
+    expect(m).toEqual({
+      text: 'I act only in <#C0OPS> (and threads there).',
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: 'I act only in <#C0OPS> (and threads there).' } },
+      ],
+    });
+    expect(blockProblems(m.blocks)).toEqual([]);
+  });
+
+  it("stays within Slack's limits, and says what it cut", () => {
+    const m = renderReply('x'.repeat(10_000));
+    expect(m.text.length).toBeLessThanOrEqual(4000);
+    expect(blockProblems(m.blocks)).toEqual([]);
+    expect(textsOf(m)[0]).toMatch(/more characters not shown\)$/);
+  });
+});
+
+describe('renderRefusal', () => {
+  it('says who pressed what, why, and that nothing ran, as a context note', () => {
+    const m = renderRefusal({ user: 'U0EVE', action: 'fix:restart-containerd', note: 'but is not on call' });
+    expect(m).toEqual({
+      text: 'Refused: <@U0EVE> pressed fix:restart-containerd but is not on call (logged).',
+      blocks: [
+        {
+          type: 'context',
+          elements: [
+            {
+              type: 'mrkdwn',
+              text: ':no_entry: Refused: <@U0EVE> pressed `fix:restart-containerd` but is not on call. Logged; nothing ran.',
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('escapes the action and shows a user that is no Slack id as text, not as a mention', () => {
+    const m = renderRefusal({ user: '<!channel>', action: 'fix:<!here>', note: 'for <reasons>' });
+    const all = [m.text, ...textsOf(m)].join('\n');
+    expect(all).not.toMatch(/<!/);
+    expect(m.text).toBe(
+      'Refused: `&lt;!channel&gt;` pressed fix:&lt;!here&gt; for &lt;reasons&gt; (logged).',
+    );
   });
 });

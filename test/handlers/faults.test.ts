@@ -40,7 +40,7 @@ import { SlackStandIn } from '../../functions/local/slack-standin/server.js';
 import { FakeTable } from '../adapters/aws/fake-dynamo.js';
 import { recorded, until } from '../app/support.js';
 import { executionStatusChange } from '../fixtures/executions.js';
-import { definitionOf, handlersByArn, synthNodeMedic } from '../infra/support.js';
+import { definitionOf, handlersByArn, ssmIntegration, synthNodeMedic } from '../infra/support.js';
 import { STATE_MACHINE, setHandlerEnv } from './support.js';
 
 const INSTANCE = 'i-0abc123def4567890';
@@ -137,6 +137,8 @@ interface Run {
     payload: Record<string, unknown>;
     error?: string;
   }[];
+  /** Every error the state machine's own SSM calls met, as Step Functions names it. */
+  readonly sdkErrors: string[];
   deliver: ReturnType<typeof slackEdge>;
 }
 
@@ -149,10 +151,19 @@ async function startRun(
   const node = new FakeNode(diagnoses);
   node.install();
   const invocations: Run['invocations'] = [];
+  const sdkErrors: string[] = [];
+  const getInvocation = ssmIntegration(new SSMClient({ region: 'eu-west-1' }));
   const interpreter = new AslInterpreter({
     // A shorter execution limit stands in for the 2 hours, on the interpreter's virtual clock.
     definition: timeoutSeconds === undefined ? definition : { ...definition, TimeoutSeconds: timeoutSeconds },
     functions: FUNCTIONS,
+    integrations: {
+      'ssm:getCommandInvocation': (parameters) =>
+        getInvocation(parameters).catch((error: Error) => {
+          sdkErrors.push(error.name);
+          throw error;
+        }),
+    },
     invoke: async (handler, payload) => {
       const record: Run['invocations'][number] = { handler, payload: payload as Record<string, unknown> };
       invocations.push(record);
@@ -201,9 +212,8 @@ async function startRun(
     standIn: slack,
     signingSecret: SIGNING_SECRET,
     botToken: BOT_TOKEN,
-    onCallGroup: ONCALL,
   });
-  return { interpreter, node, invocations, deliver };
+  return { interpreter, node, invocations, sdkErrors, deliver };
 }
 
 const alarm = () =>
@@ -342,19 +352,16 @@ describe('an incident cured under faults at every step', () => {
       },
       (handler, payload) => {
         const key = `${handler}:${String(payload.purpose ?? '')}`;
-        if (first.has(key) || (key === 'poll:' && first.has('poll:verify'))) return;
-        if (key !== 'poll:') first.add(key);
+        if (first.has(key)) return;
+        first.add(key);
         // Slack rate-limits the findings post, and answers 503 (past the client's own 2 retries)
         // to the outcome's card update; DynamoDB throttles the analysis's and the fix
         // evaluation's writes. (Not the reachability's: that step starts while the alarm function
         // is still recording the execution it started, and the fault would hit that write.)
         if (key === 'analyze:') slack.failNext('chat.postMessage', 'ratelimited', 1);
         if (key === 'outcome:') slack.failNext('chat.update', 'service_unavailable', 3, 503);
-        // SSM throttles the first poll once the fix was sent.
-        if (key === 'poll:' && run.node.accepted.some((c) => c.document === FIX_DOCUMENT)) {
-          run.node.throttleReads = 1;
-          first.add('poll:verify');
-        }
+        // SSM throttles the state machine's first poll of the verification.
+        if (key === 'send:verify') run.node.throttleReads = 1;
         if (key === 'analyze:' || key === 'evaluate:fix')
           table.failNext('TransactWrite', 'ProvisionedThroughputExceededException', 1);
       },
@@ -408,10 +415,12 @@ describe('an incident cured under faults at every step', () => {
       'analyze:RetryableError', // Slack rate-limited its findings post
       'evaluate:RetryableError',
       'outcome:RetryableError',
-      'poll:RetryableError',
       'send:Lambda.ServiceException',
       'send:RetryableError',
     ]);
+    // The throttled poll was the state machine's own SSM call, retried by its Retry rule.
+    expect(run.sdkErrors).toEqual(['Ssm.ThrottlingException']);
+    expect(run.invocations.filter((i) => i.handler === 'poll')).toEqual([]);
     nothingLeftBehind();
   });
 });

@@ -184,7 +184,7 @@ describe('the step functions, one payload after another as Step Functions passes
     const incidentId = opened.incidentId;
 
     const reach = await (await import('../../functions/handlers/reachability.js')).handler({ incidentId });
-    expect(reach).toEqual({ reachable: true });
+    expect(reach).toEqual({ reachable: true, instanceId: INSTANCE });
 
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
     const sent = await (await import('../../functions/handlers/send.js')).handler({
@@ -196,22 +196,13 @@ describe('the step functions, one payload after another as Step Functions passes
     expect(call.DocumentName).toBe('nodemedic-diagnose');
     expect(call.InstanceIds).toEqual([INSTANCE]);
 
-    const poll = (await import('../../functions/handlers/poll.js')).handler;
-    ssm.on(GetCommandInvocationCommand).resolvesOnce({ Status: 'InProgress' });
-    expect(await poll({ incidentId, commandId: 'cmd-1', attempt: 0 })).toMatchObject({
-      done: false,
-      waitSeconds: 2,
-    });
+    // The state machine polls the command itself (a direct GetCommandInvocation); analyze reads it.
     ssm.on(GetCommandInvocationCommand).resolves({
       Status: 'Success',
       StatusDetails: 'Success',
       ResponseCode: 0,
       StandardOutputContent: recorded('daemon-stopped'),
       StandardErrorContent: '',
-    });
-    expect(await poll({ incidentId, commandId: 'cmd-1', attempt: 1 })).toMatchObject({
-      done: true,
-      status: 'success',
     });
 
     const analysis = await (await import('../../functions/handlers/analyze.js')).handler({
@@ -255,10 +246,10 @@ describe('the step functions, one payload after another as Step Functions passes
     const alarmFn = await import('../../functions/handlers/alarm.js');
     const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
     ssm
-      .on(GetCommandInvocationCommand)
+      .on(CancelCommandCommand)
       .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }));
     const poll = (await import('../../functions/handlers/poll.js')).handler;
-    await expect(poll({ incidentId, commandId: 'cmd-1', attempt: 0 })).rejects.toMatchObject({
+    await expect(poll({ incidentId, commandId: 'cmd-1', attempt: 44 })).rejects.toMatchObject({
       name: 'RetryableError',
     });
     await expect(poll({ commandId: 'cmd-1' } as never)).rejects.toMatchObject({ name: 'INVALID_INPUT' });
@@ -296,22 +287,23 @@ describe("the evaluate function's readiness check after a verified fix", () => {
   });
 });
 
-describe('the poll function when it gives up', () => {
+describe('the poll function, which only gives up', () => {
   it('cancels the SSM command, records it and says so in the thread; a throttled cancel is retried', async () => {
     const alarmFn = await import('../../functions/handlers/alarm.js');
     const { incidentId } = (await alarmFn.handler(alarm() as never)) as { incidentId: string };
     ssm.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-hang' } });
     await (await import('../../functions/handlers/send.js')).handler({ incidentId, purpose: 'diagnose' });
-    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', StatusDetails: 'InProgress' });
     ssm
       .on(CancelCommandCommand)
       .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: {} }))
       .resolves({});
-    const { MAX_POLL_ATTEMPTS } = await import('../../functions/app/steps.js');
+    const { MAX_POLL_ATTEMPTS } = await import('../../functions/app/contract.js');
     const poll = (await import('../../functions/handlers/poll.js')).handler;
-    const last = { incidentId, commandId: 'cmd-hang', attempt: MAX_POLL_ATTEMPTS - 1 };
+    const last = { incidentId, commandId: 'cmd-hang', attempt: MAX_POLL_ATTEMPTS };
     await expect(poll(last)).rejects.toMatchObject({ name: 'RetryableError' });
-    expect(await poll(last)).toMatchObject({ done: true, status: 'timed-out' });
+    expect(await poll(last)).toEqual({ cancelled: true });
+    // The give-up reads nothing: the state machine's own poll found the command still running.
+    expect(ssm.commandCalls(GetCommandInvocationCommand)).toHaveLength(0);
     expect(ssm.commandCalls(CancelCommandCommand).map((c) => c.args[0].input)).toEqual([
       { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },
       { CommandId: 'cmd-hang', InstanceIds: [INSTANCE] },

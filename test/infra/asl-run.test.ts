@@ -27,7 +27,8 @@ import type { Incident } from '../../functions/core/incident.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { AslInterpreter, AslUnsupportedError, type ExecutionResult } from '../../functions/local/asl.js';
 import { slackEdge } from '../../functions/local/compose.js';
-import { ALICE, fixOk, type Harness, ONCALL_GROUP, recorded, startHarness, until } from '../app/support.js';
+import { localGetCommandInvocation } from '../../functions/local/ssm-integration.js';
+import { ALICE, fixOk, type Harness, recorded, startHarness, until } from '../app/support.js';
 import { definitionOf, handlersByArn, synthNodeMedic } from './support.js';
 
 const { template, stack, nodemedic } = synthNodeMedic();
@@ -65,6 +66,7 @@ async function startAsl(
   const interpreter = new AslInterpreter({
     definition,
     functions: FUNCTIONS,
+    integrations: { 'ssm:getCommandInvocation': localGetCommandInvocation(() => deps) },
     invoke: async (handler, payload) => {
       const step = workflowStep(handler);
       if (!step) throw new Error(`the state machine invoked ${handler}, which is no workflow step`);
@@ -95,7 +97,6 @@ async function startAsl(
     standIn: h.standIn,
     signingSecret: 'test-signing-secret',
     botToken: 'xoxb-test',
-    onCallGroup: ONCALL_GROUP,
   });
   const run: AslRun = {
     h,
@@ -516,6 +517,29 @@ describe('the interpreter is strict', () => {
         States: { A: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } },
       },
     ],
+    [
+      'a string argument to an intrinsic',
+      {
+        StartAt: 'A',
+        States: {
+          A: { Type: 'Pass', End: true, Parameters: { 'x.$': "States.ArrayGetItem(States.Array('a'), 0)" } },
+        },
+      },
+    ],
+    [
+      'an AWS SDK integration nobody answers',
+      {
+        StartAt: 'A',
+        States: {
+          A: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::aws-sdk:ec2:describeInstances',
+            Parameters: {},
+            End: true,
+          },
+        },
+      },
+    ],
     ['QueryLanguage', { ...base, QueryLanguage: 'JSONata' }],
     [
       'a NumericGreaterThan choice',
@@ -548,6 +572,28 @@ describe('the interpreter is strict', () => {
     });
     const result = await interpreter.start('x', {});
     expect(result).toMatchObject({ status: 'FAILED', error: 'States.Runtime', lastState: 'T' });
+  });
+
+  it('computes States.MathAdd and States.ArrayGetItem over States.Array, and fails a bad index with States.Runtime', async () => {
+    const pass = (index: string) =>
+      build({
+        StartAt: 'A',
+        States: {
+          A: {
+            Type: 'Pass',
+            End: true,
+            Parameters: {
+              'next.$': 'States.MathAdd($.n, 1)',
+              'wait.$': `States.ArrayGetItem(States.Array(3, 2, 15), ${index})`,
+            },
+          },
+        },
+      });
+    expect(await pass('$.n').start('x', { n: 1 })).toMatchObject({ output: { next: 2, wait: 2 } });
+    expect(await pass('$.n').start('y', { n: 3 })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Runtime',
+    });
   });
 
   it('times the execution out on the virtual clock', async () => {

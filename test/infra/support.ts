@@ -4,8 +4,10 @@
  * through the `aws:cdk:bundling-stacks` context, as CDK documents), and turn the synthesized state
  * machine definition into plain ASL with fake ARNs in place of CloudFormation references.
  */
+import { GetCommandInvocationCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { SdkIntegration } from '../../functions/local/asl.js';
 import { NodeMedic, type NodeMedicProps } from '../../infra/nodemedic.js';
 
 /** Props every spec starts from: a valid channel and one cluster. */
@@ -104,4 +106,27 @@ export function definitionOf(template: Template): {
 } {
   const [[, machine]] = resourcesOf(template, 'AWS::StepFunctions::StateMachine') as [[string, any]];
   return JSON.parse(resolveIntrinsics(machine.Properties.DefinitionString));
+}
+
+/**
+ * The state machine's `ssm:getCommandInvocation` answered by an SSM client (aws-sdk-client-mock in
+ * the specs): the SDK's output as Step Functions returns it, and a failure named as Step Functions
+ * names SDK errors, `Ssm.` and the exception's name with the `Exception` suffix it always carries
+ * there (`InvocationDoesNotExist` → `Ssm.InvocationDoesNotExistException`).
+ * https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+ */
+export function ssmIntegration(client: SSMClient): SdkIntegration {
+  return async (parameters) => {
+    try {
+      const { $metadata: _, ...output } = await client.send(
+        new GetCommandInvocationCommand(parameters as { CommandId: string; InstanceId: string }),
+      );
+      return output;
+    } catch (error) {
+      const name = (error as Error).name;
+      throw Object.assign(new Error((error as Error).message), {
+        name: `Ssm.${name}${name.endsWith('Exception') ? '' : 'Exception'}`,
+      });
+    }
+  };
 }

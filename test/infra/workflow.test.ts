@@ -79,23 +79,64 @@ describe('state machine definition', () => {
     expect(state('Unreachable').Next).toBe('Analyze');
   });
 
-  it('sends the diagnosis, then waits and polls with the handler-given backoff until done', () => {
+  it('sends the diagnosis, then waits and polls SSM itself, with no Lambda, until done', () => {
     expect(payload('SendDiagnose')).toEqual({ 'incidentId.$': '$.incidentId', purpose: 'diagnose' });
     expect(state('SendDiagnose').Next).toBe('DiagnoseSent?');
     expect(state('DiagnoseFirstWait').Parameters).toEqual({
       attempt: 0,
-      done: false,
       'waitSeconds.$': '$.cmd.waitSeconds',
     });
+    expect(state('DiagnoseFirstWait').Next).toBe('DiagnoseWait');
     expect(state('DiagnoseWait').SecondsPath).toBe('$.poll.waitSeconds');
-    expect(invoked('DiagnosePoll')).toBe(logicalIdOf('poll'));
-    expect(payload('DiagnosePoll')).toEqual({
+    expect(state('DiagnoseWait').Next).toBe('DiagnosePoll');
+    const poll = state('DiagnosePoll');
+    expect(poll.Resource).toBe('arn:aws:states:::aws-sdk:ssm:getCommandInvocation');
+    expect(poll.Parameters).toEqual({
+      'CommandId.$': '$.cmd.commandId',
+      'InstanceId.$': '$.reach.instanceId',
+    });
+    expect(poll.ResultPath).toBe('$.poll.invocation');
+    expect(poll.Next).toBe('DiagnoseDone?');
+    expect(poll.Retry?.flatMap((r) => r.ErrorEquals)).toEqual([
+      'Ssm.ThrottlingException',
+      'Ssm.InternalServerErrorException',
+      'Ssm.SsmException',
+    ]);
+    // SSM's eventual consistency right after a send counts as "still running".
+    expect(poll.Catch?.map((c) => [c.ErrorEquals, c.Next])).toEqual([
+      [['Ssm.InvocationDoesNotExistException'], 'DiagnoseNextPoll'],
+      [['States.ALL'], 'EscalateDiagnosisFailed'],
+    ]);
+    expect(state('DiagnoseDone?').Choices?.[0]?.Next).toBe('DiagnoseNextPoll');
+    expect(state('DiagnoseDone?').Default).toBe('Analyze');
+    expect(state('DiagnoseNextPoll').Next).toBe('DiagnoseGiveUp?');
+    expect(state('DiagnoseGiveUp?').Choices).toEqual([
+      { Variable: '$.poll.attempt', NumericGreaterThanEquals: 44, Next: 'DiagnoseGiveUp' },
+    ]);
+    expect(state('DiagnoseGiveUp?').Default).toBe('DiagnoseWait');
+    expect(invoked('DiagnoseGiveUp')).toBe(logicalIdOf('poll'));
+    expect(payload('DiagnoseGiveUp')).toEqual({
       'incidentId.$': '$.incidentId',
       'commandId.$': '$.cmd.commandId',
       'attempt.$': '$.poll.attempt',
     });
-    expect(choiceTarget('DiagnoseDone?', '$.poll.done', true)).toBe('Analyze');
-    expect(state('DiagnoseDone?').Default).toBe('DiagnoseWait');
+    expect(state('DiagnoseGiveUp').Next).toBe('Analyze');
+  });
+
+  it('invokes no Lambda while a command runs: every loop state is a Wait, a Pass, a Choice or the SSM call', () => {
+    for (const name of ['Diagnose', 'Recheck', 'Fix', 'Verify', 'Rollback']) {
+      const loop = ['FirstWait', 'Wait', 'Poll', 'Done?', 'NextPoll', 'GiveUp?'].map((s) =>
+        state(`${name}${s}`),
+      );
+      expect(loop.map((s) => s.Resource ?? s.Type)).toEqual([
+        'Pass',
+        'Wait',
+        'arn:aws:states:::aws-sdk:ssm:getCommandInvocation',
+        'Choice',
+        'Pass',
+        'Choice',
+      ]);
+    }
   });
 
   it('skips the poll loop when a send ran no command (EC2 reboot / ASG replace)', () => {
@@ -206,7 +247,7 @@ describe('state machine definition', () => {
   });
 
   it('escalates a failure of the diagnosis phase instead of dying silently', () => {
-    for (const name of ['Reachability', 'SendDiagnose', 'DiagnosePoll', 'Analyze']) {
+    for (const name of ['Reachability', 'SendDiagnose', 'DiagnoseGiveUp', 'Analyze']) {
       expect(
         state(name).Catch?.map((c) => [c.ErrorEquals, c.Next]),
         name,
@@ -216,7 +257,9 @@ describe('state machine definition', () => {
   });
 
   it('retries every Lambda step on Lambda faults and on RetryableError, with backoff', () => {
-    const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+    const tasks = Object.entries(states).filter(
+      ([, s]) => s.Type === 'Task' && String(s.Resource).includes(':lambda:invoke'),
+    );
     expect(tasks.length).toBeGreaterThan(15);
     for (const [name, s] of tasks) {
       const errors = (s.Retry ?? []).flatMap((r) => r.ErrorEquals);
@@ -229,6 +272,17 @@ describe('state machine definition', () => {
       );
       for (const r of s.Retry ?? []) expect(r.BackoffRate, name).toBeGreaterThan(1);
     }
+  });
+
+  it("lets the state machine's role read command invocations (no narrower resource exists), and nothing else of SSM", () => {
+    const role = stack.getLogicalId(nodemedic.stateMachine.role.node.defaultChild as never);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+      .flatMap(
+        (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+      );
+    const ssm = statements.filter((st) => [st.Action].flat().some((a) => a.startsWith('ssm:')));
+    expect(ssm).toEqual([expect.objectContaining({ Action: 'ssm:GetCommandInvocation', Resource: '*' })]);
   });
 
   it('logs every transition to a log group, without the payloads (task tokens), and traces with X-Ray', () => {

@@ -55,8 +55,18 @@ describe('the local definition', () => {
         new AslInterpreter({
           definition: local.definition,
           functions: local.functions,
+          integrations: { 'ssm:getCommandInvocation': async () => ({}) },
           invoke: async () => ({}),
         }),
     ).not.toThrow();
+    // Strict: an SDK integration nobody answers is refused, by name.
+    expect(
+      () =>
+        new AslInterpreter({
+          definition: local.definition,
+          functions: local.functions,
+          invoke: async () => ({}),
+        }),
+    ).toThrow(/aws-sdk:ssm:getCommandInvocation \(no integration answers ssm:getCommandInvocation\)/);
   });
 });

@@ -7,16 +7,19 @@ import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryIncidentStore } from '../../functions/adapters/local/memory-store.js';
 import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
+import type { AppDeps } from '../../functions/app/deps.js';
 import type { Incident } from '../../functions/core/incident.js';
 import type { RemediationId } from '../../functions/core/model.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
+import type { Chat } from '../../functions/core/ports.js';
 import { renderCard, renderFindings } from '../../functions/core/render/slack.js';
 import { SlackStandIn, type SlackStandIn as StandIn } from '../../functions/local/slack-standin/server.js';
-import { createSlackApp, type DiagnosisRequest, type SlackAppDeps } from '../../functions/slack/app.js';
+import { createSlackApp, type DiagnosisRequest, type SlackAppConfig } from '../../functions/slack/app.js';
 import {
   fixAction,
   functionUrlEvent,
   incident,
+  notWired,
   RecordingLogger,
   RecordingWorkflow,
   resignedClick,
@@ -71,25 +74,42 @@ beforeEach(() => {
   app = build();
 });
 
-/** The real Bolt app over this test's store, workflow and stand-in; `over` changes its deps. */
-function build(over: Partial<SlackAppDeps> = {}): ReturnType<typeof createSlackApp> {
-  return createSlackApp({
-    signingSecret: SIGNING_SECRET,
-    botToken: BOT_TOKEN,
-    clientOptions: { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } },
-    store,
-    workflow,
-    chat,
-    policy: DEFAULT_SAFETY_POLICY,
-    onCall: { userGroupId: ONCALL, allowList: [DAVE] },
-    mentionChannels: [channel, OTHER_ALLOWED],
-    startDiagnosis: async (req) => {
-      diagnoses.push(req);
-      return { incidentId: `inc-${diagnoses.length}`, created: true };
+/**
+ * The real Bolt app over this test's store, workflow and stand-in; `over` changes its deps or its
+ * configuration. Mentions' diagnosis requests are recorded, not served.
+ */
+function build(
+  over: { deps?: Partial<AppDeps>; config?: Partial<SlackAppConfig> } = {},
+): ReturnType<typeof createSlackApp> {
+  return createSlackApp(
+    {
+      store,
+      runner: notWired('runner'),
+      inventory: notWired('inventory'),
+      chat,
+      workflow,
+      policy: DEFAULT_SAFETY_POLICY,
+      analyzeOptions: {},
+      channel,
+      onCallUserGroupId: ONCALL,
+      onCallAllowList: [DAVE],
+      scriptParameters: {},
+      clock: () => new Date(),
+      logger,
+      ...over.deps,
     },
-    logger,
-    ...over,
-  });
+    {
+      signingSecret: SIGNING_SECRET,
+      botToken: BOT_TOKEN,
+      clientOptions: { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } },
+      mentionChannels: [channel, OTHER_ALLOWED],
+      startDiagnosis: async (req) => {
+        diagnoses.push(req);
+        return { incidentId: `inc-${diagnoses.length}`, created: true };
+      },
+      ...over.config,
+    },
+  );
 }
 
 /** Open an incident awaiting approval, with its card and findings message posted in the stand-in. */
@@ -251,7 +271,7 @@ describe('configuration', () => {
   it.each([[[]], [['#alerts']], [['C0OK', '<!channel>']]])(
     'refuses mention channels %j at build time, naming them',
     (mentionChannels) => {
-      expect(() => build({ mentionChannels })).toThrow(
+      expect(() => build({ config: { mentionChannels } })).toThrow(
         /^mentionChannels must hold at least one Slack channel id/,
       );
     },
@@ -387,7 +407,7 @@ describe('shadow mode', () => {
   it('refuses an authorized click while the cluster is in shadow mode, even with a waiting workflow', async () => {
     // Buttons posted before the cluster was switched into shadow mode, the workflow still waiting.
     const inc = await awaitingApproval(['restart-containerd']);
-    app = build({ policy: { ...DEFAULT_SAFETY_POLICY, shadowClusters: ['prod'] } });
+    app = build({ deps: { policy: { ...DEFAULT_SAFETY_POLICY, shadowClusters: ['prod'] } } });
     expect((await send(click(inc, fixAction('restart-containerd'), ALICE))).statusCode).toBe(200);
     expect(workflow.resumed).toEqual([]);
     expect(workflow.failed).toEqual([]);
@@ -478,8 +498,7 @@ describe('where a click comes from', () => {
 
   it('takes the installed team from configuration when given, and then never asks auth.test', async () => {
     app = build({
-      teamId: 'T0CONFIGURED',
-      bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId },
+      config: { teamId: 'T0CONFIGURED', bot: { botId: standIn.bot.botId, botUserId: standIn.bot.userId } },
     });
     const inc = await awaitingApproval(['restart-containerd']);
     const before = standIn.requestsOf('auth.test').length;
@@ -606,6 +625,42 @@ describe('mentions', () => {
     expect(res.statusCode).toBe(200);
     expect(diagnoses).toEqual([
       { channel, threadTs: parent, query: { instanceId: 'i-0abc12345678def01' }, requestedBy: ALICE },
+    ]);
+  });
+
+  it("reads the thread's parent through the Chat port, attachments included, one message only", async () => {
+    // CloudWatch-to-Slack integrations often put the node in a legacy attachment, not the text.
+    const parent = standIn.seedMessage({
+      channel,
+      text: '',
+      attachments: [{ color: 'danger', title: 'ALARM', text: 'NotReady: InstanceId=i-0abc12345678def02' }],
+    });
+    standIn.seedMessage({ channel, text: 'someone: i-0ffffffffffffffff?', threadTs: parent });
+    const before = standIn.requestsOf('conversations.replies').length;
+    let reads = 0;
+    const counted: Chat = {
+      post: (...args) => chat.post(...args),
+      update: (...args) => chat.update(...args),
+      postEphemeral: (...args) => chat.postEphemeral(...args),
+      userGroupMembers: (...args) => chat.userGroupMembers(...args),
+      replies: (...args) => {
+        reads += 1;
+        return chat.replies(...args);
+      },
+    };
+    app = build({ deps: { chat: counted } });
+    await send(
+      standIn.mentionRequest({ channel, threadTs: parent, text: '<@U0NODEMEDIC> diagnose', user: ALICE }),
+    );
+    expect(reads).toBe(1);
+    expect(
+      standIn
+        .requestsOf('conversations.replies')
+        .slice(before)
+        .map((r) => r.body),
+    ).toEqual([expect.objectContaining({ channel, ts: parent, limit: '1' })]);
+    expect(diagnoses).toEqual([
+      { channel, threadTs: parent, query: { instanceId: 'i-0abc12345678def02' }, requestedBy: ALICE },
     ]);
   });
 

@@ -16,6 +16,7 @@ function groupChat(members: Record<string, string[]>, fail = false) {
         throw new DependencyError('SLACK_API_ERROR', 'Slack usergroups.users.list failed: fatal_error');
       return members[id] ?? [];
     },
+    replies: async () => [],
   };
   return { chat, calls };
 }

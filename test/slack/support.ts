@@ -8,6 +8,21 @@ import type { Incident, IncidentPhase, Workflow } from '../../functions/core/inc
 import type { Finding, RemediationId } from '../../functions/core/model.js';
 import { signSlackRequest } from '../../functions/local/slack-standin/server.js';
 
+/**
+ * A port the Slack app under test must never reach (the command runner, the inventory: only the
+ * diagnosis use case reads them, and these tests record its requests instead): any call throws.
+ */
+export function notWired<T extends object>(port: string): T {
+  return new Proxy({} as T, {
+    get(_target, property) {
+      if (property === 'then') return undefined; // not a thenable
+      return () => {
+        throw new Error(`${port}.${String(property)} is not wired into the Slack app under test`);
+      };
+    },
+  });
+}
+
 /** A finding with quoted evidence, non-ASCII included (as real log lines are). */
 export function finding(overrides: Partial<Finding> = {}): Finding {
   return {

@@ -85,6 +85,18 @@ describe('layer rules', () => {
       /slack imports handlers/,
     ],
     [
+      'the Slack app importing the Web API adapter (it takes the Chat port)',
+      'functions/slack/listeners/x.ts',
+      "import { WebApiChat } from '../../adapters/slack/web-chat.js';",
+      /slack imports adapters/,
+    ],
+    [
+      'core importing Block Kit types as a value',
+      'functions/core/render/x.ts',
+      "import { KnownBlock } from '@slack/types';",
+      /package @slack\/types/,
+    ],
+    [
       'the CLI importing the local mode',
       'functions/cli/x.ts',
       "import { x } from '../local/demo.js';",

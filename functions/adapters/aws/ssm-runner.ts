@@ -18,11 +18,11 @@ import type {
   CommandInvocation,
   CommandRequest,
   CommandRunner,
-  CommandStatus,
   NodeRef,
   ScriptId,
 } from '../../core/ports.js';
 import { scriptEnvironment } from '../../core/script-params.js';
+import { ssmCommandStatus } from '../../core/ssm-status.js';
 import { errorName, toDependencyError } from './sdk-errors.js';
 
 /** Options of {@link SsmCommandRunner}. */
@@ -49,25 +49,6 @@ const SSM_COMMENT_MAX = 100;
 export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
 /** SendCommand's smallest TimeoutSeconds. */
 const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
-
-/**
- * SSM's status words to ours. `StatusDetails` is read first: it is finer (a `TimedOut` status is
- * `DeliveryTimedOut` when the node never got the command, `ExecutionTimedOut` when it ran too long).
- */
-const STATUS: Readonly<Record<string, CommandStatus>> = {
-  Pending: 'pending',
-  InProgress: 'pending',
-  Delayed: 'pending',
-  Success: 'success',
-  Failed: 'failed',
-  TimedOut: 'timed-out',
-  ExecutionTimedOut: 'timed-out',
-  Cancelled: 'cancelled',
-  Cancelling: 'cancelled',
-  Undeliverable: 'undeliverable',
-  DeliveryTimedOut: 'undeliverable',
-  Terminated: 'undeliverable',
-};
 
 /** Exceptions worth retrying after a pause. */
 const RETRYABLE = new Set([
@@ -155,7 +136,7 @@ export class SsmCommandRunner implements CommandRunner {
       throw ssmError(error, `GetCommandInvocation ${commandId} on ${instanceId}`);
     }
     const word = out.StatusDetails || out.Status || '';
-    const status = STATUS[word] ?? (out.Status ? STATUS[out.Status] : undefined);
+    const status = ssmCommandStatus(out.Status, out.StatusDetails);
     if (!status) {
       throw new DependencyError(
         'SSM_UNKNOWN_STATUS',

@@ -3,9 +3,18 @@
  * Slack function, a bare WebClient in the step functions, or one aimed at the local stand-in).
  * It posts what the one renderer produced and turns Slack failures into DependencyError.
  */
+import type { AnyBlock, MessageAttachment } from '@slack/types';
 import { ErrorCode, type WebAPICallResult, type WebClient } from '@slack/web-api';
-import { DependencyError } from '../../core/errors.js';
-import type { Chat, ChatMessage, MessageRef } from '../../core/ports.js';
+import { DependencyError, InvalidInputError } from '../../core/errors.js';
+import type { Chat, ChatMessage, MessageRef, ThreadMessage } from '../../core/ports.js';
+
+/**
+ * `conversations.replies` page sizes (docs.slack.dev/reference/methods/conversations.replies):
+ * at most 1000 per page; 15 (default and maximum) for apps distributed outside the Marketplace
+ * since 2025-05-29, which is the default here so the same call works for either kind of app.
+ */
+const REPLIES_DEFAULT_LIMIT = 15;
+const REPLIES_MAX_LIMIT = 1000;
 
 /** Slack errors worth retrying: throttling and Slack's own outages. */
 const RETRYABLE_PLATFORM_ERRORS = new Set([
@@ -85,7 +94,7 @@ export class WebApiChat implements Chat {
       this.#client.chat.postMessage({
         channel,
         text: message.text,
-        blocks: message.blocks as never,
+        blocks: [...message.blocks],
         ...(threadTs ? { thread_ts: threadTs } : {}),
         unfurl_links: false,
         unfurl_media: false,
@@ -103,7 +112,7 @@ export class WebApiChat implements Chat {
         channel: ref.channel,
         ts: ref.ts,
         text: message.text,
-        blocks: message.blocks as never,
+        blocks: [...message.blocks],
       }),
     );
   }
@@ -122,25 +131,38 @@ export class WebApiChat implements Chat {
   }
 
   /**
-   * The messages of a thread, root first (`conversations.replies`). Not part of the `Chat` port:
-   * only the mention listener needs it, to read the alert it was mentioned under.
+   * `conversations.replies` (docs.slack.dev/reference/methods/conversations.replies): the answer
+   * is `{ ok, messages: [parent, ...replies], has_more, response_metadata: { next_cursor } }`,
+   * oldest first; the next page is asked with `cursor` until `limit` messages are read or
+   * `next_cursor` is empty. A page may hold fewer messages than asked (Slack says so): only an
+   * empty page with a cursor stops early, so a cursor that never ends cannot loop forever.
    */
-  async threadMessages(
-    channel: string,
-    ts: string,
-  ): Promise<
-    readonly { ts: string; text: string; user?: string; blocks?: unknown; attachments?: unknown }[]
-  > {
-    const result = await this.#call('conversations.replies', () =>
-      this.#client.conversations.replies({ channel, ts, limit: 20 }),
-    );
-    return (result.messages ?? []).map((m) => ({
-      ts: m.ts ?? '',
-      text: m.text ?? '',
-      ...(m.user ? { user: m.user } : {}),
-      ...(m.blocks ? { blocks: m.blocks } : {}),
-      ...(m.attachments ? { attachments: m.attachments } : {}),
-    }));
+  async replies(
+    thread: MessageRef,
+    options: { readonly limit?: number } = {},
+  ): Promise<readonly ThreadMessage[]> {
+    const limit = options.limit ?? REPLIES_DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > REPLIES_MAX_LIMIT) {
+      throw new InvalidInputError(
+        `a thread read takes a limit from 1 to ${REPLIES_MAX_LIMIT} messages, got ${String(limit)}`,
+      );
+    }
+    const messages: ThreadMessage[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#call('conversations.replies', () =>
+        this.#client.conversations.replies({
+          channel: thread.channel,
+          ts: thread.ts,
+          limit: limit - messages.length,
+          ...(cursor ? { cursor } : {}),
+        }),
+      );
+      const read = page.messages ?? [];
+      for (const m of read.slice(0, limit - messages.length)) messages.push(threadMessage(m));
+      cursor = read.length > 0 ? page.response_metadata?.next_cursor || undefined : undefined;
+    } while (cursor && messages.length < limit);
+    return messages;
   }
 
   async #call<T extends WebAPICallResult>(method: string, call: () => Promise<T>): Promise<T> {
@@ -150,4 +172,37 @@ export class WebApiChat implements Chat {
       throw toDependencyError(method, err);
     }
   }
+}
+
+/** A message of `conversations.replies`' answer as the port gives it: only well-formed parts. */
+function threadMessage(m: {
+  ts?: string;
+  thread_ts?: string;
+  text?: string;
+  user?: string;
+  bot_id?: string;
+  blocks?: unknown;
+  attachments?: unknown;
+}): ThreadMessage {
+  // Another integration's blocks: Slack's open Block shape (an object with a string type).
+  const blocks = Array.isArray(m.blocks)
+    ? m.blocks.filter((b): b is AnyBlock => isObject(b) && typeof b.type === 'string')
+    : [];
+  // Every attachment field is optional: any object is one.
+  const attachments = Array.isArray(m.attachments)
+    ? m.attachments.filter((a): a is MessageAttachment => isObject(a))
+    : [];
+  return {
+    ts: m.ts ?? '',
+    ...(m.thread_ts ? { threadTs: m.thread_ts } : {}),
+    text: m.text ?? '',
+    ...(m.user ? { user: m.user } : {}),
+    ...(m.bot_id ? { botId: m.bot_id } : {}),
+    ...(blocks.length > 0 ? { blocks } : {}),
+    ...(attachments.length > 0 ? { attachments } : {}),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

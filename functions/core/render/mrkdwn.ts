@@ -4,6 +4,7 @@
  * (`<!channel>`) or a broken message.
  */
 
+import type { ContextBlock, HeaderBlock, SectionBlock } from '@slack/types';
 import { SLACK_ID } from '../patterns.js';
 
 /** Slack's documented limits the renderer stays within. */
@@ -76,20 +77,17 @@ export function mention(user: string): string {
 }
 
 /** mrkdwn section block. */
-export function section(text: string): { type: 'section'; text: { type: 'mrkdwn'; text: string } } {
+export function section(text: string): SectionBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) } };
 }
 
 /** Context block with one mrkdwn element. */
-export function context(text: string): { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] } {
+export function context(text: string): ContextBlock {
   return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SLACK_LIMITS.sectionText) }] };
 }
 
 /** Header block (plain text, 150 characters at most). */
-export function header(text: string): {
-  type: 'header';
-  text: { type: 'plain_text'; text: string; emoji: true };
-} {
+export function header(text: string): HeaderBlock {
   return {
     type: 'header',
     text: { type: 'plain_text', text: clip(text, SLACK_LIMITS.headerText), emoji: true },

@@ -4,6 +4,7 @@
  * listeners and renderer cannot drift apart. Every message stays within Slack's limits and says
  * when it left something out. Everything that came from a node, an alarm or a user is escaped.
  */
+import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import type { Incident, IncidentPhase } from '../incident.js';
 import type { Finding, RemediationId, Report, Severity, Tier } from '../model.js';
 import { SLACK_ID } from '../patterns.js';
@@ -42,8 +43,6 @@ export function parseFixActionId(actionId: string): string | null {
   const prefix = `${ACTION_IDS.fix}:`;
   return actionId.startsWith(prefix) ? actionId.slice(prefix.length) : null;
 }
-
-type Block = Record<string, unknown>;
 
 const PHASE_LOOK: Record<IncidentPhase, { emoji: string; title: string }> = {
   diagnosing: { emoji: ':mag:', title: 'Diagnosing' },
@@ -129,7 +128,7 @@ function phaseDetail(incident: Incident): string {
 export function renderCard(incident: Incident, extra?: { note?: string }): ChatMessage {
   const look = PHASE_LOOK[incident.phase];
   const node = nodeLabel(incident);
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     header(`${look.title}: ${node}`),
     section(`${look.emoji} *${look.title}* · ${phaseDetail(incident)}`),
     {
@@ -165,7 +164,7 @@ export function renderCard(incident: Incident, extra?: { note?: string }): ChatM
 }
 
 /** One finding as a single section: heading, quoted evidence, fitting remediations. */
-function findingBlock(finding: Finding): Block {
+function findingBlock(finding: Finding): KnownBlock {
   const lines = [
     `${SEVERITY_EMOJI[finding.severity]} *${escapeMrkdwn(finding.summary)}*`,
     `\`${finding.cause}\` · ${finding.severity} · ${finding.confidence} confidence`,
@@ -184,7 +183,7 @@ function findingBlock(finding: Finding): Block {
  * Blocks for a list of findings within a block budget: when they do not fit, the last block says
  * how many were left out.
  */
-function findingsBlocks(findings: readonly Finding[], budget: number): Block[] {
+function findingsBlocks(findings: readonly Finding[], budget: number): KnownBlock[] {
   if (findings.length <= budget) return findings.map(findingBlock);
   const keep = Math.max(0, budget - 1);
   const blocks = findings.slice(0, keep).map(findingBlock);
@@ -197,9 +196,9 @@ function remediationLine(id: RemediationId, rates?: SuccessRates): string {
   return `• *${escapeMrkdwn(meta.title)}* (${TIER_LABEL[meta.tier]}${rateSuffix(rates, id)}): ${escapeMrkdwn(meta.description)}`;
 }
 
-function fixButton(incidentId: string, id: RemediationId, rates?: SuccessRates): Block {
+function fixButton(incidentId: string, id: RemediationId, rates?: SuccessRates): Button {
   const meta = remediationMeta(id);
-  const button: Block = {
+  const button: Button = {
     type: 'button',
     action_id: fixActionId(id),
     value: incidentId,
@@ -229,8 +228,8 @@ function fixButton(incidentId: string, id: RemediationId, rates?: SuccessRates):
 }
 
 /** Actions blocks, 25 elements each at most. */
-function actionsBlocks(elements: Block[]): Block[] {
-  const blocks: Block[] = [];
+function actionsBlocks(elements: Button[]): ActionsBlock[] {
+  const blocks: ActionsBlock[] = [];
   for (let i = 0; i < elements.length; i += SLACK_LIMITS.actionsElements) {
     blocks.push({ type: 'actions', elements: elements.slice(i, i + SLACK_LIMITS.actionsElements) });
   }
@@ -246,8 +245,8 @@ function tailBlocks(
   held: null | { reason: string; detail: string },
   withButtons: boolean,
   trust: { rates?: SuccessRates; shadow?: string | null } = {},
-): Block[] {
-  const blocks: Block[] = [];
+): KnownBlock[] {
+  const blocks: KnownBlock[] = [];
   const line = (id: RemediationId) => remediationLine(id, trust.rates);
   if (notes.length > 0) {
     blocks.push(section(`*Notes*\n${notes.map((n) => `• ${escapeMrkdwn(n)}`).join('\n')}`));
@@ -293,10 +292,10 @@ function findingsMessage(
   incident: Incident,
   findings: readonly Finding[],
   healthy: boolean,
-  tail: Block[],
+  tail: KnownBlock[],
 ): ChatMessage {
   const node = nodeLabel(incident);
-  const head: Block[] = [
+  const head: KnownBlock[] = [
     section(
       findings.length === 0
         ? `${healthy ? ':white_check_mark:' : ':grey_question:'} *${healthy ? 'No finding' : 'Inconclusive'}* on ${escapeMrkdwn(node)}`
@@ -394,7 +393,7 @@ export function renderOutcome(
     outcome.mentionUserGroup && SLACK_ID.userGroup.test(outcome.mentionUserGroup)
       ? `<!subteam^${outcome.mentionUserGroup}> `
       : '';
-  const blocks: Block[] = [
+  const blocks: KnownBlock[] = [
     section(`${group}${OUTCOME_LOOK[outcome.kind]} · ${escapeMrkdwn(node)}\n${escapeMrkdwn(outcome.detail)}`),
   ];
   const evidence = outcome.evidence ?? [];
@@ -425,5 +424,29 @@ export function renderHelp(): ChatMessage {
   return {
     text: 'nodemedic commands: diagnose [instance-id|node-name], help',
     blocks: [section(lines.join('\n'))],
+  };
+}
+
+/**
+ * A short answer in a thread (what a mention gets back when it starts nothing). `text` is mrkdwn
+ * as nodemedic writes it (channel links act): outside text in it must be escaped by the caller,
+ * as the mention listener does.
+ */
+export function renderReply(text: string): ChatMessage {
+  return { text: clip(text, SLACK_LIMITS.messageText), blocks: [section(text)] };
+}
+
+/**
+ * A refused click, in the incident's thread (the thread is part of the audit trail): who pressed
+ * what, why it was refused, and that nothing ran. `user` is a Slack user id (anything else is
+ * shown as text); `action` is the pressed action (escaped); `note` is nodemedic's own reason.
+ */
+export function renderRefusal(refusal: { user: string; action: string; note: string }): ChatMessage {
+  const who = mention(refusal.user);
+  const pressed = escapeMrkdwn(refusal.action);
+  const note = escapeMrkdwn(refusal.note);
+  return {
+    text: clip(`Refused: ${who} pressed ${pressed} ${note} (logged).`, SLACK_LIMITS.messageText),
+    blocks: [context(`:no_entry: Refused: ${who} pressed \`${pressed}\` ${note}. Logged; nothing ran.`)],
   };
 }

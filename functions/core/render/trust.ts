@@ -3,12 +3,13 @@
  * shadow-mode notice (what nodemedic would offer, and how to let it act) and the success rate
  * beside a fix ("recovered 11 of 12 here"). Cluster names are escaped like everything else.
  */
+import type { SectionBlock } from '@slack/types';
 import type { RemediationId } from '../model.js';
 import { rateLabel, type SuccessRates } from '../success-rates.js';
 import { escapeMrkdwn, SLACK_LIMITS, section } from './mrkdwn.js';
 
 /** The findings message's notice for a cluster in shadow mode: nothing runs, and how to switch. */
-export function shadowNotice(cluster: string): Record<string, unknown> {
+export function shadowNotice(cluster: string): SectionBlock {
   const name = escapeMrkdwn(cluster);
   return section(
     `:ghost: *Shadow mode* in cluster \`${name}\`: nodemedic posts its diagnosis and what it would offer, and runs nothing (no button). ` +

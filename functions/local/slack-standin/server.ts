@@ -19,6 +19,8 @@ export interface StandInMessage {
   readonly thread_ts?: string;
   readonly text: string;
   readonly blocks: readonly Record<string, unknown>[];
+  /** Legacy attachments, as other integrations' alerts still post them (seeded messages only). */
+  readonly attachments?: readonly Record<string, unknown>[];
   /** Author: the bot's user id for messages posted through the API, or the seeding user. */
   readonly user: string;
   readonly bot_id?: string;
@@ -57,6 +59,11 @@ export interface SlackStandInOptions {
   readonly users?: Record<string, { name: string }>;
   /** Port to listen on; 0 (default) picks an ephemeral one. */
   readonly port?: number;
+  /**
+   * The most messages one `conversations.replies` page holds, whatever `limit` asks: 1000 as
+   * documented, 15 for apps distributed outside the Marketplace since 2025-05-29. @default 1000
+   */
+  readonly repliesPageSize?: number;
 }
 
 /** Slack's v0 request signature: `v0=` + hex HMAC-SHA256 of `v0:<timestamp>:<body>`. */
@@ -222,13 +229,17 @@ export class SlackStandIn {
     user?: string;
     threadTs?: string;
     botId?: string;
+    /** Another integration's blocks and attachments, stored as given. */
+    blocks?: readonly Record<string, unknown>[];
+    attachments?: readonly Record<string, unknown>[];
   }): string {
     const ts = this.#nextTs();
     this.#store(opts.channel, {
       ts,
       ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
       text: opts.text,
-      blocks: [],
+      blocks: opts.blocks ?? [],
+      ...(opts.attachments ? { attachments: opts.attachments } : {}),
       user: opts.user ?? 'U0ALERTBOT',
       ...(opts.botId ? { bot_id: opts.botId } : {}),
     });
@@ -517,15 +528,46 @@ export class SlackStandIn {
     return message;
   }
 
+  /**
+   * `conversations.replies` as documented (docs.slack.dev/reference/methods/conversations.replies):
+   * the parent first, then its replies, oldest first; `limit` per page (at most
+   * `repliesPageSize`, which is also the default), and `cursor` from the previous page's `response_metadata.next_cursor`, which is
+   * empty on the last page. The parent of a thread carries `thread_ts` and `reply_count`.
+   */
   #replies(b: Record<string, unknown>): Record<string, unknown> {
     const channel = requireString(b, 'channel');
     const ts = requireString(b, 'ts');
+    const limit = b.limit === undefined || b.limit === '' ? 1000 : Number(b.limit);
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new SlackApiError('invalid_arguments', 200, ['[ERROR] limit must be a positive integer']);
+    }
     const visible = this.messages(channel).filter((m) => !m.ephemeral_for);
     const root = visible.find((m) => m.ts === ts);
     if (!root) throw new SlackApiError('thread_not_found');
     const rootTs = root.thread_ts ?? root.ts;
-    const thread = visible.filter((m) => m.ts === rootTs || m.thread_ts === rootTs);
-    return { messages: thread.map((m) => ({ type: 'message', ...m })), has_more: false };
+    const thread = visible
+      .filter((m) => m.ts === rootTs || m.thread_ts === rootTs)
+      .map((m) =>
+        m.ts === rootTs && visible.some((r) => r.thread_ts === rootTs)
+          ? { ...m, thread_ts: rootTs, reply_count: visible.filter((r) => r.thread_ts === rootTs).length }
+          : m,
+      );
+    let start = 0;
+    const cursor = optionalString(b, 'cursor');
+    if (cursor) {
+      const next = /^next_ts:(.+)$/.exec(Buffer.from(cursor, 'base64').toString('utf8'))?.[1];
+      start = thread.findIndex((m) => m.ts === next);
+      if (start < 0) throw new SlackApiError('invalid_cursor');
+    }
+    const page = thread.slice(start, start + Math.min(limit, this.#options.repliesPageSize ?? 1000));
+    const following = thread[start + page.length];
+    return {
+      messages: page.map((m) => ({ type: 'message', ...m })),
+      has_more: following !== undefined,
+      response_metadata: {
+        next_cursor: following ? Buffer.from(`next_ts:${following.ts}`).toString('base64') : '',
+      },
+    };
   }
 
   /**

@@ -4,11 +4,11 @@
  * retry into the same failure.
  */
 import type { App } from '@slack/bolt';
+import type { AppDeps } from '../../app/deps.js';
 import { NodemedicError } from '../../core/errors.js';
-import type { ListenerDeps } from '../app.js';
 
 /** Register the global error handler. */
-export function register(app: App, deps: ListenerDeps): void {
+export function register(app: App, deps: Pick<AppDeps, 'logger'>): void {
   app.error(async (error) => {
     const cause = (error as { original?: unknown }).original ?? error;
     deps.logger.error('Slack listener failed', {

@@ -8,10 +8,11 @@
  * The text is untrusted: only a validated instance id or DNS-style node name leaves this file.
  */
 import type { App } from '@slack/bolt';
+import type { AppDeps } from '../../app/deps.js';
 import { NodemedicError } from '../../core/errors.js';
 import { INSTANCE_ID, INSTANCE_ID_IN_TEXT, isNodeName } from '../../core/patterns.js';
-import { escapeMrkdwn, renderHelp } from '../../core/render/slack.js';
-import type { ListenerDeps } from '../app.js';
+import { escapeMrkdwn, renderHelp, renderReply } from '../../core/render/slack.js';
+import type { SlackEdge } from '../app.js';
 
 /** EC2 private DNS names as they appear inside alert text. */
 const NODE_IN_TEXT =
@@ -81,7 +82,7 @@ export function findNodeInAlert(message: {
 }
 
 /** Register the app_mention listener. */
-export function register(app: App, deps: ListenerDeps): void {
+export function register(app: App, deps: AppDeps, edge: SlackEdge): void {
   app.event('app_mention', async ({ event, body }) => {
     // Events are retried by Slack when the answer is late: one event id, one action.
     const eventId = (body as { event_id?: string }).event_id ?? `${event.channel}:${event.ts}`;
@@ -91,24 +92,19 @@ export function register(app: App, deps: ListenerDeps): void {
     }
     const user = event.user ?? 'unknown';
     const threadTs = event.thread_ts ?? event.ts;
-    const reply = async (text: string, blocks?: readonly unknown[]) => {
-      await deps.slack.post(
-        event.channel,
-        { text, blocks: blocks ?? [{ type: 'section', text: { type: 'mrkdwn', text } }] },
-        threadTs,
-      );
+    const reply = async (text: string) => {
+      await deps.chat.post(event.channel, renderReply(text), threadTs);
     };
-    if (!deps.mentionChannels.includes(event.channel)) {
+    if (!edge.mentionChannels.includes(event.channel)) {
       deps.logger.warn('mention outside the configured channels refused', { channel: event.channel, user });
       await reply(
-        `I act only in ${deps.mentionChannels.map((c) => `<#${c}>`).join(', ')} (and threads there): mention me there. Nothing was done here.`,
+        `I act only in ${edge.mentionChannels.map((c) => `<#${c}>`).join(', ')} (and threads there): mention me there. Nothing was done here.`,
       );
       return;
     }
     const command = parseMention(event.text ?? '');
     if (command.kind === 'help') {
-      const help = renderHelp();
-      await deps.slack.post(event.channel, help, threadTs);
+      await deps.chat.post(event.channel, renderHelp(), threadTs);
       return;
     }
     if (command.kind === 'invalid') {
@@ -123,7 +119,8 @@ export function register(app: App, deps: ListenerDeps): void {
         );
         return;
       }
-      const thread = await deps.slack.threadMessages(event.channel, event.thread_ts);
+      // The parent comes first: one message is all this needs.
+      const thread = await deps.chat.replies({ channel: event.channel, ts: event.thread_ts }, { limit: 1 });
       const root = thread.find((m) => m.ts === event.thread_ts) ?? thread[0];
       query = root ? findNodeInAlert(root) : null;
       if (!query) {
@@ -134,7 +131,7 @@ export function register(app: App, deps: ListenerDeps): void {
       }
     }
     try {
-      const result = await deps.startDiagnosis({
+      const result = await edge.startDiagnosis({
         channel: event.channel,
         threadTs,
         query,
