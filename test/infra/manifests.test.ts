@@ -60,6 +60,7 @@ describe('one manifest per handler', () => {
       expect((grants.workflow?.length ?? 0) > 0, name).toBe(ports.includes('workflow'));
       // The CloudWatch ports need their action; another port may call it too (e.g. a readiness check).
       if (ports.includes('alarms')) expect(grants.alarms, name).toContain('cloudwatch:DescribeAlarms');
+      if (ports.includes('readiness')) expect(grants.anyResource, name).toContain('cloudwatch:GetMetricData');
       if (ports.includes('contributors'))
         expect(grants.alarms, name).toContain('cloudwatch:DescribeAlarmContributors');
     }

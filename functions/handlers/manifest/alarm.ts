@@ -2,7 +2,7 @@
 import type { Grants, HandlerManifest, Sizing } from './types.js';
 
 export const wiring = {
-  ports: ['store', 'inventory', 'chat', 'workflow', 'pager', 'contributors'],
+  ports: ['store', 'inventory', 'chat', 'workflow', 'pager', 'contributors', 'readiness'],
   env: ['ALARM_FILTER'],
 } as const;
 
@@ -11,7 +11,8 @@ const grants = {
   workflow: ['startExecution', 'taskResponse'],
   secrets: ['slack', 'pager'],
   table: 'readWrite',
-  anyResource: ['ec2:DescribeInstances'],
+  // GetMetricData: per-node readiness (Container Insights) for a cluster-only alarm.
+  anyResource: ['ec2:DescribeInstances', 'cloudwatch:GetMetricData'],
   // A multi-time-series alarm's contributors in ALARM, for its alarm-level change.
   alarms: ['cloudwatch:DescribeAlarmContributors'],
   deadLetterQueue: 'send',

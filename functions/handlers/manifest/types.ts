@@ -40,7 +40,8 @@ export type Port =
   | 'workflow'
   | 'pager'
   | 'alarms'
-  | 'contributors';
+  | 'contributors'
+  | 'readiness';
 
 /**
  * The variables each port's factory reads (wiring/store.ts, runner.ts...); a port not here reads

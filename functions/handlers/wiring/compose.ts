@@ -19,6 +19,7 @@ interface PortValues {
   readonly workflow: AppDeps['workflow'];
   readonly alarms: NonNullable<AppDeps['alarms']>;
   readonly contributors: NonNullable<AppDeps['contributors']>;
+  readonly readiness: NonNullable<AppDeps['readiness']>;
   /** Undefined when the stack does not page. */
   readonly pager: AppDeps['pager'];
 }

@@ -11,7 +11,10 @@ import type { Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
 type Ports = Partial<
-  Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'contributors' | 'pager'>
+  Pick<
+    AppDeps,
+    'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'contributors' | 'readiness' | 'pager'
+  >
 >;
 
 /**
@@ -29,7 +32,7 @@ export function assemble(
     inventory: inventory ?? unavailable('inventory'),
     chat: chat ? countingSlackErrors(chat, metrics) : unavailable('chat'),
     workflow: workflow ?? unavailable('workflow'),
-    // alarms, contributors, pager: absent, or undefined, when the function does not compose them.
+    // alarms, contributors, readiness, pager: absent, or undefined, when the function does not compose them.
     ...optional,
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
