@@ -59,7 +59,7 @@ export async function handler(
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= { ...(await build()), ...(sweeper ? { sweeper } : {}) };
+    deps ??= { ...(await build()), sweeper };
     // A sweep is waited for within the function's time, leaving room to open and post.
     const left = context
       ? Math.floor((context.getRemainingTimeInMillis() - AFTER_SWEEP_MS) / 1000)

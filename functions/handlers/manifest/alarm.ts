@@ -3,7 +3,8 @@ import type { Grants, HandlerManifest, Sizing } from './types.js';
 
 export const wiring = {
   ports: ['store', 'inventory', 'chat', 'workflow', 'pager', 'contributors', 'readiness'],
-  env: ['ALARM_FILTER'],
+  // VERSION_POLICY: a sweep analyzes each node's probe, as analyze does.
+  env: ['ALARM_FILTER', 'VERSION_POLICY'],
 } as const;
 
 const grants = {
