@@ -10,31 +10,14 @@
  * never both resume the workflow); a destructive fix waits for two distinct approvers, neither of
  * them the requester (`applyApproval`, functions/core/plan.ts).
  */
-import { NodemedicError } from '../core/errors.js';
-import {
-  type Approval,
-  type AuditEntry,
-  BUTTONS_NOT_CLOSED,
-  type Incident,
-  InFlightLimitError,
-} from '../core/incident.js';
+import { type Incident, InFlightLimitError, roundOf } from '../core/incident.js';
 import { isRemediationId, type RemediationId } from '../core/model.js';
-import { SLACK_ID } from '../core/patterns.js';
-import { applyApproval } from '../core/plan.js';
-import type { MessageRef } from '../core/ports.js';
-import { getRemediation } from '../core/remediations/index.js';
-import {
-  decisionText,
-  escapeMrkdwn,
-  renderCard,
-  renderDecision,
-  renderRefusal,
-} from '../core/render/slack.js';
+import { escapeMrkdwn, renderRefusal } from '../core/render/slack.js';
 import { shadowRefusal } from '../core/shadow.js';
+import { type ClickDecision, type Transition, transition } from '../core/transitions.js';
 import { isAuthorized } from './authorize.js';
-import { type ApprovalDecision, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
-import { incidentEnded } from './ending.js';
+import { applyTransition, describe, perform } from './effects.js';
 import { METRICS } from './metrics.js';
 
 /**
@@ -99,17 +82,6 @@ export type ClickOutcome =
 /** How long a click's one-shot key is kept: longer than any approval window. */
 const CLICK_TTL_SECONDS = 86_400;
 
-/** Audit actions that close an approval round, for the "already handled by X at T" answer. */
-const DECISION_ACTIONS = new Set([
-  'approved',
-  'denied',
-  'rerun',
-  'escalated',
-  'expired',
-  'alarm-ok',
-  'resume-failed',
-]);
-
 /** Approve `remediation` (a fix button, `nm_fix:<id>`). */
 export async function approveFix(
   deps: ApprovalDeps,
@@ -138,107 +110,41 @@ export async function approveFix(
   });
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
-  let outcome: ClickOutcome = { kind: 'stale', detail: '' };
-  let token: string | null = null;
   // The check above is advice; this write is the rule: the move into `fixing` takes one of the
   // cluster's fix slots in the same conditional write, so two approvals in the same instant (of
   // two nodes of one cluster) cannot both pass the limit.
   const slots = { inFlightLimit: deps.policy.maxFixesInFlightPerCluster };
-  let updated: Incident;
+  let written: Transition<ClickDecision>;
   try {
-    updated = await deps.store.update(
+    written = await applyTransition(
+      deps.store,
       click.incidentId,
-      (current) => {
-        token = null;
-        const stale = staleReason(current, click.messageTs);
-        if (stale) {
-          outcome = { kind: 'stale', detail: stale };
-          return current;
-        }
-        if (!current.offered.includes(remediation)) {
-          outcome = { kind: 'rejected', reason: `${remediation} was not offered for this incident` };
-          return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: not offered`));
-        }
-        const decision = applyApproval(
-          { requested: current.requested, approvals: current.approvals },
-          { remediation, user: click.user, at },
-          deps.policy,
-        );
-        if (decision.outcome === 'rejected') {
-          outcome = { kind: 'rejected', reason: decision.reason };
-          return withAudit(current, entry(at, 'rejected', click.user, `${remediation}: ${decision.reason}`));
-        }
-        const approval: Approval = { remediation, user: click.user, at };
-        const base: Incident = {
-          ...current,
-          requested: current.requested ?? { remediation, by: click.user },
-          approvals: [...current.approvals, approval],
-        };
-        if (decision.outcome === 'needs-another') {
-          outcome = { kind: 'needs-another', remediation, have: decision.have, need: decision.need };
-          return withAudit(
-            base,
-            entry(at, 'approval', click.user, `${remediation}: ${decision.have} of ${decision.need}`),
-          );
-        }
-        outcome = { kind: 'approved', remediation, approvers: decision.approvers };
-        token = current.taskToken;
-        return withAudit(
-          { ...base, phase: 'fixing', taskToken: null },
-          entry(at, 'approved', click.user, `${remediation} by ${decision.approvers.join(', ')}`),
-        );
-      },
+      (current) =>
+        transition(current, {
+          type: 'approve-clicked',
+          at,
+          user: click.user,
+          messageTs: click.messageTs,
+          remediation,
+          policy: deps.policy,
+        }),
       slots,
     );
   } catch (err) {
     if (!(err instanceof InFlightLimitError)) throw err;
     return heldAtTheSlot(deps, click, remediation, err);
   }
-  const result = outcome as ClickOutcome;
-  switch (result.kind) {
-    case 'stale':
-      await privately(deps, click, result.detail);
-      return result;
-    case 'rejected':
-      await privately(deps, click, `Not recorded: ${result.reason}.`);
-      return result;
-    case 'needs-another': {
-      const title = getRemediation(remediation).title;
-      await privately(
-        deps,
-        click,
-        `Your approval of *${title}* is recorded (${result.have} of ${result.need}). It needs another on-call engineer, not the requester.`,
-      );
-      await refreshCard(deps, updated);
-      return result;
-    }
-    case 'approved': {
-      const decision: ApprovalDecision = { decision: 'approve', remediation, by: result.approvers };
-      const resumed = await resume(deps, updated, token, decision, click);
-      if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
-      try {
-        await closeButtons(deps, updated, click, decisionText('Approved', result.approvers, at, remediation));
-      } catch (err) {
-        // The fix is approved and the workflow resumed: a Slack failure here must not undo that,
-        // nor leave buttons that look live for good. It is recorded, and the step that ends the
-        // incident (outcome or escalation) turns the buttons into text.
-        deps.logger.warn('approved, but the buttons could not be closed', {
-          incidentId: updated.id,
-          error: describe(err),
-        });
-        await deps.store.update(updated.id, (current) =>
-          withAudit(
-            current,
-            entry(deps.clock().toISOString(), BUTTONS_NOT_CLOSED, 'nodemedic', describe(err)),
-          ),
-        );
-      }
-      deps.logger.info('fix approved', { incidentId: updated.id, remediation, approvers: result.approvers });
-      return result;
-    }
-    default:
-      return result;
+  const performed = await perform(deps, written, { click });
+  if (!performed.ok) return { kind: 'failed', reason: performed.reason };
+  const result = written.outcome;
+  if (result.kind === 'approved') {
+    deps.logger.info('fix approved', {
+      incidentId: written.incident.id,
+      remediation,
+      approvers: result.approvers,
+    });
   }
+  return result;
 }
 
 /**
@@ -253,11 +159,9 @@ async function heldAtTheSlot(
 ): Promise<ClickOutcome> {
   const reason = `${err.message}: another fix took the last slot at the same moment`;
   deps.logger.warn('approval held at the in-flight limit', { incidentId: click.incidentId, remediation });
-  await deps.store.update(click.incidentId, (current) =>
-    withAudit(
-      current,
-      entry(deps.clock().toISOString(), 'held', click.user, `fix:${remediation}: ${reason}`),
-    ),
+  const at = deps.clock().toISOString();
+  await applyTransition(deps.store, click.incidentId, (current) =>
+    transition(current, { type: 'click-held', at, user: click.user, action: `fix:${remediation}`, reason }),
   );
   await privately(
     deps,
@@ -272,28 +176,13 @@ export async function denyFix(deps: ApprovalDeps, click: Click): Promise<ClickOu
   const gate = await admit(deps, click, 'deny');
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
-  const taken = await takeToken(deps, click, (current) =>
-    withAudit(
-      { ...current, phase: 'closed', taskToken: null },
-      entry(at, 'denied', click.user, 'denied the fixes: a person handles it'),
-    ),
+  const written = await applyTransition(deps.store, click.incidentId, (current) =>
+    transition(current, { type: 'deny-clicked', at, user: click.user, messageTs: click.messageTs }),
   );
-  if (taken.kind === 'stale') return taken.outcome;
-  const { incident: updated, token } = taken;
-  try {
-    await deps.workflow.fail(token, WORKFLOW_ERRORS.denied, `denied by ${click.user} at ${at}`);
-  } catch (err) {
-    // The card is closed either way: a person has taken over, and nothing will run.
-    deps.logger.warn('could not stop the waiting workflow after a deny', {
-      incidentId: updated.id,
-      error: describe(err),
-    });
-  }
-  await closeButtons(deps, updated, click, decisionText('Handled by a person', [click.user], at));
-  await updateCard(deps, updated, `Closed: <@${click.user}> is handling it.`);
-  await incidentEnded(deps, updated);
-  deps.logger.info('fixes denied', { incidentId: updated.id, by: click.user });
-  return { kind: 'denied' };
+  await perform(deps, written, { click });
+  if (written.outcome.kind === 'denied')
+    deps.logger.info('fixes denied', { incidentId: written.incident.id, by: click.user });
+  return written.outcome;
 }
 
 /** Re-run the diagnosis: resume the waiting workflow with `{ decision: 'rerun' }`. */
@@ -301,50 +190,15 @@ export async function rerunDiagnosis(deps: ApprovalDeps, click: Click): Promise<
   const gate = await admit(deps, click, 'rerun');
   if (gate.kind !== 'admitted') return gate.outcome;
   const at = deps.clock().toISOString();
-  const taken = await takeToken(deps, click, (current) =>
-    withAudit(
-      { ...current, phase: 'diagnosing', taskToken: null, requested: null, approvals: [] },
-      entry(at, 'rerun', click.user, 'asked for a new diagnosis'),
-    ),
+  const written = await applyTransition(deps.store, click.incidentId, (current) =>
+    transition(current, { type: 'rerun-clicked', at, user: click.user, messageTs: click.messageTs }),
   );
-  if (taken.kind === 'stale') return taken.outcome;
-  const { incident: updated, token } = taken;
-  const decision: ApprovalDecision = { decision: 'rerun', remediation: null, by: [click.user] };
-  const resumed = await resume(deps, updated, token, decision, click);
-  if (!resumed.ok) return { kind: 'failed', reason: resumed.reason };
-  await closeButtons(deps, updated, click, decisionText('Re-run requested', [click.user], at));
-  return { kind: 'rerun' };
+  const performed = await perform(deps, written, { click });
+  if (!performed.ok) return { kind: 'failed', reason: performed.reason };
+  return written.outcome;
 }
 
 type Gate = { kind: 'admitted'; incident: Incident } | { kind: 'closed'; outcome: ClickOutcome };
-
-type Taken = { kind: 'taken'; incident: Incident; token: string } | { kind: 'stale'; outcome: ClickOutcome };
-
-/**
- * Move the incident on with `next` and take its task token in the same conditional write, so two
- * clicks cannot both answer one wait. A click on buttons that no longer act changes nothing and
- * is told why, privately.
- */
-async function takeToken(
-  deps: ApprovalDeps,
-  click: Click,
-  next: (current: Incident) => Incident,
-): Promise<Taken> {
-  // The store may run the transform more than once (optimistic retries): the last run counts.
-  const seen: { stale: string | null; token: string | null } = { stale: null, token: null };
-  const updated = await deps.store.update(click.incidentId, (current) => {
-    seen.stale = staleReason(current, click.messageTs);
-    seen.token = seen.stale ? null : current.taskToken;
-    return seen.stale ? current : next(current);
-  });
-  // Not stale means the incident was waiting with a token (staleReason checks both).
-  if (seen.stale || seen.token === null) {
-    const detail = seen.stale ?? 'the incident holds no task token';
-    await privately(deps, click, detail);
-    return { kind: 'stale', outcome: { kind: 'stale', detail } };
-  }
-  return { kind: 'taken', incident: updated, token: seen.token };
-}
 
 /**
  * What every button does first: find the incident, check that the click came from the incident's
@@ -419,15 +273,17 @@ async function admit(
   }
   const held = hold ? await hold(incident) : null;
   if (held) {
-    await deps.store.update(incident.id, (current) =>
-      withAudit(current, entry(deps.clock().toISOString(), 'held', click.user, `${action}: ${held}`)),
+    const at = deps.clock().toISOString();
+    await applyTransition(deps.store, incident.id, (current) =>
+      transition(current, { type: 'click-held', at, user: click.user, action, reason: held }),
     );
     await privately(deps, click, `Not recorded: ${held}.`);
     return { kind: 'closed', outcome: { kind: 'rejected', reason: held } };
   }
   // A press held at the fix slots (another fix took the last one) may be pressed again once they
   // free: each hold of this user starts a new round of their clicks on this incident.
-  const holds = incident.audit.filter((a) => a.action === 'held' && a.actor === click.user).length;
+  const round = roundOf(incident);
+  const holds = Object.hasOwn(round.holds, click.user) ? (round.holds[click.user] ?? 0) : 0;
   const key = `click:${incident.id}:${click.messageTs}:${click.user}:${action}${holds ? `:after-hold-${holds}` : ''}`;
   if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) {
     deps.logger.info('repeated click ignored', {
@@ -488,8 +344,14 @@ async function refuse(
     reason: why.reason,
   });
   const at = deps.clock().toISOString();
-  await deps.store.update(incident.id, (current) =>
-    withAudit(current, entry(at, 'refused', click.user, `${action}: ${why.reason}`)),
+  await applyTransition(deps.store, incident.id, (current) =>
+    transition(current, {
+      type: 'noted',
+      at,
+      action: 'refused',
+      actor: click.user,
+      detail: `${action}: ${why.reason}`,
+    }),
   );
   // The thread is part of the audit trail: refusals show there too, not only in the record. It
   // is the incident's own thread, whatever channel the click came from.
@@ -512,18 +374,6 @@ async function refuse(
   return { kind: 'closed', outcome: { kind: 'refused' } };
 }
 
-/** Why a button no longer acts, or null when the incident is waiting for exactly this message. */
-function staleReason(incident: Incident, messageTs: string): string | null {
-  const current = incident.findingsMessage?.ts;
-  const waiting = incident.phase === 'awaiting-approval' && incident.taskToken !== null;
-  if (waiting && (current === undefined || current === messageTs)) return null;
-  const last = [...incident.audit].reverse().find((a) => DECISION_ACTIONS.has(a.action));
-  // The detail may quote outside text (a workflow error): escaped, the mention of who is ours.
-  if (last)
-    return `Already handled: ${last.action} by ${who(last.actor)} at ${last.at} (${escapeMrkdwn(last.detail)}).`;
-  return `These buttons no longer act: the incident is ${incident.phase}.`;
-}
-
 function repeatText(incident: Incident, action: string): string {
   const mine = action.startsWith('fix:') && incident.requested && incident.phase === 'awaiting-approval';
   if (mine) {
@@ -533,89 +383,6 @@ function repeatText(incident: Incident, action: string): string {
   return 'You already pressed this button; it was handled once.';
 }
 
-async function resume(
-  deps: ApprovalDeps,
-  incident: Incident,
-  token: string | null,
-  decision: ApprovalDecision,
-  click: Click,
-): Promise<{ ok: true } | { ok: false; reason: string }> {
-  try {
-    if (!token) throw new NodemedicError('NO_TASK_TOKEN', 'the incident holds no task token');
-    await deps.workflow.resume(token, { ...decision });
-    return { ok: true };
-  } catch (err) {
-    // The approval cannot reach the workflow (token expired, Step Functions down): nothing will
-    // run, so a person must take over now rather than believe a fix is coming.
-    const reason = describe(err);
-    deps.logger.error('could not resume the workflow', { incidentId: incident.id, error: reason });
-    const at = deps.clock().toISOString();
-    const escalated = await deps.store.update(incident.id, (current) =>
-      withAudit(
-        { ...current, phase: 'escalated', taskToken: null },
-        entry(at, 'resume-failed', 'nodemedic', reason),
-      ),
-    );
-    // The reason is Step Functions' (or the network's) text: escaped like any outside text, in
-    // the mrkdwn it is put into, so it can neither mention nor link.
-    const shown = escapeMrkdwn(reason);
-    await privately(
-      deps,
-      click,
-      `Recorded, but the workflow could not be resumed (${shown}). The incident is escalated.`,
-    );
-    await updateCard(
-      deps,
-      escalated,
-      `The approval could not reach the workflow (${shown}): a person must take over.`,
-    );
-    if (escalated.findingsMessage) {
-      await deps.chat.update(
-        escalated.findingsMessage,
-        renderDecision(escalated, `Expired: the approval could not reach the workflow (${shown}).`),
-      );
-    }
-    return { ok: false, reason };
-  }
-}
-
-/** Turn the buttons into text and bring the card up to date. */
-async function closeButtons(
-  deps: ApprovalDeps,
-  incident: Incident,
-  click: Click,
-  text: string,
-): Promise<void> {
-  const ref: MessageRef = incident.findingsMessage ?? { channel: click.channel, ts: click.messageTs };
-  await deps.chat.update(ref, renderDecision(incident, text));
-  await refreshCard(deps, incident);
-}
-
-async function refreshCard(deps: ApprovalDeps, incident: Incident): Promise<void> {
-  if (incident.card) await deps.chat.update(incident.card, renderCard(incident));
-}
-
-async function updateCard(deps: ApprovalDeps, incident: Incident, note: string): Promise<void> {
-  if (incident.card) await deps.chat.update(incident.card, renderCard(incident, { note }));
-}
-
 async function privately(deps: ApprovalDeps, click: Click, text: string): Promise<void> {
   await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
-}
-
-function entry(at: string, action: string, actor: string, detail: string): AuditEntry {
-  return { at, action, actor, detail };
-}
-
-function withAudit(incident: Incident, audit: AuditEntry): Incident {
-  return { ...incident, audit: [...incident.audit, audit] };
-}
-
-function who(actor: string): string {
-  return SLACK_ID.user.test(actor) ? `<@${actor}>` : actor;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -5,29 +5,33 @@
  * on-call pager gets a trigger whose dedup key is the incident, so retries and repeats land on one
  * alert. Both are recorded in the audit trail, once.
  */
-import type { AuditEntry, Incident } from '../core/incident.js';
+import type { AuditAction, Incident } from '../core/incident.js';
 import { type PageReason, resolveEvent, triggerEvent } from '../core/pager.js';
 import { renderTimeline } from '../core/render/timeline.js';
+import { type Noted, transition } from '../core/transitions.js';
 import type { AppDeps } from './deps.js';
 
 /** What the ending reads of `AppDeps` (without a pager, nobody is paged). */
 export type EndingDeps = Pick<AppDeps, 'store' | 'chat' | 'clock' | 'logger' | 'pager'>;
 
-const TIMELINE_POSTED = 'timeline-posted';
-const PAGED = 'paged';
-const PAGE_RESOLVED = 'page-resolved';
+const TIMELINE_POSTED = 'timeline-posted' satisfies AuditAction;
+const PAGED = 'paged' satisfies AuditAction;
+const PAGE_RESOLVED = 'page-resolved' satisfies AuditAction;
 
-const has = (incident: Incident, action: string) => incident.audit.some((a) => a.action === action);
+const has = (incident: Incident, action: AuditAction) => incident.audit.some((a) => a.action === action);
 
-function entry(deps: EndingDeps, action: string, detail: string): AuditEntry {
-  return { at: deps.clock().toISOString(), action, actor: 'nodemedic', detail };
-}
-
-async function note(deps: EndingDeps, incident: Incident, action: string, detail: string): Promise<Incident> {
-  return deps.store.update(incident.id, (current) =>
-    current.audit.some((a) => a.action === action)
-      ? current
-      : { ...current, audit: [...current.audit, entry(deps, action, detail)] },
+/** Record `action` once in the incident's audit trail. */
+async function note(
+  deps: EndingDeps,
+  incident: Incident,
+  action: Noted['action'],
+  detail: string,
+): Promise<Incident> {
+  const at = deps.clock().toISOString();
+  return deps.store.update(
+    incident.id,
+    (current) =>
+      transition(current, { type: 'noted', at, action, actor: 'nodemedic', detail, once: true }).incident,
   );
 }
 

@@ -6,12 +6,15 @@
  */
 
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
-import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
-import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
+import type { ClusterIncident } from '../core/cluster.js';
+import { DependencyError, InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
-import { WORKFLOW_ERRORS } from './contract.js';
+import { transition } from '../core/transitions.js';
+import { type ArrivalHold, decideAtArrival, joinAtArrival, pacedChat, scheduleSummary } from './cluster.js';
 import type { AppDeps } from './deps.js';
+import { applyTransition, perform } from './effects.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
 import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
@@ -48,8 +51,16 @@ const CONTRIBUTOR_CONCURRENCY = 4;
  */
 const CONTRIBUTOR_NO_DATA = /^No data was returned for this contributor/;
 
-/** An audit entry stamped with the deps' clock. */
-export function auditEntry(deps: AppDeps, action: string, actor: string, detail: string): AuditEntry {
+/**
+ * An audit entry stamped with the deps' clock: the app layer's one audit helper, for the lines no
+ * transition (functions/core/transitions.ts) writes.
+ */
+export function auditEntry(
+  deps: { readonly clock: () => Date },
+  action: AuditAction,
+  actor: string,
+  detail: string,
+): AuditEntry {
   return { at: deps.clock().toISOString(), action, actor, detail };
 }
 
@@ -244,12 +255,26 @@ async function openIncident(
     // `null`, not absent: records from before the field existed had their execution started.
     if (joined.execution === null && !isTerminal(joined)) {
       deps.logger.warn('incident never got its execution: starting it now', { incidentId: joined.id });
-      return { incident: await startExecution(deps, joined), created };
+      // The first delivery may have failed before its hold was decided: decide it now.
+      const hold =
+        joined.clusterIncident || joined.card || request.thread
+          ? ({ kind: 'free' } as const)
+          : await decideAtArrival(deps, joined);
+      // Not held and no card: the analysis posts it, as after a refused card post.
+      const started =
+        hold.kind === 'free' ? await startExecution(deps, joined) : await startHeld(deps, joined, hold);
+      return { incident: started, created };
     }
     return { incident: joined, created };
   }
-  if (flap) await sayFlapped(deps, flap, incident);
-  const withCard = await postCard(deps, incident);
+  // Decided before anything is posted: a node held under its cluster's incident gets no card. A
+  // mention asks for a diagnosis in its own thread, and gets it there.
+  const hold = request.thread ? ({ kind: 'free' } as const) : await decideAtArrival(deps, incident);
+  if (hold.kind !== 'free') return { incident: await startHeld(deps, incident, hold), created };
+  // The channel is shared with every other incident: its calls are paced.
+  const paced = { ...deps, chat: pacedChat(deps) };
+  if (flap) await sayFlapped(paced, flap, incident);
+  const withCard = await postCard(paced, incident);
   const started = await startExecution(deps, withCard);
   deps.logger.info('incident opened', { incidentId: incident.id, instanceId: request.node.instanceId });
   return { incident: started, created };
@@ -318,6 +343,35 @@ async function sayFlapped(
         });
       });
   }
+}
+
+/**
+ * Start the diagnosis of a node whose hold is not `free`: held, it joins the cluster incident and
+ * gets no card; undecided (the store or EC2 did not answer), it gets no card now. Either way the
+ * diagnosis starts, even when joining fails: its analysis joins it to the cluster incident, or
+ * posts its card when the node is not held.
+ */
+async function startHeld(
+  deps: AppDeps,
+  incident: Incident,
+  hold: Exclude<ArrivalHold, { kind: 'free' }>,
+): Promise<Incident> {
+  let held = incident;
+  let record: ClusterIncident | null = null;
+  if (hold.kind === 'held') {
+    try {
+      ({ incident: held, record } = await joinAtArrival(deps, incident, hold));
+    } catch (error) {
+      if (!(error instanceof DependencyError)) throw error;
+      deps.logger.warn('could not join the cluster incident: the diagnosis starts, its analysis joins it', {
+        incidentId: incident.id,
+        error: error.message,
+      });
+    }
+  }
+  const started = await startExecution(deps, held);
+  if (record) await scheduleSummary(deps, record);
+  return started;
 }
 
 /** Start the incident's one execution (idempotent by name) and record that it started. */
@@ -400,36 +454,14 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
     deps.logger.warn('alarm OK ignored', { incidentId: open.id, reason: notOurs });
     return { kind: 'ignored', reason: notOurs, incidentId: open.id };
   }
-  let before: Incident = open;
-  const closed = await deps.store.update(open.id, (current) => {
-    before = current;
-    if (current.phase === 'fixing' || current.phase === 'verifying' || isTerminal(current)) {
-      return {
-        ...current,
-        audit: [
-          ...current.audit,
-          auditEntry(deps, 'alarm-ok', 'alarm', `${from} is OK during ${current.phase}`),
-        ],
-      };
-    }
-    return {
-      ...current,
-      phase: 'recovered',
-      taskToken: null,
-      audit: [...current.audit, auditEntry(deps, 'alarm-ok', 'alarm', `${from} back to OK`)],
-    };
-  });
-  if (closed.phase !== 'recovered' || before.phase === 'recovered')
-    return { kind: 'recovered', incidentId: open.id };
-  if (before.taskToken) {
-    await deps.workflow
-      .fail(before.taskToken, WORKFLOW_ERRORS.recovered, `alarm ${alarmName} went back to OK`)
-      .catch((error: unknown) => {
-        // The wait may already be over (timed out, or resumed a moment ago): the incident is closed either way.
-        deps.logger.warn('could not end the approval wait', { incidentId: open.id, error: String(error) });
-      });
-  }
-  await announceRecovery(deps, closed, { buttonsUp: before.phase === 'awaiting-approval', from });
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, open.id, (current) =>
+    transition(current, { type: 'alarm-ok', at, from }),
+  );
+  const recovery = written.outcome;
+  if (recovery.kind !== 'closed') return { kind: 'recovered', incidentId: open.id };
+  await perform(deps, written);
+  await announceRecovery(deps, written.incident, { buttonsUp: recovery.buttonsUp, from });
   return { kind: 'recovered', incidentId: open.id };
 }
 

@@ -8,23 +8,19 @@ import { analyze, analyzeUnreachable, parseFacts } from '../core/analyze.js';
 import { CATALOG, type Catalog, remediationIn } from '../core/catalog.js';
 import { DependencyError, MalformedFactsError, NodemedicError } from '../core/errors.js';
 import type { ExecutionEnded } from '../core/execution.js';
-import { BUTTONS_NOT_CLOSED, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
+import { type AuditAction, type Incident, isTerminal, type SentCommand } from '../core/incident.js';
 import type { Report } from '../core/model.js';
 import type { PageReason } from '../core/pager.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { ChatMessage, CommandInvocation } from '../core/ports.js';
 import { DEFAULT_READY_WITHIN_SECONDS } from '../core/remediations/remediation.js';
-import { renderClusterAlert, renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
-import {
-  escapeMrkdwn,
-  renderCard,
-  renderDecision,
-  renderFindings,
-  renderOutcome,
-} from '../core/render/slack.js';
+import { renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
+import { escapeMrkdwn, renderCard, renderFindings } from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
+import { ANNOUNCED, type FixReserved, transition, unannounced } from '../core/transitions.js';
+import { holdAtAnalysis, pacedChat } from './cluster.js';
 import type {
   AnalyzeInput,
   AnalyzeOutput,
@@ -44,9 +40,10 @@ import type {
 } from './contract.js';
 import { type HandlerName, pollWait, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { applyTransition, perform } from './effects.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
-import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
+import { recordEscalation, recordEvaluation, recordFindings } from './metrics.js';
 import { rankByHistory } from './trust.js';
 
 /** The incident is missing: the execution outlived its record, or the id is wrong. */
@@ -122,30 +119,20 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
     // One fix (and one rollback) per approval round, whatever Step Functions retries. The
     // reservation is an atomic update: a retry finds it and returns the command it recorded, and
     // a reservation whose outcome is unknown (the send may have reached SSM) is never sent again.
-    const round = incident.audit.filter((a) => a.action === 'approved').length;
-    key = `${input.purpose}#${round}`;
-    let existing: SentCommand | undefined;
-    incident = await deps.store.update(incident.id, (current) => {
-      existing = current.commands?.find((c) => c.key === key && c.state !== 'send-failed');
-      if (existing) return current;
-      const firstTry = !current.commands?.some((c) => c.key === key);
-      const reservation: SentCommand = {
-        key,
-        commandId: null,
-        script: input.remediation!,
-        at: deps.clock().toISOString(),
-        state: 'sending',
-      };
-      return {
-        ...current,
-        phase: input.purpose === 'fix' ? 'fixing' : current.phase,
-        attempts: input.purpose === 'fix' && firstTry ? current.attempts + 1 : current.attempts,
-        commands: [...(current.commands ?? []).filter((c) => c.key !== key), reservation],
-      };
-    });
-    const found = existing as SentCommand | undefined;
-    if (found?.state === 'sending') throw new AlreadySentError(key);
-    if (found) return { commandId: found.commandId, waitSeconds: pollWait(0) };
+    const at = deps.clock().toISOString();
+    const reserve: FixReserved = {
+      type: 'fix-reserved',
+      at,
+      purpose: input.purpose === 'rollback' ? 'rollback' : 'fix',
+      remediation: input.remediation!,
+    };
+    const written = await applyTransition(deps.store, incident.id, (current) => transition(current, reserve));
+    const reservation = written.outcome;
+    if (reservation.kind === 'in-doubt') throw new AlreadySentError(reservation.key);
+    if (reservation.kind === 'sent')
+      return { commandId: reservation.command.commandId, waitSeconds: pollWait(0) };
+    incident = written.incident;
+    key = reservation.key;
   }
 
   const progress = { accepted: false };
@@ -154,12 +141,9 @@ export async function sendStep(deps: AppDeps, input: SendInput): Promise<SendOut
   } catch (error) {
     if (isFix && !progress.accepted) {
       // The command was not accepted: free the reservation so that a retry may send it.
-      await deps.store.update(incident.id, (current) => ({
-        ...current,
-        commands: (current.commands ?? []).map((c) =>
-          c.key === key ? { ...c, state: 'send-failed' as const } : c,
-        ),
-      }));
+      await applyTransition(deps.store, incident.id, (current) =>
+        transition(current, { type: 'send-failed', key }),
+      );
     }
     throw error;
   }
@@ -369,6 +353,24 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   const shadow = isShadowCluster(deps.policy, incident.node.cluster);
   const ranked = await rankByHistory(deps, incident.node.cluster, report.findings, plan.offered);
   plan.offered = ranked.offered;
+  // The cluster hold: a node analyzed while its cluster is held (or whose analysis finds it so by
+  // EC2's count) joins the cluster incident, whose summary shows its findings; its fixes are held.
+  // A node held at arrival has no card, and gets none: the cluster thread speaks for it.
+  const clusterIncident = await holdAtAnalysis(
+    deps,
+    incident,
+    report,
+    plan.held?.reason === 'cluster-hold' ? { reason: plan.held.detail, fleet: cluster } : undefined,
+  );
+  if (clusterIncident && plan.held?.reason !== 'cluster-hold') {
+    plan.held = {
+      reason: 'cluster-hold',
+      detail: `its cluster is held (${clusterIncident}): per-node fixes are held`,
+    };
+  }
+  const quiet = clusterIncident !== null && (Boolean(incident.clusterIncident) || !incident.card);
+  // While the cluster is held, this node's own messages share the channel: paced.
+  const slack: AppDeps = clusterIncident ? { ...deps, chat: pacedChat(deps) } : deps;
   let awaitApproval = plan.offered.length > 0 && !plan.held && !shadow;
   let updated = await deps.store.update(incident.id, (current) => {
     // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
@@ -400,12 +402,12 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       ],
     };
   });
-  if (!updated.card) {
+  if (!updated.card && !quiet) {
     const thread = updated.thread ?? null;
-    const card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
+    const card = await slack.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, card }));
   }
-  const thread = threadOf(updated);
+  const thread = quiet ? null : threadOf(updated);
   if (thread) {
     const message = renderFindings(report, {
       incident: updated,
@@ -415,11 +417,11 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       rates: ranked.rates,
       shadow: shadow ? incident.node.cluster : null,
     });
-    const findingsMessage = await deps.chat.post(thread.channel, message, thread.ts);
+    const findingsMessage = await slack.chat.post(thread.channel, message, thread.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
   }
   await refreshCard(
-    deps,
+    slack,
     updated,
     awaitApproval || isTerminal(incident)
       ? undefined
@@ -427,13 +429,12 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
         ? shadowCardNote(incident.node.cluster)
         : closingNote(report, plan),
   );
-  if (plan.held?.reason === 'cluster-hold') await postClusterAlert(deps, updated, plan.held.detail);
   recordFindings(deps, incident, {
     cause: report.findings[0]?.cause ?? (report.healthy ? 'healthy' : 'inconclusive'),
     held: plan.held?.reason ?? null,
   });
   // Nothing to approve ended the incident at its findings: its timeline follows them.
-  if (isTerminal(updated) && !isTerminal(incident)) await incidentEnded(deps, updated);
+  if (isTerminal(updated) && !isTerminal(incident)) await incidentEnded(slack, updated);
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
 }
 
@@ -447,63 +448,17 @@ function closingNote(report: Report, plan: ReturnType<typeof planRemediations>):
   return 'Findings posted: nothing nodemedic may run fits them.';
 }
 
-/** How long one cluster-level alert covers the incidents that follow it. */
-const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
-
-/**
- * Many nodes of one cluster are NotReady: post ONE cluster-level alert in the channel (not one per
- * node), mentioning the on-call group, since a shared cause is likely and per-node fixes are held.
- */
-async function postClusterAlert(deps: AppDeps, incident: Incident, detail: string): Promise<void> {
-  const cluster = incident.node.cluster;
-  const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
-  if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
-    return;
-  deps.logger.warn('cluster-level alert', { cluster, detail });
-  await deps.chat.post(
-    deps.channel,
-    renderClusterAlert({ cluster, detail, onCallGroupId: deps.onCallUserGroupId }),
-  );
-  // Paged after the Slack alert, once per cluster and window (one dedup key), and never at the cost
-  // of the analysis: a pager outage is said in the channel (its PagerDuty alert is resolved by a
-  // person once the hold is understood).
-  try {
-    await page(deps, incident, 'cluster-hold', `cluster-hold#${cluster}#${window}`);
-  } catch (error) {
-    deps.logger.error('could not page for the cluster hold', { cluster, error: String(error) });
-    await deps.chat
-      .post(deps.channel, {
-        text: escapeMrkdwn(
-          `The on-call pager did not take the page for the hold on cluster ${cluster}: look at the alert above.`,
-        ),
-        blocks: [],
-      })
-      .catch(() => {});
-  }
-}
-
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
 export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput): Promise<void> {
-  let ended: string | null = null;
-  const updated = await deps.store.update(input.incidentId, (current) => {
-    if (isTerminal(current)) {
-      ended = current.phase;
-      return current;
-    }
-    return {
-      ...current,
-      phase: 'awaiting-approval',
-      taskToken: input.taskToken,
-      audit: [
-        ...current.audit,
-        auditEntry(deps, 'awaiting-approval', 'nodemedic', `offered: ${current.offered.join(', ')}`),
-      ],
-    };
-  });
-  if (ended) {
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, input.incidentId, (current) =>
+    transition(current, { type: 'approval-awaited', at, taskToken: input.taskToken }),
+  );
+  const waiting = written.outcome;
+  if (waiting.kind === 'ended') {
     // Escalated but not yet announced (an approval that could not reach the workflow): fail the
     // task so that the state machine's catch-all escalation announces it in the thread.
-    if (unannounced(updated)) {
+    if (waiting.unannounced) {
       throw new NodemedicError(
         'ESCALATION_UNANNOUNCED',
         `incident ${input.incidentId} was escalated without a word in its thread`,
@@ -511,11 +466,11 @@ export async function awaitApprovalStep(deps: AppDeps, input: AwaitApprovalInput
     }
     // Ended meanwhile (the alarm went back to OK): end the wait now rather than let it time out
     // into an escalation. The state machine treats `Recovered` as a normal end.
-    throw new IncidentEndedError(input.incidentId, ended);
+    throw new IncidentEndedError(input.incidentId, waiting.phase);
   }
   // The token is saved: the wait stands even if Slack fails to show it on the card now (a retry of
   // this step would issue a new token and strand a click made with this one).
-  await refreshCard(deps, updated).catch((error: unknown) => {
+  await perform(deps, written).catch((error: unknown) => {
     deps.logger.warn('could not mark the card as awaiting approval', {
       incidentId: input.incidentId,
       error: String(error),
@@ -715,7 +670,7 @@ export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<Ready
   const remediation = remediationIn(catalogOf(deps), input.remediation);
   const attempt = input.attempt + 1;
   const verifyBy = remediation.verifyBy;
-  const finish = async (ok: boolean, action: string, detail: string, message: ChatMessage | null) => {
+  const finish = async (ok: boolean, action: AuditAction, detail: string, message: ChatMessage | null) => {
     // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
     if (message) await reply(deps, incident, message);
     await deps.store.update(incident.id, (current) => ({
@@ -791,24 +746,12 @@ export function summarizeFixOutput(invocation: CommandInvocation): string {
 
 /** 7. Close the incident: recovered after verification, or skipped because the cause went away. */
 export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<void> {
-  const before = await load(deps, input.incidentId);
-  const updated = await deps.store.update(input.incidentId, (current) => ({
-    ...current,
-    phase: input.kind === 'recovered' ? 'recovered' : 'closed',
-    taskToken: null,
-    audit: [...current.audit, auditEntry(deps, input.kind, 'nodemedic', input.remediation)],
-  }));
-  await refreshCard(deps, updated);
-  const detail =
-    input.kind === 'recovered'
-      ? `\`${input.remediation}\` was applied and verification passed: containerd answers and the cause is gone.`
-      : `The cause that \`${input.remediation}\` fixes no longer holds, so nothing was run.`;
-  await reply(deps, updated, renderOutcome(updated, { kind: input.kind, detail }));
-  if (before.findingsMessage && buttonsLive(before)) {
-    await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
-  }
-  if (input.kind === 'recovered') recordRecovery(deps, updated);
-  await incidentEnded(deps, updated);
+  await load(deps, input.incidentId);
+  const at = deps.clock().toISOString();
+  const written = await applyTransition(deps.store, input.incidentId, (current) =>
+    transition(current, { type: 'outcome', at, kind: input.kind, remediation: input.remediation }),
+  );
+  await perform(deps, written);
 }
 
 const ESCALATION_TEXT: Record<EscalateInput['reason'], string> = {
@@ -896,30 +839,6 @@ function unjudgedCommand(incident: Incident): SentCommand | null {
   return incident.audit.slice(sentAt + 1).some((a) => JUDGED.test(a.action)) ? null : last;
 }
 
-/** Audit action recording that an escalation's messages are all in Slack. */
-const ANNOUNCED = 'escalation-posted';
-/** Audit actions of the escalations {@link escalate} writes. */
-const ESCALATIONS = new Set(['escalated', 'execution-ended', 'resume-failed']);
-
-/** Audit actions that put buttons up, and those that took them down. */
-const BUTTONS_UP = new Set(['analyzed', 'awaiting-approval', BUTTONS_NOT_CLOSED]);
-const BUTTONS_DOWN = new Set(['approved', 'denied', 'rerun', 'resume-failed', 'alarm-ok', 'expired']);
-
-/** True when the findings message may still show buttons that act: they must expire. */
-function buttonsLive(incident: Incident): boolean {
-  const last = [...incident.audit]
-    .reverse()
-    .find((a) => BUTTONS_UP.has(a.action) || BUTTONS_DOWN.has(a.action));
-  return last !== undefined && BUTTONS_UP.has(last.action) && incident.offered.length > 0;
-}
-
-/** Escalated, but a Slack failure stopped the thread from being told (the last try was cut short). */
-function unannounced(incident: Incident): boolean {
-  if (incident.phase !== 'escalated') return false;
-  const last = [...incident.audit].reverse().find((a) => ESCALATIONS.has(a.action) || a.action === ANNOUNCED);
-  return last !== undefined && last.action !== ANNOUNCED;
-}
-
 /**
  * End the incident as escalated and tell the thread. The record is written first (the node is free
  * and nothing more runs whatever Slack does), then the messages, then an `escalation-posted`
@@ -929,7 +848,7 @@ function unannounced(incident: Incident): boolean {
 async function escalate(
   deps: AppDeps,
   incidentId: string,
-  what: { action: string; detail: string; why: (before: Incident) => string },
+  what: { action: 'escalated' | 'execution-ended'; detail: string; why: (before: Incident) => string },
   options: { missingOk?: boolean } = {},
 ): Promise<ExecutionEndedOutcome> {
   const before = await deps.store.get(incidentId);
@@ -949,41 +868,27 @@ async function escalate(
     deps.logger.info('not escalating an incident that already ended', { incidentId, phase: before.phase });
     return { kind: 'already-ended', incidentId, phase: before.phase };
   }
-  let ended: string | null = null;
-  const updated = isTerminal(before)
-    ? before
-    : await deps.store.update(incidentId, (current) => {
-        ended = isTerminal(current) ? current.phase : null;
-        if (ended) return current;
-        return {
-          ...current,
-          phase: 'escalated',
-          taskToken: null,
-          audit: [...current.audit, auditEntry(deps, what.action, 'nodemedic', what.detail)],
-        };
-      });
-  if (ended) return { kind: 'already-ended', incidentId, phase: ended };
-  if (!isTerminal(before))
-    recordEscalation(deps, updated, what.action === 'escalated' ? what.detail : what.action);
-  const said = what.why(before);
-  const why = escapeMrkdwn(said);
-  await refreshCard(deps, updated, why);
-  if (before.findingsMessage && buttonsLive(before)) {
-    await deps.chat.update(before.findingsMessage, renderDecision(updated, `Expired: ${why}`));
-  }
-  await reply(
-    deps,
-    updated,
-    renderOutcome(updated, {
-      kind: 'escalated',
-      detail: `${said} A person needs to look at ${updated.node.instanceId}.`,
-      mentionUserGroup: deps.onCallUserGroupId,
+  const at = deps.clock().toISOString();
+  const why = what.why(before);
+  const written = await applyTransition(deps.store, incidentId, (current) =>
+    transition(current, { type: 'escalated', at, action: what.action, detail: what.detail, why }),
+  );
+  const escalation = written.outcome;
+  if (escalation.kind === 'already-ended')
+    return { kind: 'already-ended', incidentId, phase: escalation.phase };
+  if (escalation.kind === 'escalated')
+    recordEscalation(deps, written.incident, what.action === 'escalated' ? what.detail : what.action);
+  await perform(deps, written, { mentionUserGroup: deps.onCallUserGroupId });
+  const posted = deps.clock().toISOString();
+  const { incident: announced } = await applyTransition(deps.store, incidentId, (current) =>
+    transition(current, {
+      type: 'noted',
+      at: posted,
+      action: ANNOUNCED,
+      actor: 'nodemedic',
+      detail: what.action,
     }),
   );
-  const announced = await deps.store.update(incidentId, (current) => ({
-    ...current,
-    audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
-  }));
   // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
   await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);
@@ -991,7 +896,7 @@ async function escalate(
 }
 
 /** Audit action: a page was due and the pager did not take it (the retry pages again). */
-const PAGE_FAILED = 'page-failed';
+const PAGE_FAILED = 'page-failed' satisfies AuditAction;
 
 /** An escalated incident whose page failed and was not sent since. */
 function pageOwed(deps: AppDeps, incident: Incident): boolean {
@@ -1010,10 +915,10 @@ async function pageOrNote(deps: AppDeps, incident: Incident, reason: PageReason)
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     if (!incident.audit.some((a) => a.action === PAGE_FAILED)) {
-      const noted = await deps.store.update(incident.id, (current) => ({
-        ...current,
-        audit: [...current.audit, auditEntry(deps, PAGE_FAILED, 'nodemedic', why)],
-      }));
+      const at = deps.clock().toISOString();
+      const { incident: noted } = await applyTransition(deps.store, incident.id, (current) =>
+        transition(current, { type: 'noted', at, action: PAGE_FAILED, actor: 'nodemedic', detail: why }),
+      );
       await reply(
         deps,
         noted,

@@ -2,6 +2,7 @@
  * The incident record: one per node per outage. It is the audit trail (approvals, refusals,
  * command ids, outcomes) and the workflow's memory (the task token waiting for an approval).
  */
+import type { ClusterIncident, ClusterMember } from './cluster.js';
 import { NodemedicError } from './errors.js';
 import type { CauseId, Finding, RemediationId } from './model.js';
 import type { MessageRef, NodeRef } from './ports.js';
@@ -19,12 +20,79 @@ export const INCIDENT_PHASES = [
 ] as const;
 export type IncidentPhase = (typeof INCIDENT_PHASES)[number];
 
+/** Every action nodemedic writes in an audit trail (a writer cannot write another). */
+const AUDIT_ACTIONS = [
+  // The incident opens and its workflow starts.
+  'opened',
+  'duplicate',
+  'flapped',
+  'card-not-posted',
+  'execution-started',
+  'reachability',
+  // Commands sent, and their judgement (`<purpose>-sent`, `<purpose>-ok|failed`).
+  'diagnose-sent',
+  'recheck-sent',
+  'fix-sent',
+  'verify-sent',
+  'rollback-sent',
+  'recheck-ok',
+  'recheck-failed',
+  'fix-ok',
+  'fix-failed',
+  'verify-ok',
+  'verify-failed',
+  'rollback-ok',
+  'rollback-failed',
+  'command-cancelled',
+  // The node's own readiness after a passed verification.
+  'ready-ok',
+  'ready-failed',
+  'ready-skipped',
+  'ready-unchecked',
+  'analyzed',
+  // The approval round.
+  'cluster-held', // written by the cluster hold at arrival (s3/cluster)
+  'awaiting-approval',
+  'refused',
+  'held',
+  'rejected',
+  'approval',
+  'approved',
+  'denied',
+  'rerun',
+  'resume-failed',
+  'buttons-not-closed',
+  // The ending.
+  'recovered',
+  'skipped',
+  'escalated',
+  'execution-ended',
+  'escalation-posted',
+  'page-failed',
+  'paged',
+  'page-resolved',
+  'timeline-posted',
+  'alarm-ok',
+  'alarm-ok-ignored',
+  'alarm-ok-posted',
+] as const;
+/** An action nodemedic writes in an audit trail. */
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+declare const opaque: unique symbol;
+/**
+ * An action read from a stored record that this version does not write (written by an older or a
+ * newer version). It loads, is shown as it is, and never matches an action this version acts on;
+ * no writer can produce one, since no plain string is assignable to it.
+ */
+export type UnknownAuditAction = string & { readonly [opaque]: 'unknown audit action' };
+
 /** One line of the audit trail. Never holds a secret. */
 export interface AuditEntry {
   /** ISO-8601 UTC. */
   readonly at: string;
-  /** e.g. `opened`, `diagnosis-sent`, `approved`, `refused`, `fix-sent`, `verified`, `escalated`. */
-  readonly action: string;
+  /** What happened: typed for writers; a stored record may carry one this version does not know. */
+  readonly action: AuditAction | UnknownAuditAction;
   /** Slack user id, or `nodemedic`. */
   readonly actor: string;
   readonly detail: string;
@@ -34,7 +102,40 @@ export interface AuditEntry {
  * Audit action: an approval went through but Slack failed to turn its buttons into text; the step
  * that ends the incident (outcome or escalation) does it then.
  */
-export const BUTTONS_NOT_CLOSED = 'buttons-not-closed';
+export const BUTTONS_NOT_CLOSED = 'buttons-not-closed' satisfies AuditAction;
+
+/**
+ * The incident's approval round, kept on the record so that no step counts audit entries to find
+ * where the approval stands.
+ */
+export interface ApprovalRound {
+  /**
+   * Approvals that went through on this incident: the fix and the rollback sent after the Nth are
+   * reserved as `fix#N` and `rollback#N`, so a retried send finds its reservation. 0 before any.
+   */
+  readonly approved: number;
+  /**
+   * Per Slack user, their presses held at the cluster's fix slots: each hold gives that user's
+   * next press a fresh one-shot click key, so pressing again once a slot frees counts.
+   */
+  readonly holds: Readonly<Record<string, number>>;
+}
+
+/**
+ * The incident's approval round. Records written before the round was kept on the record (no
+ * `round`) derive it from their audit trail, here and nowhere else: approvals that went through
+ * are its `approved` entries, holds its `held` entries per actor.
+ */
+export function roundOf(incident: Pick<Incident, 'round' | 'audit'>): ApprovalRound {
+  if (incident.round) return incident.round;
+  let approved = 0;
+  const holds: Record<string, number> = {};
+  for (const entry of incident.audit) {
+    if (entry.action === 'approved') approved += 1;
+    else if (entry.action === 'held') holds[entry.actor] = (holds[entry.actor] ?? 0) + 1;
+  }
+  return { approved, holds };
+}
 
 export interface Approval {
   readonly remediation: RemediationId;
@@ -108,6 +209,11 @@ export interface Incident {
   readonly approvals: readonly Approval[];
   /** Step Functions task token (or in-process token) of the pending approval wait. */
   readonly taskToken: string | null;
+  /**
+   * Where the approval stands: written by every transition that moves it (functions/core/
+   * transitions.ts). Absent on records written before it existed: read it with {@link roundOf}.
+   */
+  readonly round?: ApprovalRound;
   /** Fix attempts on this node in this incident (retry budget). */
   readonly attempts: number;
   readonly audit: readonly AuditEntry[];
@@ -141,6 +247,11 @@ export interface Incident {
    * nothing to run, and every click on it is refused.
    */
   readonly shadow?: boolean;
+  /**
+   * The cluster incident (functions/core/cluster.ts) this node was held under when it arrived: it
+   * has no card of its own, its findings feed the cluster thread's summary, and its fixes are held.
+   */
+  readonly clusterIncident?: string | null;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
@@ -180,6 +291,46 @@ export interface IncidentStore {
    * costs in proportion to that cluster and cause's incidents, never a scan of the table.
    */
   fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]>;
+  /**
+   * The cluster's node incidents that have not ended, for the cluster hold decided at arrival
+   * (functions/core/cluster.ts). DynamoDB answers from a sparse index of open incidents, which
+   * lags writes by a moment: a storm's first arrivals may count a few short.
+   */
+  countOpen(cluster: string): Promise<number>;
+  /** The cluster's current cluster incident (open or ended), or null. */
+  getCluster(cluster: string): Promise<ClusterIncident | null>;
+  /**
+   * Make `init` the cluster's current cluster incident, unless another writer made one first:
+   * conditional on the current one still being `replaces` (null: none). Returns the current one
+   * and whether this call created it (the creator posts its thread).
+   */
+  openCluster(
+    init: Omit<ClusterIncident, 'version'>,
+    replaces: string | null,
+  ): Promise<{ cluster: ClusterIncident; created: boolean }>;
+  /**
+   * Put one node into the open cluster incident `id` (keyed by instance id, replacing its earlier
+   * entry), bump `rev`, and set `lastJoinedAt` and `fleet` when given. One map-path write, with no
+   * version check, so a storm's nodes never conflict with one another. Returns the record after
+   * the write, or null when `id` is not the cluster's current open cluster incident.
+   */
+  putClusterMember(
+    cluster: string,
+    id: string,
+    member: ClusterMember,
+    touch?: { lastJoinedAt?: string; fleet?: ClusterIncident['fleet'] },
+  ): Promise<ClusterIncident | null>;
+  /**
+   * Change the cluster incident `id`'s other fields (thread, renderedRev, phase, and fields others
+   * add, such as the rolling fix's `roll`) atomically, conditional on its `version` and retried on
+   * conflict. `members` and `rev` belong to {@link putClusterMember} and cannot change here.
+   * Throws INCIDENT_NOT_FOUND when `id` is not the cluster's current cluster incident.
+   */
+  updateCluster(
+    cluster: string,
+    id: string,
+    change: (current: ClusterIncident) => ClusterIncident,
+  ): Promise<ClusterIncident>;
 }
 
 /** Runs one workflow execution per incident: Step Functions in AWS, in-process locally. */

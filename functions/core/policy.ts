@@ -15,6 +15,21 @@ export interface SafetyPolicy {
    * fixes are held and one cluster-level alert is posted: a shared cause is likely (default 30).
    */
   readonly clusterHoldPercent: number;
+  /**
+   * Never hold a cluster for fewer NotReady nodes than this (default 2): one NotReady node in a
+   * small cluster is not a shared cause.
+   */
+  readonly clusterHoldMinNodes: number;
+  /**
+   * This many NotReady nodes at once hold the cluster whatever its size (default 5): in a cluster
+   * of 300, a bad rollout must not post 90 cards before the percentage is reached.
+   */
+  readonly clusterHoldNodes: number;
+  /**
+   * Minutes a cluster hold lasts after the last node joined it (default 60): every NotReady node of
+   * the cluster in that time joins the one cluster thread; after it, a new storm opens a new one.
+   */
+  readonly clusterHoldMinutes: number;
   /** Minutes between fix attempts on one node (default 15), so a fix can settle before the next. */
   readonly nodeCooldownMinutes: number;
   /** Fix attempts per node per incident (default 2); beyond it a person takes over. */
@@ -48,6 +63,9 @@ type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters'>;
 export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   maxFixesInFlightPerCluster: 1,
   clusterHoldPercent: 30,
+  clusterHoldMinNodes: 2,
+  clusterHoldNodes: 5,
+  clusterHoldMinutes: 60,
   nodeCooldownMinutes: 15,
   retryBudget: 2,
   approvalTimeoutMinutes: 15,
@@ -61,6 +79,9 @@ export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
 const RULES: Readonly<Record<NumericField, { min: number; max: number; integer: boolean; why: string }>> = {
   maxFixesInFlightPerCluster: { min: 1, max: 100, integer: true, why: 'at least 1 fix may run' },
   clusterHoldPercent: { min: 1, max: 100, integer: false, why: 'a percentage' },
+  clusterHoldMinNodes: { min: 2, max: 10_000, integer: true, why: 'one node alone is no shared cause' },
+  clusterHoldNodes: { min: 2, max: 10_000, integer: true, why: 'a whole number of nodes, at least 2' },
+  clusterHoldMinutes: { min: 1, max: 1440, integer: false, why: 'minutes, at most a day' },
   nodeCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
   retryBudget: { min: 1, max: 10, integer: true, why: 'at least one attempt' },
   approvalTimeoutMinutes: {

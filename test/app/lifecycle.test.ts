@@ -190,7 +190,9 @@ describe('buttons an approval could not close', () => {
       audit: [
         ...c.audit,
         { at, action: 'approved', actor: 'U0ALICE', detail: 'restart-containerd' },
-        ...(closed ? [] : [{ at, action: 'buttons-not-closed', actor: 'nodemedic', detail: 'ratelimited' }]),
+        ...(closed
+          ? []
+          : [{ at, action: 'buttons-not-closed' as const, actor: 'nodemedic', detail: 'ratelimited' }]),
       ],
     }));
     return id;

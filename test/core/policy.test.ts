@@ -11,6 +11,9 @@ describe('safety policy', () => {
     expect(DEFAULT_SAFETY_POLICY).toEqual({
       maxFixesInFlightPerCluster: 1,
       clusterHoldPercent: 30,
+      clusterHoldMinNodes: 2,
+      clusterHoldNodes: 5,
+      clusterHoldMinutes: 60,
       nodeCooldownMinutes: 15,
       retryBudget: 2,
       approvalTimeoutMinutes: 15,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AuditAction } from '../../functions/core/incident.js';
 import type { Finding, RemediationId } from '../../functions/core/model.js';
 import {
   type FixRecord,
@@ -41,7 +42,7 @@ function record(
 
 describe('fixRecords', () => {
   const at = '2026-11-27T10:00:00.000Z';
-  const line = (action: string, detail = '') => ({ at, action, actor: 'nodemedic', detail });
+  const line = (action: AuditAction, detail = '') => ({ at, action, actor: 'nodemedic', detail });
 
   it('reads each attempt and its verdict from the audit trail, in order', () => {
     const ended = incident({
