@@ -55,6 +55,14 @@ import { CLUSTER_NAME, SLACK_ID, TAG_KEY, TAG_VALUE } from '../functions/core/pa
 import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { resolveVersionPolicy } from '../functions/core/version.js';
+import { MANIFESTS } from '../functions/handlers/manifest/index.js';
+import {
+  type AlarmAction,
+  ANY_RESOURCE_ACTIONS,
+  type EnvName,
+  type Grants,
+  handlerEnv,
+} from '../functions/handlers/manifest/types.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
 import { addOpenIndex } from './cluster.js';
 import { NodemedicHealth } from './dashboard.js';
@@ -247,88 +255,14 @@ export interface NodeMedicProps {
   readonly healthAlarmActions?: readonly IAlarmAction[];
 }
 
-/** Environment variables the handlers read (functions/handlers/runtime.ts and wiring/). */
-export type HandlerEnvName =
-  | 'TABLE_NAME'
-  | 'SLACK_SECRET_ID'
-  | 'SLACK_CHANNEL_ID'
-  | 'CLUSTER_TAG_KEY'
-  | 'CLUSTER_NAMES'
-  | 'STATE_MACHINE_ARN'
-  | 'DOCUMENTS'
-  | 'SAFETY_POLICY'
-  | 'VERSION_POLICY'
-  | 'ONCALL_USERGROUP_ID'
-  | 'ONCALL_ALLOWLIST'
-  | 'MENTION_CHANNEL_IDS'
-  | 'PAGER_SECRET_ID'
-  | 'PAGER_EVENTS_URL'
-  | 'ALARM_FILTER';
-
-/** The pager's configuration (set only when `pagerDuty` is given). */
-const PAGER: readonly HandlerEnvName[] = ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'];
-
-/**
- * Which configuration each function gets, beyond the ones every function needs (TABLE_NAME,
- * SLACK_CHANNEL_ID, SAFETY_POLICY, ONCALL_USERGROUP_ID). It mirrors the ports each handler
- * composes: chat → SLACK_SECRET_ID, inventory → CLUSTER_*, runner → DOCUMENTS, workflow →
- * STATE_MACHINE_ARN.
- */
-export const HANDLER_ENV: Readonly<Record<HandlerName, readonly HandlerEnvName[]>> = {
-  alarm: [
-    'SLACK_SECRET_ID',
-    'CLUSTER_TAG_KEY',
-    'CLUSTER_NAMES',
-    'STATE_MACHINE_ARN',
-    'ALARM_FILTER',
-    ...PAGER,
-  ],
-  reachability: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
-  send: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS'],
-  poll: ['SLACK_SECRET_ID', 'DOCUMENTS'],
-  analyze: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY', ...PAGER],
-  'await-approval': ['SLACK_SECRET_ID'],
-  evaluate: ['SLACK_SECRET_ID', 'CLUSTER_TAG_KEY', 'CLUSTER_NAMES', 'DOCUMENTS', 'VERSION_POLICY'],
-  outcome: ['SLACK_SECRET_ID', ...PAGER],
-  escalate: ['SLACK_SECRET_ID', ...PAGER],
-  'execution-ended': ['SLACK_SECRET_ID', 'STATE_MACHINE_ARN', ...PAGER],
-  slack: [
-    'SLACK_SECRET_ID',
-    'CLUSTER_TAG_KEY',
-    'CLUSTER_NAMES',
-    'STATE_MACHINE_ARN',
-    'ONCALL_ALLOWLIST',
-    'MENTION_CHANNEL_IDS',
-    ...PAGER,
-  ],
-};
-
-/** The functions that page (escalations, cluster holds) or resolve pages (endings, alarm OKs). */
-export const PAGING_FUNCTIONS: readonly HandlerName[] = (Object.keys(HANDLER_ENV) as HandlerName[]).filter(
-  (name) => HANDLER_ENV[name].includes('PAGER_SECRET_ID'),
-);
-
-const COMMON_ENV: readonly HandlerEnvName[] = [
-  'TABLE_NAME',
-  'SLACK_CHANNEL_ID',
-  'SAFETY_POLICY',
-  'ONCALL_USERGROUP_ID',
-];
-
-/** Per-function sizing: Bolt's import dominates the Slack function's cold start, so it gets more CPU. */
-const SIZING: Readonly<Record<HandlerName, { memory: number; timeout: number }>> = {
-  alarm: { memory: 256, timeout: 30 },
-  reachability: { memory: 256, timeout: 30 },
-  send: { memory: 256, timeout: 30 },
-  poll: { memory: 256, timeout: 15 },
-  analyze: { memory: 512, timeout: 60 },
-  'await-approval': { memory: 256, timeout: 30 },
-  evaluate: { memory: 512, timeout: 60 },
-  outcome: { memory: 256, timeout: 30 },
-  escalate: { memory: 256, timeout: 30 },
-  'execution-ended': { memory: 256, timeout: 30 },
-  slack: { memory: 1024, timeout: 15 },
-};
+/** A function's IAM statement ids, by what it grants on (see the manifests' `Grants`). */
+const SIDS = {
+  documents: 'OwnDocuments',
+  clusterInstances: 'ClusterInstances',
+  clusterGroups: 'ClusterGroups',
+  'cloudwatch:DescribeAlarms': 'NodemedicAlarms',
+  'cloudwatch:DescribeAlarmContributors': 'NodemedicAlarmContributors',
+} as const satisfies Record<'documents' | 'clusterInstances' | 'clusterGroups' | AlarmAction, string>;
 
 /**
  * How each function is bundled. NodejsFunction's own esbuild run (same target, format and
@@ -378,6 +312,22 @@ function pascal(name: string): string {
     .split('-')
     .map((p) => p[0]!.toUpperCase() + p.slice(1))
     .join('');
+}
+
+/** The resources a manifest's grants are scoped to (the construct's own, resolved once). */
+interface GrantScopes {
+  /** nodemedic's SSM documents. */
+  readonly documents: string[];
+  /** Every instance of the account, narrowed by `tagged`. */
+  readonly instances: string;
+  /** Every Auto Scaling group of the account, narrowed by `tagged`. */
+  readonly groups: string;
+  /** The cluster tag condition. */
+  readonly tagged: Record<string, Record<string, string[]>>;
+  /** The alarms the alarm filter accepts. */
+  readonly alarms: string[];
+  /** The pager's routing key secret, when the stack pages. */
+  readonly pagerSecret?: ISecret;
 }
 
 /** Synth-time validation of the props: a clear message naming the prop, never a broken deploy. */
@@ -588,7 +538,7 @@ export class NodeMedic extends Construct {
         'This queue is itself the dead-letter queue of the alarm and execution-ended rule targets and functions.',
     });
 
-    const env: Partial<Record<HandlerEnvName, string>> = {
+    const env: Partial<Record<EnvName, string>> = {
       TABLE_NAME: this.table.tableName,
       SLACK_SECRET_ID: this.slackSecret.secretArn,
       SLACK_CHANNEL_ID: props.slackChannelId,
@@ -639,13 +589,10 @@ export class NodeMedic extends Construct {
       approvalTimeout: Duration.minutes(this.safetyPolicy.approvalTimeoutMinutes),
       logGroup: workflowLogs,
     }).stateMachine;
-    // execution-ended only checks that an event is about this state machine; it is granted nothing on it.
-    functions['execution-ended'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
-    for (const name of ['alarm', 'slack'] as const) {
-      functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
-      this.stateMachine.grantStartExecution(functions[name]);
-      // slack: approve/deny resume the approval wait; alarm: an alarm back to OK ends it.
-      this.stateMachine.grantTaskResponse(functions[name]);
+    // Set on the functions whose manifest reads it, which the state machine does not invoke.
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (handlerEnv(MANIFESTS[name].wiring).includes('STATE_MACHINE_ARN'))
+        functions[name].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     }
     this.acknowledgeWorkflowWildcards();
     this.health = new NodemedicHealth(this, 'Health', {
@@ -654,108 +601,24 @@ export class NodeMedic extends Construct {
       ...(props.healthAlarmActions ? { alarmActions: props.healthAlarmActions } : {}),
     });
 
-    // --- Permissions, least privilege per function.
-    const instances = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
+    // --- Permissions, least privilege per function: each manifest's grants, resolved.
     const tagged = { StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: clusterNames } };
-    const chatFunctions: HandlerName[] = [
-      'alarm',
-      'send',
-      'poll',
-      'analyze',
-      'await-approval',
-      'evaluate',
-      'outcome',
-      'escalate',
-      'execution-ended',
-      'slack',
-    ];
-    for (const name of chatFunctions) this.slackSecret.grantRead(functions[name]);
-    if (props.pagerDuty) {
-      for (const name of PAGING_FUNCTIONS) props.pagerDuty.routingKeySecret.grantRead(functions[name]);
-    }
-    // Every function writes the audit trail (poll too: it records a command it gave up on).
-    for (const name of Object.keys(HANDLERS) as HandlerName[]) this.table.grantReadWriteData(functions[name]);
-
-    this.unscoped(
-      functions.alarm,
-      ['ec2:DescribeInstances'],
-      'EC2 Describe* calls do not support resource-level permissions',
-    );
-    this.unscoped(
-      functions.reachability,
-      ['ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
-      'neither DescribeInstanceInformation nor EC2 DescribeInstanceStatus supports resource-level permissions',
-    );
-    // SendCommand is authorized on the document AND on each target instance: documents are ours
-    // by ARN, instances only when they carry the cluster tag (SendCommand honours aws:ResourceTag
-    // and ssm:resourceTag on the instance resource).
-    functions.send.addToRolePolicy(
-      new PolicyStatement({ sid: 'OwnDocuments', actions: ['ssm:SendCommand'], resources: documentArns }),
-    );
-    this.tagScoped(
-      functions.send,
-      'ClusterInstances',
-      ['ssm:SendCommand', 'ec2:RebootInstances'],
-      instances,
-      tagged,
-    );
-    this.tagScoped(
-      functions.send,
-      'ClusterGroups',
-      ['autoscaling:TerminateInstanceInAutoScalingGroup'],
-      stack.formatArn({
+    const scopes: GrantScopes = {
+      documents: documentArns,
+      instances: stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
+      groups: stack.formatArn({
         service: 'autoscaling',
         resource: 'autoScalingGroup',
         resourceName: '*:autoScalingGroupName/*',
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
       tagged,
-    );
-    this.unscoped(
-      functions.send,
-      ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
-      'EC2 Describe* and SSM DescribeInstanceInformation do not support resource-level permissions',
-    );
-    // CancelCommand for the command a poll gives up on; poll is the only function that may cancel.
-    this.unscoped(
-      functions.poll,
-      ['ssm:GetCommandInvocation', 'ssm:CancelCommand'],
-      'GetCommandInvocation and CancelCommand do not support resource-level permissions (command ids are not ARNs)',
-    );
-    this.tagScoped(functions.analyze, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
-    this.unscoped(
-      functions.analyze,
-      [
-        'ssm:GetCommandInvocation',
-        'ssm:DescribeInstanceInformation',
-        'ec2:DescribeInstanceStatus',
-        'ec2:DescribeInstances',
-      ],
-      'GetCommandInvocation, DescribeInstanceInformation and EC2 Describe* do not support resource-level permissions',
-    );
-    // evaluate judges a recheck/verify whose command never reached the node from EC2 evidence,
-    // like analyze does for an unreachable node.
-    this.tagScoped(functions.evaluate, 'ClusterConsole', ['ec2:GetConsoleOutput'], instances, tagged);
-    this.unscoped(
-      functions.evaluate,
-      ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
-      'GetCommandInvocation, DescribeInstanceInformation and EC2 DescribeInstanceStatus do not support resource-level permissions',
-    );
-    // evaluate reads the state of the alarm that opened the incident, for the verification;
-    // alarm lists a multi-time-series alarm's contributors in ALARM, for its alarm-level change.
-    const alarmArns = this.alarmArns(alarmFilter);
-    this.onAlarms(functions.evaluate, 'NodemedicAlarms', 'cloudwatch:DescribeAlarms', alarmArns);
-    this.onAlarms(
-      functions.alarm,
-      'NodemedicAlarmContributors',
-      'cloudwatch:DescribeAlarmContributors',
-      alarmArns,
-    );
-    this.unscoped(
-      functions.slack,
-      ['ec2:DescribeInstances'],
-      'EC2 Describe* calls do not support resource-level permissions',
-    );
+      alarms: this.alarmArns(alarmFilter),
+      ...(props.pagerDuty ? { pagerSecret: props.pagerDuty.routingKeySecret } : {}),
+    };
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      this.grant(functions[name], MANIFESTS[name].grants, scopes);
+    }
 
     // --- Trigger: alarm state changes → the alarm function (retries, then the DLQ).
     this.alarmRule = new Rule(this, 'AlarmRule', {
@@ -786,7 +649,6 @@ export class NodeMedic extends Construct {
         maxEventAge: Duration.hours(1),
       }),
     );
-    functions.alarm.configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
 
     // --- Trigger: an execution that ended before its incident did → execution-ended, which
     // escalates the incident and frees its node (retries, then the DLQ, like the alarm rule).
@@ -808,10 +670,13 @@ export class NodeMedic extends Construct {
         maxEventAge: Duration.hours(1),
       }),
     );
-    functions['execution-ended'].configureAsyncInvoke({
-      onFailure: new SqsDestination(this.dlq),
-      retryAttempts: 2,
-    });
+    // Asynchronous invocations that still fail after Lambda's retries: to the DLQ, for the
+    // functions whose manifest sends there (the two rule targets).
+    for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+      if (MANIFESTS[name].grants.deadLetterQueue === 'send') {
+        functions[name].configureAsyncInvoke({ onFailure: new SqsDestination(this.dlq), retryAttempts: 2 });
+      }
+    }
 
     // --- Slack: Bolt behind a Function URL.
     this.slackUrl = functions.slack.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
@@ -821,7 +686,7 @@ export class NodeMedic extends Construct {
   private handlerFunction(
     name: HandlerName,
     opts: {
-      env: Partial<Record<HandlerEnvName, string>>;
+      env: Partial<Record<EnvName, string>>;
       logRetention: RetentionDays;
       logLevel: string;
       bundling: BundlingOptions;
@@ -843,16 +708,21 @@ export class NodeMedic extends Construct {
       POWERTOOLS_SERVICE_NAME: 'nodemedic',
       LOG_LEVEL: opts.logLevel,
     };
-    for (const key of [...COMMON_ENV, ...HANDLER_ENV[name]]) {
+    // What its manifest reads. STATE_MACHINE_ARN is added after the state machine exists; optional
+    // ones may be absent; SLACK_API_URL is never set here.
+    for (const key of handlerEnv(MANIFESTS[name].wiring)) {
       const value = opts.env[key];
-      // STATE_MACHINE_ARN is added after the state machine exists; optional ones may be absent.
       if (value !== undefined) environment[key] = value;
     }
+    const { sizing } = MANIFESTS[name];
     const common = {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: SIZING[name].memory,
-      timeout: Duration.seconds(SIZING[name].timeout),
+      memorySize: sizing.memory,
+      timeout: Duration.seconds(sizing.timeout),
+      ...(sizing.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: sizing.reservedConcurrency }
+        : {}),
       description: describe(name),
       role,
       logGroup,
@@ -877,17 +747,57 @@ export class NodeMedic extends Construct {
     });
   }
 
-  /** Actions that admit no resource narrower than `*`, each acknowledged with its reason. */
-  private unscoped(fn: LambdaFunction, actions: string[], why: string): void {
+  /**
+   * A manifest's grants as statements, in the order of `Grants`: the state machine, secrets, the
+   * table, then each resource scope. Nothing is granted that the manifest does not list.
+   */
+  private grant(fn: LambdaFunction, grants: Grants, scopes: GrantScopes): void {
+    for (const kind of grants.workflow ?? []) {
+      if (kind === 'startExecution') this.stateMachine.grantStartExecution(fn);
+      else this.stateMachine.grantTaskResponse(fn);
+    }
+    for (const secret of grants.secrets ?? []) {
+      if (secret === 'slack') this.slackSecret.grantRead(fn);
+      // The pager's secret exists only when the stack pages.
+      else scopes.pagerSecret?.grantRead(fn);
+    }
+    if (grants.table === 'readWrite') this.table.grantReadWriteData(fn);
+    if (grants.documents?.length) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: SIDS.documents,
+          actions: [...grants.documents],
+          resources: scopes.documents,
+        }),
+      );
+    }
+    if (grants.clusterInstances?.length) {
+      this.tagScoped(
+        fn,
+        SIDS.clusterInstances,
+        [...grants.clusterInstances],
+        scopes.instances,
+        scopes.tagged,
+      );
+    }
+    if (grants.clusterGroups?.length) {
+      this.tagScoped(fn, SIDS.clusterGroups, [...grants.clusterGroups], scopes.groups, scopes.tagged);
+    }
+    if (grants.anyResource?.length) this.unscoped(fn, [...grants.anyResource]);
+    for (const action of grants.alarms ?? []) this.onAlarms(fn, SIDS[action], action, scopes.alarms);
+  }
+
+  /** Actions that admit no resource narrower than `*`, acknowledged with each one's reason. */
+  private unscoped(fn: LambdaFunction, actions: (keyof typeof ANY_RESOURCE_ACTIONS)[]): void {
     fn.addToRolePolicy(new PolicyStatement({ effect: Effect.ALLOW, actions, resources: ['*'] }));
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: `${actions.join(', ')}: ${why}.`,
+      reason: `${actions.map((action) => `${action}: ${ANY_RESOURCE_ACTIONS[action]}`).join('; ')}.`,
     });
   }
 
   /** One CloudWatch action on the alarms the filter accepts; a prefix's wildcard acknowledged. */
-  private onAlarms(fn: NodejsFunction, sid: string, action: string, alarmArns: string[]): void {
+  private onAlarms(fn: LambdaFunction, sid: string, action: string, alarmArns: string[]): void {
     fn.addToRolePolicy(new PolicyStatement({ sid, actions: [action], resources: alarmArns }));
     for (const arn of alarmArns.filter((a) => a.endsWith('*'))) {
       Validations.of(fn.role!).acknowledge({

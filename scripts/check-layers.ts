@@ -2,13 +2,18 @@
  * The layer rules, checked over TypeScript's own parse of every source file:
  *
  *   core ← app ← adapters, handlers, slack, local, cli, infra
+ *   core ← app ← manifests ← handlers, infra
  *
  * - `functions/core` imports only core: no package, no `node:` built-in, no `process` (so no
  *   environment, no I/O), except type-only imports of Slack's Block Kit types.
  * - `functions/app` imports only core and app, under the same package rule.
  * - Nothing imports a layer to its left or a sibling edge: no adapter imports a handler, no handler
- *   imports the local mode, infra imports core/app contracts and the scripts' registry only. The
- *   one named exception: the local mode builds the deployed definition from infra/workflow.ts.
+ *   imports the local mode, infra imports core/app contracts, the scripts' registry and the handler
+ *   manifests only. The one named exception: the local mode builds the deployed definition from
+ *   infra/workflow.ts.
+ * - `functions/handlers/manifest/` (each handler's ports, environment, grants and sizing) is
+ *   data that both the handlers and the construct read: a layer of its own, pure like core and
+ *   app, so the CDK app reaches no AWS SDK, Slack or Powertools code through it.
  *
  * A short script instead of dependency-cruiser: dependency-cruiser 18 needs Node 22 (this repo runs
  * on Node 20 too), it cannot see a `process.env` read, and the whole rule set is a table of
@@ -22,13 +27,25 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** A layer is a directory; files outside every listed one (tests, bench) are not checked. */
-type Layer = 'core' | 'app' | 'adapters' | 'scripts' | 'handlers' | 'slack' | 'local' | 'cli' | 'infra';
+type Layer =
+  | 'core'
+  | 'app'
+  | 'adapters'
+  | 'scripts'
+  | 'manifests'
+  | 'handlers'
+  | 'slack'
+  | 'local'
+  | 'cli'
+  | 'infra';
 
 const LAYER_DIRS: readonly (readonly [string, Layer])[] = [
   ['functions/core/', 'core'],
   ['functions/app/', 'app'],
   ['functions/adapters/', 'adapters'],
   ['functions/scripts/', 'scripts'],
+  // Before its parent directory: the first prefix that matches decides.
+  ['functions/handlers/manifest/', 'manifests'],
   ['functions/handlers/', 'handlers'],
   ['functions/slack/', 'slack'],
   ['functions/local/', 'local'],
@@ -45,12 +62,13 @@ const MAY_IMPORT: Readonly<Record<Layer, readonly Layer[]>> = {
   app: ['core', 'app'],
   scripts: ['scripts'],
   adapters: ['core', 'app', 'scripts', 'adapters'],
+  manifests: ['core', 'app', 'manifests'],
   // The Slack app reaches Slack through the Chat port only: its composition roots hand it one.
   slack: ['core', 'app', 'slack'],
-  handlers: ['core', 'app', 'adapters', 'slack', 'handlers'],
+  handlers: ['core', 'app', 'adapters', 'slack', 'manifests', 'handlers'],
   local: ['core', 'app', 'adapters', 'scripts', 'slack', 'local'],
   cli: ['core', 'app', 'adapters', 'scripts', 'cli'],
-  infra: ['core', 'app', 'scripts', 'infra'],
+  infra: ['core', 'app', 'scripts', 'manifests', 'infra'],
 };
 
 /**
@@ -62,7 +80,7 @@ const MAY_IMPORT_FILES: Readonly<Partial<Record<Layer, readonly string[]>>> = {
 };
 
 /** Layers that must stay pure: no package at run time, no `process`. */
-const PURE: ReadonlySet<Layer> = new Set(['core', 'app']);
+const PURE: ReadonlySet<Layer> = new Set(['core', 'app', 'manifests']);
 
 /** Packages a pure layer may import for types only (erased at build: no code, no I/O). */
 const PURE_TYPE_ONLY_PACKAGES: ReadonlySet<string> = new Set(['@slack/types']);

@@ -12,14 +12,15 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contributors.js';
+import type { AppDeps } from '../app/deps.js';
 import { handleAlarm } from '../app/incidents.js';
 import { SWEEP_WAIT_SECONDS } from '../app/sweep.js';
 import { parseAlarmEvent } from '../core/alarm.js';
 import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { wiring } from './manifest/alarm.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
@@ -28,11 +29,20 @@ import { makeWorkflow } from './wiring/workflow.js';
 
 // Built once per container, in the init phase.
 const cloudwatch = new CloudWatchClient({});
-const contributors = new CloudWatchAlarmContributors({ client: cloudwatch });
-const readiness = makeReadiness(cloudwatch);
-// Parsed at cold start: a bad value (ALARM_FILTER too) fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'inventory', 'chat', 'workflow', 'pager'], ['ALARM_FILTER']);
-let deps: ReturnType<typeof assemble> | null = null;
+// Its manifest's configuration, parsed at cold start: a bad value (ALARM_FILTER too) fails the init
+// with the variable named. The ports are built once per container, at the first event.
+const { env, deps: build } = wire(wiring, {
+  store: makeStore,
+  inventory: makeInventory,
+  chat: makeChat,
+  workflow: makeWorkflow,
+  pager: makePager,
+  contributors: () => new CloudWatchAlarmContributors({ client: cloudwatch }),
+  readiness: () => makeReadiness(cloudwatch),
+});
+let deps: AppDeps | null = null;
+// Not in the manifest yet: built only where DOCUMENTS is set (the construct does not set it on this
+// function, nor grant the sweep's SSM calls, until the manifest lists them).
 const sweeper = makeSweeper(env);
 
 /** What a sweep's wait leaves of the function's time for opening incidents and the summary. */
@@ -49,18 +59,7 @@ export async function handler(
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= {
-      ...assemble(env, {
-        pager: makePager(env),
-        store: makeStore(env),
-        inventory: makeInventory(env),
-        chat: await makeChat(env),
-        workflow: makeWorkflow(env),
-      }),
-      contributors,
-      readiness,
-      ...(sweeper ? { sweeper } : {}),
-    };
+    deps ??= { ...(await build()), sweeper };
     // A sweep is waited for within the function's time, leaving room to open and post.
     const left = context
       ? Math.floor((context.getRemainingTimeInMillis() - AFTER_SWEEP_MS) / 1000)

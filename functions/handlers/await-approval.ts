@@ -5,17 +5,13 @@
  */
 import type { AwaitApprovalInput } from '../app/contract.js';
 import { awaitApprovalStep } from '../app/steps.js';
+import { wiring } from './manifest/await-approval.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeStore } from './wiring/store.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'chat']);
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
+const { deps } = wire(wiring, { store: makeStore, chat: makeChat });
 
-export const handler = stepHandler<AwaitApprovalInput, void>(
-  'await-approval',
-  async () => assemble(env, { store: makeStore(env), chat: await makeChat(env) }),
-  awaitApprovalStep,
-);
+export const handler = stepHandler<AwaitApprovalInput, void>('await-approval', deps, awaitApprovalStep);

@@ -2,26 +2,25 @@
 import { cloudWatchAlarmStates } from '../adapters/aws/cloudwatch-alarms.js';
 import type { EvaluateInput } from '../app/contract.js';
 import { evaluateStep } from '../app/steps.js';
+import { wiring } from './manifest/evaluate.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'runner', 'inventory', 'chat']);
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
+const { deps } = wire(wiring, {
+  store: makeStore,
+  runner: makeRunner,
+  inventory: makeInventory,
+  chat: makeChat,
+  alarms: cloudWatchAlarmStates,
+});
 
 export const handler = stepHandler<EvaluateInput, Awaited<ReturnType<typeof evaluateStep>>>(
   'evaluate',
-  async () =>
-    assemble(env, {
-      store: makeStore(env),
-      runner: makeRunner(env),
-      inventory: makeInventory(env),
-      chat: await makeChat(env),
-      alarms: cloudWatchAlarmStates(),
-    }),
+  deps,
   evaluateStep,
 );

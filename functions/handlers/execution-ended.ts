@@ -5,20 +5,21 @@
  * reason and acknowledged, not retried; dependency failures are thrown, so EventBridge's retry
  * policy and the dead-letter queue keep the event.
  */
+import type { AppDeps } from '../app/deps.js';
 import { handleExecutionEnded } from '../app/steps.js';
 import { InvalidInputError } from '../core/errors.js';
 import { parseExecutionEnded } from '../core/execution.js';
+import { wiring } from './manifest/execution-ended.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named. STATE_MACHINE_ARN only
-// tells this function's own executions from others'.
-const env = loadHandlerEnv(['store', 'chat', 'pager'], ['STATE_MACHINE_ARN']);
-let deps: ReturnType<typeof assemble> | null = null;
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable
+// named. STATE_MACHINE_ARN only tells this function's own executions from others'.
+const { env, deps: build } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
+let deps: AppDeps | null = null;
 
 export async function handler(event: unknown) {
   try {
@@ -31,7 +32,7 @@ export async function handler(event: unknown) {
       );
     }
     logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
-    deps ??= assemble(env, { pager: makePager(env), store: makeStore(env), chat: await makeChat(env) });
+    deps ??= await build();
     const outcome = await handleExecutionEnded(deps, ended);
     logger.info('execution end handled', { outcome, status: ended.status });
     return outcome;

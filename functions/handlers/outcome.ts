@@ -1,18 +1,14 @@
 /** Post the final outcome (recovered, or skipped because the cause went away) and close. */
 import type { OutcomeInput } from '../app/contract.js';
 import { outcomeStep } from '../app/steps.js';
+import { wiring } from './manifest/outcome.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'chat', 'pager']);
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
+const { deps } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
 
-export const handler = stepHandler<OutcomeInput, void>(
-  'outcome',
-  async () => assemble(env, { pager: makePager(env), store: makeStore(env), chat: await makeChat(env) }),
-  outcomeStep,
-);
+export const handler = stepHandler<OutcomeInput, void>('outcome', deps, outcomeStep);

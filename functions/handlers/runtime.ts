@@ -1,11 +1,12 @@
 /**
  * The Lambda composition root's shared pieces: the structured logger, the stand-in for ports a
  * function does not use, and the wrapper that turns a step use case into a Step Functions task
- * handler. Configuration is parsed by `loadEnv` (wiring/env.ts) at each handler's module scope.
+ * handler. Configuration is parsed by `wire` (wiring/compose.ts) at each handler's module scope.
  *
- * Each handler file composes only the adapters its step uses; the ports it does not use are
- * `unavailable(...)`, which fail loudly if a step ever reaches for them. That keeps each esbuild
- * bundle to the SDK clients its function really needs, and mirrors the function's IAM policy.
+ * Each handler composes only the ports its manifest (manifest/<handler>.ts) lists; the ports it
+ * does not use are `unavailable(...)`, which fail loudly if a step ever reaches for them. That
+ * keeps each esbuild bundle to the SDK clients its function really needs, and the construct grants
+ * the function what the same manifest lists.
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import { type EnvName, loadEnv } from '../../functions/handlers/wiring/env.js';
+import type { EnvName } from '../../functions/handlers/manifest/types.js';
+import { loadEnv } from '../../functions/handlers/wiring/env.js';
 import { resourcesOf, synthNodeMedic } from '../infra/support.js';
 
 /** A valid value for every variable. */

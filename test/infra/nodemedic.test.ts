@@ -16,7 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { HANDLERS, type HandlerName } from '../../functions/app/contract.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
-import { HANDLER_ENV, NodeMedic, PAGING_FUNCTIONS } from '../../infra/nodemedic.js';
+import { MANIFESTS } from '../../functions/handlers/manifest/index.js';
+import { handlerEnv } from '../../functions/handlers/manifest/types.js';
+import { NodeMedic } from '../../infra/nodemedic.js';
 import { resourcesOf, synthNodeMedic } from './support.js';
 
 const { app, stack, nodemedic, template } = synthNodeMedic();
@@ -174,8 +176,16 @@ describe('functions', () => {
       'SAFETY_POLICY',
       'ONCALL_USERGROUP_ID',
       // Optional props the base spec leaves out: set only when given.
-      ...HANDLER_ENV[name].filter(
-        (k) => !['VERSION_POLICY', 'MENTION_CHANNEL_IDS', 'PAGER_SECRET_ID', 'PAGER_EVENTS_URL'].includes(k),
+      ...handlerEnv(MANIFESTS[name].wiring).filter(
+        (k: string) =>
+          ![
+            'VERSION_POLICY',
+            'MENTION_CHANNEL_IDS',
+            'PAGER_SECRET_ID',
+            'PAGER_EVENTS_URL',
+            // Local mode and GovSlack only: the construct never sets it.
+            'SLACK_API_URL',
+          ].includes(k),
       ),
     ];
     expect(Object.keys(env).sort()).toEqual([...new Set(expected)].sort());
@@ -475,6 +485,10 @@ describe('example Container Insights alarm (opt-in)', () => {
 });
 
 describe('paging (opt-in)', () => {
+  // The functions that page (escalations, cluster holds) or resolve pages (endings, alarm OKs).
+  const PAGING_FUNCTIONS = (Object.keys(MANIFESTS) as HandlerName[]).filter((name) =>
+    MANIFESTS[name].grants.secrets?.includes('pager'),
+  );
   const withPager = () => {
     const spec = synthNodeMedic({
       pagerDuty: {

@@ -126,6 +126,30 @@ describe('layer rules', () => {
       "import type { X } from '../handlers/runtime.js';",
       /core imports handlers/,
     ],
+    [
+      'infra importing a handler beside the manifests',
+      'infra/x.ts',
+      "import { deps } from '../functions/handlers/wiring/compose.js';",
+      /infra imports handlers/,
+    ],
+    [
+      'the manifests importing a handler (and the AWS SDK through it)',
+      'functions/handlers/manifest/alarm.ts',
+      "import { makeStore } from '../wiring/store.js';",
+      /manifests imports handlers/,
+    ],
+    [
+      'the manifests importing a package',
+      'functions/handlers/manifest/alarm.ts',
+      "import { SSMClient } from '@aws-sdk/client-ssm';",
+      /manifests imports the package @aws-sdk\/client-ssm/,
+    ],
+    [
+      'the manifests reading the environment',
+      'functions/handlers/manifest/alarm.ts',
+      'export const TABLE = process.env.TABLE_NAME;',
+      /manifests reads the global process/,
+    ],
   ])('refuses %s', (_what, file, text, expected) => {
     expect(check(file, text)).toEqual([expect.stringMatching(expected)]);
   });
@@ -148,6 +172,21 @@ describe('layer rules', () => {
       'infra importing the contract',
       'infra/x.ts',
       "import { HANDLERS } from '../functions/app/contract.js';",
+    ],
+    [
+      'infra importing the handler manifests',
+      'infra/x.ts',
+      "import { MANIFESTS } from '../functions/handlers/manifest/index.js';",
+    ],
+    [
+      'a handler importing the manifests',
+      'functions/handlers/wiring/x.ts',
+      "import { MANIFESTS } from '../manifest/index.js';",
+    ],
+    [
+      'the manifests importing the contract',
+      'functions/handlers/manifest/alarm.ts',
+      "import type { HandlerName } from '../../app/contract.js';",
     ],
     [
       'the local mode building the deployed definition',

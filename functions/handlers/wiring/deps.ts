@@ -5,24 +5,35 @@
  */
 import type { AppDeps } from '../../app/deps.js';
 import { countingSlackErrors } from '../../app/metrics.js';
+import type { DEPS_ENV } from '../manifest/types.js';
 import { logger, metrics, unavailable } from '../runtime.js';
-import type { DEPS_ENV, Env } from './env.js';
+import type { Env } from './env.js';
 
 /** The ports a function composes itself; the rest come from configuration. */
 type Ports = Partial<
-  Pick<AppDeps, 'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'pager'>
+  Pick<
+    AppDeps,
+    'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'contributors' | 'readiness' | 'pager'
+  >
 >;
 
-/** The deps of one function: its ports, and the configuration every use case reads. */
-export function assemble(env: Pick<Env, (typeof DEPS_ENV)[number]>, ports: Ports): AppDeps {
+/**
+ * The deps of one function: its ports, and the configuration every use case reads. VERSION_POLICY
+ * is read by the functions that analyze (analyze, evaluate) only.
+ */
+export function assemble(
+  env: Pick<Env, (typeof DEPS_ENV)[number]> & Partial<Pick<Env, 'VERSION_POLICY'>>,
+  ports: Ports,
+): AppDeps {
+  const { store, runner, inventory, chat, workflow, ...optional } = ports;
   return {
-    store: ports.store ?? unavailable('store'),
-    runner: ports.runner ?? unavailable('runner'),
-    inventory: ports.inventory ?? unavailable('inventory'),
-    chat: ports.chat ? countingSlackErrors(ports.chat, metrics) : unavailable('chat'),
-    workflow: ports.workflow ?? unavailable('workflow'),
-    ...(ports.alarms ? { alarms: ports.alarms } : {}),
-    ...(ports.pager ? { pager: ports.pager } : {}),
+    store: store ?? unavailable('store'),
+    runner: runner ?? unavailable('runner'),
+    inventory: inventory ?? unavailable('inventory'),
+    chat: chat ? countingSlackErrors(chat, metrics) : unavailable('chat'),
+    workflow: workflow ?? unavailable('workflow'),
+    // alarms, contributors, readiness, pager: absent, or undefined, when the function does not compose them.
+    ...optional,
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.
     analyzeOptions: { versionPolicy: env.VERSION_POLICY },

@@ -2,7 +2,8 @@
  * Every environment variable a handler reads, with its schema: parsed once per container, at
  * module scope (Lambda's init phase), so a bad value fails the cold start with a message that
  * names the variable and the problem (`VERSION_POLICY.minimum: "1.x" is not a version`) instead
- * of surfacing at the first analysis. The construct sets these (infra/nodemedic.ts `HANDLER_ENV`).
+ * of surfacing at the first analysis. Which variables a handler reads, and the construct sets, is its
+ * manifest's (handlers/manifests.ts).
  *
  * valibot rather than zod: the same kind of schemas at a few KiB of each bundle, because only the
  * functions used here are bundled. Bounds that are safety policy live in the core
@@ -16,6 +17,7 @@ import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../../core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../../core/policy.js';
 import type { ScriptId } from '../../core/ports.js';
 import { parseVersion, type VersionPolicyOverrides } from '../../core/version.js';
+import { type EnvName, type EnvNameOf, handlerEnv, type Port, type PortEnvName } from '../manifest/types.js';
 
 /** A required string; an unset (or empty) variable reads "is not set". */
 const text = () => v.string('is not set');
@@ -80,6 +82,17 @@ function objectMessage(known: readonly string[]) {
 const nonEmpty = (what: string) =>
   v.pipe(v.string(`${what} must be a string`), v.trim(), v.nonEmpty(`is empty`));
 
+/** A Secrets Manager secret's name or ARN. */
+const secretId = () => v.regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'is not a secret name or ARN');
+
+/** An http(s) URL (an API's base). */
+const httpUrl = () =>
+  v.pipe(
+    v.string(),
+    v.url('is not a URL'),
+    v.check((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
+  );
+
 const SCRIPT_IDS = ['diagnose', ...REMEDIATION_IDS] as const satisfies readonly ScriptId[];
 
 /**
@@ -90,7 +103,7 @@ const SCHEMAS = {
   /** The incident table (DynamoDB's table name rules). */
   TABLE_NAME: v.pipe(text(), v.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'is not a DynamoDB table name')),
   /** The Slack secret's name or ARN. */
-  SLACK_SECRET_ID: v.pipe(text(), v.regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'is not a secret name or ARN')),
+  SLACK_SECRET_ID: v.pipe(text(), secretId()),
   /** The alarm channel. */
   SLACK_CHANNEL_ID: v.pipe(text(), v.regex(SLACK_ID.channel, 'is not a Slack channel id (C…)')),
   /** The EC2 tag that names an instance's cluster. */
@@ -174,70 +187,29 @@ const SCHEMAS = {
   /** Channels besides SLACK_CHANNEL_ID where `@nodemedic` mentions act: Slack channel ids, comma-separated. */
   MENTION_CHANNEL_IDS: v.optional(list(SLACK_ID.channel, 'Slack channel id (C…/G…)', 0), ''),
   /** The secret holding the PagerDuty Events API v2 routing key (`{"routingKey": "…"}`); unset: no paging. */
-  PAGER_SECRET_ID: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Za-z0-9/_+=.@:-]{1,2048}$/, 'is not a secret name or ARN')),
-  ),
+  PAGER_SECRET_ID: v.optional(v.pipe(v.string(), secretId())),
   /** The Events API base: PagerDuty's own by default (EU accounts: https://events.eu.pagerduty.com). */
-  PAGER_EVENTS_URL: v.optional(
-    v.pipe(
-      v.string(),
-      v.url('is not a URL'),
-      v.check((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
-    ),
-  ),
+  PAGER_EVENTS_URL: v.optional(httpUrl()),
   /** Slack's Web API base: Slack's own by default; GovSlack and the local stand-in have others. */
-  SLACK_API_URL: v.optional(
-    v.pipe(
-      v.string(),
-      v.url('is not a URL'),
-      v.check((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
-    ),
-  ),
-} satisfies Record<string, v.GenericSchema<string | undefined, unknown>>;
-
-/** The name of an environment variable a handler reads. */
-export type EnvName = keyof typeof SCHEMAS;
+  SLACK_API_URL: v.optional(httpUrl()),
+} satisfies Record<EnvName, v.GenericSchema<string | undefined, unknown>>;
 
 /** Parsed configuration: each variable's value after its schema. */
 export type Env = { readonly [K in EnvName]: v.InferOutput<(typeof SCHEMAS)[K]> };
 
-/** Variables every function's deps read (`assemble`). */
-export const DEPS_ENV = [
-  'SLACK_CHANNEL_ID',
-  'SAFETY_POLICY',
-  'VERSION_POLICY',
-  'ONCALL_USERGROUP_ID',
-] as const;
-
-/** Variables each port's factory reads (wiring/store.ts, runner.ts...). */
-const PORT_ENV = {
-  store: ['TABLE_NAME'],
-  runner: ['DOCUMENTS'],
-  inventory: ['CLUSTER_TAG_KEY', 'CLUSTER_NAMES'],
-  chat: ['SLACK_SECRET_ID', 'SLACK_API_URL'],
-  workflow: ['STATE_MACHINE_ARN'],
-  pager: ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'],
-} as const satisfies Record<string, readonly EnvName[]>;
-
-/** A port a function composes. */
-type Port = keyof typeof PORT_ENV;
-
 /** What the factory of port `P` reads. */
-export type PortEnv<P extends Port> = Pick<Env, (typeof PORT_ENV)[P][number]>;
+export type PortEnv<P extends Port> = Pick<Env, PortEnvName<P>>;
 
 /**
  * The configuration of a function that composes `ports` (and reads `extra`): the deps' variables
- * and each port's, parsed by {@link loadEnv}.
+ * and each port's, parsed by {@link loadEnv}. For the handlers that do not `wire` their manifest
+ * (wiring/compose.ts) yet: poll and slack.
  */
 export function loadHandlerEnv<P extends Port, K extends EnvName = never>(
   ports: readonly P[],
   extra: readonly K[] = [],
-): Pick<Env, (typeof DEPS_ENV)[number] | (typeof PORT_ENV)[P][number] | K> {
-  return loadEnv([
-    ...DEPS_ENV,
-    ...ports.flatMap((port): readonly EnvName[] => PORT_ENV[port]),
-    ...extra,
-  ]) as Pick<Env, (typeof DEPS_ENV)[number] | (typeof PORT_ENV)[P][number] | K>;
+): Pick<Env, EnvNameOf<{ ports: readonly P[]; env: readonly K[] }>> {
+  return loadEnv(handlerEnv({ ports, env: extra }));
 }
 
 /**

@@ -1,0 +1,55 @@
+/**
+ * A handler's deps from its manifest's wiring (handlers/manifest/<handler>.ts): `wire` parses, at
+ * cold start, exactly the variables the wiring's ports and its own list name, and composes exactly
+ * its ports from factories the handler imports itself. Taking the factories from the handler
+ * (instead of one map of every factory here) keeps each bundle to the SDK clients its ports need;
+ * the types hold the factories to the wiring's ports, no more and no fewer.
+ */
+import type { AppDeps } from '../../app/deps.js';
+import { type EnvNameOf, handlerEnv, type Port, type Wiring } from '../manifest/types.js';
+import { assemble } from './deps.js';
+import { type Env, loadEnv, type PortEnv } from './env.js';
+
+/** What each port's factory gives. */
+interface PortValues {
+  readonly store: AppDeps['store'];
+  readonly runner: AppDeps['runner'];
+  readonly inventory: AppDeps['inventory'];
+  readonly chat: AppDeps['chat'];
+  readonly workflow: AppDeps['workflow'];
+  readonly alarms: NonNullable<AppDeps['alarms']>;
+  readonly contributors: NonNullable<AppDeps['contributors']>;
+  readonly readiness: NonNullable<AppDeps['readiness']>;
+  /** Undefined when the stack does not page. */
+  readonly pager: AppDeps['pager'];
+}
+
+/** Builds port `P` from the variables it reads. */
+type PortFactory<P extends Port> = (env: PortEnv<P>) => PortValues[P] | Promise<PortValues[P]>;
+
+/** A handler's parsed configuration, and its deps (built when first asked for). */
+interface Wired<W extends Wiring> {
+  readonly env: Pick<Env, EnvNameOf<W>>;
+  readonly deps: () => Promise<AppDeps>;
+}
+
+/**
+ * Parse the configuration `wiring` names (a bad value fails the cold start with the variable
+ * named) and return how to build the deps from one factory per port it lists.
+ */
+export function wire<const W extends Wiring>(
+  wiring: W,
+  factories: { readonly [P in W['ports'][number]]: PortFactory<P> },
+): Wired<W> {
+  const env = loadEnv(handlerEnv(wiring));
+  return {
+    env,
+    deps: async () => {
+      const ports: Partial<Record<Port, unknown>> = {};
+      for (const port of wiring.ports) {
+        ports[port] = await (factories as unknown as Record<Port, (env: unknown) => unknown>)[port](env);
+      }
+      return assemble(env as Parameters<typeof assemble>[0], ports as Parameters<typeof assemble>[1]);
+    },
+  };
+}
