@@ -11,6 +11,7 @@ import type {
   AlarmContributors,
   AlarmStates,
   Chat,
+  ClusterSweeper,
   CommandRunner,
   NodeInventory,
   NodeReadiness,
@@ -42,6 +43,11 @@ export interface AppDeps {
    * the verification after a fix relies on the alarm's (or contributor's) state alone.
    */
   readonly readiness?: NodeReadiness;
+  /**
+   * Sweeps a cluster's nodes with the quick probe, for a cluster-only alarm without per-node
+   * readiness (app/sweep.ts). Absent: such an alarm is refused with a reason (ALARM_SWEEP_UNWIRED).
+   */
+  readonly sweeper?: ClusterSweeper;
   /** The on-call pager (PagerDuty Events API v2): escalations page, endings resolve. @default none */
   readonly pager?: Pager;
   readonly policy: SafetyPolicy;

@@ -13,6 +13,7 @@ import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
+import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -24,7 +25,8 @@ export type AlarmOutcome =
       readonly kind: 'contributors';
       /** One entry per contributor in ALARM that the alarm-level change fanned out to. */
       readonly contributors: readonly ContributorOutcome[];
-    };
+    }
+  | ClusterCheckOutcome;
 
 /** What the alarm-level change of a multi-time-series alarm did for one contributor. */
 export type ContributorOutcome =
@@ -59,10 +61,15 @@ export function threadOf(incident: Incident): MessageRef | null {
 /**
  * Handle a parsed alarm: ALARM opens (or joins) the node's incident, OK closes the incident that
  * alarm (or contributor) opened, INSUFFICIENT_DATA is ignored with a reason. The alarm-level ALARM
- * of a multi-time-series alarm opens one incident per contributor in ALARM. Throws
- * NodeNotFoundError for unknown/untagged nodes.
+ * of a multi-time-series alarm opens one incident per contributor in ALARM. A cluster-only alarm
+ * finds its nodes (per-node readiness, else a sweep: app/sweep.ts; `options` bound the sweep's
+ * wait) and opens one incident each. Throws NodeNotFoundError for unknown/untagged nodes.
  */
-export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<AlarmOutcome> {
+export async function handleAlarm(
+  deps: AppDeps,
+  alarm: ParsedAlarm,
+  options: ClusterCheckOptions = {},
+): Promise<AlarmOutcome> {
   if (alarm.state === 'INSUFFICIENT_DATA') {
     return { kind: 'ignored', reason: `alarm ${alarm.alarmName} is INSUFFICIENT_DATA: nothing to do` };
   }
@@ -76,9 +83,13 @@ export async function handleAlarm(deps: AppDeps, alarm: ParsedAlarm): Promise<Al
     return openForContributors(deps, alarm);
   }
   if (!alarm.instanceId && !alarm.nodeName) {
+    // A cluster-only alarm: nodemedic finds the nodes (readiness, else a sweep) and opens each one's
+    // incident through the per-node alarm's own path.
+    if (alarm.clusterOnly) {
+      return handleClusterOnly(deps, alarm, (node) => openForAlarm(deps, alarm, node), options);
+    }
     throw new InvalidInputError(
-      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked` +
-        (alarm.cluster ? ` (cluster ${alarm.cluster}: alarm per node instead)` : ''),
+      `alarm ${alarm.alarmName} names no InstanceId or NodeName dimension, so no node can be picked`,
       { code: 'ALARM_NO_NODE' },
     );
   }

@@ -92,7 +92,9 @@ function formatAlarm(alarm: ParsedAlarm): string {
       ? [alarm.nodeName, alarm.instanceId && `(${alarm.instanceId})`].filter(Boolean).join(' ')
       : alarm.multiTimeSeries
         ? 'each contributor in ALARM (a multi-time-series alarm: one time series per node)'
-        : 'unknown: the alarm names no InstanceId or NodeName, so nodemedic cannot pick a node from it';
+        : alarm.clusterOnly
+          ? 'cluster-only: nodes found by readiness or sweep'
+          : 'unknown: the alarm names no InstanceId or NodeName, so nodemedic cannot pick a node from it';
   const rows: [string, string][] = [
     ['alarm', alarm.alarmName],
     ...(alarm.contributor
@@ -106,6 +108,7 @@ function formatAlarm(alarm: ParsedAlarm): string {
     ['state', `${alarm.state}${alarm.previousState ? ` (was ${alarm.previousState})` : ''} at ${alarm.time}`],
     ['node', node],
     ['cluster', alarm.cluster ?? 'not in the alarm (taken from the instance tag)'],
+    ...(alarm.metric ? [['metric', alarm.metric] as [string, string]] : []),
     ...(alarm.query ? [['query', alarm.query] as [string, string]] : []),
     ['where', `${alarm.region}, account ${alarm.account}`],
     ['reason', alarm.reason || '(none given)'],
@@ -120,6 +123,11 @@ function action(alarm: ParsedAlarm): string {
     return alarm.state === 'ALARM'
       ? 'list the contributors in ALARM (DescribeAlarmContributors) and open an incident for each node'
       : "none: each contributor's own OK closes its node's incident";
+  }
+  if (alarm.clusterOnly) {
+    return alarm.state === 'ALARM'
+      ? "find the cluster's NotReady nodes (Container Insights' per-node readiness, else a read-only quick probe of every node over SSM), open an incident for each, and post one summary"
+      : "none: a cluster-only alarm's OK closes nothing; each node's incident ends on its own evidence";
   }
   if (!alarm.instanceId && !alarm.nodeName) return 'none per node: alarm on each node to get a diagnosis';
   const opener = alarm.contributor ? 'this contributor' : 'this alarm';

@@ -66,6 +66,15 @@ export interface ParsedAlarm {
    * node itself; the nodes are its contributors in ALARM (DescribeAlarmContributors).
    */
   multiTimeSeries: boolean;
+  /**
+   * True for a cluster-only alarm: one that names a cluster and no node, such as Container
+   * Insights' `cluster_failed_node_count` (a `ClusterName` dimension only, or a Metrics Insights
+   * query pinned to one cluster without GROUP BY). nodemedic finds its nodes itself: per-node
+   * readiness, else a sweep of the cluster's nodes (app/sweep.ts).
+   */
+  clusterOnly: boolean;
+  /** The alarm's metric (`namespace/name`) when it watches one metric, e.g. `ContainerInsights/cluster_failed_node_count`. */
+  metric: string | null;
 }
 
 /** One time series of a multi-time-series alarm, as its contributor event names it. */
@@ -191,6 +200,7 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
     region,
     account,
     query: query?.sql ?? null,
+    metric: readMetric(configuration.metrics),
   };
 
   if (isContributor) {
@@ -202,6 +212,7 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
         cluster: query?.cluster ?? null,
         contributor: null,
         multiTimeSeries: false,
+        clusterOnly: false,
       },
       readContributor(detail.alarmContributor),
     );
@@ -221,10 +232,14 @@ export function parseAlarmEvent(event: unknown, filter?: AlarmFilter): ParsedAla
       cluster: checkNode({ instanceId: null, nodeName: null, cluster: query.cluster }).cluster,
       contributor: null,
       multiTimeSeries: true,
+      clusterOnly: false,
     };
   }
   const dimensions = readDimensions(configuration.metrics, alarmName, query?.cluster ?? null);
-  return { ...common, ...dimensions, contributor: null, multiTimeSeries: false };
+  // Names a cluster and no node (cluster_failed_node_count): nodemedic finds the nodes itself.
+  const clusterOnly =
+    dimensions.instanceId === null && dimensions.nodeName === null && dimensions.cluster !== null;
+  return { ...common, ...dimensions, contributor: null, multiTimeSeries: false, clusterOnly };
 }
 
 /**
@@ -256,6 +271,7 @@ export function contributorAlarm(
     previousState: null,
     contributor: ref,
     multiTimeSeries: false,
+    clusterOnly: false,
   };
 }
 
@@ -311,6 +327,21 @@ function whereCluster(sql: string): string | null {
   const equal = [...where.matchAll(/(?:^|\s|\()"?ClusterName"?\s*=\s*'([^']*)'/g)].map((m) => m[1]!);
   const mentions = (where.match(/\bClusterName\b/g) ?? []).length;
   return equal.length === 1 && mentions === 1 ? equal[0]! : null;
+}
+
+/**
+ * `namespace/name` of the alarm's one metric (a single-metric alarm, or metric math over one
+ * metricStat); null for none or several.
+ */
+function readMetric(metrics: unknown): string | null {
+  if (!Array.isArray(metrics)) return null;
+  const names = new Set<string>();
+  for (const metric of metrics) {
+    if (!isRecord(metric) || !isRecord(metric.metricStat) || !isRecord(metric.metricStat.metric)) continue;
+    const { namespace, name } = metric.metricStat.metric;
+    if (typeof namespace === 'string' && typeof name === 'string') names.add(`${namespace}/${name}`);
+  }
+  return names.size === 1 ? [...names][0]! : null;
 }
 
 type Dimensions = Pick<ParsedAlarm, 'instanceId' | 'nodeName' | 'cluster'>;

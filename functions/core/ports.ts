@@ -166,3 +166,54 @@ export interface NodeReadiness {
   /** One node's latest readiness; `unknown` when no datapoint is recent enough to say. */
   nodeState(node: NodeRef): Promise<'ready' | 'not-ready' | 'unknown'>;
 }
+
+/** How a sweep's probe ended on one node. */
+export type SweepNodeStatus =
+  | 'success' // the probe ran and printed its document
+  | 'failed' // it ran and failed (no document, a non-zero exit)
+  | 'timed-out'
+  | 'undeliverable' // the node never got it (agent offline, delivery timed out)
+  | 'cancelled';
+
+/** One node's quick probe, as the sweep read it. */
+export interface SweepNodeResult {
+  /** The node's instance id (validated), or `local-*` for the local mode. */
+  readonly instanceId: string;
+  readonly status: SweepNodeStatus;
+  /** SSM's own status word (e.g. `DeliveryTimedOut`), for the summary and the audit. */
+  readonly detail: string;
+  /** The probe's stdout (the facts document); empty when it did not run. */
+  readonly output: string;
+}
+
+/** A sweep's progress: `done` once every targeted node has ended (success or not). */
+export interface SweepResults {
+  readonly done: boolean;
+  /** Nodes whose probe has ended; those still running are not listed. */
+  readonly nodes: readonly SweepNodeResult[];
+  /** Nodes the sweep targeted so far (SSM resolves tag targets as it goes); null when unknown. */
+  readonly targeted: number | null;
+}
+
+/** Rate limits of one sweep, enforced by the runner itself (SSM's MaxConcurrency and MaxErrors). */
+export interface SweepLimits {
+  /** Nodes probed at once: a count (`"10"`) or a share of the targets (`"10%"`). */
+  readonly maxConcurrency: string;
+  /** Failed probes after which the rest are not sent: a count or a share. */
+  readonly maxErrors: string;
+}
+
+/**
+ * Runs the read-only quick probe (diagnose.sh, depth `quick`) on every node of a cluster: SSM
+ * Run Command to the instances carrying the cluster tag in AWS; the local sandbox nodes locally.
+ * For a cluster-only alarm that has no per-node readiness to say which nodes are NotReady.
+ */
+export interface ClusterSweeper {
+  /** Send the probe to the cluster's nodes; resolves with the command id once it is sent. */
+  start(
+    cluster: string,
+    options: { readonly limits: SweepLimits; readonly comment: string },
+  ): Promise<{ commandId: string }>;
+  /** What the sweep has found so far, every page of it. */
+  results(commandId: string): Promise<SweepResults>;
+}

@@ -92,6 +92,13 @@ export const SCRIPT_PARAMETERS = {
     default: '',
     description: 'upgrade-containerd: the package version the operator pins',
   },
+  depth: {
+    env: 'NODEMEDIC_DEPTH',
+    allowedPattern: '^(full|quick)$',
+    default: 'full',
+    description:
+      "diagnose: full, or quick (a cluster sweep's read-only probe: the slow sections skipped, a 15 s deadline)",
+  },
 } as const satisfies Record<string, ScriptParameter>;
 
 export type ScriptParameterName = keyof typeof SCRIPT_PARAMETERS;
@@ -103,6 +110,7 @@ export const DIAGNOSE_PARAMETERS = [
   'root',
   'state',
   'logFile',
+  'depth',
 ] as const satisfies readonly ScriptParameterName[];
 
 /**

@@ -29,6 +29,10 @@
 #   NODEMEDIC_LOG_FILE    read log lines from this file instead of the journal
 #   NODEMEDIC_PAUSE_IMAGE where the AMI keeps the pause image tarball (/etc/eks/pause.tar)
 #   NODEMEDIC_DEADLINE_SECONDS  tests only: a deadline below the 40 s default
+#   NODEMEDIC_DEPTH       `full` (default) or `quick`: a cluster sweep's probe. Quick skips the
+#                         slow sections (logs, images, shims and tasks, plugin errors), which say
+#                         `unknown` ("not run: quick probe"), and keeps a 15 s deadline; the
+#                         document has the same shape, so the same analyzer reads it.
 # No `set -e`/`set -u`: a probe that trips must leave its section `unknown`, never kill the run
 # before the document is printed.
 export LC_ALL=C
@@ -90,6 +94,13 @@ CPU_SAMPLE1=$(cpu_sample)
 
 # The run's own deadline, below the SSM document's timeout (see the header).
 DEADLINE_S=40
+# A sweep's quick probe: fewer sections, a shorter deadline (NODEMEDIC_DEPTH in the header).
+QUICK=false
+if [[ ${NODEMEDIC_DEPTH:-} == quick ]]; then
+  QUICK=true
+  DEADLINE_S=15
+fi
+QUICK_SKIPS=" logs images processes tasks plugin-errors "
 if [[ ${NODEMEDIC_DEADLINE_SECONDS:-} =~ ^[0-9]{1,3}$ ]] && ((10#$NODEMEDIC_DEADLINE_SECONDS > 0 && 10#$NODEMEDIC_DEADLINE_SECONDS < DEADLINE_S)); then
   DEADLINE_S=$((10#$NODEMEDIC_DEADLINE_SECONDS))
 fi
@@ -111,7 +122,13 @@ tmo() {
   timeout -k 1 "$BOUND" "$@"
 }
 # True (and the section is listed as unfinished) when less than a second is left for section $1.
+# A quick probe skips its slow sections here too, with their own reason and not as unfinished.
 late() {
+  if [[ $QUICK == true && $QUICK_SKIPS == *" $1 "* ]]; then
+    LATE_REASON="not run: quick probe (a cluster sweep's; the full diagnosis reads it)"
+    return 0
+  fi
+  LATE_REASON="not run: the run's ${DEADLINE_S} s deadline had passed"
   bound 1
   ((BOUND > 0)) && return 1
   UNFINISHED+=${UNFINISHED:+$'\n'}$1

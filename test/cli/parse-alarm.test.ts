@@ -34,7 +34,13 @@ describe('nodemedic parse-alarm (in-process)', () => {
   it.each([
     ['ok.json', /action {3}post recovery/],
     ['insufficient-data.json', /action {3}none: only ALARM and OK act/],
-    ['cluster-only.json', /node {5}unknown: the alarm names no InstanceId or NodeName/],
+    ['cluster-only.json', /node {5}cluster-only: nodes found by readiness or sweep\n/],
+    ['cluster-only.json', /metric {3}ContainerInsights\/cluster_failed_node_count\n/],
+    [
+      'cluster-only.json',
+      /action {3}find the cluster's NotReady nodes \(Container Insights' per-node readiness, else a read-only quick probe/,
+    ],
+    ['cluster-only-ok.json', /action {3}none: a cluster-only alarm's OK closes nothing/],
     ['instance-only.json', /cluster {2}not in the alarm \(taken from the instance tag\)/],
     ['contributor-alarm.json', /contrib {2}6d442278dba546f6 \{"InstanceId":"i-0abc123def4567890",/],
     ['contributor-alarm.json', /cluster {2}prod\n/],

@@ -59,6 +59,22 @@ describe('parseAlarmEvent: events it handles', () => {
         cluster: 'prod',
         instanceId: null,
         nodeName: null,
+        clusterOnly: true,
+        metric: 'ContainerInsights/cluster_failed_node_count',
+      },
+    },
+    {
+      fixture: 'cluster-only-ok.json',
+      expected: { state: 'OK', cluster: 'prod', instanceId: null, clusterOnly: true },
+    },
+    {
+      fixture: 'cluster-only-query.json',
+      expected: {
+        cluster: 'prod',
+        instanceId: null,
+        clusterOnly: true,
+        multiTimeSeries: false,
+        metric: null,
       },
     },
     {
@@ -78,8 +94,10 @@ describe('parseAlarmEvent: events it handles', () => {
         'account',
         'alarmName',
         'cluster',
+        'clusterOnly',
         'contributor',
         'instanceId',
+        'metric',
         'multiTimeSeries',
         'nodeName',
         'previousState',
@@ -90,6 +108,13 @@ describe('parseAlarmEvent: events it handles', () => {
         'time',
       ].sort(),
     );
+  });
+
+  it('tells a cluster-only alarm from a per-node one and from a multi-time-series one', () => {
+    expect(parseAlarmEvent(fixture('single-metric.json'))).toMatchObject({ clusterOnly: false });
+    expect(parseAlarmEvent(fixture('instance-only.json'))).toMatchObject({ clusterOnly: false });
+    expect(parseAlarmEvent(fixture('multi-time-series.json'))).toMatchObject({ clusterOnly: false });
+    expect(parseAlarmEvent(fixture('contributor-alarm.json'))).toMatchObject({ clusterOnly: false });
   });
 
   it('falls back to the event time and a null previous state when the detail lacks them', () => {
