@@ -56,6 +56,7 @@ import type { SafetyPolicy } from '../functions/core/policy.js';
 import { REMEDIATION_LIST } from '../functions/core/remediations/index.js';
 import { resolveVersionPolicy } from '../functions/core/version.js';
 import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
+import { addOpenIndex } from './cluster.js';
 import { NodemedicHealth } from './dashboard.js';
 import { DIAGNOSE_SCRIPT, NodemedicDocuments, type ScriptSpec } from './documents.js';
 import { addHistoryIndex, shadowPolicy } from './trust.js';
@@ -531,10 +532,12 @@ export class NodeMedic extends Construct {
       removalPolicy: props.tableRemovalPolicy ?? props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     addHistoryIndex(this.table);
-    // Table grants cover its indexes as `<table>/index/*`; the only index is the fix history.
+    addOpenIndex(this.table);
+    // Table grants cover its indexes as `<table>/index/*`: the fix history and the open incidents.
     Validations.of(this).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagResource(this, `${this.table.tableArn}/index/*`)}]`,
-      reason: "The table's own indexes (index/*): only the fix-history index behind the success rates.",
+      reason:
+        "The table's own indexes (index/*): the fix history behind the success rates, and the open incidents the cluster hold counts.",
     });
 
     if (props.slackSecret) {

@@ -10,6 +10,7 @@ import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
 import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
+import { holdAtArrival, pacedChat } from './cluster.js';
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
@@ -244,12 +245,27 @@ async function openIncident(
     // `null`, not absent: records from before the field existed had their execution started.
     if (joined.execution === null && !isTerminal(joined)) {
       deps.logger.warn('incident never got its execution: starting it now', { incidentId: joined.id });
-      return { incident: await startExecution(deps, joined), created };
+      // The first delivery may have failed before its hold was decided: decide it now.
+      const hold =
+        joined.clusterIncident || joined.card || request.thread ? null : await holdAtArrival(deps, joined);
+      return { incident: await startExecution(deps, hold?.held ? hold.incident : joined), created };
     }
     return { incident: joined, created };
   }
-  if (flap) await sayFlapped(deps, flap, incident);
-  const withCard = await postCard(deps, incident);
+  // Decided before anything is posted: a node held under its cluster's incident gets no card. A
+  // mention asks for a diagnosis in its own thread, and gets it there.
+  const hold = request.thread ? { held: false as const, busy: false } : await holdAtArrival(deps, incident);
+  if (hold.held) {
+    deps.logger.info('incident held under its cluster incident', {
+      incidentId: incident.id,
+      clusterIncident: hold.incident.clusterIncident,
+    });
+    return { incident: await startExecution(deps, hold.incident), created };
+  }
+  // Other incidents of the cluster are open: the channel is shared, so its calls are paced.
+  const chatDeps = hold.busy ? { ...deps, chat: pacedChat(deps) } : deps;
+  if (flap) await sayFlapped(chatDeps, flap, incident);
+  const withCard = await postCard(chatDeps, incident);
   const started = await startExecution(deps, withCard);
   deps.logger.info('incident opened', { incidentId: incident.id, instanceId: request.node.instanceId });
   return { incident: started, created };

@@ -14,7 +14,7 @@ import type { PageReason } from '../core/pager.js';
 import { causeStillHolds, planRemediations, verifyRecovery } from '../core/plan.js';
 import type { ChatMessage, CommandInvocation } from '../core/ports.js';
 import { DEFAULT_READY_WITHIN_SECONDS } from '../core/remediations/remediation.js';
-import { renderClusterAlert, renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
+import { renderCommandCancelled, renderStepResult } from '../core/render/progress.js';
 import {
   escapeMrkdwn,
   renderCard,
@@ -23,8 +23,10 @@ import {
   renderOutcome,
 } from '../core/render/slack.js';
 import { shadowCardNote } from '../core/render/trust.js';
+import { mayRoll } from '../core/rolling.js';
 import { DIAGNOSE_PARAMETERS, DIAGNOSE_TIMEOUT_SECONDS } from '../core/script-params.js';
 import { isShadowCluster } from '../core/shadow.js';
+import { holdAtAnalysis, pacedChat } from './cluster.js';
 import type {
   AnalyzeInput,
   AnalyzeOutput,
@@ -47,6 +49,7 @@ import type { AppDeps } from './deps.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings, recordRecovery } from './metrics.js';
+import { rollNodeEnded } from './rolling.js';
 import { rankByHistory } from './trust.js';
 
 /**
@@ -394,7 +397,31 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
   const shadow = isShadowCluster(deps.policy, incident.node.cluster);
   const ranked = await rankByHistory(deps, incident.node.cluster, report.findings, plan.offered);
   plan.offered = ranked.offered;
-  let awaitApproval = plan.offered.length > 0 && !plan.held && !shadow;
+  // The cluster hold: a node analyzed while its cluster is held (or whose analysis finds it so by
+  // EC2's count) joins the cluster incident, whose summary shows its findings; its fixes are held.
+  // A node held at arrival has no card, and gets none: the cluster thread speaks for it.
+  const clusterIncident = await holdAtAnalysis(
+    deps,
+    incident,
+    report,
+    plan.held?.reason === 'cluster-hold' ? { reason: plan.held.detail, fleet: cluster } : undefined,
+  );
+  if (clusterIncident && plan.held?.reason !== 'cluster-hold') {
+    plan.held = {
+      reason: 'cluster-hold',
+      detail: `its cluster is held (${clusterIncident}): per-node fixes are held`,
+    };
+  }
+  const quiet = clusterIncident !== null && (Boolean(incident.clusterIncident) || !incident.card);
+  // While the cluster is held, this node's own messages share the channel: paced.
+  const slack: AppDeps = clusterIncident ? { ...deps, chat: pacedChat(deps) } : deps;
+  // Held by a storm, a node whose fix may roll waits for the cluster's one approval instead of
+  // ending at its findings: no buttons of its own, the cluster thread's roll resumes it.
+  const rollable =
+    plan.held?.reason === 'cluster-hold' &&
+    !shadow &&
+    mayRoll(deps.policy, incident.node.cluster, { findings: report.findings, offered: plan.offered });
+  let awaitApproval = plan.offered.length > 0 && (!plan.held || rollable) && !shadow;
   let updated = await deps.store.update(incident.id, (current) => {
     // The alarm may have gone back to OK while the diagnosis ran: the findings are still posted,
     // for the record, but an ended incident never comes back to life with buttons.
@@ -425,26 +452,26 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       ],
     };
   });
-  if (!updated.card) {
+  if (!updated.card && !quiet) {
     const thread = updated.thread ?? null;
-    const card = await deps.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
+    const card = await slack.chat.post(thread?.channel ?? deps.channel, renderCard(updated), thread?.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, card }));
   }
-  const thread = threadOf(updated);
+  const thread = quiet ? null : threadOf(updated);
   if (thread) {
     const message = renderFindings(report, {
       incident: updated,
-      offered: awaitApproval || shadow ? plan.offered : [],
+      offered: (awaitApproval && !rollable) || shadow ? plan.offered : [],
       manual: plan.manual,
       held: plan.held,
       rates: ranked.rates,
       shadow: shadow ? incident.node.cluster : null,
     });
-    const findingsMessage = await deps.chat.post(thread.channel, message, thread.ts);
+    const findingsMessage = await slack.chat.post(thread.channel, message, thread.ts);
     updated = await deps.store.update(updated.id, (current) => ({ ...current, findingsMessage }));
   }
   await refreshCard(
-    deps,
+    slack,
     updated,
     awaitApproval || isTerminal(incident)
       ? undefined
@@ -452,13 +479,12 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
         ? shadowCardNote(incident.node.cluster)
         : closingNote(report, plan),
   );
-  if (plan.held?.reason === 'cluster-hold') await postClusterAlert(deps, updated, plan.held.detail);
   recordFindings(deps, incident, {
     cause: report.findings[0]?.cause ?? (report.healthy ? 'healthy' : 'inconclusive'),
     held: plan.held?.reason ?? null,
   });
   // Nothing to approve ended the incident at its findings: its timeline follows them.
-  if (isTerminal(updated) && !isTerminal(incident)) await incidentEnded(deps, updated);
+  if (isTerminal(updated) && !isTerminal(incident)) await incidentEnded(slack, updated);
   return { offered: plan.offered, held: plan.held !== null, awaitApproval };
 }
 
@@ -470,41 +496,6 @@ function closingNote(report: Report, plan: ReturnType<typeof planRemediations>):
   if (report.healthy) return 'No fault found: containerd answers and every check passed.';
   if (!report.findings.length) return 'No cause found: see the notes in the thread.';
   return 'Findings posted: nothing nodemedic may run fits them.';
-}
-
-/** How long one cluster-level alert covers the incidents that follow it. */
-const CLUSTER_ALERT_WINDOW_SECONDS = 3_600;
-
-/**
- * Many nodes of one cluster are NotReady: post ONE cluster-level alert in the channel (not one per
- * node), mentioning the on-call group, since a shared cause is likely and per-node fixes are held.
- */
-async function postClusterAlert(deps: AppDeps, incident: Incident, detail: string): Promise<void> {
-  const cluster = incident.node.cluster;
-  const window = Math.floor(deps.clock().getTime() / (CLUSTER_ALERT_WINDOW_SECONDS * 1000));
-  if (!(await deps.store.claimOnce(`cluster-alert:${cluster}:${window}`, CLUSTER_ALERT_WINDOW_SECONDS * 2)))
-    return;
-  deps.logger.warn('cluster-level alert', { cluster, detail });
-  await deps.chat.post(
-    deps.channel,
-    renderClusterAlert({ cluster, detail, onCallGroupId: deps.onCallUserGroupId }),
-  );
-  // Paged after the Slack alert, once per cluster and window (one dedup key), and never at the cost
-  // of the analysis: a pager outage is said in the channel (its PagerDuty alert is resolved by a
-  // person once the hold is understood).
-  try {
-    await page(deps, incident, 'cluster-hold', `cluster-hold#${cluster}#${window}`);
-  } catch (error) {
-    deps.logger.error('could not page for the cluster hold', { cluster, error: String(error) });
-    await deps.chat
-      .post(deps.channel, {
-        text: escapeMrkdwn(
-          `The on-call pager did not take the page for the hold on cluster ${cluster}: look at the alert above.`,
-        ),
-        blocks: [],
-      })
-      .catch(() => {});
-  }
 }
 
 /** 5. Keep the task token on the incident: the Slack listener resumes the workflow with it. */
@@ -833,6 +824,7 @@ export async function outcomeStep(deps: AppDeps, input: OutcomeInput): Promise<v
     await deps.chat.update(before.findingsMessage, renderDecision(updated, escapeMrkdwn(detail)));
   }
   if (input.kind === 'recovered') recordRecovery(deps, updated);
+  await rollNodeEnded(deps, updated, { kind: input.kind });
   await incidentEnded(deps, updated);
 }
 
@@ -1009,6 +1001,10 @@ async function escalate(
     ...current,
     audit: [...current.audit, auditEntry(deps, ANNOUNCED, 'nodemedic', what.action)],
   }));
+  await rollNodeEnded(deps, announced, {
+    kind: 'escalated',
+    reason: what.action === 'escalated' ? what.detail : what.action,
+  });
   // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
   await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);

@@ -2,6 +2,7 @@
  * The incident record: one per node per outage. It is the audit trail (approvals, refusals,
  * command ids, outcomes) and the workflow's memory (the task token waiting for an approval).
  */
+import type { ClusterIncident, ClusterMember } from './cluster.js';
 import { NodemedicError } from './errors.js';
 import type { CauseId, Finding, RemediationId } from './model.js';
 import type { MessageRef, NodeRef } from './ports.js';
@@ -141,6 +142,11 @@ export interface Incident {
    * nothing to run, and every click on it is refused.
    */
   readonly shadow?: boolean;
+  /**
+   * The cluster incident (functions/core/cluster.ts) this node was held under when it arrived: it
+   * has no card of its own, its findings feed the cluster thread's summary, and its fixes are held.
+   */
+  readonly clusterIncident?: string | null;
   /** Optimistic-lock version; every write increments it. */
   readonly version: number;
 }
@@ -180,6 +186,46 @@ export interface IncidentStore {
    * costs in proportion to that cluster and cause's incidents, never a scan of the table.
    */
   fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]>;
+  /**
+   * The cluster's node incidents that have not ended, for the cluster hold decided at arrival
+   * (functions/core/cluster.ts). DynamoDB answers from a sparse index of open incidents, which
+   * lags writes by a moment: a storm's first arrivals may count a few short.
+   */
+  countOpen(cluster: string): Promise<number>;
+  /** The cluster's current cluster incident (open or ended), or null. */
+  getCluster(cluster: string): Promise<ClusterIncident | null>;
+  /**
+   * Make `init` the cluster's current cluster incident, unless another writer made one first:
+   * conditional on the current one still being `replaces` (null: none). Returns the current one
+   * and whether this call created it (the creator posts its thread).
+   */
+  openCluster(
+    init: Omit<ClusterIncident, 'version'>,
+    replaces: string | null,
+  ): Promise<{ cluster: ClusterIncident; created: boolean }>;
+  /**
+   * Put one node into the open cluster incident `id` (keyed by instance id, replacing its earlier
+   * entry), bump `rev`, and set `lastJoinedAt` and `fleet` when given. One map-path write, with no
+   * version check, so a storm's nodes never conflict with one another. Returns the record after
+   * the write, or null when `id` is not the cluster's current open cluster incident.
+   */
+  putClusterMember(
+    cluster: string,
+    id: string,
+    member: ClusterMember,
+    touch?: { lastJoinedAt?: string; fleet?: ClusterIncident['fleet'] },
+  ): Promise<ClusterIncident | null>;
+  /**
+   * Change the cluster incident `id`'s other fields (thread, renderedRev, phase, and fields others
+   * add, such as the rolling fix's `roll`) atomically, conditional on its `version` and retried on
+   * conflict. `members` and `rev` belong to {@link putClusterMember} and cannot change here.
+   * Throws INCIDENT_NOT_FOUND when `id` is not the cluster's current cluster incident.
+   */
+  updateCluster(
+    cluster: string,
+    id: string,
+    change: (current: ClusterIncident) => ClusterIncident,
+  ): Promise<ClusterIncident>;
 }
 
 /** Runs one workflow execution per incident: Step Functions in AWS, in-process locally. */

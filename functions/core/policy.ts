@@ -4,6 +4,7 @@
  * construct's props / the `SAFETY_POLICY` JSON; `validateSafetyPolicy` runs on every override.
  */
 import { CatalogError } from './errors.js';
+import { DEFAULT_ROLLING_FIX, type RollingFixPolicy, validateRollingFix } from './rolling.js';
 import { validateShadowClusters } from './shadow.js';
 
 /** Limits that keep nodemedic from making an outage worse. */
@@ -15,6 +16,21 @@ export interface SafetyPolicy {
    * fixes are held and one cluster-level alert is posted: a shared cause is likely (default 30).
    */
   readonly clusterHoldPercent: number;
+  /**
+   * Never hold a cluster for fewer NotReady nodes than this (default 2): one NotReady node in a
+   * small cluster is not a shared cause.
+   */
+  readonly clusterHoldMinNodes: number;
+  /**
+   * This many NotReady nodes at once hold the cluster whatever its size (default 5): in a cluster
+   * of 300, a bad rollout must not post 90 cards before the percentage is reached.
+   */
+  readonly clusterHoldNodes: number;
+  /**
+   * Minutes a cluster hold lasts after the last node joined it (default 60): every NotReady node of
+   * the cluster in that time joins the one cluster thread; after it, a new storm opens a new one.
+   */
+  readonly clusterHoldMinutes: number;
   /** Minutes between fix attempts on one node (default 15), so a fix can settle before the next. */
   readonly nodeCooldownMinutes: number;
   /** Fix attempts per node per incident (default 2); beyond it a person takes over. */
@@ -39,15 +55,26 @@ export interface SafetyPolicy {
   readonly shadowClusters: readonly string[];
   /** Days of incident history behind the success rates shown on the fix buttons (default 90). */
   readonly successRateWindowDays: number;
+  /**
+   * One approval on a held cluster's thread fixes its nodes in batches (functions/core/rolling.ts):
+   * default on, for `safe` fixes only, batches as wide as `maxFixesInFlightPerCluster`.
+   */
+  readonly rollingFix: RollingFixPolicy;
 }
 
 /** The policy fields that are numbers, checked against `RULES`. */
-type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters'>;
+type NumericField = Exclude<keyof SafetyPolicy, 'shadowClusters' | 'rollingFix'>;
+
+/** The policy fields that are not numbers, each checked by its own validator. */
+const OTHER_FIELDS = ['shadowClusters', 'rollingFix'];
 
 /** The defaults from design.md's safety model. */
 export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   maxFixesInFlightPerCluster: 1,
   clusterHoldPercent: 30,
+  clusterHoldMinNodes: 2,
+  clusterHoldNodes: 5,
+  clusterHoldMinutes: 60,
   nodeCooldownMinutes: 15,
   retryBudget: 2,
   approvalTimeoutMinutes: 15,
@@ -55,12 +82,16 @@ export const DEFAULT_SAFETY_POLICY: SafetyPolicy = Object.freeze({
   flapCooldownMinutes: 10,
   shadowClusters: Object.freeze([]),
   successRateWindowDays: 90,
+  rollingFix: DEFAULT_ROLLING_FIX,
 });
 
 /** Per-field bounds: [min, max, integer?]. Bounds are inclusive unless noted in `rules`. */
 const RULES: Readonly<Record<NumericField, { min: number; max: number; integer: boolean; why: string }>> = {
   maxFixesInFlightPerCluster: { min: 1, max: 100, integer: true, why: 'at least 1 fix may run' },
   clusterHoldPercent: { min: 1, max: 100, integer: false, why: 'a percentage' },
+  clusterHoldMinNodes: { min: 2, max: 10_000, integer: true, why: 'one node alone is no shared cause' },
+  clusterHoldNodes: { min: 2, max: 10_000, integer: true, why: 'a whole number of nodes, at least 2' },
+  clusterHoldMinutes: { min: 1, max: 1440, integer: false, why: 'minutes, at most a day' },
   nodeCooldownMinutes: { min: 0, max: 1440, integer: false, why: 'minutes, at most a day' },
   retryBudget: { min: 1, max: 10, integer: true, why: 'at least one attempt' },
   approvalTimeoutMinutes: {
@@ -88,9 +119,9 @@ export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
     throw new CatalogError(`safety policy: expected an object, got ${p === null ? 'null' : typeof p}`);
   }
   for (const key of Object.keys(p)) {
-    if (!Object.hasOwn(RULES, key) && key !== 'shadowClusters') {
+    if (!Object.hasOwn(RULES, key) && !OTHER_FIELDS.includes(key)) {
       throw new CatalogError(
-        `safety policy.${key}: unknown field (known: ${[...Object.keys(RULES), 'shadowClusters'].join(', ')})`,
+        `safety policy.${key}: unknown field (known: ${[...Object.keys(RULES), ...OTHER_FIELDS].join(', ')})`,
       );
     }
   }
@@ -112,5 +143,7 @@ export function validateSafetyPolicy(p: Partial<SafetyPolicy>): SafetyPolicy {
     }
     merged[key] = value;
   }
+  // After the numbers: the batch size is bounded by the merged fix limit.
+  merged.rollingFix = validateRollingFix(p.rollingFix ?? {}, merged.maxFixesInFlightPerCluster as number);
   return Object.freeze(merged) as unknown as SafetyPolicy;
 }

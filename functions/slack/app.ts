@@ -23,6 +23,7 @@ import * as errorListener from './listeners/errors.js';
 import * as fixListener from './listeners/fix.js';
 import * as mentionListener from './listeners/mention.js';
 import * as rerunListener from './listeners/rerun.js';
+import * as rollListener from './listeners/roll.js';
 
 /** A diagnosis request from a mention: the lead's use case (functions/app/incidents.ts) serves it. */
 export interface DiagnosisRequest {
@@ -180,6 +181,7 @@ export function createSlackApp(deps: SlackAppDeps): {
   fixListener.register(app, listenerDeps);
   denyListener.register(app, listenerDeps);
   rerunListener.register(app, listenerDeps);
+  rollListener.register(app, listenerDeps);
   mentionListener.register(app, listenerDeps);
   errorListener.register(app, listenerDeps);
 

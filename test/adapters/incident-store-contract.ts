@@ -3,6 +3,7 @@
  * whatever the local mode proves about deduplication, versions and one-shot keys holds in AWS.
  */
 import { describe, expect, it } from 'vitest';
+import { type ClusterMember, newClusterIncident } from '../../functions/core/cluster.js';
 import type { Incident, IncidentPhase, IncidentStore } from '../../functions/core/incident.js';
 import type { Finding } from '../../functions/core/model.js';
 
@@ -354,6 +355,126 @@ export function incidentStoreContract(name: string, factory: StoreFactory): void
       await store.open(init);
       await store.update(init.id, phase('closed'));
       expect(await store.fixHistory('prod', 'fd-exhaustion', T0.toISOString())).toEqual([]);
+    });
+
+    it('counts a cluster’s open incidents, and stops counting one when it ends', async () => {
+      const { store } = setup();
+      const a = incidentInit();
+      const b = incidentInit({ node: { ...a.node, instanceId: 'i-0fff000000000000f' } });
+      const c = incidentInit({ node: { ...a.node, cluster: 'staging' } });
+      expect(await store.countOpen('prod')).toBe(0);
+      for (const init of [a, b, c]) await store.open(init);
+      expect(await store.countOpen('prod')).toBe(2);
+      await store.update(a.id, phase('fixing'));
+      expect(await store.countOpen('prod')).toBe(2);
+      await store.update(a.id, phase('closed'));
+      expect(await store.countOpen('prod')).toBe(1);
+      expect(await store.countOpen('staging')).toBe(1);
+      // An ended incident written again does not come back into the count.
+      await store.update(a.id, (x) => ({ ...x, audit: [...x.audit] }));
+      expect(await store.countOpen('prod')).toBe(1);
+    });
+
+    const member = (instanceId: string, over: Partial<ClusterMember> = {}): ClusterMember => ({
+      incidentId: `prod#${instanceId}#${T0.toISOString()}`,
+      instanceId,
+      nodeName: null,
+      causes: null,
+      joinedAt: T0.toISOString(),
+      ...over,
+    });
+    const hold = (openedAt = T0.toISOString()) =>
+      newClusterIncident({
+        cluster: 'prod',
+        openedAt,
+        reason: '250 of 300 nodes NotReady',
+        fleet: { total: 300, notReady: 250 },
+      });
+
+    it('opens one cluster incident per cluster when arrivals race, and replaces it only by its id', async () => {
+      const { store } = setup();
+      expect(await store.getCluster('prod')).toBeNull();
+      const first = hold();
+      const second = hold('2026-11-27T03:14:08.000Z');
+      const results = await Promise.all([store.openCluster(first, null), store.openCluster(second, null)]);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.cluster.id)).size).toBe(1);
+      const current = (await store.getCluster('prod'))!;
+      expect(current).toMatchObject({ phase: 'open', rev: 0, renderedRev: 0, version: 1, members: {} });
+      // A later storm replaces it only when it names the one it replaces.
+      const later = hold('2026-11-27T05:00:00.000Z');
+      expect(await store.openCluster(later, 'cluster#prod#stale')).toMatchObject({
+        created: false,
+        cluster: { id: current.id },
+      });
+      expect(await store.openCluster(later, current.id)).toMatchObject({
+        created: true,
+        cluster: { id: later.id },
+      });
+      expect(await store.getCluster('staging')).toBeNull();
+      await expect(store.openCluster({ ...later, phase: 'ended' }, null)).rejects.toMatchObject({
+        code: 'INCIDENT_INVALID',
+      });
+    });
+
+    it('adds members without conflicts, bumps rev each time, and refuses an incident that is not current', async () => {
+      const { store } = setup();
+      const { cluster } = await store.openCluster(hold(), null);
+      const ids = Array.from({ length: 20 }, (_, n) => `i-0abc123def45678${String(n).padStart(2, '0')}`);
+      await Promise.all(ids.map((id) => store.putClusterMember('prod', cluster.id, member(id))));
+      let current = (await store.getCluster('prod'))!;
+      expect(Object.keys(current.members).sort()).toEqual(ids);
+      expect(current.rev).toBe(20);
+      // The same node again replaces its entry (its findings arrive).
+      const after = await store.putClusterMember(
+        'prod',
+        cluster.id,
+        member(ids[0]!, { causes: ['grpc-limits'], containerd: '2.1.9' }),
+        { lastJoinedAt: '2026-11-27T03:20:00.000Z', fleet: { total: 300, notReady: 251 } },
+      );
+      expect(after).toMatchObject({
+        rev: 21,
+        lastJoinedAt: '2026-11-27T03:20:00.000Z',
+        fleet: { notReady: 251 },
+      });
+      current = (await store.getCluster('prod'))!;
+      expect(current.members[ids[0]!]).toMatchObject({ causes: ['grpc-limits'], containerd: '2.1.9' });
+      expect(Object.keys(current.members)).toHaveLength(20);
+      expect(await store.putClusterMember('prod', 'cluster#prod#other', member(ids[1]!))).toBeNull();
+      expect(await store.putClusterMember('staging', cluster.id, member(ids[1]!))).toBeNull();
+    });
+
+    it('updates the other fields under a version, keeping members that join meanwhile and fields it does not know', async () => {
+      const { store } = setup();
+      const { cluster } = await store.openCluster(hold(), null);
+      await store.putClusterMember('prod', cluster.id, member('i-0abc123def4567801'));
+      const updated = await store.updateCluster('prod', cluster.id, (c) => {
+        // A member joins while this change is being made: it must survive the write.
+        void store.putClusterMember('prod', cluster.id, member('i-0abc123def4567802'));
+        return {
+          ...c,
+          thread: { channel: 'C0ALERTS', ts: '1.000100' },
+          renderedRev: 1,
+          roll: { batch: 1 },
+        } as never;
+      });
+      expect(updated).toMatchObject({ version: 2, renderedRev: 1, thread: { ts: '1.000100' } });
+      const current = (await store.getCluster('prod'))!;
+      expect(Object.keys(current.members).sort()).toEqual(['i-0abc123def4567801', 'i-0abc123def4567802']);
+      expect(current).toMatchObject({ rev: 2, roll: { batch: 1 } });
+      await Promise.all([
+        store.updateCluster('prod', cluster.id, (c) => ({ ...c, renderedRev: Math.max(c.renderedRev, 2) })),
+        store.updateCluster('prod', cluster.id, (c) => ({ ...c, reason: 'still' })),
+      ]);
+      expect(await store.getCluster('prod')).toMatchObject({ version: 4, renderedRev: 2, reason: 'still' });
+      await store.updateCluster('prod', cluster.id, (c) => ({ ...c, phase: 'ended' }));
+      expect(await store.putClusterMember('prod', cluster.id, member('i-0abc123def4567803'))).toBeNull();
+      await expect(store.updateCluster('prod', cluster.id, (c) => ({ ...c, rev: 9 }))).rejects.toMatchObject({
+        code: 'INCIDENT_INVALID',
+      });
+      await expect(store.updateCluster('prod', 'cluster#prod#nope', (c) => c)).rejects.toMatchObject({
+        code: 'INCIDENT_NOT_FOUND',
+      });
     });
 
     it.each(['yesterday', '2026-11-27T03:14:07+01:00', ''])('refuses a window start of %j', async (since) => {

@@ -205,6 +205,8 @@ describe('findings without a fix', () => {
 
   it('holds per-node fixes when much of the cluster is NotReady, and says why', async () => {
     h = await startHarness({
+      // Without a rolling fix a held node ends at its findings (test/app/rolling.test.ts: with one).
+      policy: { rollingFix: { enabled: false, allowedTiers: ['safe'] } },
       notReady: ['i-0abc123def4567800', 'i-0abc123def4567801', 'i-0abc123def4567802', 'i-0abc123def4567803'],
     });
     h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
@@ -213,16 +215,20 @@ describe('findings without a fix', () => {
     const incident = (await h.store.get(id))!;
     expect(incident.audit.find((a) => a.action === 'analyzed')?.detail).toMatch(/held: cluster-hold/);
     expect(JSON.stringify(h.standIn.messages(CHANNEL).map((m) => m.blocks))).not.toContain('nm_fix:');
-    // One cluster-level alert in the channel, mentioning on-call, not one per node.
-    const clusterAlerts = () =>
-      h!.standIn.messages(CHANNEL).filter((m) => !m.thread_ts && m.text.includes('Cluster prod'));
-    expect(clusterAlerts()).toHaveLength(1);
-    expect(clusterAlerts()[0]!.text).toContain('<!subteam^S0ONCALL>');
-    expect(clusterAlerts()[0]!.text).toMatch(/5 of 10 nodes are NotReady/);
+    // Held at arrival: no card of its own; one cluster thread whose root is the live summary,
+    // mentioning on-call, with the node's findings in it.
+    expect(incident.card).toBeNull();
+    expect(incident.clusterIncident).toMatch(/^cluster#prod#/);
+    expect(h.standIn.messages(CHANNEL)).toHaveLength(1);
+    const root = h.standIn.messages(CHANNEL)[0]!;
+    expect(root.text).toContain('<!subteam^S0ONCALL>');
+    expect(root.text).toMatch(/Cluster prod: 1 of 1 nodes: containerd 1\.6\.x, containerd-down/);
+    expect(JSON.stringify(root.blocks)).toMatch(/4 of 10 nodes NotReady \(40%\), above 30%/);
   });
 
-  it('posts the cluster-level alert once, however many nodes of the cluster follow', async () => {
+  it('keeps one cluster thread, however many nodes of the cluster follow', async () => {
     h = await startHarness({
+      policy: { rollingFix: { enabled: false, allowedTiers: ['safe'] } },
       notReady: ['i-0abc123def4567800', 'i-0abc123def4567801', 'i-0abc123def4567802', 'i-0abc123def4567803'],
     });
     h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
@@ -242,9 +248,9 @@ describe('findings without a fix', () => {
     );
     const second = (await h.store.findOpenByNode('prod#i-0abc123def4567804'))!;
     expect(await h.workflow.finished(second.id)).toBe('findings');
-    expect(
-      h.standIn.messages(CHANNEL).filter((m) => !m.thread_ts && m.text.includes('Cluster prod')),
-    ).toHaveLength(1);
+    // One message in all: the root, updated in place with the second node.
+    expect(h.standIn.messages(CHANNEL)).toHaveLength(1);
+    expect(h.standIn.messages(CHANNEL)[0]!.text).toMatch(/2 of 2 nodes: containerd 1\.6\.x, containerd-down/);
   });
 });
 

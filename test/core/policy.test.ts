@@ -11,6 +11,9 @@ describe('safety policy', () => {
     expect(DEFAULT_SAFETY_POLICY).toEqual({
       maxFixesInFlightPerCluster: 1,
       clusterHoldPercent: 30,
+      clusterHoldMinNodes: 2,
+      clusterHoldNodes: 5,
+      clusterHoldMinutes: 60,
       nodeCooldownMinutes: 15,
       retryBudget: 2,
       approvalTimeoutMinutes: 15,
@@ -18,6 +21,7 @@ describe('safety policy', () => {
       flapCooldownMinutes: 10,
       shadowClusters: [],
       successRateWindowDays: 90,
+      rollingFix: { enabled: true, allowedTiers: ['safe'] },
     });
     expect(validateSafetyPolicy({})).toEqual(DEFAULT_SAFETY_POLICY);
   });
@@ -37,7 +41,44 @@ describe('safety policy', () => {
     expect(Object.isFrozen(policy.shadowClusters)).toBe(true);
   });
 
+  it('takes a rolling fix policy merged over its default, the batch within the fix slots', () => {
+    const policy = validateSafetyPolicy({
+      maxFixesInFlightPerCluster: 3,
+      rollingFix: { batchSize: 3 } as never,
+    });
+    expect(policy.rollingFix).toEqual({ enabled: true, allowedTiers: ['safe'], batchSize: 3 });
+    const wider = validateSafetyPolicy({ rollingFix: { allowedTiers: ['safe', 'disruptive'] } as never });
+    expect(wider.rollingFix.allowedTiers).toEqual(['safe', 'disruptive']);
+    expect(validateSafetyPolicy({ rollingFix: { enabled: false } as never }).rollingFix.enabled).toBe(false);
+  });
+
   it.each<[string, unknown, RegExp]>([
+    [
+      'a rolling batch wider than the fix slots',
+      { maxFixesInFlightPerCluster: 2, rollingFix: { batchSize: 3 } },
+      /rollingFix\.batchSize: 3 is above maxFixesInFlightPerCluster \(2\)/,
+    ],
+    [
+      'a destructive rolling fix',
+      { rollingFix: { allowedTiers: ['safe', 'destructive'] } },
+      /rollingFix\.allowedTiers: destructive fixes are never rolled/,
+    ],
+    [
+      'a rolling batch of 0',
+      { rollingFix: { batchSize: 0 } },
+      /rollingFix\.batchSize: expected a whole number/,
+    ],
+    [
+      'a rolling switch as a string',
+      { rollingFix: { enabled: 'yes' } },
+      /rollingFix\.enabled: expected true or false/,
+    ],
+    ['an unknown rolling field', { rollingFix: { batches: 2 } }, /rollingFix\.batches: unknown field/],
+    [
+      'no rolling tier',
+      { rollingFix: { allowedTiers: [] } },
+      /rollingFix\.allowedTiers: expected a non-empty list/,
+    ],
     [
       'approval window reaching EKS auto-repair',
       { approvalTimeoutMinutes: 30 },

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  renderClusterAlert,
-  renderCommandCancelled,
-  renderStepResult,
-} from '../../functions/core/render/progress.js';
+import { renderCommandCancelled, renderStepResult } from '../../functions/core/render/progress.js';
 
 describe('renderStepResult', () => {
   it('escapes the detail quoted from the node and keeps it within a section', () => {
@@ -36,18 +32,5 @@ describe('renderCommandCancelled', () => {
     expect(shown).not.toContain('<http://evil');
     expect(shown).toContain('&lt;http://evil.example|Approve&gt;');
     expect(shown).toContain('The fix command restart-containerd (command cmd-1)');
-  });
-});
-
-describe('renderClusterAlert', () => {
-  it('mentions a well-formed on-call group, and nothing else', () => {
-    expect(
-      renderClusterAlert({ cluster: 'prod', detail: '5 of 10 nodes', onCallGroupId: 'S0ONCALL' }).text,
-    ).toMatch(/^<!subteam\^S0ONCALL> Cluster prod: 5 of 10 nodes/);
-    const forged = renderClusterAlert({ cluster: 'prod', detail: 'x', onCallGroupId: 'S0> <!channel' });
-    expect(JSON.stringify(forged)).not.toContain('<!channel');
-    expect(
-      JSON.stringify(renderClusterAlert({ cluster: '<b>', detail: 'd', onCallGroupId: null }).blocks),
-    ).toContain('Cluster &lt;b&gt;');
   });
 });

@@ -17,6 +17,15 @@
  *   `inFlightLimit`, the ADD is conditional on `size(inflight) < limit`: the set is the cluster's
  *   fix slots, and two approvals in the same instant cannot both take the last one.
  *
+ * - `HOLD#<cluster>`: the cluster's current cluster incident (functions/core/cluster.ts, its shape
+ *   documented there). Opened with a conditional put (absent, or still the one it replaces), so
+ *   concurrent arrivals agree on one. Members join with one UpdateItem each on a map path
+ *   (`SET members.<instanceId> = :m ADD rev :1`), conditional only on the record's id and phase, so
+ *   a storm's nodes never conflict; the other fields change under `version` (`updateCluster`).
+ *
+ * Incident items of incidents that have not ended carry `openCluster` = their cluster: the keys of
+ * the sparse `byOpenCluster` index, so a cluster's open incidents are counted with one Query.
+ *
  * - `FIX#<incidentId>#<n>`: one applied fix and whether its verification passed, written in the
  *   transaction that ends the incident (`fixRecords`), with `history` = `cluster#cause` and
  *   `endedAt`: the keys of the `byClusterCause` index, so the success rates of a cluster and cause
@@ -34,7 +43,15 @@ import {
   type QueryCommandOutput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import {
+  type ClusterIncident,
+  type ClusterMember,
+  checkClusterChange,
+  checkClusterInit,
+  OPEN_INDEX,
+} from '../../core/cluster.js';
 import { DependencyError, InvalidInputError, type NodemedicError } from '../../core/errors.js';
 import {
   IN_FLIGHT_PHASES,
@@ -80,9 +97,12 @@ const RETRYABLE = new Set([
   'RequestLimitExceeded',
   'InternalServerError',
   'TransactionInProgressException',
+  'TransactionConflictException',
 ]);
 /** Attributes of ours on incident items, stripped when reading one back. */
-const META = ['pk', 'kind', 'ttl'] as const;
+const META = ['pk', 'kind', 'ttl', OPEN_INDEX.partitionKey] as const;
+/** Fields of a cluster incident that `updateCluster` never writes. */
+const CLUSTER_FIXED = new Set(['id', 'cluster', 'members', 'rev', 'version', 'pk', 'kind', 'ttl']);
 
 type Item = Record<string, unknown>;
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -316,6 +336,189 @@ export class DynamoIncidentStore implements IncidentStore {
     return records;
   }
 
+  async countOpen(cluster: string): Promise<number> {
+    let count = 0;
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      let page: QueryCommandOutput;
+      try {
+        page = await this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            IndexName: OPEN_INDEX.name,
+            KeyConditionExpression: '#cluster = :cluster',
+            ExpressionAttributeNames: { '#cluster': OPEN_INDEX.partitionKey },
+            ExpressionAttributeValues: { ':cluster': cluster },
+            Select: 'COUNT',
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (error) {
+        throw storeError(error, `count the open incidents of cluster ${cluster}`);
+      }
+      count += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return count;
+  }
+
+  async getCluster(cluster: string): Promise<ClusterIncident | null> {
+    const item = await this.read(`HOLD#${cluster}`);
+    return item ? toCluster(item) : null;
+  }
+
+  async openCluster(
+    init: Omit<ClusterIncident, 'version'>,
+    replaces: string | null,
+  ): Promise<{ cluster: ClusterIncident; created: boolean }> {
+    checkClusterInit(init);
+    const record: ClusterIncident = { ...clean(init), version: 1 };
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const reasons = await this.transact(
+        [
+          {
+            Put: {
+              TableName: this.table,
+              Item: { ...record, pk: `HOLD#${init.cluster}`, kind: 'hold', ttl: this.expiry() },
+              ConditionExpression:
+                replaces === null
+                  ? 'attribute_not_exists(pk)'
+                  : 'attribute_not_exists(pk) OR #id = :replaces',
+              ...(replaces === null
+                ? {}
+                : {
+                    ExpressionAttributeNames: { '#id': 'id' },
+                    ExpressionAttributeValues: { ':replaces': replaces },
+                  }),
+            },
+          },
+        ],
+        `open cluster incident ${init.id}`,
+      );
+      if (reasons === null) return { cluster: record, created: true };
+      // Another arrival opened (or replaced) it first: theirs stands.
+      const current = await this.getCluster(init.cluster);
+      if (current && current.id !== replaces) return { cluster: current, created: false };
+    }
+    throw conflict(`open cluster incident ${init.id}`);
+  }
+
+  async putClusterMember(
+    cluster: string,
+    id: string,
+    member: ClusterMember,
+    touch: { lastJoinedAt?: string; fleet?: ClusterIncident['fleet'] } = {},
+  ): Promise<ClusterIncident | null> {
+    const names: Record<string, string> = {
+      '#members': 'members',
+      '#member': member.instanceId,
+      '#rev': 'rev',
+      '#id': 'id',
+      '#phase': 'phase',
+      '#ttl': 'ttl',
+    };
+    const values: Record<string, unknown> = {
+      ':member': clean(member),
+      ':one': 1,
+      ':id': id,
+      ':open': 'open',
+      ':ttl': this.expiry(),
+    };
+    const sets = ['#members.#member = :member', '#ttl = :ttl'];
+    if (touch.lastJoinedAt) {
+      names['#lastJoinedAt'] = 'lastJoinedAt';
+      values[':lastJoinedAt'] = touch.lastJoinedAt;
+      sets.push('#lastJoinedAt = :lastJoinedAt');
+    }
+    if (touch.fleet) {
+      names['#fleet'] = 'fleet';
+      values[':fleet'] = clean(touch.fleet);
+      sets.push('#fleet = :fleet');
+    }
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      try {
+        const out = await this.client.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: { pk: `HOLD#${cluster}` },
+            UpdateExpression: `SET ${sets.join(', ')} ADD #rev :one`,
+            ConditionExpression: '#id = :id AND #phase = :open',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return out.Attributes ? toCluster(out.Attributes) : null;
+      } catch (error) {
+        const name = errorName(error);
+        if (name === 'ConditionalCheckFailedException') return null;
+        // An updateCluster transaction on the same item at this instant: try again.
+        if (name === 'TransactionConflictException' && attempt < MAX_WRITE_ATTEMPTS) continue;
+        throw storeError(error, `add ${member.instanceId} to cluster incident ${id}`);
+      }
+    }
+    throw conflict(`add ${member.instanceId} to cluster incident ${id}`);
+  }
+
+  async updateCluster(
+    cluster: string,
+    id: string,
+    change: (current: ClusterIncident) => ClusterIncident,
+  ): Promise<ClusterIncident> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.getCluster(cluster);
+      if (current?.id !== id) {
+        throw new InvalidInputError(`no current cluster incident ${id} in ${cluster}`, {
+          code: 'INCIDENT_NOT_FOUND',
+        });
+      }
+      const changed = change(clean(current));
+      checkClusterChange(current, changed);
+      const next: ClusterIncident = { ...clean(changed), version: current.version + 1 };
+      // Only the fields this method owns are written: members joining meanwhile are kept.
+      const names: Record<string, string> = { '#version': 'version', '#id': 'id', '#ttl': 'ttl' };
+      const values: Record<string, unknown> = {
+        ':version': current.version,
+        ':next': next.version,
+        ':id': id,
+        ':ttl': this.expiry(),
+      };
+      const sets = ['#version = :next', '#ttl = :ttl'];
+      const removes: string[] = [];
+      const fields = new Set([...Object.keys(current), ...Object.keys(next)]);
+      let n = 0;
+      for (const field of fields) {
+        if (CLUSTER_FIXED.has(field)) continue;
+        const key = `#f${n}`;
+        names[key] = field;
+        const value = (next as unknown as Item)[field];
+        if (value === undefined) removes.push(key);
+        else {
+          values[`:f${n}`] = value;
+          sets.push(`${key} = :f${n}`);
+        }
+        n += 1;
+      }
+      const reasons = await this.transact(
+        [
+          {
+            Update: {
+              TableName: this.table,
+              Key: { pk: `HOLD#${cluster}` },
+              UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+              ConditionExpression: '#version = :version AND #id = :id',
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
+            },
+          },
+        ],
+        `update cluster incident ${id}`,
+      );
+      if (reasons === null) return (await this.getCluster(cluster)) ?? next;
+    }
+    throw conflict(`update cluster incident ${id}`);
+  }
+
   /** The history items of an incident that ends now: one per applied fix. */
   private historyItems(incident: Incident): TransactItem[] {
     const endedAt = this.clock().toISOString();
@@ -347,7 +550,14 @@ export class DynamoIncidentStore implements IncidentStore {
   }
 
   private incidentItem(incident: Incident): Item {
-    return { ...incident, pk: `INCIDENT#${incident.id}`, kind: 'incident', ttl: this.expiry() };
+    return {
+      ...incident,
+      pk: `INCIDENT#${incident.id}`,
+      kind: 'incident',
+      ttl: this.expiry(),
+      // The sparse open-incident index: an incident leaves it in the write that ends it.
+      ...(TERMINAL_PHASES.has(incident.phase) ? {} : { [OPEN_INDEX.partitionKey]: incident.node.cluster }),
+    };
   }
 
   private async read(pk: string): Promise<Item | null> {
@@ -397,6 +607,12 @@ function toIncident(item: Item): Incident {
   const incident: Item = { ...item };
   for (const key of META) delete incident[key];
   return incident as unknown as Incident;
+}
+
+function toCluster(item: Item): ClusterIncident {
+  const record: Item = { ...item };
+  for (const key of ['pk', 'kind', 'ttl']) delete record[key];
+  return record as unknown as ClusterIncident;
 }
 
 /** Drop `undefined` optional fields (DynamoDB refuses them) and detach from the caller's objects. */

@@ -4,6 +4,12 @@
  * both: one open incident per node, optimistic versioning, one-shot keys with an expiry, and a
  * count of fixes in flight per cluster.
  */
+import {
+  type ClusterIncident,
+  type ClusterMember,
+  checkClusterChange,
+  checkClusterInit,
+} from '../../core/cluster.js';
 import { InvalidInputError } from '../../core/errors.js';
 import {
   IN_FLIGHT_PHASES,
@@ -39,6 +45,8 @@ export class MemoryIncidentStore implements IncidentStore {
   private readonly once = new Map<string, number>();
   /** `cluster#cause` → the fixes applied, in end-time order (the DynamoDB store's history index). */
   private readonly history = new Map<string, FixRecord[]>();
+  /** cluster → its current cluster incident. */
+  private readonly clusters = new Map<string, ClusterIncident>();
   private readonly clock: () => Date;
 
   constructor(options: MemoryIncidentStoreOptions = {}) {
@@ -139,6 +147,76 @@ export class MemoryIncidentStore implements IncidentStore {
     validateSince(since);
     const records = this.history.get(historyKey(cluster, cause)) ?? [];
     return copy(records.filter((r) => r.endedAt >= since));
+  }
+
+  async countOpen(cluster: string): Promise<number> {
+    let count = 0;
+    for (const incident of this.incidents.values()) {
+      if (incident.node.cluster === cluster && !TERMINAL_PHASES.has(incident.phase)) count += 1;
+    }
+    return count;
+  }
+
+  async getCluster(cluster: string): Promise<ClusterIncident | null> {
+    const current = this.clusters.get(cluster);
+    return current ? copy(current) : null;
+  }
+
+  async openCluster(
+    init: Omit<ClusterIncident, 'version'>,
+    replaces: string | null,
+  ): Promise<{ cluster: ClusterIncident; created: boolean }> {
+    checkClusterInit(init);
+    const current = this.clusters.get(init.cluster);
+    // Another writer replaced it first: theirs stands. (None at all: the record expired.)
+    if (current && current.id !== replaces) return { cluster: copy(current), created: false };
+    const created: ClusterIncident = { ...copy(init), version: 1 };
+    this.clusters.set(init.cluster, created);
+    return { cluster: copy(created), created: true };
+  }
+
+  async putClusterMember(
+    cluster: string,
+    id: string,
+    member: ClusterMember,
+    touch: { lastJoinedAt?: string; fleet?: ClusterIncident['fleet'] } = {},
+  ): Promise<ClusterIncident | null> {
+    const current = this.clusters.get(cluster);
+    if (current?.id !== id || current.phase !== 'open') return null;
+    const next: ClusterIncident = {
+      ...current,
+      members: { ...current.members, [member.instanceId]: copy(member) },
+      rev: current.rev + 1,
+      ...(touch.lastJoinedAt ? { lastJoinedAt: touch.lastJoinedAt } : {}),
+      ...(touch.fleet ? { fleet: copy(touch.fleet) } : {}),
+    };
+    this.clusters.set(cluster, next);
+    return copy(next);
+  }
+
+  async updateCluster(
+    cluster: string,
+    id: string,
+    change: (current: ClusterIncident) => ClusterIncident,
+  ): Promise<ClusterIncident> {
+    const current = this.clusters.get(cluster);
+    if (current?.id !== id) {
+      throw new InvalidInputError(`no current cluster incident ${id} in ${cluster}`, {
+        code: 'INCIDENT_NOT_FOUND',
+      });
+    }
+    const changed = change(copy(current));
+    checkClusterChange(current, changed);
+    // Members that joined while `change` ran are kept, as the DynamoDB store writes only the rest.
+    const latest = this.clusters.get(cluster) ?? current;
+    const next: ClusterIncident = {
+      ...copy(changed),
+      members: latest.members,
+      rev: latest.rev,
+      version: current.version + 1,
+    };
+    this.clusters.set(cluster, next);
+    return copy(next);
   }
 }
 

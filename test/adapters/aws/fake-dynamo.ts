@@ -11,6 +11,9 @@
  * clauses `SET p = :v[, …]`, `ADD p :set`, `DELETE p :set`. Anything else throws, so a store change
  * that outgrows the fake fails loudly instead of passing by accident.
  *
+ * UpdateItem (single-item, with a condition, `SET` of a map path `#a.#b`, `ADD` of a number,
+ * `REMOVE`, `ReturnValues: ALL_NEW`) as the store's cluster record uses it.
+ *
  * Query runs on a global secondary index only (`IndexName`), with a key condition `#pk = :v` or
  * `#pk = :v AND #sk >= :w` (or `<=`, `<`, `>`, `=`), items in sort-key order, and pages of at most
  * `pageSize` items continued through `LastEvaluatedKey` / `ExclusiveStartKey`, as DynamoDB pages
@@ -28,10 +31,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { OPEN_INDEX } from '../../../functions/core/cluster.js';
+import { HISTORY_INDEX } from '../../../functions/core/success-rates.js';
 
 type Item = Record<string, unknown>;
 /** The operations a test can make fail. */
-export type FakeOperation = 'Get' | 'Put' | 'TransactWrite';
+export type FakeOperation = 'Get' | 'Put' | 'TransactWrite' | 'Update' | 'Query';
 type Names = Record<string, string> | undefined;
 type Values = Record<string, unknown> | undefined;
 
@@ -51,8 +56,11 @@ export class FakeTable {
   transactions = 0;
   /** Query page size, in items (DynamoDB's is 1 MB): small in tests, so paging is exercised. */
   pageSize = 100;
-  /** Global secondary indexes: name → [partition key, sort key]. */
-  readonly indexes = new Map<string, [string, string]>();
+  /** Global secondary indexes: name → [partition key, sort key]; the stack's table has these two. */
+  readonly indexes = new Map<string, [string, string]>([
+    [HISTORY_INDEX.name, [HISTORY_INDEX.partitionKey, HISTORY_INDEX.sortKey]],
+    [OPEN_INDEX.name, [OPEN_INDEX.partitionKey, OPEN_INDEX.sortKey]],
+  ]);
   queries = 0;
 
   /** Faults to answer the next calls of one operation with, before the table is consulted. */
@@ -93,9 +101,25 @@ export class FakeTable {
       this.items.set(String(input.Item.pk), store(input.Item));
       return {};
     });
-    s.on(QueryCommand).callsFake((input) => this.query(input));
+    s.on(QueryCommand).callsFake((input) => {
+      this.fault('Query');
+      return this.query(input);
+    });
     s.on(DeleteCommand).rejects(awsError('UnsupportedByFake'));
-    s.on(UpdateCommand).rejects(awsError('UnsupportedByFake'));
+    s.on(UpdateCommand).callsFake((input) => {
+      this.fault('Update');
+      const pk = String(input.Key.pk);
+      this.check(
+        pk,
+        input.ConditionExpression,
+        input.ExpressionAttributeNames,
+        input.ExpressionAttributeValues,
+        'ConditionalCheckFailedException',
+      );
+      this.apply({ Update: input });
+      const item = this.items.get(pk);
+      return input.ReturnValues === 'ALL_NEW' && item ? { Attributes: store(item) } : {};
+    });
     s.on(TransactWriteCommand).callsFake((input: { TransactItems: Item[] }) => {
       this.fault('TransactWrite');
       this.transactions += 1;
@@ -131,7 +155,8 @@ export class FakeTable {
     ExpressionAttributeNames?: Names;
     ExpressionAttributeValues?: Values;
     ExclusiveStartKey?: Item;
-  }): { Items: Item[]; LastEvaluatedKey?: Item } {
+    Select?: string;
+  }): { Items?: Item[]; Count: number; LastEvaluatedKey?: Item } {
     this.queries += 1;
     const index = input.IndexName ? this.indexes.get(input.IndexName) : undefined;
     if (!index) throw awsError('ValidationException', { message: `no index ${input.IndexName}` });
@@ -173,7 +198,8 @@ export class FakeTable {
     const more = start + this.pageSize < matches.length;
     const last = page[page.length - 1];
     return {
-      Items: page.map(store),
+      ...(input.Select === 'COUNT' ? {} : { Items: page.map(store) }),
+      Count: page.length,
       ...(more && last
         ? { LastEvaluatedKey: { pk: last.pk, [pkName]: last[pkName], [skName]: last[skName] } }
         : {}),
@@ -255,17 +281,42 @@ export class FakeTable {
 
   private update(item: Item, expression: string, names: Names, values: Values): void {
     const clauses = expression.split(/\b(?=SET |ADD |DELETE |REMOVE )/).map((c) => c.trim());
+    const path = (p: string): [Item, string] => {
+      const parts = p.split('.').map((part) => name(part, names));
+      let target = item;
+      for (const part of parts.slice(0, -1)) {
+        const next = target[part];
+        // DynamoDB refuses a path through an attribute that is not a map.
+        if (typeof next !== 'object' || next === null || next instanceof Set || Array.isArray(next))
+          throw awsError('ValidationException', { message: `document path ${p} is invalid` });
+        target = next as Item;
+      }
+      return [target, parts[parts.length - 1]!];
+    };
     for (const clause of clauses) {
       const [verb, ...rest] = clause.split(/\s+/);
       const body = rest.join(' ');
       if (verb === 'SET') {
         for (const assignment of body.split(',')) {
-          const [path, v] = assignment.split('=').map((p) => p.trim());
-          item[name(path!, names)] = value(v!, values);
+          const [p, v] = assignment.split('=').map((part) => part.trim());
+          const [target, key] = path(p!);
+          target[key] = value(v!, values);
         }
+      } else if (verb === 'REMOVE') {
+        for (const p of body.split(',')) {
+          const [target, key] = path(p.trim());
+          delete target[key];
+        }
+      } else if (verb === 'ADD' && typeof value(body.split(/\s+/)[1]!, values) === 'number') {
+        const [p, v] = body.split(/\s+/);
+        const key = name(p!, names);
+        const current = item[key] ?? 0;
+        if (typeof current !== 'number')
+          throw awsError('ValidationException', { message: `ADD of a number to a non-number ${key}` });
+        item[key] = current + (value(v!, values) as number);
       } else if (verb === 'ADD' || verb === 'DELETE') {
-        const [path, v] = body.split(/\s+/);
-        const key = name(path!, names);
+        const [p, v] = body.split(/\s+/);
+        const key = name(p!, names);
         const operand = value(v!, values);
         if (!(operand instanceof Set))
           throw awsError('UnsupportedByFake', { message: `${verb} of a non-set` });

@@ -1,0 +1,529 @@
+/**
+ * The rolling fix's use cases (issue 10.3): the cluster button's click, which starts a roll, and
+ * the hook where a node's incident ends, which advances or stops it. The roll itself is data on
+ * the cluster record, changed only through the core's reducer (functions/core/rolling.ts); this
+ * file performs its effects.
+ *
+ * A node is fixed by its own workflow execution, which waits for a decision with a task token
+ * (analyzeStep keeps a held node whose fix may roll waiting, with no buttons of its own). Starting
+ * a node is the approval of a fix button, made by the roll: the same record change (the approval
+ * round, the cluster's fix slot taken in the same conditional write) and the same resume of the
+ * workflow with `approve`, the remediation and the approver who pressed the cluster button. The
+ * recheck → fix → verify → outcome path is the node's own; its outcome or escalation calls
+ * {@link rollNodeEnded}.
+ *
+ * Safety (design.md): the click is authorized server-side (on-call group or allow-list, failing
+ * closed), must come from the cluster thread's channel and the installed team, and is refused
+ * privately, logged and said in the thread otherwise. Slack retries and double clicks start one
+ * roll: the roll is created inside the cluster record's conditional update, and a second click
+ * finds it there.
+ */
+import type { ClusterIncident } from '../core/cluster.js';
+import { NodemedicError } from '../core/errors.js';
+import {
+  type AuditEntry,
+  type Incident,
+  type IncidentStore,
+  InFlightLimitError,
+  isTerminal,
+  type Workflow,
+} from '../core/incident.js';
+import { SLACK_ID } from '../core/patterns.js';
+import { applyApproval } from '../core/plan.js';
+import type { SafetyPolicy } from '../core/policy.js';
+import type { Chat } from '../core/ports.js';
+import { renderRollEnded, rollStartedText } from '../core/render/rolling.js';
+import { escapeMrkdwn } from '../core/render/slack.js';
+import {
+  type HeldNode,
+  offerRoll,
+  type Roll,
+  type RollEffect,
+  type RollEvent,
+  type RollMember,
+  rollReduce,
+} from '../core/rolling.js';
+import { isShadowCluster } from '../core/shadow.js';
+import type { Click } from './approval.js';
+import { isAuthorized } from './authorize.js';
+import type { ApprovalDecision } from './contract.js';
+import type { AppLogger } from './deps.js';
+import { type AppMetrics, METRICS } from './metrics.js';
+
+/** What the roll's use cases need: the Slack app's and the workflow steps' deps both have it. */
+export interface RollingDeps {
+  readonly store: IncidentStore;
+  readonly workflow: Workflow;
+  readonly chat: Chat;
+  readonly policy: SafetyPolicy;
+  readonly clock: () => Date;
+  readonly logger: AppLogger;
+  /** The on-call group mentioned when a roll stops (`S…`), if any. */
+  readonly onCallGroupId: string | null;
+  readonly metrics?: AppMetrics;
+  /** Who may press the cluster button. @default nobody (the click use case fails closed) */
+  readonly onCall?: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
+  /**
+   * Bring the cluster summary up to date after the roll changed (the cluster's coalesced
+   * updater). @default none: the summary catches up at its next update
+   */
+  readonly refreshSummary?: (record: ClusterIncident) => Promise<void>;
+}
+
+/** The cluster button's click: the value is the cluster incident's id. */
+export interface RollClick extends Click {
+  /** The remediation the button named. */
+  readonly remediation: string;
+}
+
+/** What became of a click on the cluster button. */
+export type RollClickOutcome =
+  | { readonly kind: 'started'; readonly roll: Roll }
+  | { readonly kind: 'refused'; readonly reason: string }
+  | { readonly kind: 'duplicate' }
+  | { readonly kind: 'rejected'; readonly reason: string }
+  | { readonly kind: 'not-found' };
+
+/** How long a click's one-shot key is kept. */
+const CLICK_TTL_SECONDS = 86_400;
+
+/** A cluster incident's id: `cluster#<cluster>#<openedAt>` (functions/core/cluster.ts). */
+const CLUSTER_INCIDENT_ID = /^cluster#([A-Za-z0-9][A-Za-z0-9._-]{0,99})#(.+)$/;
+
+/** Approve the rolling fix the cluster summary offers. */
+export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<RollClickOutcome> {
+  const cluster = CLUSTER_INCIDENT_ID.exec(click.incidentId)?.[1];
+  const record = cluster ? await deps.store.getCluster(cluster) : null;
+  if (!cluster || !record || record.id !== click.incidentId) {
+    await privately(deps, click, 'This cluster incident is unknown or over; nothing was done.');
+    return { kind: 'not-found' };
+  }
+  const home = record.thread?.channel;
+  const foreign =
+    click.team !== click.installedTeam
+      ? `from team ${click.team}, not the installed team ${click.installedTeam}`
+      : click.channel !== home
+        ? `from channel ${click.channel}, not the cluster thread's channel ${home ?? '(none)'}`
+        : null;
+  if (foreign)
+    return refuse(deps, click, record, foreign, 'but the click came from another channel or workspace');
+  let allowed: boolean;
+  try {
+    allowed = await isAuthorized(click.user, {
+      chat: deps.chat,
+      userGroupId: deps.onCall?.userGroupId ?? null,
+      allowList: deps.onCall?.allowList ?? [],
+    });
+  } catch (err) {
+    // Fail closed: without the group's member list nobody is let through.
+    deps.logger.error('authorization check failed', {
+      clusterIncident: record.id,
+      user: click.user,
+      error: describe(err),
+    });
+    await privately(
+      deps,
+      click,
+      'nodemedic could not check your on-call membership right now; nothing was done. Try again in a minute.',
+    );
+    return { kind: 'rejected', reason: 'authorization check failed' };
+  }
+  if (!allowed) {
+    return refuse(
+      deps,
+      click,
+      record,
+      'not in the on-call group or allow-list',
+      'but is not in the on-call group or allow-list',
+    );
+  }
+  if (isShadowCluster(deps.policy, cluster)) {
+    const reason = `cluster ${cluster} is in shadow mode: nodemedic runs nothing there`;
+    return refuse(deps, click, record, reason, 'but the cluster is in shadow mode');
+  }
+  if (!(await deps.store.claimOnce(`roll-click:${record.id}:${click.user}`, CLICK_TTL_SECONDS))) {
+    deps.logger.info('repeated roll click ignored', {
+      clusterIncident: record.id,
+      user: click.user,
+      retry: click.retry,
+    });
+    if (!click.retry) await privately(deps, click, 'You already pressed this button; it was handled once.');
+    return { kind: 'duplicate' };
+  }
+  if (record.roll) return alreadyRolling(deps, click, record.roll);
+  // The offer is computed again from the node incidents as they are now: the button is advice,
+  // this is the rule.
+  const offer = offerRoll(deps.policy, cluster, await heldNodes(deps, record));
+  if (offer.kind === 'none') {
+    await privately(deps, click, `No rolling fix started: ${escapeMrkdwn(offer.reason)}.`);
+    return { kind: 'rejected', reason: offer.reason };
+  }
+  if (offer.remediation !== click.remediation) {
+    const reason = `the summary now offers ${offer.remediation}, not ${click.remediation.slice(0, 60)}`;
+    await privately(
+      deps,
+      click,
+      `No rolling fix started: ${escapeMrkdwn(reason)}. Look at the updated summary.`,
+    );
+    return { kind: 'rejected', reason };
+  }
+  // The approval rules of a fix button hold for the roll as for one node: a roll is never
+  // destructive (core/rolling.ts), so one authorized approver suffices.
+  const at = deps.clock().toISOString();
+  const rule = applyApproval(
+    { requested: null, approvals: [] },
+    { remediation: offer.remediation, user: click.user, at },
+    deps.policy,
+  );
+  if (rule.outcome !== 'approved') {
+    const reason = rule.outcome === 'rejected' ? rule.reason : 'it needs more approvers than a roll can take';
+    await privately(deps, click, `No rolling fix started: ${escapeMrkdwn(reason)}.`);
+    return { kind: 'rejected', reason };
+  }
+  const result = await transition(deps, record, { kind: 'start', offer, by: click.user, at });
+  if (!result.fresh) return alreadyRolling(deps, click, result.roll!);
+  deps.logger.info('rolling fix approved', {
+    clusterIncident: record.id,
+    remediation: offer.remediation,
+    nodes: offer.nodes.length,
+    batchSize: offer.batchSize,
+    by: click.user,
+  });
+  await privately(deps, click, rollStartedText(result.roll!)).catch((err: unknown) =>
+    deps.logger.warn('could not confirm the roll privately', { error: describe(err) }),
+  );
+  return { kind: 'started', roll: result.roll! };
+}
+
+/** How a node's incident ended, as its outcome or escalation step says. */
+export type NodeEnding =
+  | { readonly kind: 'recovered' | 'skipped' }
+  | { readonly kind: 'escalated'; readonly reason: string };
+
+/**
+ * The hook where a node's incident ends (outcome, escalation): when the node is in its cluster's
+ * roll, advance the roll (the next batch when this one is through) or stop it at this node. It
+ * never throws: the node's own ending stands whatever happens here, and a failure is logged.
+ */
+export async function rollNodeEnded(
+  steps: Omit<RollingDeps, 'onCallGroupId'> & { readonly onCallUserGroupId: string | null },
+  incident: Incident,
+  ending: NodeEnding,
+): Promise<void> {
+  const deps: RollingDeps = { ...steps, onCallGroupId: steps.onCallUserGroupId };
+  try {
+    const record = await deps.store.getCluster(incident.node.cluster);
+    const roll = record?.roll;
+    if (!record || !roll || !inRoll(roll, incident.id)) return;
+    const event: RollEvent =
+      ending.kind === 'escalated'
+        ? ending.reason === 'approval-timeout'
+          ? {
+              kind: 'node-left',
+              incidentId: incident.id,
+              detail: 'its approval wait expired before its batch',
+            }
+          : { kind: 'node-failed', incidentId: incident.id, detail: ending.reason }
+        : { kind: 'node-recovered', incidentId: incident.id };
+    await transition(deps, record, event);
+  } catch (err) {
+    deps.logger.error('could not move the rolling fix on after a node ended', {
+      incidentId: incident.id,
+      ending: ending.kind,
+      error: describe(err),
+    });
+  }
+}
+
+function inRoll(roll: Roll, incidentId: string): boolean {
+  return [...roll.queued, ...roll.running].some((m) => m.incidentId === incidentId);
+}
+
+/**
+ * Apply one event to the cluster's roll in the record's conditional update, then perform its
+ * effects: resume nodes (whose failure to start is itself an event), refresh the summary, say the
+ * end once. `fresh` is false when the event changed nothing (a repeat).
+ */
+async function transition(
+  deps: RollingDeps,
+  record: ClusterIncident,
+  event: RollEvent,
+): Promise<{ roll: Roll | null; fresh: boolean }> {
+  let effects: RollEffect[] = [];
+  let fresh = false;
+  const updated = await deps.store.updateCluster(record.cluster, record.id, (current) => {
+    const next = rollReduce(current.roll ?? null, event);
+    effects = next.effects;
+    fresh = next.roll !== (current.roll ?? null);
+    return fresh ? { ...current, roll: next.roll } : current;
+  });
+  let latest = updated;
+  for (const effect of effects) {
+    if (effect.kind !== 'resume') continue;
+    const failed = await startNode(deps, updated, updated.roll!, effect.member, effect.batch);
+    if (failed) latest = await applyQuietly(deps, latest, failed);
+  }
+  if (effects.some((e) => e.kind === 'refresh') && deps.refreshSummary) {
+    await deps.refreshSummary(latest).catch((err: unknown) =>
+      deps.logger.warn('could not refresh the cluster summary after the roll moved', {
+        error: describe(err),
+      }),
+    );
+  }
+  await announce(deps, latest);
+  return { roll: latest.roll ?? null, fresh };
+}
+
+/** A node that could not start: its event, applied with its own effects. */
+async function applyQuietly(
+  deps: RollingDeps,
+  record: ClusterIncident,
+  event: RollEvent,
+): Promise<ClusterIncident> {
+  await transition(deps, record, event);
+  return (await deps.store.getCluster(record.cluster)) ?? record;
+}
+
+/**
+ * Start one node: the roll's approval on its incident (taking a fix slot in the same write), then
+ * the resume of its waiting execution. Returns the event when it could not start, else null.
+ */
+async function startNode(
+  deps: RollingDeps,
+  record: ClusterIncident,
+  roll: Roll,
+  member: RollMember,
+  batch: number,
+): Promise<RollEvent | null> {
+  const at = deps.clock().toISOString();
+  const remediation = roll.remediation;
+  let why: RollEvent | null = null;
+  let token: string | null = null;
+  try {
+    await deps.store.update(
+      member.incidentId,
+      (current) => {
+        token = null;
+        why = notWaiting(current, remediation);
+        if (why) return current;
+        const decision = applyApproval(current, { remediation, user: roll.approvedBy, at }, deps.policy);
+        if (decision.outcome !== 'approved') {
+          why = {
+            kind: 'node-left',
+            incidentId: member.incidentId,
+            detail: `not approved: ${decision.outcome === 'rejected' ? decision.reason : 'needs another approver'}`,
+          };
+          return current;
+        }
+        token = current.taskToken;
+        return {
+          ...current,
+          phase: 'fixing',
+          taskToken: null,
+          requested: current.requested ?? { remediation, by: roll.approvedBy },
+          approvals: [...current.approvals, { remediation, user: roll.approvedBy, at }],
+          audit: [
+            ...current.audit,
+            entry(
+              at,
+              'approved',
+              roll.approvedBy,
+              `${remediation} by ${roll.approvedBy} (rolling fix on cluster ${record.cluster}, batch ${batch})`,
+            ),
+          ],
+        };
+      },
+      { inFlightLimit: deps.policy.maxFixesInFlightPerCluster },
+    );
+  } catch (err) {
+    if (!(err instanceof InFlightLimitError)) throw err;
+    // Fixes from outside the roll hold the cluster's slots: nothing started, and a person decides.
+    return { kind: 'node-failed', incidentId: member.incidentId, detail: `no fix slot free: ${err.message}` };
+  }
+  if (why) return why;
+  const decision: ApprovalDecision = { decision: 'approve', remediation, by: [roll.approvedBy] };
+  try {
+    if (!token) throw new NodemedicError('NO_TASK_TOKEN', 'the incident holds no task token');
+    await deps.workflow.resume(token, { ...decision });
+    return null;
+  } catch (err) {
+    // The approval cannot reach the execution: nothing runs there, and a person must take over.
+    const reason = describe(err);
+    deps.logger.error('could not resume a node of the rolling fix', {
+      incidentId: member.incidentId,
+      error: reason,
+    });
+    await deps.store.update(member.incidentId, (current) =>
+      isTerminal(current)
+        ? current
+        : {
+            ...current,
+            phase: 'escalated',
+            taskToken: null,
+            audit: [
+              ...current.audit,
+              entry(deps.clock().toISOString(), 'resume-failed', 'nodemedic', reason),
+            ],
+          },
+    );
+    return {
+      kind: 'node-failed',
+      incidentId: member.incidentId,
+      detail: `its workflow could not be resumed (${reason})`,
+    };
+  }
+}
+
+/** Why a node's incident cannot take the roll's approval now, as the event that says so. */
+function notWaiting(incident: Incident, remediation: string): RollEvent | null {
+  const id = incident.id;
+  if (incident.phase === 'recovered' || incident.phase === 'closed') {
+    return { kind: 'node-recovered', incidentId: id };
+  }
+  if (incident.phase !== 'awaiting-approval' || incident.taskToken === null) {
+    return {
+      kind: 'node-left',
+      incidentId: id,
+      detail: `it was ${incident.phase}, not waiting, when its batch came`,
+    };
+  }
+  if (!incident.offered.some((o) => o === remediation)) {
+    return { kind: 'node-left', incidentId: id, detail: `${remediation} is not offered for it` };
+  }
+  return null;
+}
+
+/**
+ * Say once in the cluster thread that the roll stopped or completed. The end is marked as said in
+ * the record's conditional update before the post, so two nodes ending at once cannot both post
+ * it; a failed post takes the mark back, and the roll's next event (or the summary, which shows
+ * the state) says it then.
+ */
+async function announce(deps: RollingDeps, record: ClusterIncident): Promise<void> {
+  const thread = record.thread;
+  if (!thread) return;
+  let said: Roll | null = null;
+  await deps.store.updateCluster(record.cluster, record.id, (current) => {
+    said = null;
+    const roll = current.roll;
+    if (!roll || roll.state === 'running' || roll.announced === roll.state) return current;
+    said = { ...roll, announced: roll.state };
+    return { ...current, roll: said };
+  });
+  const roll = said as Roll | null;
+  if (!roll) return;
+  try {
+    await deps.chat.post(thread.channel, renderRollEnded(roll, deps.onCallGroupId), thread.ts);
+    deps.logger.info(`rolling fix ${roll.state}`, {
+      clusterIncident: record.id,
+      failed: roll.failed?.node ?? null,
+    });
+  } catch (err) {
+    deps.logger.warn('could not say the roll ended in the cluster thread', {
+      clusterIncident: record.id,
+      error: describe(err),
+    });
+    await deps.store.updateCluster(record.cluster, record.id, (current) =>
+      current.roll ? { ...current, roll: { ...current.roll, announced: null } } : current,
+    );
+  }
+}
+
+/** The cluster's held nodes, as the offer reads them: each member's own incident. */
+export async function heldNodes(
+  deps: Pick<RollingDeps, 'store'>,
+  record: ClusterIncident,
+): Promise<HeldNode[]> {
+  const members = Object.values(record.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
+  const incidents = await Promise.all(members.map((m) => deps.store.get(m.incidentId)));
+  return members.flatMap((m, i) => {
+    const incident = incidents[i];
+    if (!incident) return [];
+    const analyzed = incident.audit.some((a) => a.action === 'analyzed');
+    const status: HeldNode['status'] = !analyzed
+      ? 'diagnosing'
+      : incident.phase === 'awaiting-approval' && incident.taskToken !== null
+        ? 'waiting'
+        : 'other';
+    return [
+      {
+        incidentId: incident.id,
+        node: m.instanceId,
+        status,
+        findings: incident.findings,
+        offered: incident.offered,
+      },
+    ];
+  });
+}
+
+async function alreadyRolling(deps: RollingDeps, click: RollClick, roll: Roll): Promise<RollClickOutcome> {
+  if (!click.retry) {
+    await privately(
+      deps,
+      click,
+      `Already handled: the rolling fix was approved by ${who(roll.approvedBy)} at ${roll.approvedAt} (${roll.state}).`,
+    );
+  }
+  return { kind: 'duplicate' };
+}
+
+/**
+ * Refuse a click: once per clicker, message and reason (a retried refusal is neither logged nor
+ * said twice), logged, counted, said in the cluster thread, and answered privately.
+ */
+async function refuse(
+  deps: RollingDeps,
+  click: RollClick,
+  record: ClusterIncident,
+  reason: string,
+  note: string,
+): Promise<RollClickOutcome> {
+  const key = `roll-refused:${record.id}:${click.messageTs}:${click.user}:${click.channel}:${click.team}`;
+  if (!(await deps.store.claimOnce(key, CLICK_TTL_SECONDS))) return { kind: 'duplicate' };
+  deps.metrics?.count(METRICS.approvalsRefused, { cluster: record.cluster });
+  deps.logger.warn('roll click refused', {
+    clusterIncident: record.id,
+    user: click.user,
+    channel: click.channel,
+    team: click.team,
+    reason,
+  });
+  if (record.thread) {
+    const text = `Refused: <@${click.user}> pressed the rolling fix ${note}. Logged; nothing ran.`;
+    await deps.chat
+      .post(
+        record.thread.channel,
+        { text, blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `:no_entry: ${text}` }] }] },
+        record.thread.ts,
+      )
+      .catch((err: unknown) =>
+        deps.logger.warn('could not say the refusal in the cluster thread', { error: describe(err) }),
+      );
+  }
+  await privately(
+    deps,
+    click,
+    `Only members of the on-call group (or the allow-list), in the cluster thread's channel, can start a rolling fix (${escapeMrkdwn(reason)}). Your click was refused and logged.`,
+  ).catch((err: unknown) =>
+    deps.logger.warn('could not answer a refused roll click privately', { error: describe(err) }),
+  );
+  return { kind: 'refused', reason };
+}
+
+async function privately(deps: RollingDeps, click: Click, text: string): Promise<void> {
+  await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
+}
+
+function entry(at: string, action: string, actor: string, detail: string): AuditEntry {
+  return { at, action, actor, detail };
+}
+
+function who(actor: string): string {
+  return SLACK_ID.user.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,396 @@
+/**
+ * The rolling fix end to end: a storm holds per-node fixes, every held node waits for a decision in
+ * its own execution of the interpreted definition, one click on the cluster thread (through the
+ * real Bolt app, signed as Slack signs it) starts the roll, and each node goes through its own
+ * recheck → fix → verify → outcome, batch after batch, until the roll completes or stops at the
+ * first failed verification.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { handleAlarm } from '../../functions/app/incidents.js';
+import { heldNodes } from '../../functions/app/rolling.js';
+import { parseAlarmEvent } from '../../functions/core/alarm.js';
+import { type ClusterIncident, newClusterIncident } from '../../functions/core/cluster.js';
+import type { Incident } from '../../functions/core/incident.js';
+import type {
+  CommandInvocation,
+  CommandRequest,
+  CommandRunner,
+  MessageRef,
+} from '../../functions/core/ports.js';
+import { rollBlocks } from '../../functions/core/render/rolling.js';
+import { offerRoll, type Roll } from '../../functions/core/rolling.js';
+import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
+import {
+  ALICE,
+  BOB,
+  CHANNEL,
+  fixOk,
+  type Harness,
+  MALLORY,
+  NODE,
+  recorded,
+  startHarness,
+  until,
+} from './support.js';
+
+let h: Harness | null = null;
+afterEach(async () => {
+  await h?.close();
+  h = null;
+});
+
+/** The harness's ten nodes: NODE and nine others. */
+const NODES = [
+  { instanceId: NODE.instanceId, nodeName: NODE.nodeName! },
+  ...Array.from({ length: 9 }, (_, i) => ({
+    instanceId: `i-0abc123def456780${i}`,
+    nodeName: `ip-10-0-2-${i}.ec2.internal`,
+  })),
+];
+
+type Reply = { stdout: string };
+
+/** Plays back outputs per node and script (the harness's runner shares one queue per script). */
+class FleetRunner implements CommandRunner {
+  readonly sent: CommandRequest[] = [];
+  private readonly queues = new Map<string, Reply[]>();
+  private readonly results = new Map<string, CommandInvocation>();
+
+  queue(instanceId: string, script: string, ...replies: Reply[]): this {
+    const key = `${instanceId}:${script}`;
+    this.queues.set(key, [...(this.queues.get(key) ?? []), ...replies]);
+    return this;
+  }
+
+  /** A node the fix cures (`verify` healthy) or not (`verify` still the fault). */
+  node(instanceId: string, fault: string, remediation: string, cured = true): this {
+    return this.queue(
+      instanceId,
+      'diagnose',
+      { stdout: recorded(fault) },
+      { stdout: recorded(fault) },
+      { stdout: recorded(cured ? 'healthy' : fault) },
+    ).queue(instanceId, remediation, fixOk(remediation));
+  }
+
+  async send(request: CommandRequest): Promise<{ commandId: string }> {
+    this.sent.push(request);
+    const queue = this.queues.get(`${request.node.instanceId}:${request.script}`);
+    if (!queue?.length) throw new Error(`no playback for ${request.node.instanceId} ${request.script}`);
+    const reply = queue.length > 1 ? queue.shift()! : queue[0]!;
+    const commandId = `cmd-${this.sent.length}`;
+    this.results.set(commandId, {
+      commandId,
+      status: 'success',
+      detail: 'Success',
+      exitCode: 0,
+      stdout: reply.stdout,
+      stderr: '',
+      stdoutTruncated: false,
+    });
+    return { commandId };
+  }
+
+  async get(commandId: string): Promise<CommandInvocation> {
+    const result = this.results.get(commandId);
+    if (!result) throw new Error(`unknown command ${commandId}`);
+    return result;
+  }
+
+  async cancel(): Promise<void> {}
+
+  /** Nodes a script was sent to, in order. */
+  sentTo(script: string): string[] {
+    return this.sent.filter((s) => s.script === script).map((s) => s.node.instanceId);
+  }
+}
+
+/** A harness whose cluster `prod` has `count` of its 10 nodes NotReady: the hold engages. */
+async function storm(count: number, fault: (i: number) => string = () => 'daemon-stopped') {
+  const ids = NODES.slice(0, count).map((n) => n.instanceId);
+  h = await startHarness({ policy: { maxFixesInFlightPerCluster: 3 }, notReady: ids });
+  const runner = new FleetRunner();
+  // The harness's steps read the runner from its deps: this one plays back per node.
+  (h.deps as { runner: CommandRunner }).runner = runner;
+  return { harness: h, runner, ids, fault };
+}
+
+/** Fire the alarms and wait until every node is diagnosed and waiting (or ended) under the hold. */
+async function arrive(harness: Harness, ids: readonly string[]): Promise<Incident[]> {
+  const incidents: Incident[] = [];
+  for (const instanceId of ids) {
+    const node = NODES.find((n) => n.instanceId === instanceId)!;
+    const event = notReadyAlarmEvent({
+      alarmName: 'nodemedic-prod',
+      ...node,
+      cluster: 'prod',
+      state: 'ALARM',
+    });
+    const out = await handleAlarm(harness.deps, parseAlarmEvent(event));
+    const incidentId = (out as { incidentId: string }).incidentId;
+    incidents.push(
+      await until(async () => {
+        const i = await harness.store.get(incidentId);
+        return i?.audit.some((a) => a.action === 'analyzed') && i.phase !== 'findings' ? i : null;
+      }, `${instanceId} diagnosed`),
+    );
+  }
+  return incidents;
+}
+
+/**
+ * The cluster incident and its thread with the summary's roll region, as the cluster's hold makes
+ * them (the members, the thread root carrying the one button).
+ */
+async function clusterThread(
+  harness: Harness,
+  incidents: readonly Incident[],
+): Promise<{ record: ClusterIncident; ref: MessageRef }> {
+  const now = new Date().toISOString();
+  const opened = await harness.store.openCluster(
+    newClusterIncident({
+      cluster: 'prod',
+      openedAt: now,
+      reason: 'storm',
+      fleet: { total: 10, notReady: incidents.length },
+    }),
+    null,
+  );
+  for (const incident of incidents) {
+    await harness.store.putClusterMember('prod', opened.cluster.id, {
+      incidentId: incident.id,
+      instanceId: incident.node.instanceId,
+      nodeName: incident.node.nodeName,
+      causes: incident.findings.map((f) => f.cause),
+      joinedAt: incident.openedAt,
+    });
+  }
+  const record = (await harness.store.getCluster('prod'))!;
+  const offer = offerRoll(harness.deps.policy, 'prod', await heldNodes(harness.deps, record));
+  const ref = await harness.deps.chat.post(CHANNEL, {
+    text: 'Cluster prod',
+    blocks: rollBlocks(record.id, offer, null),
+  });
+  const withThread = await harness.store.updateCluster('prod', record.id, (c) => ({ ...c, thread: ref }));
+  return { record: withThread, ref };
+}
+
+async function click(harness: Harness, ref: MessageRef, user: string, retry = false) {
+  const request = harness.standIn.clickRequest({
+    channel: ref.channel,
+    messageTs: ref.ts,
+    actionId: 'nm_roll:restart-containerd',
+    user,
+  });
+  const headers = retry
+    ? { ...request.headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' }
+    : request.headers;
+  return harness.deliver({ ...request, headers });
+}
+
+async function rollOf(harness: Harness): Promise<Roll | null> {
+  return (await harness.store.getCluster('prod'))?.roll ?? null;
+}
+
+function threadTexts(harness: Harness, ref: MessageRef): string[] {
+  return harness.standIn
+    .messages(CHANNEL)
+    .filter((m) => m.thread_ts === ref.ts)
+    .map((m) => `${m.text}\n${JSON.stringify(m.blocks)}`);
+}
+
+function ephemerals(harness: Harness, user: string): string[] {
+  return harness.standIn
+    .requestsOf('chat.postEphemeral')
+    .filter((r) => r.body.user === user)
+    .map((r) => String(r.body.text));
+}
+
+/** The batch each node's approval came in, from its audit. */
+async function batches(harness: Harness, incidents: readonly Incident[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const incident of incidents) {
+    const approved = (await harness.store.get(incident.id))!.audit.find((a) => a.action === 'approved');
+    const batch = approved && /batch (\d+)/.exec(approved.detail)?.[1];
+    if (batch) out.set(incident.node.instanceId, Number(batch));
+  }
+  return out;
+}
+
+describe('a rolling fix over a held cluster', () => {
+  it('fixes 7 held nodes in batches of 3, each batch after the last recovered, with one approval', async () => {
+    const { harness, runner, ids } = await storm(7);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    for (const incident of incidents) {
+      // Held, waiting for the cluster's decision, with no button of its own.
+      expect(incident.phase).toBe('awaiting-approval');
+      expect(incident.taskToken).not.toBeNull();
+      const findings = harness.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
+      expect(JSON.stringify(findings.blocks)).not.toContain('nm_fix:');
+    }
+    const { ref } = await clusterThread(harness, incidents);
+    const summary = harness.standIn.message(CHANNEL, ref.ts)!;
+    expect(JSON.stringify(summary.blocks)).toContain(
+      'Approve rolling Restart containerd on 7 nodes, batches of 3 (safe)',
+    );
+
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    const done = await until(
+      async () => {
+        const roll = await rollOf(harness);
+        return roll?.state === 'completed' && roll.announced === 'completed' ? roll : null;
+      },
+      'the roll to complete',
+      20_000,
+    );
+
+    expect(done).toMatchObject({ approvedBy: ALICE, batchSize: 3, batches: 3, failed: null });
+    expect(done.done).toHaveLength(7);
+    for (const incident of incidents) {
+      expect(await harness.workflow.finished(incident.id)).toBe('recovered');
+    }
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());
+    // Batches of 3, 3 and 1, in arrival order; each batch approved after the last one recovered.
+    const batchOf = await batches(harness, incidents);
+    expect(ids.map((id) => batchOf.get(id))).toEqual([1, 1, 1, 2, 2, 2, 3]);
+    const at = async (id: string, action: string) =>
+      Date.parse(
+        (await harness.store.get(incidents[ids.indexOf(id)]!.id))!.audit.find((a) => a.action === action)!.at,
+      );
+    for (const [earlier, later] of [
+      [0, 3],
+      [3, 6],
+    ] as const) {
+      const lastRecovered = Math.max(
+        ...(await Promise.all(ids.slice(earlier, later).map((id) => at(id, 'recovered')))),
+      );
+      const nextApproved = Math.min(
+        ...(await Promise.all(ids.slice(later, later + 3).map((id) => at(id, 'approved')))),
+      );
+      expect(nextApproved).toBeGreaterThanOrEqual(lastRecovered);
+    }
+    // The approver of every node is the one who pressed the cluster button.
+    for (const incident of incidents) {
+      expect((await harness.store.get(incident.id))!.approvals.map((a) => a.user)).toEqual([ALICE]);
+    }
+    const said = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
+    expect(said).toHaveLength(1);
+  });
+
+  it('stops at the first failed verification: later batches never start, the rest stay held', async () => {
+    const { harness, runner, ids } = await storm(7);
+    for (const [i, id] of ids.entries()) runner.node(id, 'daemon-stopped', 'restart-containerd', i !== 4);
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, incidents);
+    await click(harness, ref, ALICE);
+
+    const stopped = await until(
+      async () => {
+        const roll = await rollOf(harness);
+        return roll?.state === 'stopped' && roll.running.length === 0 && roll.announced === 'stopped'
+          ? roll
+          : null;
+      },
+      'the roll to stop',
+      20_000,
+    );
+    expect(stopped.failed).toMatchObject({ node: ids[4], detail: 'not-recovered' });
+    expect(stopped.queued.map((m) => m.node)).toEqual([ids[6]]);
+    expect(await harness.workflow.finished(incidents[4]!.id)).toBe('escalated');
+    // The rest of the failed node's batch finished on its own; the last batch never started.
+    expect(runner.sentTo('restart-containerd').sort()).toEqual(ids.slice(0, 6).sort());
+    const held = (await harness.store.get(incidents[6]!.id))!;
+    expect(held.phase).toBe('awaiting-approval');
+    expect(held.approvals).toEqual([]);
+    // Said once in the cluster thread, with the on-call group.
+    const said = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(ids[4]);
+    expect(said[0]).toContain('<!subteam^S0ONCALL>');
+  });
+
+  it('starts one roll however often the button is pressed or Slack retries', async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, incidents);
+    await Promise.all([
+      click(harness, ref, ALICE),
+      click(harness, ref, ALICE),
+      click(harness, ref, ALICE, true),
+    ]);
+    await click(harness, ref, BOB);
+    await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 20_000);
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());
+    for (const incident of incidents) {
+      const audit = (await harness.store.get(incident.id))!.audit;
+      expect(audit.filter((a) => a.action === 'approved')).toHaveLength(1);
+    }
+    expect((await rollOf(harness))!.approvedBy).toBe(ALICE);
+    expect(ephemerals(harness, BOB).join('\n')).toMatch(
+      /Already handled: the rolling fix was approved by <@U0ALICE>/,
+    );
+    expect(ephemerals(harness, ALICE).join('\n')).toMatch(/already pressed this button/);
+  });
+
+  it('refuses a click from someone who is not on call: logged, said in the thread, nothing runs', async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, incidents);
+    expect((await click(harness, ref, MALLORY)).statusCode).toBe(200);
+    expect((await click(harness, ref, MALLORY, true)).statusCode).toBe(200);
+    expect(ephemerals(harness, MALLORY)).toHaveLength(1);
+    expect(ephemerals(harness, MALLORY)[0]).toMatch(/Only members of the on-call group/);
+    expect(threadTexts(harness, ref).filter((t) => t.includes('Refused: <@U0MALLORY>'))).toHaveLength(1);
+    expect(await rollOf(harness)).toBeNull();
+    expect(runner.sentTo('restart-containerd')).toEqual([]);
+    for (const incident of incidents)
+      expect((await harness.store.get(incident.id))!.phase).toBe('awaiting-approval');
+  });
+
+  it('offers no roll to a cluster whose held nodes disagree on the cause, and refuses an older button', async () => {
+    const { harness, runner, ids } = await storm(4);
+    runner
+      .node(ids[0]!, 'daemon-stopped', 'restart-containerd')
+      .node(ids[1]!, 'daemon-stopped', 'restart-containerd');
+    runner
+      .node(ids[2]!, 'fd-exhaustion', 'restart-containerd')
+      .node(ids[3]!, 'fd-exhaustion', 'restart-containerd');
+    // The first two agree: the summary offers a roll. Then two nodes with another cause join.
+    const first = await arrive(harness, ids.slice(0, 2));
+    const { record, ref } = await clusterThread(harness, first);
+    expect(JSON.stringify(harness.standIn.message(CHANNEL, ref.ts)!.blocks)).toContain(
+      'nm_roll:restart-containerd',
+    );
+    const later = await arrive(harness, ids.slice(2));
+    for (const incident of later) {
+      await harness.store.putClusterMember('prod', record.id, {
+        incidentId: incident.id,
+        instanceId: incident.node.instanceId,
+        nodeName: incident.node.nodeName,
+        causes: incident.findings.map((f) => f.cause),
+        joinedAt: incident.openedAt,
+      });
+    }
+    const now = (await harness.store.getCluster('prod'))!;
+    const offer = offerRoll(harness.deps.policy, 'prod', await heldNodes(harness.deps, now));
+    expect(offer).toEqual({
+      kind: 'none',
+      reason: expect.stringMatching(
+        /disagree on the cause \(containerd-down on 2 nodes, fd-exhaustion on 2 nodes\)/,
+      ),
+    });
+    const region = JSON.stringify(rollBlocks(now.id, offer, null));
+    expect(region).not.toContain('nm_roll');
+    expect(region).toContain('No rolling fix offered');
+
+    await click(harness, ref, ALICE);
+    expect(ephemerals(harness, ALICE).join('\n')).toMatch(
+      /No rolling fix started: the held nodes disagree on the cause/,
+    );
+    expect(await rollOf(harness)).toBeNull();
+    expect(runner.sentTo('restart-containerd')).toEqual([]);
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * The rolling fix in Slack: the one cluster button (fix, node count, batch size and tier in its
+ * label, a confirm dialog), why there is none, the roll's progress, and the one end message.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
+import { parseRollActionId, renderRollEnded, rollBlocks } from '../../functions/core/render/rolling.js';
+import { type HeldNode, offerRoll, type Roll, rollReduce } from '../../functions/core/rolling.js';
+
+const policy = { ...DEFAULT_SAFETY_POLICY, maxFixesInFlightPerCluster: 3 };
+const held = (i: number): HeldNode => ({
+  incidentId: `prod#i-0000000000000000${i}#t`,
+  node: `i-0000000000000000${i}`,
+  status: 'waiting',
+  findings: [{ cause: 'containerd-down', confidence: 'high', remediations: ['restart-containerd'] }],
+  offered: ['restart-containerd'],
+});
+const nodes = Array.from({ length: 7 }, (_, i) => held(i));
+
+function started(): Roll {
+  const offer = offerRoll(policy, 'prod', nodes);
+  if (offer.kind !== 'offer') throw new Error(offer.reason);
+  return rollReduce(null, { kind: 'start', offer, by: 'U0ALICE', at: '2026-11-29T15:00:00.000Z' }).roll!;
+}
+
+describe('the roll region of the cluster summary', () => {
+  it('offers one button stating the fix, the nodes, the batch and the tier, behind a confirm dialog', () => {
+    const blocks = rollBlocks('cluster#prod#t', offerRoll(policy, 'prod', nodes), null);
+    const actions = blocks.find((b) => b.type === 'actions') as { elements: Record<string, unknown>[] };
+    const [button] = actions.elements;
+    expect(button).toMatchObject({
+      action_id: 'nm_roll:restart-containerd',
+      value: 'cluster#prod#t',
+      text: { text: 'Approve rolling Restart containerd on 7 nodes, batches of 3 (safe)' },
+    });
+    expect(button!.confirm).toBeDefined();
+    expect(parseRollActionId(String(button!.action_id))).toBe('restart-containerd');
+    expect(parseRollActionId('nm_fix:restart-containerd')).toBeNull();
+  });
+
+  it('says why there is no roll, escaped, with no button', () => {
+    const blocks = rollBlocks('cluster#prod#t', { kind: 'none', reason: 'nodes <!channel> disagree' }, null);
+    const text = JSON.stringify(blocks);
+    expect(text).not.toContain('nm_roll');
+    expect(text).toContain('nodes &lt;!channel&gt; disagree');
+  });
+
+  it('shows the roll’s progress instead of the button once approved', () => {
+    const text = JSON.stringify(rollBlocks('cluster#prod#t', offerRoll(policy, 'prod', nodes), started()));
+    expect(text).not.toContain('nm_roll');
+    expect(text).toContain('batch 1 of 3, 0 of 7 done, 3 running, 4 queued');
+    expect(text).toContain('<@U0ALICE>');
+  });
+
+  it('says a stop once, with the failed node, the reason and the nodes left held', () => {
+    const roll = started();
+    const failing = roll.running[0]!;
+    const stopped = rollReduce(roll, {
+      kind: 'node-failed',
+      incidentId: failing.incidentId,
+      detail: 'not-recovered <x>',
+    }).roll!;
+    const message = renderRollEnded(stopped, 'S0ONCALL');
+    expect(message.text).toContain(`stopped at ${failing.node} (not-recovered &lt;x&gt;)`);
+    expect(message.text).toContain('4 nodes not yet fixed stay held');
+    expect(JSON.stringify(message.blocks)).toContain('<!subteam^S0ONCALL>');
+  });
+});
