@@ -29,14 +29,16 @@ import { page } from './ending.js';
 const SETTLE_MS = 250;
 /** A paced call starts only in the first part of its second, so that it lands within it. */
 const PACE_WINDOW_MS = 500;
+/** A claimed slot is used only if the call can go out within this long after the window. */
+const PACE_SEND_MARGIN_MS = 200;
 /** How long a paced call may wait for a slot before it gives up (a retryable error). */
 const PACE_MAX_WAIT_MS = 20_000;
 /** One-shot keys of this module live this long: long past the second they stand for. */
 const SLOT_TTL_SECONDS = 120;
 /** A root post that failed may be tried again by a later flush after this long. */
 const ROOT_RETRY_SECONDS = 10;
-/** Tries of one summary write (a 429, a 5xx) before it is left to the next change. */
-const FLUSH_ATTEMPTS = 3;
+/** Tries of one summary write (a 429, a 5xx, a throttled read) before it is left to the next change. */
+const FLUSH_ATTEMPTS = 5;
 /** Reads of the record one flush makes at most (root posted, then brought up to date). */
 const FLUSH_ROUNDS = 12;
 
@@ -57,10 +59,13 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
     const deadline = Date.now() + PACE_MAX_WAIT_MS;
     for (;;) {
       const now = deps.clock().getTime();
-      const ms = now % 1000;
+      const second = Math.floor(now / 1000);
       if (
-        ms < PACE_WINDOW_MS &&
-        (await deps.store.claimOnce(`slack-pace:${channel}:${Math.floor(now / 1000)}`, SLOT_TTL_SECONDS))
+        now % 1000 < PACE_WINDOW_MS &&
+        (await deps.store.claimOnce(`slack-pace:${channel}:${second}`, SLOT_TTL_SECONDS)) &&
+        // The claim took long (a slow store, a busy process): a call sent now could land in a
+        // second another Lambda has claimed. Claim again rather than send late.
+        deps.clock().getTime() < second * 1000 + PACE_WINDOW_MS + PACE_SEND_MARGIN_MS
       )
         return;
       if (Date.now() >= deadline) {
@@ -71,7 +76,7 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
         );
       }
       // Wake at the next second's start, spread a little so waiters do not all claim at once.
-      await delay(1000 - ms + Math.floor(Math.random() * 40));
+      await delay(1000 - (deps.clock().getTime() % 1000) + Math.floor(Math.random() * 40));
     }
   };
   return {
@@ -91,49 +96,89 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
   };
 }
 
-/** The result of the hold decided at arrival. */
+/** The hold decided at arrival, before anything is written or posted. */
 export type ArrivalHold =
-  /** Held: the node is a member of the cluster incident; it gets no card of its own. */
-  | { readonly held: true; readonly incident: Incident }
-  /** Not held; `busy` when other incidents of the cluster are open (its card is then paced). */
-  | { readonly held: false; readonly busy: boolean };
+  /** Held: the node joins the cluster incident and gets no card of its own. */
+  | {
+      readonly kind: 'held';
+      readonly current: ClusterIncident | null;
+      readonly detail: string;
+      readonly fleet: { readonly total: number; readonly notReady: number };
+    }
+  /** Not held: the node gets its card, as ever. */
+  | { readonly kind: 'free' }
+  /**
+   * The store or EC2 could not answer (throttled): the node's diagnosis starts anyway, without a
+   * card; its analysis decides the hold again and posts the card when the node is not held.
+   */
+  | { readonly kind: 'undecided'; readonly why: string };
 
 /**
  * Decide the cluster hold for a node incident that just opened, from the cluster's open incidents
- * (this one included) and EC2's view. Held: the node joins the cluster incident (opened now if
- * needed; its opener pages once), its record says so, and the summary is scheduled. Store and EC2
- * failures are thrown: the event is redelivered, and its incident's execution is started then.
+ * (this one included) and EC2's view. Only reads: a failure to read is `undecided`, never a
+ * reason to hold back the diagnosis.
  */
-export async function holdAtArrival(deps: HoldDeps, incident: Incident): Promise<ArrivalHold> {
+export async function decideAtArrival(deps: HoldDeps, incident: Incident): Promise<ArrivalHold> {
   const cluster = incident.node.cluster;
-  const [open, fleet, current] = await Promise.all([
-    deps.store.countOpen(cluster),
-    deps.inventory.clusterHealth(cluster),
-    deps.store.getCluster(cluster),
-  ]);
+  let open: number;
+  let fleet: { total: number; notReady: number };
+  let current: ClusterIncident | null;
+  try {
+    [open, fleet, current] = await Promise.all([
+      deps.store.countOpen(cluster),
+      deps.inventory.clusterHealth(cluster),
+      deps.store.getCluster(cluster),
+    ]);
+  } catch (error) {
+    if (!(error instanceof DependencyError)) throw error;
+    deps.logger.warn('cluster hold undecided at arrival: the diagnosis starts, its analysis decides', {
+      incidentId: incident.id,
+      error: error.message,
+    });
+    return { kind: 'undecided', why: error.message };
+  }
   const now = deps.clock().toISOString();
   const decision = decideHold({ policy: deps.policy, openIncidents: open, fleet, current, now });
-  if (!decision.hold) return { held: false, busy: open >= 2 };
-  const joined = await joinCluster(deps, incident, {
+  if (!decision.hold) return { kind: 'free' };
+  return {
+    kind: 'held',
     current,
-    reason: decision.detail,
+    detail: decision.detail,
     fleet: { total: decision.total, notReady: decision.notReady },
+  };
+}
+
+/**
+ * Put a held node into the cluster incident, opened now if needed (its opener pages once), and say
+ * so on its record. Returns the record to schedule the summary of once the diagnosis started
+ * ({@link scheduleSummary}). Failures are thrown; the caller starts the diagnosis anyway, and a
+ * node that never joined joins with its findings at its analysis.
+ */
+export async function joinAtArrival(
+  deps: HoldDeps,
+  incident: Incident,
+  hold: Extract<ArrivalHold, { kind: 'held' }>,
+): Promise<{ incident: Incident; record: ClusterIncident }> {
+  const record = await joinCluster(deps, incident, {
+    current: hold.current,
+    reason: hold.detail,
+    fleet: hold.fleet,
     member: { causes: null },
   });
   const held = await deps.store.update(incident.id, (c) => ({
     ...c,
-    clusterIncident: joined.id,
+    clusterIncident: record.id,
     audit: [
       ...c.audit,
       {
-        at: now,
+        at: deps.clock().toISOString(),
         action: 'cluster-held',
         actor: 'nodemedic',
-        detail: `${decision.detail}: part of cluster incident ${joined.id}; no card of its own, per-node fixes held`,
+        detail: `${hold.detail}: part of cluster incident ${record.id}; no card of its own, per-node fixes held`,
       },
     ],
   }));
-  return { held: true, incident: held };
+  return { incident: held, record };
 }
 
 /**
@@ -168,6 +213,7 @@ export async function holdAtAnalysis(
       containerd: containerdVersion(report),
     },
   });
+  await scheduleSummary(deps, joined);
   return joined.id;
 }
 
@@ -180,7 +226,7 @@ function containerdVersion(report: Report): string | null {
 
 /**
  * Put the node into the cluster's current open incident, opening one when none holds the cluster.
- * Pages once, by whoever opened it; schedules the summary.
+ * Pages once, by whoever opened it.
  */
 async function joinCluster(
   deps: HoldDeps,
@@ -225,7 +271,6 @@ async function joinCluster(
     });
     if (after) {
       if (created) await pageOnce(deps, incident, after);
-      await scheduleSummary(deps, after);
       return after;
     }
     current = await deps.store.getCluster(cluster);
@@ -261,11 +306,11 @@ async function pageOnce(deps: HoldDeps, incident: Incident, record: ClusterIncid
  * the summary once. A writer that did not claim it is covered by the one that did. A failure here
  * never fails the arrival or the analysis: the change is on the record, and the next flush shows it.
  */
-async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): Promise<void> {
+export async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): Promise<void> {
   try {
     const now = deps.clock().getTime();
     const second = Math.floor(now / 1000);
-    if (!(await deps.store.claimOnce(`cluster-summary:${record.id}:${second}`, SLOT_TTL_SECONDS))) return;
+    if (!(await claimRetried(deps, `cluster-summary:${record.id}:${second}`))) return;
     await delay((second + 1) * 1000 + SETTLE_MS - now);
     await flushSummary(deps, record.cluster, record.id);
   } catch (error) {
@@ -273,6 +318,21 @@ async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): Promise
       cluster: record.cluster,
       error: String(error),
     });
+  }
+}
+
+/**
+ * claimOnce, tried again on a throttle: a writer that cannot tell whether it claimed the slot
+ * would leave its change unwritten to Slack when it is the storm's last.
+ */
+async function claimRetried(deps: HoldDeps, key: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.store.claimOnce(key, SLOT_TTL_SECONDS);
+    } catch (error) {
+      if (!(error instanceof DependencyError && error.retryable) || attempt >= FLUSH_ATTEMPTS) throw error;
+      await delay(50 * 2 ** attempt);
+    }
   }
 }
 
@@ -287,10 +347,10 @@ async function flushSummary(deps: HoldDeps, cluster: string, id: string): Promis
   // A few rounds: the root is posted, then updated when members joined while it was being posted;
   // a root another Lambda is posting is waited for, then brought up to date.
   for (let round = 1; round <= FLUSH_ROUNDS; round++) {
-    const current = await deps.store.getCluster(cluster);
-    if (current?.id !== id) return;
-    const message = renderClusterSummary(current, { onCallGroupId: deps.onCallUserGroupId });
     try {
+      const current = await deps.store.getCluster(cluster);
+      if (current?.id !== id) return;
+      const message = renderClusterSummary(current, { onCallGroupId: deps.onCallUserGroupId });
       if (!current.thread) {
         if (!(await deps.store.claimOnce(`cluster-root:${id}`, ROOT_RETRY_SECONDS))) {
           await delay(1000);

@@ -6,11 +6,12 @@
  */
 
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
-import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import type { ClusterIncident } from '../core/cluster.js';
+import { DependencyError, InvalidInputError, NodeNotFoundError } from '../core/errors.js';
 import { type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
-import { holdAtArrival, pacedChat } from './cluster.js';
+import { type ArrivalHold, decideAtArrival, joinAtArrival, pacedChat, scheduleSummary } from './cluster.js';
 import { WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
@@ -247,25 +248,24 @@ async function openIncident(
       deps.logger.warn('incident never got its execution: starting it now', { incidentId: joined.id });
       // The first delivery may have failed before its hold was decided: decide it now.
       const hold =
-        joined.clusterIncident || joined.card || request.thread ? null : await holdAtArrival(deps, joined);
-      return { incident: await startExecution(deps, hold?.held ? hold.incident : joined), created };
+        joined.clusterIncident || joined.card || request.thread
+          ? ({ kind: 'free' } as const)
+          : await decideAtArrival(deps, joined);
+      // Not held and no card: the analysis posts it, as after a refused card post.
+      const started =
+        hold.kind === 'free' ? await startExecution(deps, joined) : await startHeld(deps, joined, hold);
+      return { incident: started, created };
     }
     return { incident: joined, created };
   }
   // Decided before anything is posted: a node held under its cluster's incident gets no card. A
   // mention asks for a diagnosis in its own thread, and gets it there.
-  const hold = request.thread ? { held: false as const, busy: false } : await holdAtArrival(deps, incident);
-  if (hold.held) {
-    deps.logger.info('incident held under its cluster incident', {
-      incidentId: incident.id,
-      clusterIncident: hold.incident.clusterIncident,
-    });
-    return { incident: await startExecution(deps, hold.incident), created };
-  }
-  // Other incidents of the cluster are open: the channel is shared, so its calls are paced.
-  const chatDeps = hold.busy ? { ...deps, chat: pacedChat(deps) } : deps;
-  if (flap) await sayFlapped(chatDeps, flap, incident);
-  const withCard = await postCard(chatDeps, incident);
+  const hold = request.thread ? ({ kind: 'free' } as const) : await decideAtArrival(deps, incident);
+  if (hold.kind !== 'free') return { incident: await startHeld(deps, incident, hold), created };
+  // The channel is shared with every other incident: its calls are paced.
+  const paced = { ...deps, chat: pacedChat(deps) };
+  if (flap) await sayFlapped(paced, flap, incident);
+  const withCard = await postCard(paced, incident);
   const started = await startExecution(deps, withCard);
   deps.logger.info('incident opened', { incidentId: incident.id, instanceId: request.node.instanceId });
   return { incident: started, created };
@@ -334,6 +334,35 @@ async function sayFlapped(
         });
       });
   }
+}
+
+/**
+ * Start the diagnosis of a node whose hold is not `free`: held, it joins the cluster incident and
+ * gets no card; undecided (the store or EC2 did not answer), it gets no card now. Either way the
+ * diagnosis starts, even when joining fails: its analysis joins it to the cluster incident, or
+ * posts its card when the node is not held.
+ */
+async function startHeld(
+  deps: AppDeps,
+  incident: Incident,
+  hold: Exclude<ArrivalHold, { kind: 'free' }>,
+): Promise<Incident> {
+  let held = incident;
+  let record: ClusterIncident | null = null;
+  if (hold.kind === 'held') {
+    try {
+      ({ incident: held, record } = await joinAtArrival(deps, incident, hold));
+    } catch (error) {
+      if (!(error instanceof DependencyError)) throw error;
+      deps.logger.warn('could not join the cluster incident: the diagnosis starts, its analysis joins it', {
+        incidentId: incident.id,
+        error: error.message,
+      });
+    }
+  }
+  const started = await startExecution(deps, held);
+  if (record) await scheduleSummary(deps, record);
+  return started;
 }
 
 /** Start the incident's one execution (idempotent by name) and record that it started. */

@@ -141,7 +141,9 @@ describe('endings Slack or the workflow interrupted', () => {
     // the injected failure lands on it (which the step tolerates) instead of on the OK's update.
     await until(
       async () =>
-        harness.standIn.requestsOf('chat.update').some((r) => JSON.stringify(r).includes('Awaiting approval')),
+        harness.standIn
+          .requestsOf('chat.update')
+          .some((r) => JSON.stringify(r).includes('Awaiting approval')),
       'the card marked as awaiting approval',
     );
     h.standIn.failNext('chat.update', 'service_unavailable', 1, 503);

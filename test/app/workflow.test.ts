@@ -234,7 +234,7 @@ describe('findings without a fix', () => {
     h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
     const first = await open(h);
     expect(await h.workflow.finished(first)).toBe('findings');
-    await handleAlarm(
+    const second = (await handleAlarm(
       h.deps,
       parseAlarmEvent(
         notReadyAlarmEvent({
@@ -245,9 +245,10 @@ describe('findings without a fix', () => {
           state: 'ALARM',
         }),
       ),
-    );
-    const second = (await h.store.findOpenByNode('prod#i-0abc123def4567804'))!;
-    expect(await h.workflow.finished(second.id)).toBe('findings');
+    )) as { kind: string; incidentId: string };
+    expect(second.kind).toBe('opened');
+    expect(await h.workflow.finished(second.incidentId)).toBe('findings');
+    expect((await h.store.get(second.incidentId))!.card).toBeNull();
     // One message in all: the root, updated in place with the second node.
     expect(h.standIn.messages(CHANNEL)).toHaveLength(1);
     expect(h.standIn.messages(CHANNEL)[0]!.text).toMatch(/2 of 2 nodes: containerd 1\.6\.x, containerd-down/);

@@ -77,9 +77,20 @@ export class FakeTable {
     this.faults.set(operation, queue);
   }
 
+  /**
+   * Throttle a share of every call, whatever the operation (a storm's hot partition): each call is
+   * answered ProvisionedThroughputExceededException when `random()` falls below `rate`.
+   */
+  throttle: { rate: number; random: () => number } | null = null;
+
   private fault(operation: FakeOperation): void {
     const error = this.faults.get(operation)?.shift();
     if (error) throw error;
+    if (this.throttle && this.throttle.random() < this.throttle.rate) {
+      throw awsError('ProvisionedThroughputExceededException', {
+        message: 'The level of configured provisioned throughput for the table was exceeded (injected)',
+      });
+    }
   }
 
   /** Route the stub's calls to this table. */
