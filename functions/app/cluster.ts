@@ -350,7 +350,10 @@ async function flushSummary(deps: HoldDeps, cluster: string, id: string): Promis
     try {
       const current = await deps.store.getCluster(cluster);
       if (current?.id !== id) return;
-      const message = renderClusterSummary(current, { onCallGroupId: deps.onCallUserGroupId });
+      const message = renderClusterSummary(current, {
+        onCallGroupId: deps.onCallUserGroupId,
+        policy: deps.policy,
+      });
       if (!current.thread) {
         if (!(await deps.store.claimOnce(`cluster-root:${id}`, ROOT_RETRY_SECONDS))) {
           await delay(1000);

@@ -32,6 +32,7 @@ import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
 import type { SafetyPolicy } from '../core/policy.js';
 import type { Chat } from '../core/ports.js';
+import { renderClusterSummary } from '../core/render/cluster.js';
 import { renderRollEnded, rollStartedText } from '../core/render/rolling.js';
 import { escapeMrkdwn } from '../core/render/slack.js';
 import {
@@ -46,6 +47,7 @@ import {
 import { isShadowCluster } from '../core/shadow.js';
 import type { Click } from './approval.js';
 import { isAuthorized } from './authorize.js';
+import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppLogger } from './deps.js';
 import { type AppMetrics, METRICS } from './metrics.js';
@@ -63,11 +65,6 @@ export interface RollingDeps {
   readonly metrics?: AppMetrics;
   /** Who may press the cluster button. @default nobody (the click use case fails closed) */
   readonly onCall?: { readonly userGroupId: string | null; readonly allowList: readonly string[] };
-  /**
-   * Bring the cluster summary up to date after the roll changed (the cluster's coalesced
-   * updater). @default none: the summary catches up at its next update
-   */
-  readonly refreshSummary?: (record: ClusterIncident) => Promise<void>;
 }
 
 /** The cluster button's click: the value is the cluster incident's id. */
@@ -263,13 +260,7 @@ async function transition(
     const failed = await startNode(deps, updated, updated.roll!, effect.member, effect.batch);
     if (failed) latest = await applyQuietly(deps, latest, failed);
   }
-  if (effects.some((e) => e.kind === 'refresh') && deps.refreshSummary) {
-    await deps.refreshSummary(latest).catch((err: unknown) =>
-      deps.logger.warn('could not refresh the cluster summary after the roll moved', {
-        error: describe(err),
-      }),
-    );
-  }
+  if (effects.some((e) => e.kind === 'refresh')) await refreshSummary(deps, latest);
   await announce(deps, latest);
   return { roll: latest.roll ?? null, fresh };
 }
@@ -394,6 +385,40 @@ function notWaiting(incident: Incident, remediation: string): RollEvent | null {
 }
 
 /**
+ * Bring the cluster thread's root up to date with the roll (its button gone, its progress), paced
+ * like every call into the channel during a hold. The root is rendered once the channel's slot is
+ * ours, from the record as it is then: refreshes that wait for slots in turn never write an older
+ * state over a newer one. A failure is logged: the roll is on the record, and the summary's next
+ * write shows it.
+ */
+async function refreshSummary(deps: RollingDeps, record: ClusterIncident): Promise<void> {
+  const thread = record.thread;
+  if (!thread) return;
+  const chat = deps.chat;
+  const latest: Chat = {
+    post: (channel, message, threadTs) => chat.post(channel, message, threadTs),
+    postEphemeral: (channel, user, text, threadTs) => chat.postEphemeral(channel, user, text, threadTs),
+    userGroupMembers: (groupId) => chat.userGroupMembers(groupId),
+    update: async (ref) => {
+      const fresh = await deps.store.getCluster(record.cluster);
+      if (fresh?.id !== record.id) return;
+      await chat.update(
+        ref,
+        renderClusterSummary(fresh, { onCallGroupId: deps.onCallGroupId, policy: deps.policy }),
+      );
+    },
+  };
+  try {
+    await pacedChat({ ...deps, chat: latest }).update(thread, { text: '', blocks: [] });
+  } catch (err) {
+    deps.logger.warn('could not refresh the cluster summary after the roll moved', {
+      clusterIncident: record.id,
+      error: describe(err),
+    });
+  }
+}
+
+/**
  * Say once in the cluster thread that the roll stopped or completed. The end is marked as said in
  * the record's conditional update before the post, so two nodes ending at once cannot both post
  * it; a failed post takes the mark back, and the roll's next event (or the summary, which shows
@@ -413,7 +438,7 @@ async function announce(deps: RollingDeps, record: ClusterIncident): Promise<voi
   const roll = said as Roll | null;
   if (!roll) return;
   try {
-    await deps.chat.post(thread.channel, renderRollEnded(roll, deps.onCallGroupId), thread.ts);
+    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallGroupId), thread.ts);
     deps.logger.info(`rolling fix ${roll.state}`, {
       clusterIncident: record.id,
       failed: roll.failed?.node ?? null,
@@ -429,22 +454,29 @@ async function announce(deps: RollingDeps, record: ClusterIncident): Promise<voi
   }
 }
 
-/** The cluster's held nodes, as the offer reads them: each member's own incident. */
+/**
+ * The cluster's held nodes, as the offer reads them: each member's own incident. Healthy members
+ * (their diagnosis found nothing wrong) have nothing to fix and are left out.
+ */
 export async function heldNodes(
   deps: Pick<RollingDeps, 'store'>,
   record: ClusterIncident,
 ): Promise<HeldNode[]> {
-  const members = Object.values(record.members).sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
+  const members = Object.values(record.members)
+    .filter((m) => !m.healthy)
+    .sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
   const incidents = await Promise.all(members.map((m) => deps.store.get(m.incidentId)));
   return members.flatMap((m, i) => {
     const incident = incidents[i];
     if (!incident) return [];
-    const analyzed = incident.audit.some((a) => a.action === 'analyzed');
-    const status: HeldNode['status'] = !analyzed
-      ? 'diagnosing'
-      : incident.phase === 'awaiting-approval' && incident.taskToken !== null
-        ? 'waiting'
-        : 'other';
+    // Until its execution waits, a node is still on its way (its record is written after the
+    // member): it is not counted either way, and not in the roll.
+    const status: HeldNode['status'] =
+      m.causes === null || incident.phase === 'diagnosing' || incident.phase === 'findings'
+        ? 'diagnosing'
+        : incident.phase === 'awaiting-approval' && incident.taskToken !== null
+          ? 'waiting'
+          : 'other';
     return [
       {
         incidentId: incident.id,
@@ -491,7 +523,7 @@ async function refuse(
   });
   if (record.thread) {
     const text = `Refused: <@${click.user}> pressed the rolling fix ${note}. Logged; nothing ran.`;
-    await deps.chat
+    await pacedChat(deps)
       .post(
         record.thread.channel,
         { text, blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `:no_entry: ${text}` }] }] },

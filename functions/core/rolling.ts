@@ -10,6 +10,8 @@
  * the cause, a low-confidence or missing diagnosis), at most `maxFixesInFlightPerCluster` nodes at
  * once, and nothing more starts once a node failed.
  */
+import { CAUSES } from './causes/index.js';
+import type { ClusterIncident } from './cluster.js';
 import { CatalogError } from './errors.js';
 import type { CauseId, Finding, RemediationId, Tier } from './model.js';
 import type { SafetyPolicy } from './policy.js';
@@ -108,6 +110,9 @@ function rollBatchSize(policy: Pick<SafetyPolicy, 'rollingFix' | 'maxFixesInFlig
   );
 }
 
+/** The parts of the safety policy a roll reads. */
+export type RollPolicy = Pick<SafetyPolicy, 'rollingFix' | 'maxFixesInFlightPerCluster' | 'shadowClusters'>;
+
 /** One held node incident, as the offer reads it. */
 export interface HeldNode {
   readonly incidentId: string;
@@ -150,11 +155,7 @@ export interface RollMember {
  * every waiting node offers for that cause, in a tier the policy allows (never destructive). Any
  * doubt is an answer of `none` with the reason, which the summary shows instead of a button.
  */
-export function offerRoll(
-  policy: Pick<SafetyPolicy, 'rollingFix' | 'maxFixesInFlightPerCluster' | 'shadowClusters'>,
-  cluster: string,
-  held: readonly HeldNode[],
-): RollOffer {
+export function offerRoll(policy: RollPolicy, cluster: string, held: readonly HeldNode[]): RollOffer {
   const none = (reason: string): RollOffer => ({ kind: 'none', reason });
   if (policy.shadowClusters.includes(cluster))
     return none(`cluster ${cluster} is in shadow mode: nothing runs`);
@@ -214,12 +215,43 @@ export function offerRoll(
 }
 
 /**
+ * The offer as the cluster summary shows it, read from the cluster record alone (each member's
+ * causes, most severe first), so that every summary write can afford it: each diagnosed member is
+ * taken as waiting with its first cause's fixes offered. Healthy members have nothing to fix and
+ * are left out. The click reads each node's own incident (the findings' confidence, what its plan
+ * offered, whether it still waits) before anything runs, and refuses with the reason.
+ */
+export function offerFromMembers(
+  policy: RollPolicy,
+  record: Pick<ClusterIncident, 'cluster' | 'members'>,
+): RollOffer {
+  const members = Object.values(record.members)
+    .filter((m) => !m.healthy)
+    .sort((a, b) => a.joinedAt.localeCompare(b.joinedAt));
+  const held = members.map((m): HeldNode => {
+    const causes = m.causes ?? [];
+    return {
+      incidentId: m.incidentId,
+      node: m.instanceId,
+      status: m.causes === null ? 'diagnosing' : 'waiting',
+      findings: causes.map((cause) => ({
+        cause,
+        confidence: 'high',
+        remediations: CAUSES[cause].remediations,
+      })),
+      offered: causes.length ? CAUSES[causes[0]!].remediations : [],
+    };
+  });
+  return offerRoll(policy, record.cluster, held);
+}
+
+/**
  * Whether one held node's own diagnosis could join a roll: the same test as {@link offerRoll} over
  * that node alone. analyzeStep keeps such a node waiting for a decision (no buttons of its own) so
  * that a roll can resume it; any other held node ends at its findings.
  */
 export function mayRoll(
-  policy: Pick<SafetyPolicy, 'rollingFix' | 'maxFixesInFlightPerCluster' | 'shadowClusters'>,
+  policy: RollPolicy,
   cluster: string,
   node: Pick<HeldNode, 'findings' | 'offered'>,
 ): boolean {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { handleAlarm } from '../../functions/app/incidents.js';
 import { heldNodes } from '../../functions/app/rolling.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
-import { type ClusterIncident, newClusterIncident } from '../../functions/core/cluster.js';
+import type { ClusterIncident } from '../../functions/core/cluster.js';
 import type { Incident } from '../../functions/core/incident.js';
 import type {
   CommandInvocation,
@@ -17,7 +17,6 @@ import type {
   CommandRunner,
   MessageRef,
 } from '../../functions/core/ports.js';
-import { rollBlocks } from '../../functions/core/render/rolling.js';
 import { offerRoll, type Roll } from '../../functions/core/rolling.js';
 import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import {
@@ -139,49 +138,38 @@ async function arrive(harness: Harness, ids: readonly string[]): Promise<Inciden
 }
 
 /**
- * The cluster incident and its thread with the summary's roll region, as the cluster's hold makes
- * them (the members, the thread root carrying the one button).
+ * The cluster thread as the hold posted it: its root, the live summary, once every node's findings
+ * are in it (the summary's writes are coalesced to one a second).
  */
 async function clusterThread(
   harness: Harness,
-  incidents: readonly Incident[],
+  count: number,
+  wanted = 'nm_roll:',
 ): Promise<{ record: ClusterIncident; ref: MessageRef }> {
-  const now = new Date().toISOString();
-  const opened = await harness.store.openCluster(
-    newClusterIncident({
-      cluster: 'prod',
-      openedAt: now,
-      reason: 'storm',
-      fleet: { total: 10, notReady: incidents.length },
-    }),
-    null,
+  return until(
+    async () => {
+      const record = await harness.store.getCluster('prod');
+      const diagnosed = Object.values(record?.members ?? {}).filter((m) => m.causes !== null).length;
+      if (!record?.thread || diagnosed < count || record.renderedRev < record.rev) return null;
+      const root = harness.standIn.message(CHANNEL, record.thread.ts);
+      return root && JSON.stringify(root.blocks).includes(wanted) ? { record, ref: record.thread } : null;
+    },
+    'the cluster summary',
+    45_000,
   );
-  for (const incident of incidents) {
-    await harness.store.putClusterMember('prod', opened.cluster.id, {
-      incidentId: incident.id,
-      instanceId: incident.node.instanceId,
-      nodeName: incident.node.nodeName,
-      causes: incident.findings.map((f) => f.cause),
-      joinedAt: incident.openedAt,
-    });
-  }
-  const record = (await harness.store.getCluster('prod'))!;
-  const offer = offerRoll(harness.deps.policy, 'prod', await heldNodes(harness.deps, record));
-  const ref = await harness.deps.chat.post(CHANNEL, {
-    text: 'Cluster prod',
-    blocks: rollBlocks(record.id, offer, null),
-  });
-  const withThread = await harness.store.updateCluster('prod', record.id, (c) => ({ ...c, thread: ref }));
-  return { record: withThread, ref };
 }
 
-async function click(harness: Harness, ref: MessageRef, user: string, retry = false) {
-  const request = harness.standIn.clickRequest({
+function clickRequest(harness: Harness, ref: MessageRef, user: string) {
+  return harness.standIn.clickRequest({
     channel: ref.channel,
     messageTs: ref.ts,
     actionId: 'nm_roll:restart-containerd',
     user,
   });
+}
+
+async function click(harness: Harness, ref: MessageRef, user: string, retry = false) {
+  const request = clickRequest(harness, ref, user);
   const headers = retry
     ? { ...request.headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' }
     : request.headers;
@@ -223,13 +211,14 @@ describe('a rolling fix over a held cluster', () => {
     for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
     const incidents = await arrive(harness, ids);
     for (const incident of incidents) {
-      // Held, waiting for the cluster's decision, with no button of its own.
+      // Held, waiting for the cluster's decision, with no card and no button of its own.
       expect(incident.phase).toBe('awaiting-approval');
       expect(incident.taskToken).not.toBeNull();
-      const findings = harness.standIn.message(CHANNEL, incident.findingsMessage!.ts)!;
-      expect(JSON.stringify(findings.blocks)).not.toContain('nm_fix:');
+      expect(incident.card).toBeNull();
+      expect(incident.findingsMessage ?? null).toBeNull();
     }
-    const { ref } = await clusterThread(harness, incidents);
+    expect(JSON.stringify(harness.standIn.messages(CHANNEL).map((m) => m.blocks))).not.toContain('nm_fix:');
+    const { ref } = await clusterThread(harness, 7);
     const summary = harness.standIn.message(CHANNEL, ref.ts)!;
     expect(JSON.stringify(summary.blocks)).toContain(
       'Approve rolling Restart containerd on 7 nodes, batches of 3 (safe)',
@@ -242,7 +231,7 @@ describe('a rolling fix over a held cluster', () => {
         return roll?.state === 'completed' && roll.announced === 'completed' ? roll : null;
       },
       'the roll to complete',
-      20_000,
+      45_000,
     );
 
     expect(done).toMatchObject({ approvedBy: ALICE, batchSize: 3, batches: 3, failed: null });
@@ -274,15 +263,29 @@ describe('a rolling fix over a held cluster', () => {
     for (const incident of incidents) {
       expect((await harness.store.get(incident.id))!.approvals.map((a) => a.user)).toEqual([ALICE]);
     }
-    const said = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
+    // The end is marked on the record before its one message goes out (paced): wait for it.
+    const said = await until(async () => {
+      const found = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
+      return found.length ? found : null;
+    }, 'the completion in the thread');
     expect(said).toHaveLength(1);
+    // The root shows the roll's end in place of the button.
+    const root = await until(
+      async () => {
+        const m = harness.standIn.message(CHANNEL, ref.ts);
+        return m && JSON.stringify(m.blocks).includes('completed') ? m : null;
+      },
+      'the summary to show the completed roll',
+      20_000,
+    );
+    expect(JSON.stringify(root.blocks)).not.toContain('nm_roll:');
   });
 
   it('stops at the first failed verification: later batches never start, the rest stay held', async () => {
     const { harness, runner, ids } = await storm(7);
     for (const [i, id] of ids.entries()) runner.node(id, 'daemon-stopped', 'restart-containerd', i !== 4);
     const incidents = await arrive(harness, ids);
-    const { ref } = await clusterThread(harness, incidents);
+    const { ref } = await clusterThread(harness, 7);
     await click(harness, ref, ALICE);
 
     const stopped = await until(
@@ -293,7 +296,7 @@ describe('a rolling fix over a held cluster', () => {
           : null;
       },
       'the roll to stop',
-      20_000,
+      45_000,
     );
     expect(stopped.failed).toMatchObject({ node: ids[4], detail: 'not-recovered' });
     expect(stopped.queued.map((m) => m.node)).toEqual([ids[6]]);
@@ -304,7 +307,10 @@ describe('a rolling fix over a held cluster', () => {
     expect(held.phase).toBe('awaiting-approval');
     expect(held.approvals).toEqual([]);
     // Said once in the cluster thread, with the on-call group.
-    const said = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+    const said = await until(async () => {
+      const found = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+      return found.length ? found : null;
+    }, 'the stop in the thread');
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(ids[4]);
     expect(said[0]).toContain('<!subteam^S0ONCALL>');
@@ -314,14 +320,16 @@ describe('a rolling fix over a held cluster', () => {
     const { harness, runner, ids } = await storm(3);
     for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
     const incidents = await arrive(harness, ids);
-    const { ref } = await clusterThread(harness, incidents);
+    const { ref } = await clusterThread(harness, 3);
+    // Bob's press comes from the same summary, before it turned into the roll's progress.
+    const bobs = clickRequest(harness, ref, BOB);
     await Promise.all([
       click(harness, ref, ALICE),
       click(harness, ref, ALICE),
       click(harness, ref, ALICE, true),
     ]);
-    await click(harness, ref, BOB);
-    await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 20_000);
+    await harness.deliver(bobs);
+    await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 45_000);
     expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());
     for (const incident of incidents) {
       const audit = (await harness.store.get(incident.id))!.audit;
@@ -338,7 +346,7 @@ describe('a rolling fix over a held cluster', () => {
     const { harness, runner, ids } = await storm(3);
     for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
     const incidents = await arrive(harness, ids);
-    const { ref } = await clusterThread(harness, incidents);
+    const { ref } = await clusterThread(harness, 3);
     expect((await click(harness, ref, MALLORY)).statusCode).toBe(200);
     expect((await click(harness, ref, MALLORY, true)).statusCode).toBe(200);
     expect(ephemerals(harness, MALLORY)).toHaveLength(1);
@@ -359,34 +367,20 @@ describe('a rolling fix over a held cluster', () => {
       .node(ids[2]!, 'fd-exhaustion', 'restart-containerd')
       .node(ids[3]!, 'fd-exhaustion', 'restart-containerd');
     // The first two agree: the summary offers a roll. Then two nodes with another cause join.
-    const first = await arrive(harness, ids.slice(0, 2));
-    const { record, ref } = await clusterThread(harness, first);
-    expect(JSON.stringify(harness.standIn.message(CHANNEL, ref.ts)!.blocks)).toContain(
-      'nm_roll:restart-containerd',
+    await arrive(harness, ids.slice(0, 2));
+    const { ref } = await clusterThread(harness, 2);
+    const older = clickRequest(harness, ref, ALICE);
+    await arrive(harness, ids.slice(2));
+    const { record } = await clusterThread(harness, 4, 'No rolling fix offered');
+    const root = JSON.stringify(harness.standIn.message(CHANNEL, ref.ts)!.blocks);
+    expect(root).not.toContain('nm_roll:');
+    expect(root).toMatch(
+      /the held nodes disagree on the cause \(containerd-down on 2 nodes, fd-exhaustion on 2 nodes\)/,
     );
-    const later = await arrive(harness, ids.slice(2));
-    for (const incident of later) {
-      await harness.store.putClusterMember('prod', record.id, {
-        incidentId: incident.id,
-        instanceId: incident.node.instanceId,
-        nodeName: incident.node.nodeName,
-        causes: incident.findings.map((f) => f.cause),
-        joinedAt: incident.openedAt,
-      });
-    }
-    const now = (await harness.store.getCluster('prod'))!;
-    const offer = offerRoll(harness.deps.policy, 'prod', await heldNodes(harness.deps, now));
-    expect(offer).toEqual({
-      kind: 'none',
-      reason: expect.stringMatching(
-        /disagree on the cause \(containerd-down on 2 nodes, fd-exhaustion on 2 nodes\)/,
-      ),
-    });
-    const region = JSON.stringify(rollBlocks(now.id, offer, null));
-    expect(region).not.toContain('nm_roll');
-    expect(region).toContain('No rolling fix offered');
+    expect(offerRoll(harness.deps.policy, 'prod', await heldNodes(harness.deps, record)).kind).toBe('none');
 
-    await click(harness, ref, ALICE);
+    // The button of the summary before they joined is refused with the reason, and nothing runs.
+    expect((await harness.deliver(older)).statusCode).toBe(200);
     expect(ephemerals(harness, ALICE).join('\n')).toMatch(
       /No rolling fix started: the held nodes disagree on the cause/,
     );

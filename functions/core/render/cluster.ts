@@ -8,7 +8,9 @@
 import { type ClusterIncident, summarize } from '../cluster.js';
 import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
+import { offerFromMembers, type RollPolicy } from '../rolling.js';
 import { clip, context, escapeMrkdwn, header, SLACK_LIMITS, section } from './mrkdwn.js';
+import { rollBlocks } from './rolling.js';
 
 /** Node names shown per group; the rest are counted. */
 const NODES_SHOWN = 12;
@@ -39,7 +41,11 @@ function pagedLine(record: ClusterIncident): string | null {
 /** The cluster thread's root, as it stands now. */
 export function renderClusterSummary(
   record: ClusterIncident,
-  options: { onCallGroupId: string | null },
+  options: {
+    onCallGroupId: string | null;
+    /** The safety policy: with it, the rolling fix's region (render/rolling.ts) is shown. */
+    policy?: RollPolicy;
+  },
 ): ChatMessage {
   const s = summarize(record);
   const cluster = escapeMrkdwn(record.cluster);
@@ -68,6 +74,9 @@ export function renderClusterSummary(
     const nodes = folded.reduce((n, g) => n + g.nodes.length, 0);
     blocks.push(context(`${folded.length} more groups, ${nodes} nodes: see each node's incident record.`));
   }
+  // The rolling fix: its one button, why there is none, or its progress.
+  if (options.policy)
+    blocks.push(...rollBlocks(record.id, offerFromMembers(options.policy, record), record.roll));
   const paged = pagedLine(record);
   blocks.push(
     context(
