@@ -147,7 +147,6 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
   }
 
   const nodeOf = new Map(plan.map((p) => [p.node.instanceId, p]));
-  const events: string[] = [];
   const cluster = await startLocalCluster({
     sandboxes,
     nodes: plan.map((p) => p.node),
@@ -158,8 +157,9 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
     // One line per step that matters; the per-node detail is on the page.
     onEvent: (event) => {
       if (!['analyze', 'outcome', 'escalate', 'dispatch', 'verify', 'ready'].includes(event.step)) return;
-      events.push(event.incidentId);
-      log(`  [${event.step}] ${event.incidentId.slice(0, 8)} ${event.detail}`);
+      const instanceId = /i-[0-9a-f]+/.exec(event.incidentId)?.[0];
+      const p = instanceId ? nodeOf.get(instanceId) : undefined;
+      log(`    [${event.step}] ${p ? short(p.node) : event.incidentId}: ${event.detail}`);
     },
   });
   options.register(() => cluster.close());
@@ -205,7 +205,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
       sweepFound.push(n.instanceId);
       incidentOf.set(n.instanceId, n.incidentId);
       foundBy.set(n.instanceId, 'sweep');
-      log(`  ${p ? short(p.node) : n.instanceId}: incident ${n.incidentId.slice(0, 8)} ${n.kind}`);
+      log(`  ${p ? short(p.node) : n.instanceId}: incident ${n.kind} (${n.incidentId})`);
     }
   } else {
     log(`  the cluster-level alarm was not handled as a cluster check: ${JSON.stringify(checked)}`);
@@ -295,6 +295,10 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
       log(
         `  ${LOCAL_USER_NAMES[LOCAL_USERS.onCall]} pressed "${getRemediation(fix).title}" on ${short(nodeOf.get(id)!.node)}'s card → HTTP ${response.statusCode}`,
       );
+      // The cluster's fix slots (maxFixesInFlightPerCluster) are shared with the roll: this fix
+      // ends before the roll starts, or the roll would find no slot and stop at its first node.
+      const ended = await waitFor(cluster, incidentId, (i) => TERMINAL.has(i.phase), 180_000);
+      log(`  ${short(nodeOf.get(id)!.node)}: ${ended ? ended.phase : 'did not end within 3 minutes'}`);
     }
     // The storm: one click on the cluster thread's rolling-fix button, if it is offered.
     if (record?.thread) {
@@ -314,19 +318,29 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
             user: LOCAL_USERS.onCall,
           }),
         );
-        rolled = response.statusCode === 200;
         log(
           `  ${LOCAL_USER_NAMES[LOCAL_USERS.onCall]} pressed the cluster thread's rolling fix (${action.slice('nm_roll:'.length)}) → HTTP ${response.statusCode}`,
         );
+        // What nodemedic told the clicker privately (started, or why not).
+        await sleep(500);
+        for (const m of cluster.standIn.messages(record.thread.channel)) {
+          if (m.ephemeral_for === LOCAL_USERS.onCall && m.thread_ts === record.thread.ts) {
+            log(`    nodemedic, to alice only: ${m.text.replace(/\s+/g, ' ').slice(0, 200)}`);
+          }
+        }
+        rolled = (await cluster.store.getCluster(CLUSTER_NAME))?.roll != null;
       } else {
         log('  the cluster thread offers no rolling fix: the held nodes wait for a person');
       }
     }
     // Every node nodemedic opened ends (recovered or escalated) before the table.
+    const deadline = Date.now() + 240_000;
     for (const [instanceId, incidentId] of incidentOf) {
-      const ended = await waitFor(cluster, incidentId, (i) => TERMINAL.has(i.phase), 180_000);
+      if (foundBy.get(instanceId) === 'sweep') continue;
+      const left = Math.max(0, deadline - Date.now());
+      const ended = await waitFor(cluster, incidentId, (i) => TERMINAL.has(i.phase), left);
       log(
-        `  ${short(nodeOf.get(instanceId)!.node)}: ${ended ? ended.phase : 'did not end within 3 minutes'}`,
+        `  ${short(nodeOf.get(instanceId)!.node)}: ${ended ? ended.phase : 'did not end within 4 minutes'}`,
       );
     }
     await sleep(1500);
