@@ -220,7 +220,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
 
   // Act 2: a rollout breaks most of the rest at once; the per-node alarm's contributors storm in.
   log('');
-  log(`act 2: a bad rollout, ${STORM_WORDS(storm.length)}`);
+  log(`act 2: a bad rollout, ${stormWords(storm.length)}`);
   await Promise.all(storm.map((p) => FAULTS[p.fault!].inject(sandboxes[plan.indexOf(p)]!)));
   log(
     `  ${storm.map((p) => short(p.node)).join(', ')}: ${storm[0]!.fault} injected (${FAULTS[storm[0]!.fault!].description})`,
@@ -280,7 +280,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
         30_000,
       );
       const fix = ready ? pickFix(ready.offered) : null;
-      if (!ready || ready.phase !== 'awaiting-approval' || !fix || !ready.findingsMessage) {
+      if (ready?.phase !== 'awaiting-approval' || !fix || !ready.findingsMessage) {
         log(`  ${short(nodeOf.get(id)!.node)}: nothing to approve (${ready?.phase ?? 'no answer'})`);
         continue;
       }
@@ -377,7 +377,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
   };
 }
 
-function STORM_WORDS(count: number): string {
+function stormWords(count: number): string {
   return `${count} nodes lose containerd at once`;
 }
 

@@ -56,7 +56,7 @@ export const MAX_CLUSTER_NODES = 20;
 /** The fault a node breaks with on its own (act 1), in turn. */
 const SOLO_FAULTS: readonly FaultId[] = ['fd-exhaustion', 'socket-removed'];
 /** The storm's shared cause (act 2): a rollout that leaves containerd down. */
-export const STORM_FAULT: FaultId = 'daemon-stopped';
+const STORM_FAULT: FaultId = 'daemon-stopped';
 
 /** One node of the rehearsal and what happens to it. */
 export interface ClusterNodePlan {
@@ -67,7 +67,7 @@ export interface ClusterNodePlan {
 }
 
 /** The N nodes of cluster `local`: valid-looking EC2 ids and private DNS names. */
-export function clusterNodes(count: number): NodeRef[] {
+function clusterNodes(count: number): NodeRef[] {
   return Array.from({ length: count }, (_, k) => ({
     instanceId: `i-0de30c0ffee1${String(k + 1).padStart(4, '0')}`,
     nodeName: `ip-10-0-2-${k + 11}.ec2.internal`,
