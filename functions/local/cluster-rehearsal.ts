@@ -310,6 +310,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
         if (!action) await sleep(500);
       }
       if (action) {
+        const before = cluster.standIn.messages(record.thread.channel).length;
         const response = await cluster.deliver(
           cluster.standIn.clickRequest({
             channel: record.thread.channel,
@@ -323,8 +324,8 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
         );
         // What nodemedic told the clicker privately (started, or why not).
         await sleep(500);
-        for (const m of cluster.standIn.messages(record.thread.channel)) {
-          if (m.ephemeral_for === LOCAL_USERS.onCall && m.thread_ts === record.thread.ts) {
+        for (const m of cluster.standIn.messages(record.thread.channel).slice(before)) {
+          if (m.ephemeral_for === LOCAL_USERS.onCall) {
             log(`    nodemedic, to alice only: ${m.text.replace(/\s+/g, ' ').slice(0, 200)}`);
           }
         }

@@ -80,13 +80,14 @@ function clusterNodes(count: number): NodeRef[] {
  * The default mix for N nodes: one node in five (at least one) breaks on its own, every node but
  * the last of the rest joins the storm, and the last stays healthy. N = 4: 1 solo, 2 storm, 1
  * healthy. The solo nodes stay under the cluster hold's threshold (fewer than 30% and fewer than
- * five), so each gets its own card; the storm is at least two nodes, above 30% of the cluster.
+ * five), so each gets its own card; the storm (one node or more) joined to the solo node's open
+ * incident is above 30% of the cluster, so the hold engages at the storm's first arrival.
  */
 export function planCluster(count: number): ClusterNodePlan[] {
   if (!Number.isInteger(count) || count < MIN_CLUSTER_NODES || count > MAX_CLUSTER_NODES) {
     throw new RangeError(
       `--cluster takes a whole number of nodes from ${MIN_CLUSTER_NODES} to ${MAX_CLUSTER_NODES}: ` +
-        'one that breaks on its own, at least two for the storm',
+        'one that breaks on its own, one or more for the storm, one that stays healthy',
     );
   }
   const solo = Math.max(1, Math.floor(count / 5));

@@ -475,7 +475,7 @@ export async function main(argv: string[]): Promise<number> {
     const n = /^\d+$/.test(values.cluster) ? Number(values.cluster) : Number.NaN;
     if (!Number.isInteger(n) || n < MIN_CLUSTER_NODES || n > MAX_CLUSTER_NODES) {
       process.stderr.write(
-        `demo: --cluster takes a whole number of nodes from ${MIN_CLUSTER_NODES} to ${MAX_CLUSTER_NODES} (one breaks on its own, at least two for the storm, one stays healthy), got "${values.cluster}"\n`,
+        `demo: --cluster takes a whole number of nodes from ${MIN_CLUSTER_NODES} to ${MAX_CLUSTER_NODES} (one breaks on its own, one or more lose containerd in a storm, one stays healthy), got "${values.cluster}"\n`,
       );
       return 2;
     }
