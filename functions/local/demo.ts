@@ -16,6 +16,8 @@ import { DEFAULT_SAFETY_POLICY, validateSafetyPolicy } from '../core/policy.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { fixActionId } from '../core/render/slack.js';
 import { timelineMarkdown } from '../core/render/timeline.js';
+import { MAX_CLUSTER_NODES, MIN_CLUSTER_NODES } from './cluster.js';
+import { clusterRunOk, clusterTable, runClusterRehearsal } from './cluster-rehearsal.js';
 import {
   LOCAL_CHANNEL,
   LOCAL_NODE,
@@ -33,6 +35,7 @@ import { mountPage } from './slack-standin/page.js';
 import type { WorkflowEvent } from './workflow.js';
 
 const USAGE = `Usage: npm run demo -- [--fault ID|none|list|all] [--auto-approve] [--port N] [--approval-timeout SECONDS] [--pager] [--shadow]
+       npm run demo -- --cluster N [--auto-approve] [--port N] [--approval-timeout SECONDS]
 
 Rehearse an incident on this machine: a throwaway containerd (Debian's package) with a real fault,
 nodemedic's real pipeline, and a local Slack stand-in with a page where you press Approve. The page
@@ -50,6 +53,14 @@ there. Ctrl-C stops the demo and removes every process and temp dir it started.
                         resolve shows in the channel (try --approval-timeout 30 and let it run out)
   --shadow              the local cluster in shadow mode: findings and what nodemedic would offer,
                         no button that runs anything
+  --cluster N           rehearse a cluster of N nodes (${MIN_CLUSTER_NODES} to ${MAX_CLUSTER_NODES}), each its own containerd sandbox:
+                        one node in five breaks on its own and a cluster-level alarm (no node named)
+                        makes nodemedic sweep them all; then most of the rest lose containerd at once and
+                        their per-node alarm contributors storm in, held as ONE cluster incident with one
+                        thread and a live summary. Combines with --auto-approve (approve each fix and the
+                        rolling fix, exit 0 only if every faulty node recovered), --port and
+                        --approval-timeout; not with --fault, --pager or --shadow (the cluster picks its
+                        own faults)
   -h, --help            this text`;
 
 /**
@@ -346,6 +357,63 @@ async function serveConsole(
   log('Ctrl-C stops the demo and removes every process and temp dir it started');
 }
 
+/**
+ * `--cluster N`: the cluster rehearsal (functions/local/cluster-rehearsal.ts). Interactive, the page
+ * stays up until Ctrl-C; with --auto-approve it prints the table and exits.
+ */
+async function runCluster(
+  nodes: number,
+  autoApprove: boolean,
+  options: RunOptions,
+  registerSandbox: (sandbox: ContainerdSandbox) => void,
+  cleanups: (() => Promise<void>)[],
+  cleanup: () => Promise<void>,
+  unhook: () => void,
+  watch: () => void,
+): Promise<number> {
+  if (!autoApprove) watch();
+  try {
+    const result = await runClusterRehearsal({
+      nodes,
+      autoApprove,
+      port: options.port,
+      approvalTimeoutMs: options.approvalTimeoutMs,
+      installed: options.installed,
+      policy: REHEARSAL_POLICY,
+      policyNote: POLICY_NOTE,
+      log,
+      registerSandbox,
+      register: (c) => cleanups.push(c),
+    });
+    process.stdout.write(`\n${clusterTable(result.rows)}\n\n`);
+    const ok = clusterRunOk(result, autoApprove);
+    if (!autoApprove) {
+      log(
+        `the page stays up at ${result.cluster.standIn.baseUrl}: approve the solo node's fix on its card, and the storm's rolling fix on the cluster thread`,
+      );
+      log('Ctrl-C stops the demo and removes every process and temp dir it started');
+      return new Promise<number>(() => {});
+    }
+    log(
+      ok
+        ? 'every faulty node was found and recovered; no healthy node was opened'
+        : 'NOT every faulty node recovered: see the table',
+    );
+    await cleanup();
+    unhook();
+    log('stopped: nothing the demo started is left');
+    return ok ? 0 : 1;
+  } catch (error) {
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    log(
+      `the cluster rehearsal failed: ${(error as Error).message}${inUse ? ` (another demo on port ${options.port}? pass --port 0 for a free one)` : ''}`,
+    );
+    await cleanup();
+    unhook();
+    return 1;
+  }
+}
+
 function table(results: readonly RunResult[]): string {
   const rows = [
     ['fault', 'cause found', 'fix applied', 'result', 'to findings', 'to recovery'],
@@ -375,6 +443,7 @@ export async function main(argv: string[]): Promise<number> {
     'approval-timeout'?: string;
     pager?: boolean;
     shadow?: boolean;
+    cluster?: string;
     help?: boolean;
   };
   try {
@@ -387,6 +456,7 @@ export async function main(argv: string[]): Promise<number> {
         'approval-timeout': { type: 'string' },
         pager: { type: 'boolean' },
         shadow: { type: 'boolean' },
+        cluster: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -399,6 +469,24 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  let clusterNodes: number | null = null;
+  if (values.cluster !== undefined) {
+    const n = /^\d+$/.test(values.cluster) ? Number(values.cluster) : Number.NaN;
+    if (!Number.isInteger(n) || n < MIN_CLUSTER_NODES || n > MAX_CLUSTER_NODES) {
+      process.stderr.write(
+        `demo: --cluster takes a whole number of nodes from ${MIN_CLUSTER_NODES} to ${MAX_CLUSTER_NODES} (one breaks on its own, one or more lose containerd in a storm, one stays healthy), got "${values.cluster}"\n`,
+      );
+      return 2;
+    }
+    const refused = (['fault', 'pager', 'shadow'] as const).filter((flag) => values[flag] !== undefined);
+    if (refused.length > 0) {
+      process.stderr.write(
+        `demo: --cluster does not combine with ${refused.map((f) => `--${f}`).join(', ')}: the cluster rehearsal injects its own mix of faults, and pages or shadows nothing\n`,
+      );
+      return 2;
+    }
+    clusterNodes = n;
   }
   const faultIds = Object.keys(FAULTS) as FaultId[];
   const fault = values.fault ?? 'fd-exhaustion';
@@ -440,13 +528,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const autoApprove = values['auto-approve'] === true;
-  if (fault === 'all' && !autoApprove) {
+  if (clusterNodes === null && fault === 'all' && !autoApprove) {
     process.stderr.write(
       'demo: --fault all runs every fault without a browser: add --auto-approve (or start one fault and pick the next on the page)\n',
     );
     return 2;
   }
-  if (fault === 'none' && autoApprove) {
+  if (clusterNodes === null && fault === 'none' && autoApprove) {
     process.stderr.write('demo: --fault none with --auto-approve has nothing to approve\n');
     return 2;
   }
@@ -512,6 +600,24 @@ export async function main(argv: string[]): Promise<number> {
     pager: values.pager === true,
     shadow: values.shadow === true,
   };
+
+  if (clusterNodes !== null) {
+    return runCluster(
+      clusterNodes,
+      autoApprove,
+      options,
+      register,
+      cleanups,
+      cleanup,
+      () => {
+        for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, onSignal);
+        process.off('uncaughtException', onCrash);
+        process.off('unhandledRejection', onCrash);
+        process.off('exit', onExit);
+      },
+      () => watchLaunchers(() => stop(143, 'the npm process that started the demo ended')),
+    );
+  }
 
   if (!autoApprove) {
     watchLaunchers(() => stop(143, 'the npm process that started the demo ended'));
