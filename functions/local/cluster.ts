@@ -217,7 +217,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     logger: options.logger ?? quietLogger,
   };
   workflow.attach(deps);
-  const deliver = slackEdge(deps, { standIn, signingSecret, botToken, onCallGroup: LOCAL_ONCALL_GROUP });
+  const deliver = slackEdge(deps, { standIn, signingSecret, botToken });
   // The rehearsal's cluster-level alarm is answered as a cluster without Container Insights'
   // per-node readiness answers it (the construct's default alarm without enhanced observability):
   // by a sweep. Readiness is still read after each fix, node by node.
