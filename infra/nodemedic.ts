@@ -31,7 +31,7 @@ import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/
 import type { ICluster } from 'aws-cdk-lib/aws-eks';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction as LambdaTarget } from 'aws-cdk-lib/aws-events-targets';
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Effect, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
   Code,
@@ -575,17 +575,18 @@ export class NodeMedic extends Construct {
       retention: logRetention,
       removalPolicy: keepData,
     });
+    const workflowFunctions = {
+      reachability: functions.reachability,
+      send: functions.send,
+      poll: functions.poll,
+      analyze: functions.analyze,
+      awaitApproval: functions['await-approval'],
+      evaluate: functions.evaluate,
+      outcome: functions.outcome,
+      escalate: functions.escalate,
+    };
     this.stateMachine = new NodemedicWorkflow(this, 'Workflow', {
-      functions: {
-        reachability: functions.reachability,
-        send: functions.send,
-        poll: functions.poll,
-        analyze: functions.analyze,
-        awaitApproval: functions['await-approval'],
-        evaluate: functions.evaluate,
-        outcome: functions.outcome,
-        escalate: functions.escalate,
-      },
+      functions: workflowFunctions,
       approvalTimeout: Duration.minutes(this.safetyPolicy.approvalTimeoutMinutes),
       logGroup: workflowLogs,
     }).stateMachine;
@@ -617,7 +618,8 @@ export class NodeMedic extends Construct {
       ...(props.pagerDuty ? { pagerSecret: props.pagerDuty.routingKeySecret } : {}),
     };
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
-      this.grant(functions[name], MANIFESTS[name].grants, scopes);
+      const invokedByWorkflow = Object.values(workflowFunctions).includes(functions[name]);
+      this.grant(functions[name], MANIFESTS[name].grants, scopes, invokedByWorkflow);
     }
 
     // --- Trigger: alarm state changes → the alarm function (retries, then the DLQ).
@@ -751,10 +753,17 @@ export class NodeMedic extends Construct {
    * A manifest's grants as statements, in the order of `Grants`: the state machine, secrets, the
    * table, then each resource scope. Nothing is granted that the manifest does not list.
    */
-  private grant(fn: LambdaFunction, grants: Grants, scopes: GrantScopes): void {
+  private grant(fn: LambdaFunction, grants: Grants, scopes: GrantScopes, invokedByWorkflow: boolean): void {
     for (const kind of grants.workflow ?? []) {
       if (kind === 'startExecution') this.stateMachine.grantStartExecution(fn);
-      else this.stateMachine.grantTaskResponse(fn);
+      else if (invokedByWorkflow) {
+        // The state machine invokes this function, and a function depends on its role's default
+        // policy: a grant there naming the state machine would be a cycle. A policy of its own,
+        // attached to the role, is created after both.
+        const policy = new Policy(this, `${fn.node.id}TaskResponse`);
+        this.stateMachine.grantTaskResponse(policy);
+        policy.attachToRole(fn.role!);
+      } else this.stateMachine.grantTaskResponse(fn);
     }
     for (const secret of grants.secrets ?? []) {
       if (secret === 'slack') this.slackSecret.grantRead(fn);

@@ -39,11 +39,9 @@ const { env, deps: build } = wire(wiring, {
   pager: makePager,
   contributors: () => new CloudWatchAlarmContributors({ client: cloudwatch }),
   readiness: () => makeReadiness(cloudwatch),
+  sweeper: makeSweeper,
 });
 let deps: AppDeps | null = null;
-// Not in the manifest yet: built only where DOCUMENTS is set (the construct does not set it on this
-// function, nor grant the sweep's SSM calls, until the manifest lists them).
-const sweeper = makeSweeper(env);
 
 /** What a sweep's wait leaves of the function's time for opening incidents and the summary. */
 const AFTER_SWEEP_MS = 30_000;
@@ -59,7 +57,7 @@ export async function handler(
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= { ...(await build()), sweeper };
+    deps ??= await build();
     // A sweep is waited for within the function's time, leaving room to open and post.
     const left = context
       ? Math.floor((context.getRemainingTimeInMillis() - AFTER_SWEEP_MS) / 1000)

@@ -7,8 +7,14 @@ import { makeChat } from './wiring/chat.js';
 import { wire } from './wiring/compose.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
+import { makeTaskTokens } from './wiring/workflow.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
-const { deps } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
+const { deps } = wire(wiring, {
+  store: makeStore,
+  chat: makeChat,
+  pager: makePager,
+  taskTokens: makeTaskTokens,
+});
 
 export const handler = stepHandler<EscalateInput, void>('escalate', deps, escalateStep);

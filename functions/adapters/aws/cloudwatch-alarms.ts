@@ -3,7 +3,7 @@
  * fix reads it: containerd answering is nodemedic's own check, the alarm going back to OK is the
  * cluster's.
  */
-import { CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { type CloudWatchClient, DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DependencyError } from '../../core/errors.js';
 import type { AlarmStates, AlarmStateValue } from '../../core/ports.js';
 import { errorName } from './sdk-errors.js';
@@ -33,9 +33,4 @@ export class CloudWatchAlarmStates implements AlarmStates {
       );
     }
   }
-}
-
-/** Convenience for the Lambda composition root. */
-export function cloudWatchAlarmStates(): CloudWatchAlarmStates {
-  return new CloudWatchAlarmStates({ client: new CloudWatchClient({}) });
 }

@@ -17,8 +17,12 @@ import { errorName, toDependencyError } from './sdk-errors.js';
 /** Options of {@link StepFunctionsWorkflow}. */
 export interface StepFunctionsWorkflowOptions {
   readonly client: SFNClient;
-  /** The incident state machine (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`). */
-  readonly stateMachineArn: string;
+  /**
+   * The incident state machine (`arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`). Absent for a
+   * function that only answers task tokens (a step the state machine itself invokes, which cannot
+   * be given its ARN without a cycle): `start` then refuses with a wiring error.
+   */
+  readonly stateMachineArn?: string;
 }
 
 /**
@@ -63,14 +67,14 @@ export function executionName(incidentId: string): string {
 /** One Step Functions execution per incident. */
 export class StepFunctionsWorkflow implements Workflow {
   private readonly client: SFNClient;
-  private readonly stateMachineArn: string;
+  private readonly stateMachineArn: string | null;
 
   constructor(options: StepFunctionsWorkflowOptions) {
-    if (!STATE_MACHINE_ARN.test(options.stateMachineArn)) {
+    if (options.stateMachineArn !== undefined && !STATE_MACHINE_ARN.test(options.stateMachineArn)) {
       throw new InvalidInputError(`not a state machine ARN: ${JSON.stringify(options.stateMachineArn)}`);
     }
     this.client = options.client;
-    this.stateMachineArn = options.stateMachineArn;
+    this.stateMachineArn = options.stateMachineArn ?? null;
   }
 
   /**
@@ -80,6 +84,12 @@ export class StepFunctionsWorkflow implements Workflow {
    */
   async start(incidentId: string, input: Record<string, unknown>): Promise<{ executionId: string }> {
     const name = executionName(incidentId);
+    if (this.stateMachineArn === null) {
+      throw new NodemedicError(
+        'WORKFLOW_UNWIRED',
+        `this function answers task tokens only and cannot start an execution (${name})`,
+      );
+    }
     try {
       const out = await this.client.send(
         new StartExecutionCommand({
@@ -93,7 +103,7 @@ export class StepFunctionsWorkflow implements Workflow {
       return { executionId: out.executionArn };
     } catch (error) {
       if (errorName(error) === 'ExecutionAlreadyExists') {
-        return { executionId: `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}` };
+        return { executionId: `${this.stateMachineArn!.replace(':stateMachine:', ':execution:')}:${name}` };
       }
       throw toError(error, `StartExecution ${name}`);
     }

@@ -2,7 +2,7 @@
 import type { Grants, HandlerManifest, Sizing } from './types.js';
 
 export const wiring = {
-  ports: ['store', 'runner', 'inventory', 'chat', 'alarms'],
+  ports: ['store', 'runner', 'inventory', 'chat', 'alarms', 'contributors', 'readiness'],
   env: ['VERSION_POLICY'],
 } as const;
 
@@ -11,9 +11,15 @@ const grants = {
   table: 'readWrite',
   // A recheck/verify whose command never reached the node is judged from EC2 evidence.
   clusterInstances: ['ec2:GetConsoleOutput'],
-  anyResource: ['ssm:GetCommandInvocation', 'ssm:DescribeInstanceInformation', 'ec2:DescribeInstanceStatus'],
-  // The state of the alarm that opened the incident, for the verification.
-  alarms: ['cloudwatch:DescribeAlarms'],
+  // GetMetricData: the node's own readiness (Container Insights) after a fix.
+  anyResource: [
+    'ssm:GetCommandInvocation',
+    'ssm:DescribeInstanceInformation',
+    'ec2:DescribeInstanceStatus',
+    'cloudwatch:GetMetricData',
+  ],
+  // The state of the alarm (or of the node's contributor) that opened the incident, after a fix.
+  alarms: ['cloudwatch:DescribeAlarms', 'cloudwatch:DescribeAlarmContributors'],
 } as const satisfies Grants;
 
 const sizing = { memory: 512, timeout: 60 } as const satisfies Sizing;

@@ -1,9 +1,14 @@
 /** outcome: posts the final outcome and closes the incident (and its page). */
 import type { Grants, HandlerManifest, Sizing } from './types.js';
 
-export const wiring = { ports: ['store', 'chat', 'pager'], env: [] } as const;
+export const wiring = { ports: ['store', 'chat', 'pager', 'taskTokens'], env: [] } as const;
 
-const grants = { secrets: ['slack', 'pager'], table: 'readWrite' } as const satisfies Grants;
+const grants = {
+  secrets: ['slack', 'pager'],
+  table: 'readWrite',
+  // A rolling fix (app/rolling.ts): a held node's end approves the next batch's waiting nodes.
+  workflow: ['taskResponse'],
+} as const satisfies Grants;
 
 const sizing = { memory: 256, timeout: 30 } as const satisfies Sizing;
 

@@ -41,7 +41,10 @@ export type Port =
   | 'pager'
   | 'alarms'
   | 'contributors'
-  | 'readiness';
+  | 'readiness'
+  | 'sweeper'
+  /** The workflow for a step the state machine invokes: task-token answers only, no ARN. */
+  | 'taskTokens';
 
 /**
  * The variables each port's factory reads (wiring/store.ts, runner.ts...); a port not here reads
@@ -54,6 +57,7 @@ export const PORT_ENV = {
   chat: ['SLACK_SECRET_ID', 'SLACK_API_URL'],
   workflow: ['STATE_MACHINE_ARN'],
   pager: ['PAGER_SECRET_ID', 'PAGER_EVENTS_URL'],
+  sweeper: ['DOCUMENTS', 'CLUSTER_TAG_KEY'],
 } as const satisfies Partial<Record<Port, readonly EnvName[]>>;
 
 /** The variables port `P` reads. */
@@ -76,6 +80,7 @@ export const ANY_RESOURCE_ACTIONS = {
     'ListCommandInvocations does not support resource-level permissions (command ids are not ARNs)',
   'ssm:CancelCommand': 'CancelCommand does not support resource-level permissions (command ids are not ARNs)',
   'cloudwatch:GetMetricData': 'GetMetricData does not support resource-level permissions',
+  'ssm:ListCommands': 'ListCommands does not support resource-level permissions (command ids are not ARNs)',
 } as const satisfies Record<string, string>;
 
 /** An action granted on `*`. */

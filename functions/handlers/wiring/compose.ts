@@ -20,6 +20,8 @@ interface PortValues {
   readonly alarms: NonNullable<AppDeps['alarms']>;
   readonly contributors: NonNullable<AppDeps['contributors']>;
   readonly readiness: NonNullable<AppDeps['readiness']>;
+  readonly sweeper: NonNullable<AppDeps['sweeper']>;
+  readonly taskTokens: AppDeps['workflow'];
   /** Undefined when the stack does not page. */
   readonly pager: AppDeps['pager'];
 }

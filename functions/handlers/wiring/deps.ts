@@ -13,8 +13,17 @@ import type { Env } from './env.js';
 type Ports = Partial<
   Pick<
     AppDeps,
-    'store' | 'runner' | 'inventory' | 'chat' | 'workflow' | 'alarms' | 'contributors' | 'readiness' | 'pager'
-  >
+    | 'store'
+    | 'runner'
+    | 'inventory'
+    | 'chat'
+    | 'workflow'
+    | 'alarms'
+    | 'contributors'
+    | 'readiness'
+    | 'sweeper'
+    | 'pager'
+  > & { readonly taskTokens: AppDeps['workflow'] }
 >;
 
 /**
@@ -25,14 +34,14 @@ export function assemble(
   env: Pick<Env, (typeof DEPS_ENV)[number]> & Partial<Pick<Env, 'VERSION_POLICY'>>,
   ports: Ports,
 ): AppDeps {
-  const { store, runner, inventory, chat, workflow, ...optional } = ports;
+  const { store, runner, inventory, chat, workflow, taskTokens, ...optional } = ports;
   return {
     store: store ?? unavailable('store'),
     runner: runner ?? unavailable('runner'),
     inventory: inventory ?? unavailable('inventory'),
     chat: chat ? countingSlackErrors(chat, metrics) : unavailable('chat'),
-    workflow: workflow ?? unavailable('workflow'),
-    // alarms, contributors, readiness, pager: absent, or undefined, when the function does not compose them.
+    workflow: workflow ?? taskTokens ?? unavailable('workflow'),
+    // alarms, contributors, readiness, sweeper, pager: absent, or undefined, when the function does not compose them.
     ...optional,
     policy: env.SAFETY_POLICY,
     // Overrides only: the analyzer fills the rest from its default version policy.

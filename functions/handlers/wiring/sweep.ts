@@ -5,7 +5,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchNodeReadiness } from '../../adapters/aws/cloudwatch-readiness.js';
 import { SsmClusterSweeper } from '../../adapters/aws/ssm-sweep.js';
-import { loadEnv, type PortEnv } from './env.js';
+import type { PortEnv } from './env.js';
 import { ssm } from './ssm-client.js';
 
 /** Per-node readiness over the function's CloudWatch client. */
@@ -13,21 +13,12 @@ export function makeReadiness(client: CloudWatchClient): CloudWatchNodeReadiness
   return new CloudWatchNodeReadiness({ client });
 }
 
-/**
- * The sweeper over the diagnose document DOCUMENTS names, by the inventory's cluster tag. Without
- * DOCUMENTS in the function's environment there is none: a cluster-only alarm without per-node
- * readiness is then refused with ALARM_SWEEP_UNWIRED, and the function still starts.
- */
-export function makeSweeper(
-  env: PortEnv<'inventory'>,
-  source: Readonly<Record<string, string | undefined>> = process.env,
-): SsmClusterSweeper | undefined {
-  if (!source.DOCUMENTS) return undefined;
-  const { DOCUMENTS } = loadEnv(['DOCUMENTS'], source);
+/** The sweeper over the diagnose document DOCUMENTS names, by the inventory's cluster tag. */
+export function makeSweeper(env: PortEnv<'sweeper'>): SsmClusterSweeper {
   // The schema requires a diagnose document.
   return new SsmClusterSweeper({
     client: ssm,
-    document: DOCUMENTS.diagnose!,
+    document: env.DOCUMENTS.diagnose!,
     clusterTagKey: env.CLUSTER_TAG_KEY,
   });
 }

@@ -10,3 +10,11 @@ const client = new SFNClient({});
 export function makeWorkflow(env: PortEnv<'workflow'>): StepFunctionsWorkflow {
   return new StepFunctionsWorkflow({ client, stateMachineArn: env.STATE_MACHINE_ARN });
 }
+
+/**
+ * The workflow as a step the state machine invokes may use it: answering task tokens only. Such a
+ * function cannot be given the state machine's ARN (the definition names the function: a cycle).
+ */
+export function makeTaskTokens(): StepFunctionsWorkflow {
+  return new StepFunctionsWorkflow({ client });
+}
