@@ -258,11 +258,15 @@ export interface NodeMedicProps {
 /** A function's IAM statement ids, by what it grants on (see the manifests' `Grants`). */
 const SIDS = {
   documents: 'OwnDocuments',
+  diagnoseDocument: 'DiagnoseDocument',
   clusterInstances: 'ClusterInstances',
   clusterGroups: 'ClusterGroups',
   'cloudwatch:DescribeAlarms': 'NodemedicAlarms',
   'cloudwatch:DescribeAlarmContributors': 'NodemedicAlarmContributors',
-} as const satisfies Record<'documents' | 'clusterInstances' | 'clusterGroups' | AlarmAction, string>;
+} as const satisfies Record<
+  'documents' | 'diagnoseDocument' | 'clusterInstances' | 'clusterGroups' | AlarmAction,
+  string
+>;
 
 /**
  * How each function is bundled. NodejsFunction's own esbuild run (same target, format and
@@ -318,6 +322,8 @@ function pascal(name: string): string {
 interface GrantScopes {
   /** nodemedic's SSM documents. */
   readonly documents: string[];
+  /** The diagnose document's ARN. */
+  readonly diagnoseDocument: string;
   /** Every instance of the account, narrowed by `tagged`. */
   readonly instances: string;
   /** Every Auto Scaling group of the account, narrowed by `tagged`. */
@@ -521,9 +527,9 @@ export class NodeMedic extends Construct {
       scriptsDir: join(REPO_ROOT, 'functions', 'scripts'),
       scripts: [DIAGNOSE_SCRIPT, ...nodeScripts],
     }).documents;
-    const documentArns = Object.values(this.documents).map((doc) =>
-      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: doc.ref }),
-    );
+    const documentArn = (doc: CfnDocument) =>
+      stack.formatArn({ service: 'ssm', resource: 'document', resourceName: doc.ref });
+    const documentArns = Object.values(this.documents).map(documentArn);
 
     // --- Functions.
     this.dlq = new Queue(this, 'AlarmDlq', {
@@ -606,6 +612,7 @@ export class NodeMedic extends Construct {
     const tagged = { StringEquals: { [`aws:ResourceTag/${clusterTagKey}`]: clusterNames } };
     const scopes: GrantScopes = {
       documents: documentArns,
+      diagnoseDocument: documentArn(this.documents[DIAGNOSE_SCRIPT.id]!),
       instances: stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' }),
       groups: stack.formatArn({
         service: 'autoscaling',
@@ -777,6 +784,15 @@ export class NodeMedic extends Construct {
           sid: SIDS.documents,
           actions: [...grants.documents],
           resources: scopes.documents,
+        }),
+      );
+    }
+    if (grants.diagnoseDocument?.length) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          sid: SIDS.diagnoseDocument,
+          actions: [...grants.diagnoseDocument],
+          resources: [scopes.diagnoseDocument],
         }),
       );
     }

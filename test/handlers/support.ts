@@ -39,6 +39,8 @@ export function setHandlerEnv(slackApiUrl: string, extra: Readonly<Record<string
     CLUSTER_TAG_KEY: 'eks:cluster-name',
     CLUSTER_NAMES: 'prod',
     STATE_MACHINE_ARN: STATE_MACHINE,
+    // The alarm function's sweeper (and every runner) reads the diagnose document's name.
+    DOCUMENTS: JSON.stringify({ diagnose: 'nodemedic-diagnose' }),
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     ...extra,
   });

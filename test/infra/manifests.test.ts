@@ -57,7 +57,23 @@ describe('one manifest per handler', () => {
       expect(grants.table === 'readWrite', name).toBe(ports.includes('store'));
       expect(grants.secrets?.includes('slack') ?? false, name).toBe(ports.includes('chat'));
       expect(grants.secrets?.includes('pager') ?? false, name).toBe(ports.includes('pager'));
-      expect((grants.workflow?.length ?? 0) > 0, name).toBe(ports.includes('workflow'));
+      expect((grants.workflow?.length ?? 0) > 0, name).toBe(
+        ports.includes('workflow') || ports.includes('taskTokens'),
+      );
+      // Task tokens only: the state machine invokes the function, so it may not start executions.
+      if (ports.includes('taskTokens')) expect(grants.workflow, name).toEqual(['taskResponse']);
+      if (ports.includes('sweeper')) {
+        expect(grants.diagnoseDocument, name).toContain('ssm:SendCommand');
+        expect(grants.documents, name).toBeUndefined();
+        expect(grants.clusterInstances, name).toContain('ssm:SendCommand');
+        expect(grants.anyResource, name).toEqual(
+          expect.arrayContaining([
+            'ssm:ListCommands',
+            'ssm:ListCommandInvocations',
+            'ssm:GetCommandInvocation',
+          ]),
+        );
+      }
       // The CloudWatch ports need their action; another port may call it too (e.g. a readiness check).
       if (ports.includes('alarms')) expect(grants.alarms, name).toContain('cloudwatch:DescribeAlarms');
       if (ports.includes('readiness')) expect(grants.anyResource, name).toContain('cloudwatch:GetMetricData');
@@ -171,6 +187,10 @@ describe('the construct reads the table', () => {
         add('anyResource', ...actions);
       } else if (s.Sid === 'OwnDocuments' && resource.includes(':document/')) {
         add('documents', ...actions);
+      } else if (s.Sid === 'DiagnoseDocument' && resource.includes(':document/')) {
+        // The diagnose document alone.
+        expect([s.Resource].flat(), name).toHaveLength(1);
+        add('diagnoseDocument', ...actions);
       } else if (s.Sid === 'ClusterInstances' && resource.includes(':instance/*') && s.Condition) {
         add('clusterInstances', ...actions);
       } else if (s.Sid === 'ClusterGroups' && resource.includes(':autoScalingGroup:') && s.Condition) {
@@ -233,7 +253,21 @@ describe('the construct reads the table', () => {
       const ports: readonly Port[] = manifest(name).wiring.ports;
       expect(ports, name).not.toContain('workflow');
       expect(envOf(name), name).not.toContain('STATE_MACHINE_ARN');
-      expect(manifest(name).grants.workflow, name).toBeUndefined();
+      // Task tokens at most (a rolling fix's next batch), granted in a policy of its own, which the
+      // function does not depend on; never StartExecution.
+      for (const kind of manifest(name).grants.workflow ?? []) expect(kind, name).toBe('taskResponse');
+      if (manifest(name).grants.workflow) {
+        const roleId = logicalId(nodemedic.functions[name].role! as never);
+        const fn = resources[logicalId(nodemedic.functions[name])];
+        const own = Object.entries(resources).filter(
+          ([, r]: [string, any]) =>
+            r.Type === 'AWS::IAM::Policy' &&
+            r.Properties.Roles.some((x: any) => x.Ref === roleId) &&
+            JSON.stringify(r.Properties.PolicyDocument).includes(smId),
+        );
+        expect(own, name).toHaveLength(1);
+        expect(fn.DependsOn ?? [], name).not.toContain(own[0]![0]);
+      }
     }
   });
 });

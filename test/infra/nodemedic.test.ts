@@ -35,14 +35,17 @@ const resourcesOfStatement = (s: any): unknown[] => [s.Resource].flat();
 
 describe('trigger', () => {
   it.each([
-    ['evaluate', 'cloudwatch:DescribeAlarms'], // the state of the alarm, for the verification
-    ['alarm', 'cloudwatch:DescribeAlarmContributors'], // a multi-time-series alarm's contributors
+    [['evaluate'], 'cloudwatch:DescribeAlarms'], // the state of the alarm, for the verification
+    // a multi-time-series alarm's contributors; and, after a fix, whether the node's contributor left ALARM
+    [['alarm', 'evaluate'], 'cloudwatch:DescribeAlarmContributors'],
   ] as const)('lets only %s call %s, scoped to the alarms the filter accepts', (only, action) => {
-    const [s] = statementsOf(only).filter((st) => actionsOf(st).includes(action));
-    expect(actionsOf(s)).toEqual([action]);
-    expect(JSON.stringify(s.Resource)).toContain(':alarm:nodemedic-*');
+    for (const fn of only) {
+      const [s] = statementsOf(fn).filter((st) => actionsOf(st).includes(action));
+      expect(actionsOf(s), fn).toEqual([action]);
+      expect(JSON.stringify(s.Resource), fn).toContain(':alarm:nodemedic-*');
+    }
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
-      if (name === only) continue;
+      if ((only as readonly string[]).includes(name)) continue;
       expect(
         statementsOf(name).some((st) => actionsOf(st).includes(action)),
         name,
@@ -273,7 +276,8 @@ describe('least privilege', () => {
       for (const s of statementsOf(name)) {
         if (actionsOf(s).some((a) => scoped.includes(a))) {
           expect(resourcesOfStatement(s), `${name} ${actionsOf(s)}`).not.toContain('*');
-          if (!actionsOf(s).includes('ssm:SendCommand') || s.Sid !== 'OwnDocuments') {
+          const onDocuments = s.Sid === 'OwnDocuments' || s.Sid === 'DiagnoseDocument';
+          if (!actionsOf(s).includes('ssm:SendCommand') || !onDocuments) {
             expect(s.Condition, `${name} ${actionsOf(s)}`).toBeDefined();
           }
         }
@@ -289,15 +293,31 @@ describe('least privilege', () => {
     ];
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const has = statementsOf(name).some((s) => actionsOf(s).some((a) => mutating.includes(a)));
-      expect(has, name).toBe(name === 'send');
+      // alarm sends the diagnose document's read-only quick probe (a cluster-only alarm's sweep).
+      expect(has, name).toBe(name === 'send' || name === 'alarm');
     }
+    const alarmSends = statementsOf('alarm').filter((s) => actionsOf(s).some((a) => mutating.includes(a)));
+    for (const s of alarmSends) expect(actionsOf(s), 'alarm').toEqual(['ssm:SendCommand']);
+    // Its documents: the diagnose document alone, never a fix.
+    const documents = alarmSends.filter((s) => JSON.stringify(s.Resource).includes(':document/'));
+    expect(documents).toHaveLength(1);
+    expect(JSON.stringify(documents[0].Resource)).toContain(
+      stack.getLogicalId(nodemedic.documents.diagnose!),
+    );
   });
 
-  it('lets only alarm and slack start or resume executions, on this state machine', () => {
+  it('lets only alarm and slack start or resume executions, outcome and escalate resume a roll, on this state machine', () => {
     const smId = stack.getLogicalId(nodemedic.stateMachine.node.defaultChild as never);
     for (const name of Object.keys(HANDLERS) as HandlerName[]) {
       const states = statementsOf(name).filter((s) => actionsOf(s).some((a) => a.startsWith('states:')));
-      if (name === 'alarm' || name === 'slack') {
+      if (name === 'outcome' || name === 'escalate') {
+        expect(states.flatMap(actionsOf).sort(), name).toEqual([
+          'states:SendTaskFailure',
+          'states:SendTaskHeartbeat',
+          'states:SendTaskSuccess',
+        ]);
+        for (const s of states) expect(s.Resource).toEqual({ Ref: smId });
+      } else if (name === 'alarm' || name === 'slack') {
         const actions = states.flatMap(actionsOf);
         expect(actions).toEqual(
           expect.arrayContaining([

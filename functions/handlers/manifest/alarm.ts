@@ -16,7 +16,7 @@ const grants = {
   // A cluster-only alarm's sweep: the diagnose document's quick probe, sent by the cluster tag
   // (ListCommands: is it done, and how many targets; ListCommandInvocations/GetCommandInvocation:
   // each node's output). DescribeInstanceStatus: EC2's side of the cluster hold at arrival.
-  documents: ['ssm:SendCommand'],
+  diagnoseDocument: ['ssm:SendCommand'],
   clusterInstances: ['ssm:SendCommand'],
   anyResource: [
     'ec2:DescribeInstances',

@@ -105,6 +105,8 @@ export interface Grants {
   readonly table?: 'readWrite';
   /** nodemedic's own SSM documents (by ARN). */
   readonly documents?: readonly 'ssm:SendCommand'[];
+  /** The diagnose document alone (by ARN): a sweep's read-only quick probe, never a fix. */
+  readonly diagnoseDocument?: readonly 'ssm:SendCommand'[];
   /** Instances carrying the cluster tag (a wildcard ARN narrowed by the tag condition). */
   readonly clusterInstances?: readonly ClusterInstanceAction[];
   /** Auto Scaling groups carrying the cluster tag. */
@@ -150,11 +152,13 @@ export type EnvNameOf<W extends Wiring> =
 
 /** The variables a handler reads: the deps', then its ports', then its own. */
 export function handlerEnv<W extends Wiring>(wiring: W): EnvNameOf<W>[] {
-  return [
+  // Once each: two ports may read the same variable (the inventory and the sweeper, the cluster tag).
+  const names = new Set<EnvName>([
     ...DEPS_ENV,
     ...wiring.ports.flatMap(
       (port): readonly EnvName[] => (PORT_ENV as Partial<Record<Port, readonly EnvName[]>>)[port] ?? [],
     ),
     ...wiring.env,
-  ] as EnvNameOf<W>[];
+  ]);
+  return [...names] as EnvNameOf<W>[];
 }
