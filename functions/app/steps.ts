@@ -902,8 +902,11 @@ async function escalate(
     kind: 'escalated',
     reason: what.action === 'escalated' ? what.detail : what.action,
   });
-  // Paged after Slack is told, so a pager outage never keeps the thread from hearing it.
-  await pageOrNote(deps, announced, reason);
+  // Paged after Slack is told, so a pager outage never keeps the thread from hearing it. A node
+  // held in a cluster incident whose wait for a rolling fix ran out is not paged: its cluster
+  // incident paged once for all of them, and a page per node is the storm the hold exists to stop.
+  const heldWait = Boolean(announced.clusterIncident) && reason === 'approval-timeout';
+  if (!heldWait) await pageOrNote(deps, announced, reason);
   await incidentEnded(deps, (await deps.store.get(incidentId)) ?? announced);
   return { kind: 'escalated', incidentId };
 }

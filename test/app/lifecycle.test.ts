@@ -16,6 +16,7 @@ import {
   sendStep,
 } from '../../functions/app/steps.js';
 import type { ExecutionEnded } from '../../functions/core/execution.js';
+import type { Pager } from '../../functions/core/pager.js';
 import { CHANNEL, type Harness, ONCALL_GROUP, openQuietly, recorded, startHarness } from './support.js';
 
 /** Every ended incident's thread closes with its timeline: the message before it is the one a step posted. */
@@ -175,6 +176,32 @@ describe('an execution that ended before its incident', () => {
     const posted = h.standIn.requestsOf('chat.postMessage').length;
     await escalateStep(h.deps, { incidentId: id, reason: 'approval-timeout' });
     expect(h.standIn.requestsOf('chat.postMessage')).toHaveLength(posted);
+  });
+});
+
+describe('a node held in a cluster incident', () => {
+  it('is not paged when its wait for a rolling fix runs out; a node of its own is', async () => {
+    const pages: string[] = [];
+    const pager: Pager = {
+      send: async (event) => {
+        if (event.event_action === 'trigger') pages.push(event.dedup_key);
+      },
+    };
+    h = await startHarness({ pager });
+    const own = await waiting(h);
+    await escalateStep(h.deps, { incidentId: own, reason: 'approval-timeout' });
+    expect(pages).toHaveLength(1);
+
+    const held = await waiting(h);
+    await h.store.update(held, (current) => ({ ...current, clusterIncident: 'HOLD#prod' }));
+    await escalateStep(h.deps, { incidentId: held, reason: 'approval-timeout' });
+    expect((await h.store.get(held))!.phase).toBe('escalated');
+    expect(pages).toHaveLength(1);
+    // A held node whose fix failed is still paged: that is not the storm's common wait.
+    const failed = await waiting(h);
+    await h.store.update(failed, (current) => ({ ...current, clusterIncident: 'HOLD#prod' }));
+    await escalateStep(h.deps, { incidentId: failed, reason: 'fix-failed' });
+    expect(pages).toHaveLength(2);
   });
 });
 
