@@ -460,9 +460,25 @@ async function closeRecovered(deps: AppDeps, node: NodeRef, alarm: ParsedAlarm):
   );
   const recovery = written.outcome;
   if (recovery.kind !== 'closed') return { kind: 'recovered', incidentId: open.id };
-  await perform(deps, written);
-  await announceRecovery(deps, written.incident, { buttonsUp: recovery.buttonsUp, from });
+  // While the node's cluster is held, its OK is one more call into the storm's channel: paced
+  // like every other call there (app/cluster.ts), so the channel stays within Slack's rate.
+  const slack = (await clusterHeld(deps, node.cluster)) ? { ...deps, chat: pacedChat(deps) } : deps;
+  await perform(slack, written);
+  await announceRecovery(slack, written.incident, { buttonsUp: recovery.buttonsUp, from });
   return { kind: 'recovered', incidentId: open.id };
+}
+
+/** Whether the cluster has an open cluster incident; a failed read is not (the OK is told unpaced). */
+async function clusterHeld(deps: AppDeps, cluster: string): Promise<boolean> {
+  try {
+    return (await deps.store.getCluster(cluster))?.phase === 'open';
+  } catch (error) {
+    deps.logger.warn('could not read the cluster incident: the OK is told unpaced', {
+      cluster,
+      error: String(error),
+    });
+    return false;
+  }
 }
 
 /** Audit action: the thread was told the alarm is back to OK (a redelivery tells it otherwise). */

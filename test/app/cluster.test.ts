@@ -181,6 +181,28 @@ describe('the cluster hold at arrival', () => {
   }, 60_000);
 });
 
+describe('an OK while the cluster is held', () => {
+  it('is paced like every other call in the storm’s channel', async () => {
+    const { chat, store, alarm } = setup();
+    const out = [];
+    for (let n = 0; n < 8; n++) out.push(await alarm(n));
+    const carded = [];
+    for (const o of out) {
+      const incident = (await store.get(o.incidentId))!;
+      if (incident.card) carded.push(out.indexOf(o));
+    }
+    expect(carded.length).toBeGreaterThanOrEqual(2);
+    expect((await store.getCluster('prod'))?.phase).toBe('open');
+    const before = chat.calls.length;
+    // The nodes that got their own card recover at once: each OK updates the card and posts the
+    // outcome and the timeline, all into the one channel.
+    const oks = await Promise.all(carded.map((n) => alarm(n, 'OK')));
+    expect(oks.every((o) => o.kind === 'recovered')).toBe(true);
+    expect(chat.calls.length - before).toBeGreaterThanOrEqual(2 * carded.length);
+    expect(chat.perSecondMax()).toBe(1);
+  }, 60_000);
+});
+
 describe('nothing lost under the hold', () => {
   /** A store whose next calls of one method fail as a throttled DynamoDB does. */
   function throttling(method: 'countOpen' | 'putClusterMember', times: number): MemoryIncidentStore {
