@@ -128,6 +128,7 @@ async function openForAlarm(
     node,
     alarmName: alarm.alarmName,
     contributorId: alarm.contributor?.id ?? null,
+    clusterAlarm: alarm.clusterOnly,
     requestedBy: 'alarm',
   });
   return { kind: result.created ? 'opened' : 'duplicate', incidentId: result.incident.id };
@@ -199,6 +200,8 @@ async function openIncident(
     thread?: MessageRef;
     /** The contributor of a multi-time-series alarm that raised it, if one did. */
     contributorId?: string | null;
+    /** The alarm names a cluster, not this node (found by readiness or a sweep). */
+    clusterAlarm?: boolean;
   },
 ): Promise<{ incident: Incident; created: boolean }> {
   const openedAt = deps.clock().toISOString();
@@ -212,6 +215,7 @@ async function openIncident(
     node: request.node,
     alarmName: request.alarmName,
     contributorId,
+    ...(request.clusterAlarm ? { clusterAlarm: true } : {}),
     openedAt,
     phase: 'diagnosing',
     card: null,

@@ -557,7 +557,7 @@ export async function evaluateStep(
  * the fix; its OK, when it comes, is posted in the thread and closes the record.
  */
 async function alarmCheck(deps: AppDeps, incident: Incident): Promise<string> {
-  if (!deps.alarms || incident.alarmName.startsWith('mention by ')) return '';
+  if (!deps.alarms || incident.alarmName.startsWith('mention by ') || incident.clusterAlarm) return '';
   try {
     const state = await deps.alarms.state(incident.alarmName);
     if (state === null) return `; no alarm named ${incident.alarmName} to check`;
@@ -625,7 +625,9 @@ async function readReadiness(
             : `${what} is no longer in ALARM`,
         };
       });
-  } else if (!alarm.startsWith('mention by ')) {
+  } else if (!alarm.startsWith('mention by ') && !incident.clusterAlarm) {
+    // A cluster's alarm (the node was found by readiness or a sweep) says nothing of this node:
+    // other nodes can hold it in ALARM, and it goes OK below its threshold with this node NotReady.
     const what = `the alarm ${alarm}`;
     if (!deps.alarms) unread.push(`${what}: nodemedic has no access to the alarms' states here`);
     else

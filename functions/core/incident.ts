@@ -233,6 +233,12 @@ export interface Incident {
    */
   readonly contributorId?: string | null;
   /**
+   * The alarm that opened it names a cluster, not this node (`cluster_failed_node_count`: the node
+   * was found by readiness or a sweep). Its state says nothing of this node, so the verification
+   * after a fix reads the node's own readiness only. Absent: false.
+   */
+  readonly clusterAlarm?: boolean;
+  /**
    * The incident of this node that recovered shortly before this one opened (a flap within the
    * policy's cooldown): this one continues in its thread.
    */

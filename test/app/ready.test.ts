@@ -156,6 +156,27 @@ describe('the readiness check', () => {
     );
   });
 
+  it("never reads a cluster's alarm as the node's state: a node found by a sweep is judged by its own readiness", async () => {
+    // Other nodes hold the cluster's alarm in ALARM: with no datapoint of its own, the fixed node
+    // is not checked (said), never escalated on the cluster's state.
+    h = await startHarness({ alarmStates: ['ALARM'] });
+    const id = await openQuietly(h);
+    await h.store.update(id, (current) => ({ ...current, clusterAlarm: true }));
+    let state: 'ready' | 'not-ready' | 'unknown' = 'unknown';
+    const deps = { ...h.deps, readiness: { notReady: async () => [], nodeState: async () => state } };
+    expect(await readyStep(deps, input(id, 20))).toMatchObject({ done: true, ok: true });
+    let last = (await h.store.get(id))!.audit.at(-1)!;
+    expect(last.action).toBe('ready-unchecked');
+    expect(last.detail).not.toContain('nodemedic-node-not-ready-prod');
+    // The cluster's alarm went OK (below its threshold) while this node is still NotReady.
+    const okDeps = { ...deps, alarms: { state: async () => 'OK' as const } };
+    state = 'not-ready';
+    expect(await readyStep(okDeps, input(id, 20))).toMatchObject({ done: true, ok: false });
+    last = (await h.store.get(id))!.audit.at(-1)!;
+    expect(last.action).toBe('ready-failed');
+    expect(last.detail).toContain('says NotReady');
+  });
+
   it('does not escalate on a readiness nobody could read by the bound: the thread says it was not checked', async () => {
     h = await startHarness({ alarmStates: ['INSUFFICIENT_DATA'] });
     const id = await openQuietly(h);
