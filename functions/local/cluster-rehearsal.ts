@@ -6,6 +6,7 @@
  */
 import type { Incident } from '../core/incident.js';
 import type { RemediationId } from '../core/model.js';
+import { INSTANCE_ID_IN_TEXT } from '../core/patterns.js';
 import { getRemediation } from '../core/remediations/index.js';
 import { fixActionId } from '../core/render/slack.js';
 import {
@@ -157,7 +158,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
     // One line per step that matters; the per-node detail is on the page.
     onEvent: (event) => {
       if (!['analyze', 'outcome', 'escalate', 'dispatch', 'verify', 'ready'].includes(event.step)) return;
-      const instanceId = /i-[0-9a-f]+/.exec(event.incidentId)?.[0];
+      const instanceId = INSTANCE_ID_IN_TEXT.exec(event.incidentId)?.[0];
       const p = instanceId ? nodeOf.get(instanceId) : undefined;
       log(`    [${event.step}] ${p ? short(p.node) : event.incidentId}: ${event.detail}`);
     },
