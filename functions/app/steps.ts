@@ -393,6 +393,8 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       requested: null,
       approvals: [],
       ...(shadow ? { shadow: true } : {}),
+      // Held now or not, whatever arrival said: the page after a wait that ran out follows it.
+      clusterIncident,
       audit: [
         ...current.audit,
         auditEntry(

@@ -192,16 +192,30 @@ describe('a node held in a cluster incident', () => {
     await escalateStep(h.deps, { incidentId: own, reason: 'approval-timeout' });
     expect(pages).toHaveLength(1);
 
-    const held = await waiting(h);
-    await h.store.update(held, (current) => ({ ...current, clusterIncident: 'HOLD#prod' }));
+    // Arrival did not hold it; by its analysis the storm had grown (EC2 counts 6 of 10 NotReady):
+    // the analysis holds it, says so on its record, and its wait for the roll runs out unpaged.
+    h.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
+    const held = await openQuietly(h);
+    expect((await h.store.get(held))!.clusterIncident ?? null).toBeNull();
+    const storm = (h.inventory as unknown as { notReady: Set<string> }).notReady;
+    for (let i = 0; i < 5; i++) storm.add(`i-0abc123def456780${i}`);
+    const sent = await sendStep(h.deps, { incidentId: held, purpose: 'diagnose' });
+    const analysis = await analyzeStep(h.deps, { incidentId: held, commandId: sent.commandId });
+    expect(analysis).toMatchObject({ held: true, awaitApproval: true });
+    expect((await h.store.get(held))!.clusterIncident).toBeTruthy();
+    // The cluster incident this analysis opened paged once, for every node it holds.
+    expect(pages).toHaveLength(2);
+    expect(pages[1]).toMatch(/cluster/);
+    await awaitApprovalStep(h.deps, { incidentId: held, taskToken: 'token-held' });
     await escalateStep(h.deps, { incidentId: held, reason: 'approval-timeout' });
     expect((await h.store.get(held))!.phase).toBe('escalated');
-    expect(pages).toHaveLength(1);
+    expect(pages).toHaveLength(2);
     // A held node whose fix failed is still paged: that is not the storm's common wait.
     const failed = await waiting(h);
-    await h.store.update(failed, (current) => ({ ...current, clusterIncident: 'HOLD#prod' }));
+    expect((await h.store.get(failed))!.clusterIncident).toBeTruthy();
     await escalateStep(h.deps, { incidentId: failed, reason: 'fix-failed' });
-    expect(pages).toHaveLength(2);
+    expect(pages).toHaveLength(3);
+    expect(pages[2]).toContain(failed);
   });
 });
 
