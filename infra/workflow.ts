@@ -197,6 +197,10 @@ function pollUntilDone(
       CommandId: JsonPath.stringAt('$.cmd.commandId'),
       InstanceId: JsonPath.stringAt('$.reach.instanceId'),
     },
+    // Only the two words the loop reads: the output (up to 24,000 characters of stdout, 8,000 of
+    // stderr) would otherwise ride through every later state and sit in the execution history.
+    // SSM returns both on every answer (API_GetCommandInvocation.html, "Response Elements").
+    resultSelector: { 'Status.$': '$.Status', 'StatusDetails.$': '$.StatusDetails' },
     resultPath: '$.poll.invocation',
   });
   poll.addRetry({

@@ -149,6 +149,19 @@ describe('the poll loop, executed', () => {
     expect(run.result.history.find((s) => s.state === 'DiagnoseDone?')!.at).toBe(3 + 2 + 4);
   });
 
+  it('keeps only Status and StatusDetails of each answer in the state, never the command output', () => {
+    const polls = Object.entries(definition.States).filter(([, state]) =>
+      (state as { Resource?: string }).Resource?.endsWith(':ssm:getCommandInvocation'),
+    );
+    expect(polls.length).toBeGreaterThanOrEqual(5);
+    for (const [name, state] of polls) {
+      expect((state as { ResultSelector?: unknown }).ResultSelector, name).toEqual({
+        'Status.$': '$.Status',
+        'StatusDetails.$': '$.StatusDetails',
+      });
+    }
+  });
+
   it('escalates when SSM keeps failing past the retries, as the poll function did', async () => {
     const run = await runLoop(
       { stdout: recorded('healthy') },
