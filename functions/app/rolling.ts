@@ -33,7 +33,7 @@ import { applyApproval } from '../core/plan.js';
 import type { Chat } from '../core/ports.js';
 import { renderClusterSummary } from '../core/render/cluster.js';
 import { renderRollEnded, rollStartedText } from '../core/render/rolling.js';
-import { escapeMrkdwn } from '../core/render/slack.js';
+import { escapeMrkdwn, renderRefusal } from '../core/render/slack.js';
 import {
   type HeldNode,
   offerRoll,
@@ -531,11 +531,10 @@ async function refuse(
     reason,
   });
   if (record.thread) {
-    const text = `Refused: <@${click.user}> pressed the rolling fix ${note}. Logged; nothing ran.`;
     await pacedChat(deps)
       .post(
         record.thread.channel,
-        { text, blocks: [{ type: 'context', elements: [{ type: 'mrkdwn', text: `:no_entry: ${text}` }] }] },
+        renderRefusal({ user: click.user, action: 'the rolling fix', note }),
         record.thread.ts,
       )
       .catch((err: unknown) =>
