@@ -67,4 +67,24 @@ describe('the roll region of the cluster summary', () => {
     expect(message.text).toContain('4 nodes not yet fixed stay held');
     expect(JSON.stringify(message.blocks)).toContain('<!subteam^S0ONCALL>');
   });
+  it('says a completed roll with a check mark only when every node was fixed; nodes that left it are a warning for on-call', () => {
+    const roll = started();
+    const all = [...roll.running, ...roll.queued];
+    const clean = { ...roll, running: [], queued: [], done: all, state: 'completed' as const };
+    const done = renderRollEnded(clean, 'S0ONCALL');
+    expect(JSON.stringify(done.blocks)).toContain(':white_check_mark:');
+    expect(JSON.stringify(done.blocks)).not.toContain('<!subteam^');
+    const [left, ...fixed] = all;
+    const partial = {
+      ...clean,
+      done: fixed,
+      skipped: [{ ...left!, detail: 'its approval wait ran out' }],
+    };
+    const message = renderRollEnded(partial, 'S0ONCALL');
+    const blocks = JSON.stringify(message.blocks);
+    expect(blocks).not.toContain(':white_check_mark:');
+    expect(blocks).toContain(':warning:');
+    expect(blocks).toContain('<!subteam^S0ONCALL>');
+    expect(message.text).toContain(`were NOT fixed: ${left!.node}`);
+  });
 });

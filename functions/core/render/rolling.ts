@@ -95,14 +95,15 @@ function rollProgress(roll: Roll): KnownBlock[] {
 /** Said once in the cluster thread when the roll stops or completes. */
 export function renderRollEnded(roll: Roll, onCallGroupId: string | null): ChatMessage {
   const title = escapeMrkdwn(getRemediation(roll.remediation).title);
+  const group = onCallGroupId ? `<!subteam^${onCallGroupId}> ` : '';
   if (roll.state === 'completed') {
     const text = `Rolling ${title} completed: ${roll.done.length} node(s) fixed and verified in ${roll.batches} batch(es).`;
-    const extra = roll.skipped.length
-      ? ` ${roll.skipped.length} left the roll before their batch: ${failures(roll.skipped)}.`
-      : '';
-    return { text: `${text}${extra}`, blocks: [section(`:white_check_mark: ${text}${extra}`)] };
+    if (!roll.skipped.length) return { text, blocks: [section(`:white_check_mark: ${text}`)] };
+    // Nodes that left the roll (their wait ran out, a person took them) were not fixed: that is
+    // for a person, said as a warning with the on-call group, never as a plain success.
+    const extra = ` ${roll.skipped.length} node(s) left the roll before their batch and were NOT fixed: ${failures(roll.skipped)}. A person decides what comes next for them.`;
+    return { text: `${text}${extra}`, blocks: [section(`:warning: ${group}${text}${extra}`)] };
   }
-  const group = onCallGroupId ? `<!subteam^${onCallGroupId}> ` : '';
   const text = `Rolling ${title} stopped at ${failureText(roll.failed)}: no further batch starts. The ${nodes(roll.queued.length)} not yet fixed stay held (${roll.queued.length ? names(roll.queued) : 'none'}); a person decides what comes next.`;
   return { text, blocks: [section(`:octagonal_sign: ${group}${text}`)] };
 }
