@@ -4,18 +4,18 @@
  */
 import type { GiveUpInput } from '../app/contract.js';
 import { giveUpStep } from '../app/steps.js';
+import { wiring } from './manifest/poll.js';
 import { stepHandler } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeRunner } from './wiring/runner.js';
 import { makeStore } from './wiring/store.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(['store', 'runner', 'chat']);
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable named.
+const { deps } = wire(wiring, { store: makeStore, runner: makeRunner, chat: makeChat });
 
 export const handler = stepHandler<GiveUpInput, Awaited<ReturnType<typeof giveUpStep>>>(
   'poll',
-  async () => assemble(env, { store: makeStore(env), runner: makeRunner(env), chat: await makeChat(env) }),
+  deps,
   giveUpStep,
 );
