@@ -5,35 +5,30 @@
  * base64 bodies) before the receiver verifies its signature.
  */
 import { createSlackApp, type SlackHandler, type SlackHttpEvent } from '../slack/app.js';
+import { wiring } from './manifest/slack.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat, slackSecrets } from './wiring/chat.js';
-import { assemble } from './wiring/deps.js';
-import { loadHandlerEnv } from './wiring/env.js';
+import { wire } from './wiring/compose.js';
 import { makeInventory } from './wiring/inventory.js';
 import { makePager } from './wiring/pager.js';
 import { makeStore } from './wiring/store.js';
 import { makeWorkflow } from './wiring/workflow.js';
 
-// Parsed at cold start: a bad value fails the init with the variable named.
-const env = loadHandlerEnv(
-  ['store', 'inventory', 'chat', 'workflow', 'pager'],
-  ['ONCALL_ALLOWLIST', 'MENTION_CHANNEL_IDS'],
-);
+// Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable
+// named. The ports are built at the first request (the chat reads the Slack secret, cached).
+const { env, deps: buildDeps } = wire(wiring, {
+  store: makeStore,
+  inventory: makeInventory,
+  chat: makeChat,
+  workflow: makeWorkflow,
+  pager: makePager,
+});
 let built: Promise<SlackHandler> | null = null;
 
 async function build(): Promise<SlackHandler> {
   const { botToken, signingSecret } = await slackSecrets(env);
   // The mention use case opens incidents: it needs the inventory, the chat and the workflow too.
-  const deps = {
-    ...assemble(env, {
-      store: makeStore(env),
-      inventory: makeInventory(env),
-      chat: await makeChat(env, botToken),
-      workflow: makeWorkflow(env),
-      pager: makePager(env),
-    }),
-    onCallAllowList: env.ONCALL_ALLOWLIST,
-  };
+  const deps = { ...(await buildDeps()), onCallAllowList: env.ONCALL_ALLOWLIST };
   // SLACK_API_URL (GovSlack, the local stand-in) is for every Web API call of this function:
   // the chat above, and the Bolt app's own client (auth.test).
   const slackApiUrl = env.SLACK_API_URL;

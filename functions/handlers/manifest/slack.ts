@@ -1,9 +1,7 @@
 /** slack: Bolt behind the Function URL (approvals, mentions, thread actions). */
 import type { Grants, HandlerManifest, Sizing } from './types.js';
 
-// Exported when handlers/slack.ts builds its deps with `wire` (it still names its ports to
-// loadHandlerEnv; test/infra/manifests.test.ts holds them to these).
-const wiring = {
+export const wiring = {
   ports: ['store', 'inventory', 'chat', 'workflow', 'pager'],
   env: ['ONCALL_ALLOWLIST', 'MENTION_CHANNEL_IDS'],
 } as const;
