@@ -15,7 +15,7 @@ import { isRemediationId, type RemediationId } from '../core/model.js';
 import { escapeMrkdwn, renderRefusal } from '../core/render/slack.js';
 import { shadowRefusal } from '../core/shadow.js';
 import { type ClickDecision, type Transition, transition } from '../core/transitions.js';
-import { isAuthorized } from './authorize.js';
+import { onCall } from './authorize.js';
 import type { AppDeps } from './deps.js';
 import { applyTransition, describe, perform } from './effects.js';
 import { METRICS } from './metrics.js';
@@ -229,27 +229,10 @@ async function admit(
       note: 'but the click came from another channel or workspace',
     });
   }
-  let allowed: boolean;
-  try {
-    allowed = await isAuthorized(click.user, {
-      chat: deps.chat,
-      userGroupId: deps.onCallUserGroupId,
-      allowList: deps.onCallAllowList ?? [],
-    });
-  } catch (err) {
-    // Fail closed: without the group's member list nobody is let through.
-    deps.logger.error('authorization check failed', {
-      incidentId: incident.id,
-      user: click.user,
-      error: describe(err),
-    });
-    await privately(
-      deps,
-      click,
-      'nodemedic could not check your on-call membership right now; nothing was done. Try again in a minute.',
-    );
+  // Fail closed: without the group's member list nobody is let through.
+  const allowed = await onCall(deps, click, { incidentId: incident.id });
+  if (allowed === null)
     return { kind: 'closed', outcome: { kind: 'rejected', reason: 'authorization check failed' } };
-  }
   // Claimed only once the clicker is known to be allowed or refused: a click that failed the
   // membership check above (Slack down) can be pressed again and count.
   if (!allowed) {

@@ -5,6 +5,8 @@
  * and a removal from the group takes effect within the cache's lifetime.
  */
 import type { Chat } from '../core/ports.js';
+import type { AppDeps } from './deps.js';
+import { describe } from './effects.js';
 
 /** What `isAuthorized` needs. */
 export interface AuthorizeOptions {
@@ -48,4 +50,39 @@ async function groupMembers(options: AuthorizeOptions): Promise<ReadonlySet<stri
   const members = new Set(await options.chat.userGroupMembers(groupId));
   perChat.set(groupId, { members, expires: now + (options.cacheSeconds ?? 60) * 1000 });
   return members;
+}
+
+/** What a click carries that the check needs: who, and where to answer privately. */
+interface Clicker {
+  readonly user: string;
+  readonly channel: string;
+  readonly threadTs?: string;
+}
+
+/**
+ * Whether a clicker is on call, as the deps configure it (the group, the allow-list), failing
+ * closed: when the group's members cannot be read, the error is logged with `context`, the clicker
+ * is told privately that nothing was done, and the answer is null (refuse the click).
+ */
+export async function onCall(
+  deps: Pick<AppDeps, 'chat' | 'onCallUserGroupId' | 'onCallAllowList' | 'logger'>,
+  click: Clicker,
+  context: Readonly<Record<string, unknown>>,
+): Promise<boolean | null> {
+  try {
+    return await isAuthorized(click.user, {
+      chat: deps.chat,
+      userGroupId: deps.onCallUserGroupId,
+      allowList: deps.onCallAllowList ?? [],
+    });
+  } catch (err) {
+    deps.logger.error('authorization check failed', { ...context, user: click.user, error: describe(err) });
+    await deps.chat.postEphemeral(
+      click.channel,
+      click.user,
+      'nodemedic could not check your on-call membership right now; nothing was done. Try again in a minute.',
+      click.threadTs,
+    );
+    return null;
+  }
 }

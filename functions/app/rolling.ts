@@ -45,7 +45,7 @@ import {
 } from '../core/rolling.js';
 import { isShadowCluster } from '../core/shadow.js';
 import type { Click } from './approval.js';
-import { isAuthorized } from './authorize.js';
+import { onCall } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppDeps } from './deps.js';
@@ -102,27 +102,9 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
         : null;
   if (foreign)
     return refuse(deps, click, record, foreign, 'but the click came from another channel or workspace');
-  let allowed: boolean;
-  try {
-    allowed = await isAuthorized(click.user, {
-      chat: deps.chat,
-      userGroupId: deps.onCallUserGroupId,
-      allowList: deps.onCallAllowList ?? [],
-    });
-  } catch (err) {
-    // Fail closed: without the group's member list nobody is let through.
-    deps.logger.error('authorization check failed', {
-      clusterIncident: record.id,
-      user: click.user,
-      error: describe(err),
-    });
-    await privately(
-      deps,
-      click,
-      'nodemedic could not check your on-call membership right now; nothing was done. Try again in a minute.',
-    );
-    return { kind: 'rejected', reason: 'authorization check failed' };
-  }
+  // Fail closed: without the group's member list nobody is let through.
+  const allowed = await onCall(deps, click, { clusterIncident: record.id });
+  if (allowed === null) return { kind: 'rejected', reason: 'authorization check failed' };
   if (!allowed) {
     return refuse(
       deps,
