@@ -5,7 +5,7 @@
  * person, time to recovery). One neutral model ({@link timeline}), two renderings: Slack Block Kit
  * for the thread ({@link renderTimeline}) and Markdown for `nodemedic report` ({@link timelineMarkdown}).
  */
-import { type AuditEntry, type Incident, isTerminal } from '../incident.js';
+import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../incident.js';
 import type { ChatMessage } from '../ports.js';
 import { context, escapeMrkdwn, header, mention, SLACK_LIMITS, section, truncate } from './mrkdwn.js';
 
@@ -42,10 +42,20 @@ export interface Timeline {
   };
 }
 
-/** Audit actions worded for a reader; any other action is shown as it is recorded. */
-const WORDS: Readonly<Record<string, string>> = {
+/**
+ * Every audit action worded for a reader (the compiler holds the list to `AuditAction`); an action
+ * of a record written by another version is shown as it is recorded.
+ */
+const WORDS: Readonly<Record<Exclude<AuditAction, (typeof HIDDEN_ACTIONS)[number]>, string>> = {
   opened: 'Alarm: incident opened',
   duplicate: 'Alarm again (joined the open incident)',
+  flapped: 'Alarm again soon after a recovery (continues here)',
+  'cluster-held': 'Held in the cluster incident',
+  'ready-ok': 'Node Ready again',
+  'ready-failed': 'Node not Ready by the bound',
+  'ready-skipped': 'Readiness not waited for',
+  'ready-unchecked': 'Readiness could not be checked',
+  'page-failed': 'Page failed (retried)',
   reachability: 'Reachability checked',
   'diagnose-sent': 'Diagnosis sent',
   analyzed: 'Findings posted',
@@ -85,7 +95,12 @@ const WORDS: Readonly<Record<string, string>> = {
 };
 
 /** Bookkeeping entries that say nothing to a reader of the timeline. */
-const HIDDEN: ReadonlySet<string> = new Set(['escalation-posted', 'timeline-posted']);
+const HIDDEN_ACTIONS = [
+  'escalation-posted',
+  'timeline-posted',
+  'alarm-ok-posted',
+] as const satisfies readonly AuditAction[];
+const HIDDEN: ReadonlySet<string> = new Set(HIDDEN_ACTIONS);
 
 /** Evidence lines quoted per cause, and their length. */
 const EVIDENCE_PER_CAUSE = 2;
@@ -109,7 +124,7 @@ export function timeline(incident: Incident): Timeline {
     .map((a) => ({
       at: a.at,
       offsetSeconds: seconds(opened, a.at) ?? 0,
-      what: WORDS[a.action] ?? a.action,
+      what: (WORDS as Readonly<Record<string, string>>)[a.action] ?? a.action,
       actor: a.actor,
       detail: a.detail,
     }));
