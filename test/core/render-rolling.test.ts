@@ -3,7 +3,9 @@
  * label, a confirm dialog), why there is none, the roll's progress, and the one end message.
  */
 import { describe, expect, it } from 'vitest';
+import { newClusterIncident } from '../../functions/core/cluster.js';
 import { DEFAULT_SAFETY_POLICY } from '../../functions/core/policy.js';
+import { renderClusterSummary } from '../../functions/core/render/cluster.js';
 import { parseRollActionId, renderRollEnded, rollBlocks } from '../../functions/core/render/rolling.js';
 import { type HeldNode, offerRoll, type Roll, rollReduce } from '../../functions/core/rolling.js';
 
@@ -86,5 +88,45 @@ describe('the roll region of the cluster summary', () => {
     expect(blocks).toContain(':warning:');
     expect(blocks).toContain('<!subteam^S0ONCALL>');
     expect(message.text).toContain(`were NOT fixed: ${left!.node}`);
+  });
+  it('turns the cluster root from an alarm into a done headline once the roll fixed every held node', () => {
+    const roll = started();
+    const all = [...roll.running, ...roll.queued];
+    const members = Object.fromEntries(
+      all.map((m) => [
+        m.node,
+        {
+          incidentId: m.incidentId,
+          instanceId: m.node,
+          nodeName: null,
+          causes: null,
+          joinedAt: roll.approvedAt,
+        },
+      ]),
+    );
+    const record = {
+      ...newClusterIncident({
+        cluster: 'prod',
+        openedAt: roll.approvedAt,
+        reason: 'r',
+        fleet: { total: 9, notReady: 7 },
+      }),
+      version: 1,
+      members,
+    };
+    const running = renderClusterSummary({ ...record, roll }, { onCallGroupId: 'S0ONCALL', policy });
+    expect(JSON.stringify(running.blocks)).toContain('7 nodes NotReady, one incident');
+    expect(running.text).toContain('<!subteam^S0ONCALL>');
+    const completed = { ...roll, running: [], queued: [], done: all, state: 'completed' as const };
+    const done = renderClusterSummary({ ...record, roll: completed }, { onCallGroupId: 'S0ONCALL', policy });
+    const blocks = JSON.stringify(done.blocks);
+    expect(blocks).toContain('7 nodes fixed by a rolling fix');
+    expect(blocks).not.toContain('NotReady, one incident');
+    expect(done.text).toMatch(/^Cluster prod: all 7 held nodes fixed and verified/);
+    expect(done.text).not.toContain('<!subteam^');
+    // One node left out: still the alarm, for a person.
+    const partial = { ...completed, done: all.slice(1), skipped: [{ ...all[0]!, detail: 'wait ran out' }] };
+    const left = renderClusterSummary({ ...record, roll: partial }, { onCallGroupId: 'S0ONCALL', policy });
+    expect(JSON.stringify(left.blocks)).toContain('NotReady, one incident');
   });
 });

@@ -59,14 +59,28 @@ export function renderClusterSummary(
     : `${s.members} nodes held, ${s.members - s.diagnosed} still being diagnosed`;
   const counts = s.causeCounts.map((c) => `${escapeMrkdwn(c.cause)} ${c.count}`).join(' · ');
   const fleet = `${s.fleet.notReady} of ${s.fleet.total} nodes NotReady when the last one joined`;
-  const blocks: KnownBlock[] = [
-    header(`Cluster ${record.cluster}: ${s.members} nodes NotReady, one incident`),
-    section(`:rotating_light: ${mention}*${headline}*`),
+  // A roll that fixed and verified every held node ends the alarm this root raised: said first.
+  const roll = record.roll;
+  const allFixed =
+    roll?.state === 'completed' &&
+    roll.skipped.length === 0 &&
+    roll.done.length >= s.members &&
+    s.members > 0;
+  const blocks: KnownBlock[] = allFixed
+    ? [
+        header(`Cluster ${record.cluster}: ${s.members} nodes fixed by a rolling fix`),
+        section(`:white_check_mark: *All ${s.members} held nodes fixed and verified* (it was: ${headline})`),
+      ]
+    : [
+        header(`Cluster ${record.cluster}: ${s.members} nodes NotReady, one incident`),
+        section(`:rotating_light: ${mention}*${headline}*`),
+      ];
+  blocks.push(
     context(
       `${escapeMrkdwn(record.reason)} · ${escapeMrkdwn(fleet)} · diagnosed ${s.diagnosed} of ${s.members}` +
         (counts ? ` · by cause: ${counts}` : ''),
     ),
-  ];
+  );
   for (const group of s.groups.slice(0, GROUPS_SHOWN)) {
     blocks.push(section(`*${escapeMrkdwn(group.label)}* (${group.nodes.length}): ${nodeList(group.nodes)}`));
   }
@@ -86,6 +100,8 @@ export function renderClusterSummary(
         (paged ? ` ${escapeMrkdwn(paged)}` : ''),
     ),
   );
-  const text = `${mention}Cluster ${cluster}: ${headline}${counts ? ` (${counts})` : ''}. Per-node fixes are held.`;
+  const text = allFixed
+    ? `Cluster ${cluster}: all ${s.members} held nodes fixed and verified by a rolling fix (it was: ${headline}).`
+    : `${mention}Cluster ${cluster}: ${headline}${counts ? ` (${counts})` : ''}. Per-node fixes are held.`;
   return { text: clip(text, SLACK_LIMITS.messageText), blocks };
 }
