@@ -358,6 +358,32 @@ async function serveConsole(
 }
 
 /**
+ * Interactively, once every incident the rehearsal opened has ended (the on-call engineer pressed
+ * the fixes on the page), print the table again with how each ended, and say the demo is done.
+ */
+async function sayWhenEnded(result: Awaited<ReturnType<typeof runClusterRehearsal>>): Promise<void> {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const rows = await Promise.all(
+      result.rows.map(async (row) => {
+        const incident = row.incidentId ? await result.cluster.store.get(row.incidentId) : null;
+        return incident
+          ? { ...row, phase: incident.phase, fix: incident.requested?.remediation ?? row.fix }
+          : row;
+      }),
+    );
+    if (!rows.every((row) => row.incidentId === null || TERMINAL.has(row.phase ?? ''))) continue;
+    process.stdout.write(`\n${clusterTable(rows)}\n\n`);
+    log(
+      rows.every((row) => row.incidentId === null || row.phase === 'recovered')
+        ? 'every incident ended, every faulty node recovered; the page stays up until Ctrl-C'
+        : 'every incident ended, NOT every faulty node recovered (see the table); the page stays up until Ctrl-C',
+    );
+    return;
+  }
+}
+
+/**
  * `--cluster N`: the cluster rehearsal (functions/local/cluster-rehearsal.ts). Interactive, the page
  * stays up until Ctrl-C; with --auto-approve it prints the table and exits.
  */
@@ -392,6 +418,7 @@ async function runCluster(
         `the page stays up at ${result.cluster.standIn.baseUrl}: approve the solo node's fix on its card, and the storm's rolling fix on the cluster thread`,
       );
       log('Ctrl-C stops the demo and removes every process and temp dir it started');
+      void sayWhenEnded(result);
       return new Promise<number>(() => {});
     }
     log(
