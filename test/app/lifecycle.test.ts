@@ -17,7 +17,15 @@ import {
 } from '../../functions/app/steps.js';
 import type { ExecutionEnded } from '../../functions/core/execution.js';
 import type { Pager } from '../../functions/core/pager.js';
-import { CHANNEL, type Harness, ONCALL_GROUP, openQuietly, recorded, startHarness } from './support.js';
+import {
+  CHANNEL,
+  type Harness,
+  NODES,
+  ONCALL_GROUP,
+  openQuietly,
+  recorded,
+  startHarness,
+} from './support.js';
 
 /** Every ended incident's thread closes with its timeline: the message before it is the one a step posted. */
 const notTimeline = (request: { body: Record<string, unknown> }) =>
@@ -198,7 +206,7 @@ describe('a node held in a cluster incident', () => {
     const held = await openQuietly(h);
     expect((await h.store.get(held))!.clusterIncident ?? null).toBeNull();
     const storm = (h.inventory as unknown as { notReady: Set<string> }).notReady;
-    for (let i = 0; i < 5; i++) storm.add(`i-0abc123def456780${i}`);
+    for (const node of NODES.slice(1, 6)) storm.add(node.instanceId);
     const sent = await sendStep(h.deps, { incidentId: held, purpose: 'diagnose' });
     const analysis = await analyzeStep(h.deps, { incidentId: held, commandId: sent.commandId });
     expect(analysis).toMatchObject({ held: true, awaitApproval: true });

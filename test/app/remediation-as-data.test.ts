@@ -34,6 +34,29 @@ afterEach(async () => {
   h = null;
 });
 
+/**
+ * Start a harness (closed after the test) over the catalog with the power cycle, an fd-exhaustion node that the fix cures and the
+ * alarm states given, run the workflow to its approval wait and approve the power cycle there.
+ */
+async function approvePowerCycle(
+  alarmStates: readonly ('ALARM' | 'OK')[],
+): Promise<{ harness: Harness; id: string }> {
+  const harness = await startHarness({ catalog, alarmStates });
+  h = harness;
+  harness.runner.queue(
+    'diagnose',
+    { stdout: recorded('fd-exhaustion') },
+    { stdout: recorded('fd-exhaustion') },
+    { stdout: recorded('healthy') },
+  );
+  const id = await openQuietly(harness);
+  await harness.workflow.start(id, { incidentId: id });
+  const token = await until(async () => (await harness.store.get(id))?.taskToken, 'the approval wait');
+  // What the Slack listener hands the workflow once an approval is authorized.
+  await harness.deps.workflow.resume(token, { decision: 'approve', remediation: 'power-cycle', by: [ALICE] });
+  return { harness, id };
+}
+
 describe('a remediation added as data', () => {
   it('has an action and a verify strategy the catalog accepts (only its id is foreign to the built-in one)', () => {
     expect(() => validateCatalog(catalog)).toThrow(
@@ -44,29 +67,20 @@ describe('a remediation added as data', () => {
 
   it('runs end to end through the definition and the real steps, as its entry says', async () => {
     // The verification reads the alarm (ALARM), the first readiness check too, then it is OK.
-    h = await startHarness({ catalog, alarmStates: ['ALARM', 'ALARM', 'OK'] });
-    h.runner.queue(
-      'diagnose',
-      { stdout: recorded('fd-exhaustion') },
-      { stdout: recorded('fd-exhaustion') },
-      { stdout: recorded('healthy') },
-    );
-    const id = await openQuietly(h);
-    await h.workflow.start(id, { incidentId: id });
-    const token = await until(async () => (await h!.store.get(id))?.taskToken, 'the approval wait');
-    // What the Slack listener hands the workflow once an approval is authorized.
-    await h.deps.workflow.resume(token, { decision: 'approve', remediation: 'power-cycle', by: [ALICE] });
-    expect(await h.workflow.finished(id)).toBe('recovered');
+    const { harness, id } = await approvePowerCycle(['ALARM', 'ALARM', 'OK']);
+    expect(await harness.workflow.finished(id)).toBe('recovered');
 
     // The fix is the inventory call its action names; no command was sent for it.
-    expect(h.inventory.actions.map((a) => [a.action, a.instanceId])).toEqual([['reboot', NODE.instanceId]]);
-    expect(h.runner.sent.map((s) => [s.script, s.comment, s.timeoutSeconds])).toEqual([
+    expect(harness.inventory.actions.map((a) => [a.action, a.instanceId])).toEqual([
+      ['reboot', NODE.instanceId],
+    ]);
+    expect(harness.runner.sent.map((s) => [s.script, s.comment, s.timeoutSeconds])).toEqual([
       ['diagnose', 'nodemedic diagnose', 60],
       ['diagnose', 'nodemedic recheck', 60],
       // Its verify strategy lets SSM hold the verification 321 s.
       ['diagnose', 'nodemedic verify', 321],
     ]);
-    const incident = (await h.store.get(id))!;
+    const incident = (await harness.store.get(id))!;
     expect(incident.phase).toBe('recovered');
     const audit = incident.audit.map((a) => [a.action, a.detail]);
     expect(audit).toEqual(
@@ -80,19 +94,9 @@ describe('a remediation added as data', () => {
   });
 
   it('is bounded by its own readyWithinSeconds, not the default', async () => {
-    h = await startHarness({ catalog, alarmStates: ['ALARM'] });
-    h.runner.queue(
-      'diagnose',
-      { stdout: recorded('fd-exhaustion') },
-      { stdout: recorded('fd-exhaustion') },
-      { stdout: recorded('healthy') },
-    );
-    const id = await openQuietly(h);
-    await h.workflow.start(id, { incidentId: id });
-    const token = await until(async () => (await h!.store.get(id))?.taskToken, 'the approval wait');
-    await h.deps.workflow.resume(token, { decision: 'approve', remediation: 'power-cycle', by: [ALICE] });
-    expect(await h.workflow.finished(id)).toBe('escalated');
-    const incident = (await h.store.get(id))!;
+    const { harness, id } = await approvePowerCycle(['ALARM']);
+    expect(await harness.workflow.finished(id)).toBe('escalated');
+    const incident = (await harness.store.get(id))!;
     expect(incident.audit.find((a) => a.action === 'ready-failed')?.detail).toBe(
       'waited 90 s for the node to be Ready again: the alarm nodemedic-node-not-ready-prod is ALARM',
     );

@@ -26,7 +26,7 @@ import {
   fixOk,
   type Harness,
   MALLORY,
-  NODE,
+  NODES,
   recorded,
   startHarness,
   until,
@@ -37,15 +37,6 @@ afterEach(async () => {
   await h?.close();
   h = null;
 });
-
-/** The harness's ten nodes: NODE and nine others. */
-const NODES = [
-  { instanceId: NODE.instanceId, nodeName: NODE.nodeName! },
-  ...Array.from({ length: 9 }, (_, i) => ({
-    instanceId: `i-0abc123def456780${i}`,
-    nodeName: `ip-10-0-2-${i}.ec2.internal`,
-  })),
-];
 
 type Reply = { stdout: string };
 
@@ -121,7 +112,8 @@ async function arrive(harness: Harness, ids: readonly string[]): Promise<Inciden
     const node = NODES.find((n) => n.instanceId === instanceId)!;
     const event = notReadyAlarmEvent({
       alarmName: 'nodemedic-prod',
-      ...node,
+      instanceId: node.instanceId,
+      nodeName: node.nodeName!,
       cluster: 'prod',
       state: 'ALARM',
     });

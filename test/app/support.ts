@@ -36,6 +36,15 @@ export const NODE: NodeRef = {
   cluster: 'prod',
   autoScalingGroup: 'prod-ng-1',
 };
+/** The harness's ten nodes, all in cluster prod: NODE, then nine others (i-0abc123def4567800 … 08). */
+export const NODES: readonly NodeRef[] = [
+  NODE,
+  ...Array.from({ length: 9 }, (_, i) => ({
+    ...NODE,
+    instanceId: `i-0abc123def456780${i}`,
+    nodeName: `ip-10-0-2-${i}.ec2.internal`,
+  })),
+];
 export const CHANNEL = 'C0ALERTS';
 export const ONCALL_GROUP = 'S0ONCALL';
 export const ALICE = 'U0ALICE';
@@ -168,13 +177,8 @@ export async function startHarness(options: {
   const chat = new WebApiChat(new WebClient(botToken, clientOptions));
   const store = new MemoryIncidentStore();
   const runner = new PlaybackRunner();
-  const others: NodeRef[] = Array.from({ length: 9 }, (_, i) => ({
-    ...NODE,
-    instanceId: `i-0abc123def456780${i}`,
-    nodeName: `ip-10-0-2-${i}.ec2.internal`,
-  }));
   const inventory = new StaticNodeInventory({
-    nodes: [NODE, ...others],
+    nodes: NODES,
     ...(options.reachability ? { reachability: { [NODE.instanceId]: options.reachability } } : {}),
     consoleOutput: { [NODE.instanceId]: '[  812.1] Out of memory: Killed process 4242 (containerd)\n' },
     notReady: options.notReady ?? [],

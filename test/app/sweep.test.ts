@@ -19,10 +19,10 @@ import type {
   SweepNodeResult,
   SweepResults,
 } from '../../functions/core/ports.js';
-import { CHANNEL, type Harness, NODE, recorded, startHarness } from './support.js';
+import { CHANNEL, type Harness, NODE, NODES, recorded, startHarness } from './support.js';
 
 /** The harness's other nodes (same cluster, prod): i-0abc123def4567800 … 08. */
-const other = (i: number) => `i-0abc123def456780${i}`;
+const other = (i: number) => NODES[i + 1]!.instanceId;
 
 function clusterOnly(
   state: 'ALARM' | 'OK' = 'ALARM',

@@ -52,6 +52,14 @@ function waiting(overrides: Partial<Incident> = {}): Incident {
   );
 }
 
+/** Waiting on a replace-node U0ALICE requested, approved so far by `approvers` (her click counts as one). */
+function replaceNodeRequested(...approvers: string[]): Incident {
+  return waiting({
+    requested: { remediation: 'replace-node', by: 'U0ALICE' },
+    approvals: approvers.map((user) => ({ remediation: 'replace-node', user, at: T })),
+  });
+}
+
 function ended(phase: IncidentPhase, audit: AuditEntry[]): Incident {
   return waiting({ phase, taskToken: null, audit: [line('opened', 'alarm'), ...audit] });
 }
@@ -102,10 +110,7 @@ describe('the approval flow', () => {
     },
     {
       name: 'a destructive fix: the first other approver is recorded, one more is needed',
-      incident: waiting({
-        requested: { remediation: 'replace-node', by: 'U0ALICE' },
-        approvals: [{ remediation: 'replace-node', user: 'U0ALICE', at: T }],
-      }),
+      incident: replaceNodeRequested('U0ALICE'),
       event: approve('U0BOB', 'replace-node'),
       outcome: { kind: 'needs-another', remediation: 'replace-node', have: 1, need: 2 },
       phase: 'awaiting-approval',
@@ -114,13 +119,7 @@ describe('the approval flow', () => {
     },
     {
       name: 'a destructive fix: the second other approver admits it',
-      incident: waiting({
-        requested: { remediation: 'replace-node', by: 'U0ALICE' },
-        approvals: [
-          { remediation: 'replace-node', user: 'U0ALICE', at: T },
-          { remediation: 'replace-node', user: 'U0BOB', at: T },
-        ],
-      }),
+      incident: replaceNodeRequested('U0ALICE', 'U0BOB'),
       event: approve('U0CAROL', 'replace-node'),
       outcome: { kind: 'approved', remediation: 'replace-node', approvers: ['U0BOB', 'U0CAROL'] },
       phase: 'fixing',
@@ -129,10 +128,7 @@ describe('the approval flow', () => {
     },
     {
       name: 'the requester of a destructive fix cannot approve it',
-      incident: waiting({
-        requested: { remediation: 'replace-node', by: 'U0ALICE' },
-        approvals: [{ remediation: 'replace-node', user: 'U0ALICE', at: T }],
-      }),
+      incident: replaceNodeRequested('U0ALICE'),
       event: approve('U0ALICE', 'replace-node'),
       outcome: { kind: 'rejected', reason: expect.stringContaining('you requested this destructive fix') },
       phase: 'awaiting-approval',
@@ -141,13 +137,7 @@ describe('the approval flow', () => {
     },
     {
       name: 'the same approver twice is refused',
-      incident: waiting({
-        requested: { remediation: 'replace-node', by: 'U0ALICE' },
-        approvals: [
-          { remediation: 'replace-node', user: 'U0ALICE', at: T },
-          { remediation: 'replace-node', user: 'U0BOB', at: T },
-        ],
-      }),
+      incident: replaceNodeRequested('U0ALICE', 'U0BOB'),
       event: approve('U0BOB', 'replace-node'),
       outcome: { kind: 'rejected', reason: 'you already approved this fix; it needs another approver' },
       phase: 'awaiting-approval',
@@ -198,10 +188,7 @@ describe('the approval flow', () => {
     },
     {
       name: 're-run: the round starts over and the workflow diagnoses again',
-      incident: waiting({
-        requested: { remediation: 'replace-node', by: 'U0ALICE' },
-        approvals: [{ remediation: 'replace-node', user: 'U0ALICE', at: T }],
-      }),
+      incident: replaceNodeRequested('U0ALICE'),
       event: rerun('U0BOB'),
       outcome: { kind: 'rerun' },
       phase: 'diagnosing',

@@ -194,13 +194,19 @@ const approveFix = (fix: string) => async (d: Driver) => {
   await d.click(ALICE, `${ACTION_IDS.fix}:${fix}`);
 };
 
+/** An fd-exhaustion node that raise-nofile cures, approved: its queue, its drive, its scripts. */
+const fdFixApproved = {
+  queue: (h: Harness) => {
+    h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
+  },
+  drive: approveFix('raise-nofile'),
+  scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
+} satisfies Pick<Scenario, 'queue' | 'drive' | 'scripts'>;
+
 const SCENARIOS: Scenario[] = [
   {
     name: 'approve → recheck → fix → verify → recovered',
-    queue: (h) => {
-      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
-    },
-    drive: approveFix('raise-nofile'),
+    ...fdFixApproved,
     local: 'recovered',
     asl: { status: 'SUCCEEDED', lastState: 'OutcomeRecovered' },
     phase: 'recovered',
@@ -217,34 +223,25 @@ const SCENARIOS: Scenario[] = [
       'ready-unchecked',
       'recovered',
     ],
-    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
   },
   {
     name: "verified → the node's alarm is back to OK after two readiness checks → recovered",
     // The verification reads the alarm first (still ALARM: CloudWatch lags), then the wait's checks.
     options: { alarmStates: ['ALARM', 'ALARM', 'ALARM', 'OK'] },
-    queue: (h) => {
-      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
-    },
-    drive: approveFix('raise-nofile'),
+    ...fdFixApproved,
     local: 'recovered',
     asl: { status: 'SUCCEEDED', lastState: 'OutcomeRecovered' },
     phase: 'recovered',
     actions: ['approved', 'fix-ok', 'verify-ok', 'ready-ok', 'recovered'],
-    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
   },
   {
     name: 'verified, but the node stays NotReady past its bound → escalated not-recovered',
     options: { alarmStates: ['ALARM'] },
-    queue: (h) => {
-      h.runner.fixLoop('fd-exhaustion', 'raise-nofile', 'LimitNOFILE raised from 19 to 1048576');
-    },
-    drive: approveFix('raise-nofile'),
+    ...fdFixApproved,
     local: 'escalated',
     asl: { status: 'SUCCEEDED', lastState: 'EscalateNotRecovered' },
     phase: 'escalated',
     actions: ['approved', 'fix-ok', 'verify-ok', 'ready-failed', 'escalated'],
-    scripts: ['diagnose', 'diagnose', 'raise-nofile', 'diagnose'],
   },
   {
     name: 'nobody approves in time → escalated, nothing run',
