@@ -20,14 +20,7 @@
  */
 import type { ClusterIncident } from '../core/cluster.js';
 import { NodemedicError } from '../core/errors.js';
-import {
-  type AuditAction,
-  type AuditEntry,
-  type Incident,
-  InFlightLimitError,
-  isTerminal,
-  roundOf,
-} from '../core/incident.js';
+import { type Incident, InFlightLimitError, isTerminal, roundOf } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
 import type { Chat } from '../core/ports.js';
@@ -49,6 +42,8 @@ import { onCall } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { describe } from './effects.js';
+import { auditEntry } from './incidents.js';
 import { METRICS } from './metrics.js';
 
 /** What the roll's use cases read of `AppDeps` (the Slack app's and the workflow steps'). */
@@ -305,12 +300,12 @@ async function startNode(
           approvals: [...current.approvals, { remediation, user: roll.approvedBy, at }],
           audit: [
             ...current.audit,
-            entry(
+            {
               at,
-              'approved',
-              roll.approvedBy,
-              `${remediation} by ${roll.approvedBy} (rolling fix on cluster ${record.cluster}, batch ${batch})`,
-            ),
+              action: 'approved',
+              actor: roll.approvedBy,
+              detail: `${remediation} by ${roll.approvedBy} (rolling fix on cluster ${record.cluster}, batch ${batch})`,
+            },
           ],
         };
       },
@@ -341,10 +336,7 @@ async function startNode(
             ...current,
             phase: 'escalated',
             taskToken: null,
-            audit: [
-              ...current.audit,
-              entry(deps.clock().toISOString(), 'resume-failed', 'nodemedic', reason),
-            ],
+            audit: [...current.audit, auditEntry(deps, 'resume-failed', 'nodemedic', reason)],
           },
     );
     return {
@@ -537,15 +529,6 @@ async function privately(deps: RollingDeps, click: Click, text: string): Promise
   await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
 }
 
-function entry(at: string, action: AuditAction, actor: string, detail: string): AuditEntry {
-  return { at, action, actor, detail };
-}
-
 function who(actor: string): string {
   return SLACK_ID.user.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
-}
-
-function describe(err: unknown): string {
-  if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
 }
