@@ -57,24 +57,16 @@ export interface Click {
   readonly retry: boolean;
 }
 
-/** What became of a click; the listener needs nothing more (the use case already replied). */
+/**
+ * What became of a click; the listener needs nothing more (the use case already replied). What the
+ * transition decided (functions/core/transitions.ts), or what the gate and the resume made of it.
+ */
 export type ClickOutcome =
-  | { readonly kind: 'approved'; readonly remediation: RemediationId; readonly approvers: readonly string[] }
-  | {
-      readonly kind: 'needs-another';
-      readonly remediation: RemediationId;
-      readonly have: number;
-      readonly need: number;
-    }
-  | { readonly kind: 'rejected'; readonly reason: string }
-  | { readonly kind: 'denied' }
-  | { readonly kind: 'rerun' }
+  | ClickDecision
   /** Not authorized: refused privately, logged, audited. */
   | { readonly kind: 'refused' }
   /** The same click again (retry, double click): nothing done. */
   | { readonly kind: 'duplicate' }
-  /** The button was used or expired already. */
-  | { readonly kind: 'stale'; readonly detail: string }
   | { readonly kind: 'not-found' }
   /** The workflow could not be resumed; the incident was escalated. */
   | { readonly kind: 'failed'; readonly reason: string };
