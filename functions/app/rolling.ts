@@ -18,7 +18,7 @@
  * roll: the roll is created inside the cluster record's conditional update, and a second click
  * finds it there.
  */
-import type { ClusterIncident } from '../core/cluster.js';
+import { type ClusterIncident, clusterOfIncidentId } from '../core/cluster.js';
 import { NodemedicError } from '../core/errors.js';
 import { type Incident, InFlightLimitError, isTerminal, roundOf } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
@@ -77,12 +77,9 @@ export type RollClickOutcome =
 /** How long a click's one-shot key is kept. */
 const CLICK_TTL_SECONDS = 86_400;
 
-/** A cluster incident's id: `cluster#<cluster>#<openedAt>` (functions/core/cluster.ts). */
-const CLUSTER_INCIDENT_ID = /^cluster#([A-Za-z0-9][A-Za-z0-9._-]{0,99})#(.+)$/;
-
 /** Approve the rolling fix the cluster summary offers. */
 export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<RollClickOutcome> {
-  const cluster = CLUSTER_INCIDENT_ID.exec(click.incidentId)?.[1];
+  const cluster = clusterOfIncidentId(click.incidentId);
   const record = cluster ? await deps.store.getCluster(cluster) : null;
   if (!cluster || !record || record.id !== click.incidentId) {
     await privately(deps, click, 'This cluster incident is unknown or over; nothing was done.');
