@@ -71,8 +71,8 @@ export type ClickOutcome =
   /** The workflow could not be resumed; the incident was escalated. */
   | { readonly kind: 'failed'; readonly reason: string };
 
-/** How long a click's one-shot key is kept: longer than any approval window. */
-const CLICK_TTL_SECONDS = 86_400;
+/** How long a click's one-shot key is kept (fix buttons and the roll button): longer than any approval window. */
+export const CLICK_TTL_SECONDS = 86_400;
 
 /** Approve `remediation` (a fix button, `nm_fix:<id>`). */
 export async function approveFix(

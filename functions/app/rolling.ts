@@ -37,7 +37,7 @@ import {
   rollReduce,
 } from '../core/rolling.js';
 import { isShadowCluster } from '../core/shadow.js';
-import type { Click } from './approval.js';
+import { CLICK_TTL_SECONDS, type Click } from './approval.js';
 import { onCall } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
@@ -73,9 +73,6 @@ export type RollClickOutcome =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'not-found' };
-
-/** How long a click's one-shot key is kept. */
-const CLICK_TTL_SECONDS = 86_400;
 
 /** Approve the rolling fix the cluster summary offers. */
 export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<RollClickOutcome> {
