@@ -358,6 +358,7 @@ function repeatText(incident: Incident, action: string): string {
   return 'You already pressed this button; it was handled once.';
 }
 
-async function privately(deps: ApprovalDeps, click: Click, text: string): Promise<void> {
+/** Answer the clicker alone, in the click's thread (fix buttons and the roll button). */
+export async function privately(deps: Pick<ApprovalDeps, 'chat'>, click: Click, text: string): Promise<void> {
   await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
 }

@@ -37,7 +37,7 @@ import {
   rollReduce,
 } from '../core/rolling.js';
 import { isShadowCluster } from '../core/shadow.js';
-import { CLICK_TTL_SECONDS, type Click } from './approval.js';
+import { CLICK_TTL_SECONDS, type Click, privately } from './approval.js';
 import { onCall } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
@@ -517,10 +517,6 @@ async function refuse(
     deps.logger.warn('could not answer a refused roll click privately', { error: describe(err) }),
   );
   return { kind: 'refused', reason };
-}
-
-async function privately(deps: RollingDeps, click: Click, text: string): Promise<void> {
-  await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
 }
 
 function who(actor: string): string {
