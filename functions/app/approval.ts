@@ -57,30 +57,22 @@ export interface Click {
   readonly retry: boolean;
 }
 
-/** What became of a click; the listener needs nothing more (the use case already replied). */
+/**
+ * What became of a click; the listener needs nothing more (the use case already replied). What the
+ * transition decided (functions/core/transitions.ts), or what the gate and the resume made of it.
+ */
 export type ClickOutcome =
-  | { readonly kind: 'approved'; readonly remediation: RemediationId; readonly approvers: readonly string[] }
-  | {
-      readonly kind: 'needs-another';
-      readonly remediation: RemediationId;
-      readonly have: number;
-      readonly need: number;
-    }
-  | { readonly kind: 'rejected'; readonly reason: string }
-  | { readonly kind: 'denied' }
-  | { readonly kind: 'rerun' }
+  | ClickDecision
   /** Not authorized: refused privately, logged, audited. */
   | { readonly kind: 'refused' }
   /** The same click again (retry, double click): nothing done. */
   | { readonly kind: 'duplicate' }
-  /** The button was used or expired already. */
-  | { readonly kind: 'stale'; readonly detail: string }
   | { readonly kind: 'not-found' }
   /** The workflow could not be resumed; the incident was escalated. */
   | { readonly kind: 'failed'; readonly reason: string };
 
-/** How long a click's one-shot key is kept: longer than any approval window. */
-const CLICK_TTL_SECONDS = 86_400;
+/** How long a click's one-shot key is kept (fix buttons and the roll button): longer than any approval window. */
+export const CLICK_TTL_SECONDS = 86_400;
 
 /** Approve `remediation` (a fix button, `nm_fix:<id>`). */
 export async function approveFix(
@@ -366,6 +358,7 @@ function repeatText(incident: Incident, action: string): string {
   return 'You already pressed this button; it was handled once.';
 }
 
-async function privately(deps: ApprovalDeps, click: Click, text: string): Promise<void> {
+/** Answer the clicker alone, in the click's thread (fix buttons and the roll button). */
+export async function privately(deps: Pick<ApprovalDeps, 'chat'>, click: Click, text: string): Promise<void> {
   await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
 }

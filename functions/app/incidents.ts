@@ -16,7 +16,7 @@ import { type ArrivalHold, decideAtArrival, joinAtArrival, pacedChat, scheduleSu
 import type { AppDeps } from './deps.js';
 import { applyTransition, perform } from './effects.js';
 import { incidentEnded, resolveAfterRecovery } from './ending.js';
-import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly } from './sweep.js';
+import { type ClusterCheckOptions, type ClusterCheckOutcome, handleClusterOnly, inBatches } from './sweep.js';
 
 /** What happened to an alarm event. */
 export type AlarmOutcome =
@@ -169,19 +169,6 @@ async function openForContributors(deps: AppDeps, alarm: ParsedAlarm): Promise<A
     contributors: outcomes.length,
   });
   return { kind: 'contributors', contributors: outcomes };
-}
-
-/** Run `work` over `items`, at most `size` at a time, keeping the order of the results. */
-async function inBatches<T, R>(
-  items: readonly T[],
-  size: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    results.push(...(await Promise.all(items.slice(i, i + size).map(work))));
-  }
-  return results;
 }
 
 /**

@@ -18,16 +18,9 @@
  * roll: the roll is created inside the cluster record's conditional update, and a second click
  * finds it there.
  */
-import type { ClusterIncident } from '../core/cluster.js';
+import { type ClusterIncident, clusterOfIncidentId } from '../core/cluster.js';
 import { NodemedicError } from '../core/errors.js';
-import {
-  type AuditAction,
-  type AuditEntry,
-  type Incident,
-  InFlightLimitError,
-  isTerminal,
-  roundOf,
-} from '../core/incident.js';
+import { type Incident, InFlightLimitError, isTerminal, roundOf } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
 import type { Chat } from '../core/ports.js';
@@ -44,11 +37,13 @@ import {
   rollReduce,
 } from '../core/rolling.js';
 import { isShadowCluster } from '../core/shadow.js';
-import type { Click } from './approval.js';
+import { CLICK_TTL_SECONDS, type Click, privately } from './approval.js';
 import { onCall } from './authorize.js';
 import { pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppDeps } from './deps.js';
+import { describe } from './effects.js';
+import { auditEntry } from './incidents.js';
 import { METRICS } from './metrics.js';
 
 /** What the roll's use cases read of `AppDeps` (the Slack app's and the workflow steps'). */
@@ -79,15 +74,9 @@ export type RollClickOutcome =
   | { readonly kind: 'rejected'; readonly reason: string }
   | { readonly kind: 'not-found' };
 
-/** How long a click's one-shot key is kept. */
-const CLICK_TTL_SECONDS = 86_400;
-
-/** A cluster incident's id: `cluster#<cluster>#<openedAt>` (functions/core/cluster.ts). */
-const CLUSTER_INCIDENT_ID = /^cluster#([A-Za-z0-9][A-Za-z0-9._-]{0,99})#(.+)$/;
-
 /** Approve the rolling fix the cluster summary offers. */
 export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<RollClickOutcome> {
-  const cluster = CLUSTER_INCIDENT_ID.exec(click.incidentId)?.[1];
+  const cluster = clusterOfIncidentId(click.incidentId);
   const record = cluster ? await deps.store.getCluster(cluster) : null;
   if (!cluster || !record || record.id !== click.incidentId) {
     await privately(deps, click, 'This cluster incident is unknown or over; nothing was done.');
@@ -305,12 +294,12 @@ async function startNode(
           approvals: [...current.approvals, { remediation, user: roll.approvedBy, at }],
           audit: [
             ...current.audit,
-            entry(
+            {
               at,
-              'approved',
-              roll.approvedBy,
-              `${remediation} by ${roll.approvedBy} (rolling fix on cluster ${record.cluster}, batch ${batch})`,
-            ),
+              action: 'approved',
+              actor: roll.approvedBy,
+              detail: `${remediation} by ${roll.approvedBy} (rolling fix on cluster ${record.cluster}, batch ${batch})`,
+            },
           ],
         };
       },
@@ -341,10 +330,7 @@ async function startNode(
             ...current,
             phase: 'escalated',
             taskToken: null,
-            audit: [
-              ...current.audit,
-              entry(deps.clock().toISOString(), 'resume-failed', 'nodemedic', reason),
-            ],
+            audit: [...current.audit, auditEntry(deps, 'resume-failed', 'nodemedic', reason)],
           },
     );
     return {
@@ -533,19 +519,6 @@ async function refuse(
   return { kind: 'refused', reason };
 }
 
-async function privately(deps: RollingDeps, click: Click, text: string): Promise<void> {
-  await deps.chat.postEphemeral(click.channel, click.user, text, click.threadTs);
-}
-
-function entry(at: string, action: AuditAction, actor: string, detail: string): AuditEntry {
-  return { at, action, actor, detail };
-}
-
 function who(actor: string): string {
   return SLACK_ID.user.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
-}
-
-function describe(err: unknown): string {
-  if (err instanceof NodemedicError) return `${err.code}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
 }

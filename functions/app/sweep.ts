@@ -257,7 +257,7 @@ async function openOne(
 }
 
 /** Run `work` over `items`, at most `size` at a time, keeping the order of the results. */
-async function inBatches<T, R>(
+export async function inBatches<T, R>(
   items: readonly T[],
   size: number,
   work: (item: T) => Promise<R>,

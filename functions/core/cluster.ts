@@ -40,6 +40,7 @@
  */
 import { InvalidInputError } from './errors.js';
 import type { CauseId } from './model.js';
+import { CLUSTER_NAME } from './patterns.js';
 import type { SafetyPolicy } from './policy.js';
 import type { MessageRef } from './ports.js';
 import type { Roll } from './rolling.js';
@@ -177,6 +178,12 @@ export function decideHold(input: HoldInput): HoldDecision {
 /** The id of a cluster incident opened at `openedAt`. */
 function clusterIncidentId(cluster: string, openedAt: string): string {
   return `cluster#${cluster}#${openedAt}`;
+}
+
+/** The cluster a cluster incident's id names (the reverse of `clusterIncidentId`), or null. */
+export function clusterOfIncidentId(id: string): string | null {
+  const cluster = /^cluster#([^#]+)#(.+)$/.exec(id)?.[1];
+  return cluster !== undefined && CLUSTER_NAME.test(cluster) ? cluster : null;
 }
 
 /** A new cluster incident, as the decision opens it. */

@@ -12,7 +12,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contributors.js';
-import type { AppDeps } from '../app/deps.js';
 import { handleAlarm } from '../app/incidents.js';
 import { SWEEP_WAIT_SECONDS } from '../app/sweep.js';
 import { parseAlarmEvent } from '../core/alarm.js';
@@ -31,7 +30,7 @@ import { makeWorkflow } from './wiring/workflow.js';
 const cloudwatch = new CloudWatchClient({});
 // Its manifest's configuration, parsed at cold start: a bad value (ALARM_FILTER too) fails the init
 // with the variable named. The ports are built once per container, at the first event.
-const { env, deps: build } = wire(wiring, {
+const { env, deps: buildDeps } = wire(wiring, {
   store: makeStore,
   inventory: makeInventory,
   chat: makeChat,
@@ -41,7 +40,6 @@ const { env, deps: build } = wire(wiring, {
   readiness: () => makeReadiness(cloudwatch),
   sweeper: makeSweeper,
 });
-let deps: AppDeps | null = null;
 
 /** What a sweep's wait leaves of the function's time for opening incidents and the summary. */
 const AFTER_SWEEP_MS = 30_000;
@@ -57,7 +55,7 @@ export async function handler(
       state: alarm.state,
       ...(alarm.contributor ? { contributorId: alarm.contributor.id } : {}),
     });
-    deps ??= await build();
+    const deps = await buildDeps();
     // A sweep is waited for within the function's time, leaving room to open and post.
     const left = context
       ? Math.floor((context.getRemainingTimeInMillis() - AFTER_SWEEP_MS) / 1000)

@@ -5,7 +5,6 @@
  * reason and acknowledged, not retried; dependency failures are thrown, so EventBridge's retry
  * policy and the dead-letter queue keep the event.
  */
-import type { AppDeps } from '../app/deps.js';
 import { handleExecutionEnded } from '../app/steps.js';
 import { InvalidInputError } from '../core/errors.js';
 import { parseExecutionEnded } from '../core/execution.js';
@@ -18,8 +17,7 @@ import { makeStore } from './wiring/store.js';
 
 // Its manifest's configuration, parsed at cold start: a bad value fails the init with the variable
 // named. STATE_MACHINE_ARN only tells this function's own executions from others'.
-const { env, deps: build } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
-let deps: AppDeps | null = null;
+const { env, deps: buildDeps } = wire(wiring, { store: makeStore, chat: makeChat, pager: makePager });
 
 export async function handler(event: unknown) {
   try {
@@ -32,7 +30,7 @@ export async function handler(event: unknown) {
       );
     }
     logger.appendKeys({ incidentId: ended.incidentId, executionArn: ended.executionArn });
-    deps ??= await build();
+    const deps = await buildDeps();
     const outcome = await handleExecutionEnded(deps, ended);
     logger.info('execution end handled', { outcome, status: ended.status });
     return outcome;

@@ -45,14 +45,13 @@ export function unavailable<T extends object>(port: string): T {
 
 /**
  * A Step Functions task handler around one step use case: validate the payload's incident id,
- * build the deps once per container, run the step, log, and map errors.
+ * take the deps (`wire` builds them once per container), run the step, log, and map errors.
  */
 export function stepHandler<I extends { incidentId: string }, O>(
   name: string,
   buildDeps: () => Promise<AppDeps>,
   step: (deps: AppDeps, input: I) => Promise<O>,
 ): (event: unknown) => Promise<O> {
-  let deps: Promise<AppDeps> | null = null;
   return async (event: unknown) => {
     if (
       typeof event !== 'object' ||
@@ -61,14 +60,10 @@ export function stepHandler<I extends { incidentId: string }, O>(
     ) {
       throw toTaskError(new InvalidInputError(`${name}: payload must be an object with a string incidentId`));
     }
-    deps ??= buildDeps().catch((error: unknown) => {
-      deps = null; // a failed cold start (e.g. secret not readable) is retried on the next call
-      throw error;
-    });
     const input = event as I;
     logger.appendKeys({ incidentId: input.incidentId, step: name });
     try {
-      const output = await step(await deps, input);
+      const output = await step(await buildDeps(), input);
       logger.info(`${name} done`, { output: output as Record<string, unknown> });
       return output;
     } catch (error) {

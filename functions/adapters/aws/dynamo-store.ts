@@ -40,6 +40,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   type QueryCommandOutput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -301,64 +302,48 @@ export class DynamoIncidentStore implements IncidentStore {
   async fixHistory(cluster: string, cause: CauseId, since: string): Promise<readonly FixRecord[]> {
     validateSince(since);
     const records: FixRecord[] = [];
-    let start: QueryCommandOutput['LastEvaluatedKey'];
-    do {
-      let page: QueryCommandOutput;
-      try {
-        page = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: HISTORY_INDEX.name,
-            KeyConditionExpression: '#history = :history AND #endedAt >= :since',
-            ExpressionAttributeNames: {
-              '#history': HISTORY_INDEX.partitionKey,
-              '#endedAt': HISTORY_INDEX.sortKey,
-            },
-            ExpressionAttributeValues: { ':history': historyKey(cluster, cause), ':since': since },
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-      } catch (error) {
-        throw storeError(error, `query the fix history of ${historyKey(cluster, cause)}`);
-      }
-      for (const item of page.Items ?? []) {
-        records.push({
-          incidentId: String(item.incidentId),
-          cluster: String(item.cluster),
-          cause: item.cause as CauseId,
-          remediation: item.remediation as FixRecord['remediation'],
-          passed: item.passed === true,
-          endedAt: String(item.endedAt),
-        });
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    await this.queryPages(
+      {
+        IndexName: HISTORY_INDEX.name,
+        KeyConditionExpression: '#history = :history AND #endedAt >= :since',
+        ExpressionAttributeNames: {
+          '#history': HISTORY_INDEX.partitionKey,
+          '#endedAt': HISTORY_INDEX.sortKey,
+        },
+        ExpressionAttributeValues: { ':history': historyKey(cluster, cause), ':since': since },
+      },
+      `query the fix history of ${historyKey(cluster, cause)}`,
+      (page) => {
+        for (const item of page.Items ?? []) {
+          records.push({
+            incidentId: String(item.incidentId),
+            cluster: String(item.cluster),
+            cause: item.cause as CauseId,
+            remediation: item.remediation as FixRecord['remediation'],
+            passed: item.passed === true,
+            endedAt: String(item.endedAt),
+          });
+        }
+      },
+    );
     return records;
   }
 
   async countOpen(cluster: string): Promise<number> {
     let count = 0;
-    let start: QueryCommandOutput['LastEvaluatedKey'];
-    do {
-      let page: QueryCommandOutput;
-      try {
-        page = await this.client.send(
-          new QueryCommand({
-            TableName: this.table,
-            IndexName: OPEN_INDEX.name,
-            KeyConditionExpression: '#cluster = :cluster',
-            ExpressionAttributeNames: { '#cluster': OPEN_INDEX.partitionKey },
-            ExpressionAttributeValues: { ':cluster': cluster },
-            Select: 'COUNT',
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-      } catch (error) {
-        throw storeError(error, `count the open incidents of cluster ${cluster}`);
-      }
-      count += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
+    await this.queryPages(
+      {
+        IndexName: OPEN_INDEX.name,
+        KeyConditionExpression: '#cluster = :cluster',
+        ExpressionAttributeNames: { '#cluster': OPEN_INDEX.partitionKey },
+        ExpressionAttributeValues: { ':cluster': cluster },
+        Select: 'COUNT',
+      },
+      `count the open incidents of cluster ${cluster}`,
+      (page) => {
+        count += page.Count ?? 0;
+      },
+    );
     return count;
   }
 
@@ -558,6 +543,31 @@ export class DynamoIncidentStore implements IncidentStore {
       // The sparse open-incident index: an incident leaves it in the write that ends it.
       ...(TERMINAL_PHASES.has(incident.phase) ? {} : { [OPEN_INDEX.partitionKey]: incident.node.cluster }),
     };
+  }
+
+  /** Run a Query on this table to its last page, handing each page to `onPage`. */
+  private async queryPages(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+    what: string,
+    onPage: (page: QueryCommandOutput) => void,
+  ): Promise<void> {
+    let start: QueryCommandOutput['LastEvaluatedKey'];
+    do {
+      let page: QueryCommandOutput;
+      try {
+        page = await this.client.send(
+          new QueryCommand({
+            ...input,
+            TableName: this.table,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (error) {
+        throw storeError(error, what);
+      }
+      onPage(page);
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 
   private async read(pk: string): Promise<Item | null> {

@@ -29,7 +29,7 @@ interface PortValues {
 /** Builds port `P` from the variables it reads. */
 type PortFactory<P extends Port> = (env: PortEnv<P>) => PortValues[P] | Promise<PortValues[P]>;
 
-/** A handler's parsed configuration, and its deps (built when first asked for). */
+/** A handler's parsed configuration, and its deps (built once, when first asked for; again after a failure). */
 interface Wired<W extends Wiring> {
   readonly env: Pick<Env, EnvNameOf<W>>;
   readonly deps: () => Promise<AppDeps>;
@@ -44,14 +44,22 @@ export function wire<const W extends Wiring>(
   factories: { readonly [P in W['ports'][number]]: PortFactory<P> },
 ): Wired<W> {
   const env = loadEnv(handlerEnv(wiring));
+  const build = async (): Promise<AppDeps> => {
+    const ports: Partial<Record<Port, unknown>> = {};
+    for (const port of wiring.ports) {
+      ports[port] = await (factories as unknown as Record<Port, (env: unknown) => unknown>)[port](env);
+    }
+    return assemble(env as Parameters<typeof assemble>[0], ports as Parameters<typeof assemble>[1]);
+  };
+  let built: Promise<AppDeps> | null = null;
   return {
     env,
-    deps: async () => {
-      const ports: Partial<Record<Port, unknown>> = {};
-      for (const port of wiring.ports) {
-        ports[port] = await (factories as unknown as Record<Port, (env: unknown) => unknown>)[port](env);
-      }
-      return assemble(env as Parameters<typeof assemble>[0], ports as Parameters<typeof assemble>[1]);
+    deps: () => {
+      built ??= build().catch((error: unknown) => {
+        built = null; // a failed cold start (e.g. secret not readable) is retried on the next call
+        throw error;
+      });
+      return built;
     },
   };
 }
