@@ -80,11 +80,17 @@ describeWithContainerd('the cluster rehearsal over four real containerd nodes', 
       .messages(LOCAL_CHANNEL)
       .filter((m) => !m.thread_ts || m.thread_ts === m.ts)
       .filter((m) => !m.ephemeral_for);
-    const sweeps = roots.filter((m) => m.text.startsWith(`Cluster ${CLUSTER_NAME}: `));
+    const sweeps = roots.filter(
+      (m) => m.text.startsWith(`Cluster ${CLUSTER_NAME}: `) && m.text.includes(' nodes probed, '),
+    );
     expect(sweeps).toHaveLength(1);
     expect(sweeps[0]!.text).toContain('4 nodes probed, 3 healthy, 1 with findings');
-    const clusterRoots = roots.filter((m) => m.text.includes(`Cluster ${CLUSTER_NAME}: 2 of 2 nodes`));
+    // The roll fixed both held nodes: the root says so, no longer the alarm it raised.
+    const clusterRoots = roots.filter((m) =>
+      m.text.startsWith(`Cluster ${CLUSTER_NAME}: all 2 held nodes fixed and verified by a rolling fix`),
+    );
     expect(clusterRoots).toHaveLength(1);
+    expect(clusterRoots[0]!.text).toContain('(it was: 2 of 2 nodes: ');
     for (const id of storm) {
       // A held node gets no card of its own: it is named in the cluster summary only.
       expect(roots.filter((m) => m.text.includes(id) && m !== clusterRoots[0] && m !== sweeps[0])).toEqual(
