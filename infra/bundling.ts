@@ -9,6 +9,18 @@
  *   effect to esbuild, so every shape stayed in every bundle: `@aws-sdk/client-ec2` alone was
  *   550 KiB of each bundle that touched EC2. The plugin writes those keys as the string literals
  *   the constants hold (the same object, key for key), and esbuild drops the unused shapes.
+ * - **Modeled SDK errors left unregistered.** The same file imports every modeled error class of the
+ *   service and registers each one, a side effect that keeps all of them in the bundle (SSM's 140
+ *   classes are 39 KiB of the alarm bundle). nodemedic tells SDK errors apart by name only
+ *   (`errorName` in functions/adapters/aws/sdk-errors.ts), and the SDK names every error after its
+ *   code, registered or not: an unregistered code becomes the service's base exception with that
+ *   name, its `$fault`, `$metadata` and the response's fields copied on
+ *   (`ProtocolLib.getErrorSchemaOrThrowBaseException` in @aws-sdk/core). So the plugin drops the
+ *   per-error registrations and their import; the base exception stays registered. What is lost:
+ *   `instanceof <ModeledError>`, which test/infra/bundling.test.ts forbids in our sources, and the
+ *   SDK's own retry of DynamoDB's ReplicatedWriteConflictException (the one modeled error of these
+ *   clients with a retryable trait, raised only by multi-Region strongly consistent global tables,
+ *   which the stack does not create).
  * - **Bolt's unused receivers left out.** Bolt's index loads its Express and Socket Mode receivers
  *   (express, raw-body with iconv-lite, @slack/socket-mode with ws): about 1 MiB the Lambda never
  *   runs, since the Slack function uses only `AwsLambdaReceiver`. Those packages become a stub that
@@ -43,11 +55,39 @@ export function inlineSchemaKeys(source: string): string {
   });
 }
 
-const slimSdkSchemas: Plugin = {
+const ERRORS_IMPORT = /^import \{([^}]*)\} from "\.\.\/models\/errors";\n/m;
+
+/**
+ * Remove a client schema module's import of its modeled error classes and the registration of
+ * each (`n0_registry.registerError(X$, X);`), leaving the error shapes and the registration of the
+ * service's base exception. Throws, naming the file and the class, when a class is still referred
+ * to afterwards: the SDK's layout changed and the rewrite must be looked at again. Exported for
+ * its tests.
+ */
+export function dropModeledErrors(source: string, file = 'schemas_0.js'): string {
+  const imported = ERRORS_IMPORT.exec(source);
+  if (!imported) return source;
+  const names = imported[1]!
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  let out = source.replace(ERRORS_IMPORT, '');
+  for (const name of names) {
+    if (!/^\w+$/.test(name))
+      throw new Error(`bundling: ${file} imports ${JSON.stringify(name)} from its errors module`);
+    out = out.replace(new RegExp(`^\\w+_registry\\.registerError\\(${name}\\$, ${name}\\);\\n`, 'm'), '');
+    if (new RegExp(`(?<![\\w"'\`$])${name}(?![\\w"'\`$])`).test(out))
+      throw new Error(`bundling: ${file} still refers to ${name} once its registration is dropped`);
+  }
+  return out;
+}
+
+/** The two SDK schema rewrites above, as an esbuild plugin. */
+export const slimSdkSchemas: Plugin = {
   name: 'nodemedic-slim-sdk-schemas',
   setup(b) {
     b.onLoad({ filter: SCHEMA_FILE }, async (args) => ({
-      contents: inlineSchemaKeys(await readFile(args.path, 'utf8')),
+      contents: dropModeledErrors(inlineSchemaKeys(await readFile(args.path, 'utf8')), args.path),
       loader: 'js',
     }));
   },

@@ -1,9 +1,11 @@
 /**
  * The bundles the stack ships (infra/bundling.ts): the SDK schema rewrite leaves every shape as it
- * was, and the Slack bundle, with Bolt's unused receivers left out, serves a signed Slack request.
+ * was; with the modeled error classes left unregistered, every SDK error nodemedic reads comes out
+ * of a real client the same, and no source of ours depends on a modeled class; the Slack bundle,
+ * with Bolt's unused receivers left out, serves a signed Slack request.
  */
 
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,11 +14,24 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { signSlackRequest } from '../../functions/local/slack-standin/server.js';
-import { bundleHandler, inlineSchemaKeys, LEFT_OUT_PACKAGES } from '../../infra/bundling.js';
+import {
+  bundleHandler,
+  dropModeledErrors,
+  inlineSchemaKeys,
+  LEFT_OUT_PACKAGES,
+  slimSdkSchemas,
+} from '../../infra/bundling.js';
 import { bundlingOptions } from '../../infra/nodemedic.js';
 import { functionUrlEvent } from '../slack/support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** Every SDK client the functions depend on (package.json), the clients the rewrites must handle. */
+const CLIENTS = Object.keys(
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> })
+    .dependencies,
+)
+  .filter((name) => name.startsWith('@aws-sdk/client-'))
+  .map((name) => name.slice('@aws-sdk/'.length));
 const dir = mkdtempSync(join(tmpdir(), 'nodemedic-bundling-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -30,19 +45,7 @@ async function schemas(client: string, rewrite: boolean): Promise<Record<string,
     platform: 'node',
     format: 'esm',
     logLevel: 'error',
-    plugins: rewrite
-      ? [
-          {
-            name: 'rewrite',
-            setup(b) {
-              b.onLoad({ filter: /schemas_0\.js$/ }, (args) => ({
-                contents: inlineSchemaKeys(readFileSync(args.path, 'utf8')),
-                loader: 'js',
-              }));
-            },
-          },
-        ]
-      : [],
+    plugins: rewrite ? [slimSdkSchemas] : [],
   });
   return import(pathToFileURL(outfile).href);
 }
@@ -73,21 +76,240 @@ describe('the SDK schema rewrite', () => {
     );
   });
 
-  it.each([
-    'client-ec2',
-    'client-ssm',
-    'client-dynamodb',
-    'client-sfn',
-    'client-secrets-manager',
-    'client-auto-scaling',
-    'client-cloudwatch',
-  ])('leaves every shape of %s as it was', async (client) => {
+  it.each(CLIENTS)('leaves every shape of %s as it was', async (client) => {
     const [original, rewritten] = [await schemas(client, false), await schemas(client, true)];
     const names = Object.keys(original);
     expect(names.length).toBeGreaterThan(10);
     expect(Object.keys(rewritten)).toEqual(names);
     const different = names.filter((name) => !sameShape(original[name], rewritten[name]));
     expect(different).toEqual([]);
+  });
+});
+
+describe('the modeled SDK errors left unregistered', () => {
+  const SOURCE = [
+    'const _TE = "ThrottlingException";',
+    'import { TypeRegistry } from "@smithy/core/schema";',
+    'import { InvalidInstanceId, ThrottlingException, } from "../models/errors";',
+    'import { SSMServiceException } from "../models/SSMServiceException";',
+    'const _s_registry = new TypeRegistry(_s);',
+    '_s_registry.registerError(SSMServiceException$, SSMServiceException);',
+    'export var InvalidInstanceId$ = [-3, n0, "InvalidInstanceId", 0, [], []];',
+    'n0_registry.registerError(InvalidInstanceId$, InvalidInstanceId);',
+    'export var ThrottlingException$ = [-3, n0, _TE, { "awsQueryError": [`ThrottlingException`, 400] }, [], []];',
+    'n0_registry.registerError(ThrottlingException$, ThrottlingException);',
+    '',
+  ].join('\n');
+
+  it('drops the import of the error classes and their registrations, and keeps the base exception and every shape', () => {
+    const out = dropModeledErrors(SOURCE);
+    expect(out).not.toContain('../models/errors');
+    expect(out.match(/registerError/g)).toEqual(['registerError']);
+    expect(out).toContain('_s_registry.registerError(SSMServiceException$, SSMServiceException);');
+    expect(out).toContain('export var InvalidInstanceId$ = ');
+    expect(out).toContain('export var ThrottlingException$ = ');
+    expect(dropModeledErrors('export var A$ = [3, n0, "A"];')).toBe('export var A$ = [3, n0, "A"];');
+  });
+
+  it('refuses a module that still uses an error class once its registration is gone, naming both', () => {
+    const changed = `${SOURCE}export const classes = [InvalidInstanceId];\n`;
+    expect(() => dropModeledErrors(changed, 'client-ssm/schemas_0.js')).toThrow(
+      'bundling: client-ssm/schemas_0.js still refers to InvalidInstanceId once its registration is dropped',
+    );
+  });
+
+  it.each(CLIENTS)(
+    'leaves every error class of %s out of a bundle that sends one command',
+    async (client) => {
+      // The client class, `<Service>Client`, is what every client's dist-es has a file for.
+      const dist = join(ROOT, 'node_modules', '@aws-sdk', client, 'dist-es');
+      const clientClass = readdirSync(dist)
+        .find((f) => /^\w+Client\.js$/.test(f))!
+        .slice(0, -'.js'.length);
+      const { metafile } = await build({
+        stdin: { contents: `export { ${clientClass} } from '@aws-sdk/${client}';`, resolveDir: ROOT },
+        write: false,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        mainFields: ['module', 'main'],
+        metafile: true,
+        logLevel: 'error',
+        plugins: [slimSdkSchemas],
+      });
+      const inputs = Object.entries(Object.values(metafile.outputs)[0]!.inputs)
+        .filter(([, input]) => input.bytesInOutput > 0)
+        .map(([file]) => file);
+      expect(inputs.some((file) => file.endsWith(`${client}/dist-es/schemas/schemas_0.js`))).toBe(true);
+      expect(inputs.filter((file) => file.includes(`${client}/dist-es/models/errors.js`))).toEqual([]);
+    },
+  );
+
+  it('is safe because no source of ours imports a modeled error class: errors are told apart by name', () => {
+    const modeled = new Map(
+      CLIENTS.map((client) => {
+        const errors = join(ROOT, 'node_modules', '@aws-sdk', client, 'dist-es', 'models', 'errors.js');
+        const text = statSync(errors, { throwIfNoEntry: false }) ? readFileSync(errors, 'utf8') : '';
+        return [client, new Set([...text.matchAll(/^export class (\w+)/gm)].map((m) => m[1]!))];
+      }),
+    );
+    expect(modeled.get('client-ssm')!.has('InvalidInstanceId')).toBe(true);
+    const sources = (function walk(dir: string): string[] {
+      return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory()
+          ? walk(join(dir, entry.name))
+          : entry.name.endsWith('.ts')
+            ? [join(dir, entry.name)]
+            : [],
+      );
+    })(join(ROOT, 'functions'));
+    const found: string[] = [];
+    for (const file of sources) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'@aws-sdk\/(client-[\w-]+)'/g)) {
+        if (m[1]) continue;
+        for (const spec of m[2]!.split(',')) {
+          const name = spec
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0]!;
+          if (!spec.trim().startsWith('type ') && modeled.get(m[3]!)?.has(name))
+            found.push(`${file}: ${name}`);
+        }
+      }
+    }
+    expect(sources.length).toBeGreaterThan(50);
+    expect(found).toEqual([]);
+  });
+});
+
+/**
+ * The same SDK calls, bundled as the stack ships them and bundled plainly, against a local
+ * endpoint that answers with the errors nodemedic handles. The error shapes are the documented
+ * ones: the awsJson1_0/1_1 error body (`__type` and the error's members,
+ * https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#operation-error-serialization),
+ * the errors GetCommandInvocation and SendCommand list
+ * (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html,
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html), and
+ * TransactWriteItems' TransactionCanceledException with its CancellationReasons
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+ */
+describe('SDK errors out of the shipped bundle', () => {
+  let server: Server;
+  let endpoint: string;
+  const ENTRY = `
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { SsmCommandRunner } from './functions/adapters/aws/ssm-runner.ts';
+import { errorName } from './functions/adapters/aws/sdk-errors.ts';
+
+const settle = (p) => p.then((value) => ({ value }), (e) => ({
+  error: { name: errorName(e), message: e.message, code: e.code, retryable: e.retryable, fault: e.$fault,
+    status: e.$metadata?.httpStatusCode,
+    causeName: e.cause === undefined ? undefined : errorName(e.cause),
+    reasons: e.CancellationReasons?.map((r) => r.Code) },
+}));
+
+export async function run(endpoint) {
+  const common = { endpoint, region: 'eu-west-1', maxAttempts: 1,
+    credentials: { accessKeyId: 'AKIDBUNDLETEST', secretAccessKey: 'bundle-test-secret' } };
+  const runner = new SsmCommandRunner({ client: new SSMClient(common), documents: { diagnose: 'nodemedic-diagnose' } });
+  const node = { instanceId: 'i-0123456789abcdef0', nodeName: null, cluster: 'prod', autoScalingGroup: null };
+  const dynamo = new DynamoDBClient(common);
+  return {
+    pending: await settle(runner.get('11111111-2222-3333-4444-555555555555', node)),
+    unmanaged: await settle(runner.send({ node, script: 'diagnose', parameters: {}, timeoutSeconds: 60, comment: 'x' })),
+    throttled: await settle(runner.cancel('11111111-2222-3333-4444-555555555555', node)),
+    cancelled: await settle(dynamo.send(new TransactWriteItemsCommand({ TransactItems: [] }))),
+  };
+}`;
+
+  /** What the entry's calls return, bundled with the stack's plugins or without. */
+  async function observe(plugins: boolean): Promise<Record<string, unknown>> {
+    const outfile = join(dir, `sdk-errors-${plugins ? 'shipped' : 'plain'}.mjs`);
+    await build({
+      stdin: { contents: ENTRY, resolveDir: ROOT, loader: 'ts', sourcefile: 'sdk-errors-entry.ts' },
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      mainFields: ['module', 'main'],
+      logLevel: 'error',
+      plugins: plugins ? [slimSdkSchemas] : [],
+    });
+    const text = readFileSync(outfile, 'utf8');
+    // The shipped bundle carries no modeled class; the plain one carries SSM's 140.
+    expect(text.includes('class _InvocationDoesNotExist extends')).toBe(!plugins);
+    const { run } = await import(pathToFileURL(outfile).href);
+    return run(endpoint);
+  }
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const target = String(req.headers['x-amz-target']);
+      const [type, body] = (
+        {
+          'AmazonSSM.GetCommandInvocation': [
+            'application/x-amz-json-1.1',
+            { __type: 'InvocationDoesNotExist', Message: 'invocation does not exist' },
+          ],
+          'AmazonSSM.SendCommand': [
+            'application/x-amz-json-1.1',
+            {
+              __type: 'InvalidInstanceId',
+              Message: 'Instances [[i-0123456789abcdef0]] not in a valid state',
+            },
+          ],
+          'AmazonSSM.CancelCommand': [
+            'application/x-amz-json-1.1',
+            { __type: 'ThrottlingException', Message: 'Rate exceeded' },
+          ],
+          'DynamoDB_20120810.TransactWriteItems': [
+            'application/x-amz-json-1.0',
+            {
+              __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
+              Message:
+                'Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]',
+              CancellationReasons: [
+                { Code: 'None' },
+                { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' },
+              ],
+            },
+          ],
+        } as Record<string, [string, unknown]>
+      )[target] ?? ['application/x-amz-json-1.1', { __type: 'UnknownOperationException', Message: target }];
+      req.resume();
+      res.writeHead(400, { 'content-type': type, 'x-amzn-requestid': 'req-1' });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((done) => server.close(done)));
+
+  it('come out named, with their fields, exactly as from the plain bundle', async () => {
+    const [plain, shipped] = [await observe(false), await observe(true)];
+    expect(shipped).toEqual(plain);
+    expect(shipped).toEqual({
+      pending: { value: expect.objectContaining({ status: 'pending', detail: 'InvocationDoesNotExist' }) },
+      unmanaged: {
+        error: expect.objectContaining({
+          code: 'SSM_INSTANCE_NOT_MANAGED',
+          causeName: 'InvalidInstanceId',
+          message: expect.stringContaining('not managed by SSM or not online (InvalidInstanceId)'),
+        }),
+      },
+      throttled: { error: expect.objectContaining({ code: 'SSM_THROTTLED', retryable: true }) },
+      cancelled: {
+        error: expect.objectContaining({
+          name: 'TransactionCanceledException',
+          fault: 'client',
+          status: 400,
+          reasons: ['None', 'ConditionalCheckFailed'],
+          message: expect.stringContaining('Transaction cancelled'),
+        }),
+      },
+    });
   });
 });
 
