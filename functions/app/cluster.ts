@@ -53,10 +53,15 @@ type HoldDeps = Pick<
 /**
  * The chat, paced to one call per second per channel across every Lambda: each call first claims
  * `slack-pace:<channel>:<second>` in the store. Reads (user groups, thread replies) are not paced.
+ * A call waits at most `maxWaitMs` for a slot (20 s unless said), then fails with a retryable
+ * SLACK_PACED error without sending; a Slack click, which must be answered within 3 s, says less.
  */
-export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat {
+export function pacedChat(
+  deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>,
+  { maxWaitMs = PACE_MAX_WAIT_MS }: { readonly maxWaitMs?: number } = {},
+): Chat {
   const slot = async (channel: string): Promise<void> => {
-    const deadline = Date.now() + PACE_MAX_WAIT_MS;
+    const deadline = Date.now() + maxWaitMs;
     for (;;) {
       const now = deps.clock().getTime();
       const second = Math.floor(now / 1000);
@@ -68,15 +73,17 @@ export function pacedChat(deps: Pick<AppDeps, 'chat' | 'store' | 'clock'>): Chat
         deps.clock().getTime() < second * 1000 + PACE_WINDOW_MS + PACE_SEND_MARGIN_MS
       )
         return;
-      if (Date.now() >= deadline) {
+      // Wake at the next second's start, spread a little so waiters do not all claim at once; never
+      // past the deadline.
+      const wait = 1000 - (deps.clock().getTime() % 1000) + Math.floor(Math.random() * 40);
+      if (Date.now() + wait > deadline) {
         throw new DependencyError(
           'SLACK_PACED',
-          `no free Slack slot in channel ${channel} for ${PACE_MAX_WAIT_MS / 1000} s: the channel's rate is taken`,
+          `no free Slack slot in channel ${channel} for ${maxWaitMs / 1000} s: the channel's rate is taken`,
           { retryable: true },
         );
       }
-      // Wake at the next second's start, spread a little so waiters do not all claim at once.
-      await delay(1000 - (deps.clock().getTime() % 1000) + Math.floor(Math.random() * 40));
+      await delay(wait);
     }
   };
   return {

@@ -60,6 +60,15 @@ export type RollingDeps = Pick<
   | 'metrics'
 >;
 
+/**
+ * How long a click's Slack writes in the channel (the summary's refresh, a refusal in the thread)
+ * may wait for the channel's pace slot. Bolt's Lambda receiver answers Slack only once the listener
+ * is done, and Slack retries a click it has no answer to within 3 s. A write that finds no slot in
+ * time is left to the roll's next event (a node's ending refreshes the summary from the record),
+ * and the clicker is answered privately, which is not paced.
+ */
+const CLICK_PACE_WAIT_MS = 1_000;
+
 /** The cluster button's click: the value is the cluster incident's id. */
 export interface RollClick extends Click {
   /** The remediation the button named. */
@@ -142,19 +151,27 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
     await privately(deps, click, `No rolling fix started: ${escapeMrkdwn(reason)}.`);
     return { kind: 'rejected', reason };
   }
-  // Claimed only now: a press refused for a reason that passes (nodes still being diagnosed) may
-  // be pressed again and count. Two presses at once both get here; the conditional creation of
-  // the roll below lets one start it.
-  if (!(await deps.store.claimOnce(`roll-click:${record.id}:${click.user}`, CLICK_TTL_SECONDS))) {
-    deps.logger.info('repeated roll click ignored', {
+  // No claim of the click before the roll is written: the roll is created in the cluster record's
+  // conditional update, so two presses (or a press and Slack's retry) start one roll, and the other
+  // is answered below. A press whose roll could not be written starts nothing and may be pressed
+  // again.
+  let result: { roll: Roll | null; fresh: boolean };
+  try {
+    result = await transition(deps, record, { kind: 'start', offer, by: click.user, at }, CLICK_PACE_WAIT_MS);
+  } catch (err) {
+    deps.logger.error('could not start the rolling fix', {
       clusterIncident: record.id,
-      user: click.user,
-      retry: click.retry,
+      error: describe(err),
     });
-    if (!click.retry) await privately(deps, click, 'You already pressed this button; it was handled once.');
-    return { kind: 'duplicate' };
+    await privately(
+      deps,
+      click,
+      `The rolling fix could not be started (${escapeMrkdwn(describe(err))}). Nothing ran; press the button again.`,
+    ).catch((answer: unknown) =>
+      deps.logger.warn('could not answer the failed roll click privately', { error: describe(answer) }),
+    );
+    return { kind: 'rejected', reason: `could not start: ${describe(err)}` };
   }
-  const result = await transition(deps, record, { kind: 'start', offer, by: click.user, at });
   if (!result.fresh) return alreadyRolling(deps, click, result.roll!);
   deps.logger.info('rolling fix approved', {
     clusterIncident: record.id,
@@ -221,6 +238,7 @@ async function transition(
   deps: RollingDeps,
   record: ClusterIncident,
   event: RollEvent,
+  paceWaitMs?: number,
 ): Promise<{ roll: Roll | null; fresh: boolean }> {
   let effects: RollEffect[] = [];
   let fresh = false;
@@ -234,10 +252,10 @@ async function transition(
   for (const effect of effects) {
     if (effect.kind !== 'resume') continue;
     const failed = await startNode(deps, updated, updated.roll!, effect.member, effect.batch);
-    if (failed) latest = await applyQuietly(deps, latest, failed);
+    if (failed) latest = await applyQuietly(deps, latest, failed, paceWaitMs);
   }
-  if (effects.some((e) => e.kind === 'refresh')) await refreshSummary(deps, latest);
-  await announce(deps, latest);
+  if (effects.some((e) => e.kind === 'refresh')) await refreshSummary(deps, latest, paceWaitMs);
+  await announce(deps, latest, paceWaitMs);
   return { roll: latest.roll ?? null, fresh };
 }
 
@@ -246,8 +264,9 @@ async function applyQuietly(
   deps: RollingDeps,
   record: ClusterIncident,
   event: RollEvent,
+  paceWaitMs?: number,
 ): Promise<ClusterIncident> {
-  await transition(deps, record, event);
+  await transition(deps, record, event, paceWaitMs);
   return (await deps.store.getCluster(record.cluster)) ?? record;
 }
 
@@ -306,9 +325,24 @@ async function startNode(
       { inFlightLimit: deps.policy.maxFixesInFlightPerCluster },
     );
   } catch (err) {
-    if (!(err instanceof InFlightLimitError)) throw err;
     // Fixes from outside the roll hold the cluster's slots: nothing started, and a person decides.
-    return { kind: 'node-failed', incidentId: member.incidentId, detail: `no fix slot free: ${err.message}` };
+    if (err instanceof InFlightLimitError)
+      return {
+        kind: 'node-failed',
+        incidentId: member.incidentId,
+        detail: `no fix slot free: ${err.message}`,
+      };
+    // The store did not take the approval (or cannot say it did): nothing was resumed, so the node
+    // still waits, held. The roll stops here and says so, rather than wait on a node never started.
+    deps.logger.error('could not record the roll approval of a node', {
+      incidentId: member.incidentId,
+      error: describe(err),
+    });
+    return {
+      kind: 'node-failed',
+      incidentId: member.incidentId,
+      detail: `its approval could not be recorded (${describe(err)})`,
+    };
   }
   if (why) return why;
   const decision: ApprovalDecision = { decision: 'approve', remediation, by: [roll.approvedBy] };
@@ -367,7 +401,11 @@ function notWaiting(incident: Incident, remediation: string): RollEvent | null {
  * state over a newer one. A failure is logged: the roll is on the record, and the summary's next
  * write shows it.
  */
-async function refreshSummary(deps: RollingDeps, record: ClusterIncident): Promise<void> {
+async function refreshSummary(
+  deps: RollingDeps,
+  record: ClusterIncident,
+  paceWaitMs?: number,
+): Promise<void> {
   const thread = record.thread;
   if (!thread) return;
   const chat = deps.chat;
@@ -386,7 +424,10 @@ async function refreshSummary(deps: RollingDeps, record: ClusterIncident): Promi
     },
   };
   try {
-    await pacedChat({ ...deps, chat: latest }).update(thread, { text: '', blocks: [] });
+    await pacedChat({ ...deps, chat: latest }, { maxWaitMs: paceWaitMs }).update(thread, {
+      text: '',
+      blocks: [],
+    });
   } catch (err) {
     deps.logger.warn('could not refresh the cluster summary after the roll moved', {
       clusterIncident: record.id,
@@ -401,7 +442,7 @@ async function refreshSummary(deps: RollingDeps, record: ClusterIncident): Promi
  * it; a failed post takes the mark back, and the roll's next event (or the summary, which shows
  * the state) says it then.
  */
-async function announce(deps: RollingDeps, record: ClusterIncident): Promise<void> {
+async function announce(deps: RollingDeps, record: ClusterIncident, paceWaitMs?: number): Promise<void> {
   const thread = record.thread;
   if (!thread) return;
   let said: Roll | null = null;
@@ -415,7 +456,11 @@ async function announce(deps: RollingDeps, record: ClusterIncident): Promise<voi
   const roll = said as Roll | null;
   if (!roll) return;
   try {
-    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallUserGroupId), thread.ts);
+    await pacedChat(deps, { maxWaitMs: paceWaitMs }).post(
+      thread.channel,
+      renderRollEnded(roll, deps.onCallUserGroupId),
+      thread.ts,
+    );
     deps.logger.info(`rolling fix ${roll.state}`, {
       clusterIncident: record.id,
       failed: roll.failed?.node ?? null,
@@ -499,7 +544,7 @@ async function refuse(
     reason,
   });
   if (record.thread) {
-    await pacedChat(deps)
+    await pacedChat(deps, { maxWaitMs: CLICK_PACE_WAIT_MS })
       .post(
         record.thread.channel,
         renderRefusal({ user: click.user, action: 'the rolling fix', note }),

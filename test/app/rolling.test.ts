@@ -10,6 +10,7 @@ import { handleAlarm } from '../../functions/app/incidents.js';
 import { heldNodes } from '../../functions/app/rolling.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { ClusterIncident } from '../../functions/core/cluster.js';
+import { DependencyError } from '../../functions/core/errors.js';
 import type { Incident } from '../../functions/core/incident.js';
 import type {
   CommandInvocation,
@@ -186,6 +187,33 @@ function ephemerals(harness: Harness, user: string): string[] {
     .map((r) => String(r.body.text));
 }
 
+/** The roll once it stopped, its running nodes finished and its stop said. */
+function stoppedRoll(harness: Harness): Promise<Roll> {
+  return until(
+    async () => {
+      const roll = await rollOf(harness);
+      return roll?.state === 'stopped' && roll.running.length === 0 && roll.announced === 'stopped'
+        ? roll
+        : null;
+    },
+    'the roll to stop',
+    45_000,
+  );
+}
+
+/** The cluster root shows the roll's end in place of its button (its refresh is paced: wait). */
+async function expectRootShowsCompletedRoll(harness: Harness, ref: MessageRef): Promise<void> {
+  const root = await until(
+    async () => {
+      const m = harness.standIn.message(CHANNEL, ref.ts);
+      return m && JSON.stringify(m.blocks).includes('completed') ? m : null;
+    },
+    'the summary to show the completed roll',
+    20_000,
+  );
+  expect(JSON.stringify(root.blocks)).not.toContain('nm_roll:');
+}
+
 /** The batch each node's approval came in, from its audit. */
 async function batches(harness: Harness, incidents: readonly Incident[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -262,15 +290,7 @@ describe('a rolling fix over a held cluster', () => {
     }, 'the completion in the thread');
     expect(said).toHaveLength(1);
     // The root shows the roll's end in place of the button.
-    const root = await until(
-      async () => {
-        const m = harness.standIn.message(CHANNEL, ref.ts);
-        return m && JSON.stringify(m.blocks).includes('completed') ? m : null;
-      },
-      'the summary to show the completed roll',
-      20_000,
-    );
-    expect(JSON.stringify(root.blocks)).not.toContain('nm_roll:');
+    await expectRootShowsCompletedRoll(harness, ref);
   });
 
   it('stops at the first failed verification: later batches never start, the rest stay held', async () => {
@@ -280,16 +300,7 @@ describe('a rolling fix over a held cluster', () => {
     const { ref } = await clusterThread(harness, 7);
     await click(harness, ref, ALICE);
 
-    const stopped = await until(
-      async () => {
-        const roll = await rollOf(harness);
-        return roll?.state === 'stopped' && roll.running.length === 0 && roll.announced === 'stopped'
-          ? roll
-          : null;
-      },
-      'the roll to stop',
-      45_000,
-    );
+    const stopped = await stoppedRoll(harness);
     expect(stopped.failed).toMatchObject({ node: ids[4], detail: 'not-recovered' });
     expect(stopped.queued.map((m) => m.node)).toEqual([ids[6]]);
     expect(await harness.workflow.finished(incidents[4]!.id)).toBe('escalated');
@@ -379,5 +390,84 @@ describe('a rolling fix over a held cluster', () => {
     );
     expect(await rollOf(harness)).toBeNull();
     expect(runner.sentTo('restart-containerd')).toEqual([]);
+  });
+  it("answers the click within Slack's 3 s while the channel's pace is taken, and shows the roll once it frees", async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 3);
+    // Other writers hold the channel's one call a second for the next 6 seconds.
+    const now = Math.floor(Date.now() / 1000);
+    for (let second = now; second < now + 6; second++)
+      await harness.store.claimOnce(`slack-pace:${CHANNEL}:${second}`, 60);
+    const started = Date.now();
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    // Bolt's Lambda receiver answers Slack only when the listener is done; Slack retries after 3 s.
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(await rollOf(harness)).toMatchObject({ approvedBy: ALICE });
+    expect(ephemerals(harness, ALICE)).toEqual([
+      'Rolling Restart containerd approved: batch 1 of 1 (3 node(s)) is starting.',
+    ]);
+    // Nothing is lost: the roll goes on, and the root shows it once the channel is free again.
+    await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 45_000);
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());
+    await expectRootShowsCompletedRoll(harness, ref);
+  });
+
+  it('starts nothing when the roll cannot be written, says so, and lets the same engineer press again', async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 3);
+    const updateCluster = harness.store.updateCluster.bind(harness.store);
+    let failures = 1;
+    harness.store.updateCluster = async (...args: Parameters<typeof updateCluster>) => {
+      if (failures-- > 0)
+        throw new DependencyError('STORE_THROTTLED', 'update cluster prod: throttled', { retryable: true });
+      return updateCluster(...args);
+    };
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    expect(await rollOf(harness)).toBeNull();
+    expect(runner.sentTo('restart-containerd')).toEqual([]);
+    expect(ephemerals(harness, ALICE)).toEqual([
+      'The rolling fix could not be started (STORE_THROTTLED: update cluster prod: throttled). Nothing ran; press the button again.',
+    ]);
+
+    // Her second press is not taken for a repeat of the first: it starts the roll.
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 45_000);
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());
+    expect(ephemerals(harness, ALICE).join('\n')).not.toMatch(/already pressed/);
+  });
+
+  it("stops the roll, and says so, when a node's approval cannot be recorded: no node is left started on paper only", async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 3);
+    const update = harness.store.update.bind(harness.store);
+    let failures = 1;
+    harness.store.update = async (...args: Parameters<typeof update>) => {
+      if (args[0] === incidents[0]!.id && failures-- > 0)
+        throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal server error`);
+      return update(...args);
+    };
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    const stopped = await stoppedRoll(harness);
+    expect(stopped.failed).toMatchObject({
+      node: ids[0],
+      detail: expect.stringContaining('its approval could not be recorded (STORE_FAILED'),
+    });
+    // The node never got the approval: it still waits, held, and nothing ran on it.
+    const first = (await harness.store.get(incidents[0]!.id))!;
+    expect(first.phase).toBe('awaiting-approval');
+    expect(first.taskToken).not.toBeNull();
+    expect(runner.sentTo('restart-containerd')).not.toContain(ids[0]);
+    const said = await until(async () => {
+      const found = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
+      return found.length ? found : null;
+    }, 'the stop in the thread');
+    expect(said[0]).toContain(ids[0]);
+    expect(said[0]).toContain('<!subteam^S0ONCALL>');
   });
 });
