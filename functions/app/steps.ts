@@ -41,7 +41,7 @@ import type {
 } from './contract.js';
 import { type HandlerName, pollWait, WORKFLOW_ERRORS } from './contract.js';
 import type { AppDeps } from './deps.js';
-import { applyTransition, perform } from './effects.js';
+import { applyTransition, describe, perform } from './effects.js';
 import { incidentEnded, page } from './ending.js';
 import { auditEntry, threadOf } from './incidents.js';
 import { recordEscalation, recordEvaluation, recordFindings } from './metrics.js';
@@ -675,7 +675,8 @@ async function readReadiness(
  * is one check; the state machine waits `waitSeconds` between checks. Ready: done. Still NotReady
  * at the bound: done, not ok, said in the thread with what was waited for (the workflow escalates
  * as not-recovered). Nothing readable, or no datapoint by the bound: done and ok as before this
- * check existed, and the thread says the check could not be made.
+ * check existed, and the thread says the check could not be made. Only the readings decide: a
+ * Slack failure while saying so is logged and recorded, never turned into an escalation.
  */
 export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<ReadyOutput> {
   const incident = await load(deps, input.incidentId);
@@ -683,11 +684,14 @@ export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<Ready
   const attempt = input.attempt + 1;
   const verifyBy = remediation.verifyBy;
   const finish = async (ok: boolean, action: AuditAction, detail: string, message: ChatMessage | null) => {
-    // Posted before it is recorded: a retry after a Slack failure posts it again rather than never.
-    if (message) await reply(deps, incident, message);
+    // The readings decide; Slack only says it. Posted before it is recorded, so the record says
+    // whether the thread was told; the outcome or escalation and the timeline that follow it tell
+    // the thread what a failed post did not.
+    const untold = message ? await tellReadiness(deps, incident, message) : null;
+    const recorded = untold ? `${detail} (not said in the thread then: ${untold})` : detail;
     await deps.store.update(incident.id, (current) => ({
       ...current,
-      audit: [...current.audit, auditEntry(deps, action, 'nodemedic', detail)],
+      audit: [...current.audit, auditEntry(deps, action, 'nodemedic', recorded)],
     }));
     return { done: true, ok, attempt, waitSeconds: 0 };
   };
@@ -731,6 +735,28 @@ export async function readyStep(deps: AppDeps, input: ReadyInput): Promise<Ready
   }
   const why = reading ? [...unread, reading.source] : unread;
   return finish(true, 'ready-unchecked', `for ${bound} s: ${why.join('; ')}`, notChecked(why, bound));
+}
+
+/**
+ * Say how the readiness wait ended in the thread. A Slack failure (after the client's own retries)
+ * is logged and returned, never thrown: the step's catch escalates as not-recovered, and a chat
+ * that failed says nothing about the node.
+ */
+async function tellReadiness(
+  deps: AppDeps,
+  incident: Incident,
+  message: ChatMessage,
+): Promise<string | null> {
+  try {
+    await reply(deps, incident, message);
+    return null;
+  } catch (error) {
+    deps.logger.warn('could not say the readiness in the thread: the verdict stands', {
+      incidentId: incident.id,
+      error: describe(error),
+    });
+    return describe(error);
+  }
 }
 
 /** The thread is told that the node's readiness could not be checked, and why. */

@@ -8,11 +8,13 @@
  * The flows run the synthesized definition in process (the local mode's runner), over the real
  * steps, the real Bolt app and the Slack stand-in.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AppDeps } from '../../functions/app/deps.js';
 import { readyStep } from '../../functions/app/steps.js';
 import { CATALOG } from '../../functions/core/catalog.js';
+import { DependencyError } from '../../functions/core/errors.js';
 import type { RemediationId } from '../../functions/core/model.js';
-import type { AlarmContributorState, NodeReadiness } from '../../functions/core/ports.js';
+import type { AlarmContributorState, ChatMessage, NodeReadiness } from '../../functions/core/ports.js';
 import { defineRemediation } from '../../functions/core/remediations/remediation.js';
 import { ACTION_IDS } from '../../functions/core/render/slack.js';
 import { ALICE, CHANNEL, type Harness, openQuietly, startHarness, until } from './support.js';
@@ -220,5 +222,100 @@ describe('the readiness check', () => {
     await expect(
       readyStep(h.deps, { ...input(id), remediation: 'format-disk' as RemediationId }),
     ).rejects.toThrow(/unknown remediation id "format-disk"/);
+  });
+});
+
+/** What the Slack adapter throws for a 503 once its own retries are spent. */
+const slackDown = () =>
+  new DependencyError('SLACK_API_ERROR', 'Slack chat.postMessage failed: service_unavailable', {
+    retryable: true,
+  });
+
+/** The readiness wait's own message (not the other progress of the thread). */
+const isReadiness = (message: ChatMessage) => message.text.startsWith('readiness of ');
+
+describe('a Slack failure during the readiness wait', () => {
+  const input = (incidentId: string, attempt = 0) =>
+    ({ incidentId, purpose: 'ready', remediation: 'restart-containerd', attempt }) as const;
+
+  /** The harness's deps with every post and update failing, and the warnings kept. */
+  function slackFailing(harness: Harness): { deps: AppDeps; warned: string[] } {
+    const warned: string[] = [];
+    const chat = {
+      ...harness.deps.chat,
+      post: async () => Promise.reject(slackDown()),
+      update: async () => Promise.reject(slackDown()),
+    };
+    const logger = { ...harness.deps.logger, warn: (message: string) => void warned.push(message) };
+    return { deps: { ...harness.deps, chat, logger }, warned };
+  }
+
+  it('calls a node whose alarm is back to OK recovered, logging the post that failed', async () => {
+    h = await startHarness({ alarmStates: ['OK'] });
+    const id = await openQuietly(h);
+    const { deps, warned } = slackFailing(h);
+    expect(await readyStep(deps, input(id, 2))).toEqual({ done: true, ok: true, attempt: 3, waitSeconds: 0 });
+    expect(warned).toEqual(['could not say the readiness in the thread: the verdict stands']);
+    // The record keeps the verdict and says the thread was not told: its timeline tells it.
+    expect((await h.store.get(id))!.audit.at(-1)).toMatchObject({
+      action: 'ready-ok',
+      detail:
+        'the node is Ready after 60 s: the alarm nodemedic-node-not-ready-prod is back to OK (not said in the thread then: SLACK_API_ERROR: Slack chat.postMessage failed: service_unavailable)',
+    });
+  });
+
+  it('calls a node still NotReady at the bound not recovered for its readiness, not for Slack', async () => {
+    h = await startHarness({ alarmStates: ['ALARM'] });
+    const id = await openQuietly(h);
+    const { deps, warned } = slackFailing(h);
+    // Before the bound, nothing is said, so nothing can fail: look again.
+    expect(await readyStep(deps, input(id, 1))).toEqual({
+      done: false,
+      ok: false,
+      attempt: 2,
+      waitSeconds: 30,
+    });
+    expect(warned).toEqual([]);
+    expect(await readyStep(deps, input(id, 20))).toEqual({
+      done: true,
+      ok: false,
+      attempt: 21,
+      waitSeconds: 0,
+    });
+    expect(warned).toEqual(['could not say the readiness in the thread: the verdict stands']);
+    const last = (await h.store.get(id))!.audit.at(-1)!;
+    expect(last.action).toBe('ready-failed');
+    expect(last.detail).toMatch(
+      /^waited 600 s for the node to be Ready again: the alarm nodemedic-node-not-ready-prod is ALARM \(not said in the thread then: SLACK_API_ERROR: /,
+    );
+  });
+
+  it('keeps the unchecked verdict (ok, as before the check existed) when Slack cannot say it', async () => {
+    h = await startHarness({ alarmStates: ['INSUFFICIENT_DATA'] });
+    const id = await openQuietly(h);
+    const { deps } = slackFailing(h);
+    expect(await readyStep(deps, input(id, 20))).toMatchObject({ done: true, ok: true });
+    expect((await h.store.get(id))!.audit.at(-1)!.action).toBe('ready-unchecked');
+  });
+
+  it('ends a recovered node recovered through the workflow, its thread told by the outcome and the timeline', async () => {
+    // The real definition's Retry and Catch: before, the step's retries ran out on the failing
+    // post and its catch escalated the node as not-recovered.
+    h = await startHarness({ alarmStates: ['ALARM', 'ALARM', 'ALARM', 'OK'] });
+    const post = h.deps.chat.post.bind(h.deps.chat);
+    vi.spyOn(h.deps.chat, 'post').mockImplementation(async (channel, message, threadTs) => {
+      if (isReadiness(message)) throw slackDown();
+      return post(channel, message, threadTs);
+    });
+    const { id, ending } = await fixFdExhaustion(h);
+    expect(ending).toBe('recovered');
+    const incident = (await h.store.get(id))!;
+    expect(incident.phase).toBe('recovered');
+    expect(incident.audit.map((a) => a.action)).not.toContain('escalated');
+    const thread = said(h);
+    expect(thread).not.toContain('*readiness* of `raise-nofile`');
+    expect(thread).toContain('was applied and verification passed');
+    expect(thread).toContain(`Timeline of ${id}`);
+    expect(thread).toContain('the node is Ready after 60 s');
   });
 });
