@@ -408,6 +408,13 @@ describe('a rolling fix over a held cluster', () => {
     expect(ephemerals(harness, ALICE)).toEqual([
       'Rolling Restart containerd approved: batch 1 of 1 (3 node(s)) is starting.',
     ]);
+    // Said to her in the cluster thread, not under the channel's last message.
+    expect(
+      harness.standIn
+        .messages(CHANNEL)
+        .filter((m) => m.ephemeral_for === ALICE)
+        .map((m) => m.thread_ts),
+    ).toEqual([ref.ts]);
     // Nothing is lost: the roll goes on, and the root shows it once the channel is free again.
     await until(async () => (await rollOf(harness))?.state === 'completed', 'the roll to complete', 45_000);
     expect(runner.sentTo('restart-containerd').sort()).toEqual([...ids].sort());

@@ -15,7 +15,13 @@ export function register(app: App, deps: AppDeps, edge: SlackEdge): void {
     await ack();
     const click = readClick(body, action, context.retryNum, await edge.installedTeam());
     const remediation = parseRollActionId(action.action_id) ?? '';
-    const outcome = await approveRoll(deps, { ...click, remediation });
+    // The button sits on the cluster thread's root: private answers go into that thread, not under
+    // the channel's last message (Slack sets the root's thread_ts only once it has replies).
+    const outcome = await approveRoll(deps, {
+      ...click,
+      threadTs: click.threadTs ?? click.messageTs,
+      remediation,
+    });
     deps.logger.info('roll click handled', {
       clusterIncident: click.incidentId,
       user: click.user,
