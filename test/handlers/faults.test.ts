@@ -200,8 +200,9 @@ async function startRun(
   const { makeStore } = await import('../../functions/handlers/wiring/store.js');
   const { makeWorkflow } = await import('../../functions/handlers/wiring/workflow.js');
   const { makeChat } = await import('../../functions/handlers/wiring/chat.js');
-  const { loadHandlerEnv } = await import('../../functions/handlers/wiring/env.js');
-  const env = loadHandlerEnv(['store', 'chat', 'workflow', 'inventory']);
+  const { loadEnv } = await import('../../functions/handlers/wiring/env.js');
+  const { handlerEnv } = await import('../../functions/handlers/manifest/types.js');
+  const env = loadEnv(handlerEnv({ ports: ['store', 'chat', 'workflow', 'inventory'], env: [] }));
   const deps = assemble(env, {
     store: makeStore(env),
     chat: await makeChat(env),

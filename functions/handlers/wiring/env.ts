@@ -17,7 +17,7 @@ import { SLACK_ID, TAG_KEY, TAG_VALUE } from '../../core/patterns.js';
 import { type SafetyPolicy, validateSafetyPolicy } from '../../core/policy.js';
 import type { ScriptId } from '../../core/ports.js';
 import { parseVersion, type VersionPolicyOverrides } from '../../core/version.js';
-import { type EnvName, type EnvNameOf, handlerEnv, type Port, type PortEnvName } from '../manifest/types.js';
+import type { EnvName, Port, PortEnvName } from '../manifest/types.js';
 
 /** A required string; an unset (or empty) variable reads "is not set". */
 const text = () => v.string('is not set');
@@ -199,18 +199,6 @@ export type Env = { readonly [K in EnvName]: v.InferOutput<(typeof SCHEMAS)[K]> 
 
 /** What the factory of port `P` reads. */
 export type PortEnv<P extends Port> = Pick<Env, PortEnvName<P>>;
-
-/**
- * The configuration of a function that composes `ports` (and reads `extra`): the deps' variables
- * and each port's, parsed by {@link loadEnv}. For the handlers that do not `wire` their manifest
- * (wiring/compose.ts) yet: poll and slack.
- */
-export function loadHandlerEnv<P extends Port, K extends EnvName = never>(
-  ports: readonly P[],
-  extra: readonly K[] = [],
-): Pick<Env, EnvNameOf<{ ports: readonly P[]; env: readonly K[] }>> {
-  return loadEnv(handlerEnv({ ports, env: extra }));
-}
 
 /**
  * Parse the named variables (an empty string counts as unset). Throws one NodemedicError
