@@ -7,7 +7,7 @@
 
 import { contributorAlarm, dedupeKey, type ParsedAlarm } from '../core/alarm.js';
 import type { ClusterIncident } from '../core/cluster.js';
-import { DependencyError, InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { DependencyError, InvalidInputError, isNotHandled } from '../core/errors.js';
 import { type AuditAction, type AuditEntry, type Incident, isTerminal } from '../core/incident.js';
 import type { MessageRef, NodeRef } from '../core/ports.js';
 import { escapeMrkdwn, renderCard, renderDecision, renderOutcome } from '../core/render/slack.js';
@@ -157,7 +157,7 @@ async function openForContributors(deps: AppDeps, alarm: ParsedAlarm): Promise<A
         const opened = await openForAlarm(deps, one, await resolveNode(deps, one));
         return { contributorId: item.id, ...opened };
       } catch (error) {
-        if (error instanceof InvalidInputError || error instanceof NodeNotFoundError) {
+        if (isNotHandled(error)) {
           return { contributorId: item.id, kind: 'skipped', reason: error.message, code: error.code };
         }
         throw error;

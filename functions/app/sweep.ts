@@ -16,7 +16,7 @@
  * Two deliveries at the same moment may both run (and post twice); never none.
  */
 import type { ParsedAlarm } from '../core/alarm.js';
-import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { InvalidInputError, isNotHandled } from '../core/errors.js';
 import type { IncidentStore } from '../core/incident.js';
 import type { NodeRef, ReadinessNode, SweepLimits, SweepResults } from '../core/ports.js';
 import { renderSweepSummary, type SweepNodeNote } from '../core/render/sweep.js';
@@ -249,7 +249,7 @@ async function openOne(
     const opened = await open(node);
     return { instanceId: swept.instanceId, ...opened };
   } catch (error) {
-    if (error instanceof InvalidInputError || error instanceof NodeNotFoundError) {
+    if (isNotHandled(error)) {
       return { instanceId: swept.instanceId, kind: 'skipped', reason: error.message, code: error.code };
     }
     throw error;

@@ -43,6 +43,14 @@ export class NodeNotFoundError extends NodemedicError {
   }
 }
 
+/**
+ * An alarm or node nodemedic does not handle (bad input, or a node it may not touch): the caller
+ * skips it with the reason and its code, and never retries it.
+ */
+export function isNotHandled(error: unknown): error is InvalidInputError | NodeNotFoundError {
+  return error instanceof InvalidInputError || error instanceof NodeNotFoundError;
+}
+
 /** A remote dependency (SSM, EC2, Slack, DynamoDB) failed in a way the caller may retry. */
 export class DependencyError extends NodemedicError {
   readonly retryable: boolean;

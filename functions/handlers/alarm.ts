@@ -15,7 +15,7 @@ import { CloudWatchAlarmContributors } from '../adapters/aws/cloudwatch-contribu
 import { handleAlarm } from '../app/incidents.js';
 import { SWEEP_WAIT_SECONDS } from '../app/sweep.js';
 import { parseAlarmEvent } from '../core/alarm.js';
-import { InvalidInputError, NodeNotFoundError } from '../core/errors.js';
+import { isNotHandled } from '../core/errors.js';
 import { wiring } from './manifest/alarm.js';
 import { flushMetrics, logger } from './runtime.js';
 import { makeChat } from './wiring/chat.js';
@@ -72,7 +72,7 @@ export async function handler(
     logger.info('alarm handled', { outcome });
     return outcome;
   } catch (error) {
-    if (error instanceof InvalidInputError || error instanceof NodeNotFoundError) {
+    if (isNotHandled(error)) {
       logger.warn('alarm not handled', { code: error.code, reason: error.message });
       return { kind: 'ignored', reason: error.message, code: error.code };
     }
