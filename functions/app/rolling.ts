@@ -205,23 +205,28 @@ export async function rollNodeEnded(
     const record = await deps.store.getCluster(incident.node.cluster);
     const roll = record?.roll;
     if (!record || !roll || !inRoll(roll, incident.id)) return;
-    const event: RollEvent =
-      ending.kind === 'escalated'
-        ? ending.reason === 'approval-timeout'
-          ? {
-              kind: 'node-left',
-              incidentId: incident.id,
-              detail: 'its approval wait expired before its batch',
-            }
-          : { kind: 'node-failed', incidentId: incident.id, detail: ending.reason }
-        : { kind: 'node-recovered', incidentId: incident.id };
-    await transition(deps, record, event);
+    await transition(deps, record, endingEvent(incident.id, ending));
   } catch (err) {
     deps.logger.error('could not move the rolling fix on after a node ended', {
       incidentId: incident.id,
       ending: ending.kind,
       error: describe(err),
     });
+  }
+}
+
+/** A node's ending as the roll's event: only a verified fix counts as fixed. */
+function endingEvent(incidentId: string, ending: NodeEnding): RollEvent {
+  switch (ending.kind) {
+    case 'recovered':
+      return { kind: 'node-recovered', incidentId };
+    case 'skipped':
+      // The recheck found the cause gone: nothing ran, so the node is counted apart, not as fixed.
+      return { kind: 'node-cause-gone', incidentId };
+    case 'escalated':
+      return ending.reason === 'approval-timeout'
+        ? { kind: 'node-left', incidentId, detail: 'its approval wait expired before its batch' }
+        : { kind: 'node-failed', incidentId, detail: ending.reason };
   }
 }
 
@@ -379,7 +384,8 @@ async function startNode(
 function notWaiting(incident: Incident, remediation: string): RollEvent | null {
   const id = incident.id;
   if (incident.phase === 'recovered' || incident.phase === 'closed') {
-    return { kind: 'node-recovered', incidentId: id };
+    // It ended before its batch (its alarm back to OK): the roll ran nothing on it.
+    return { kind: 'node-cause-gone', incidentId: id };
   }
   if (incident.phase !== 'awaiting-approval' || incident.taskToken === null) {
     return {

@@ -277,8 +277,14 @@ export interface Roll {
   readonly batches: number;
   readonly queued: readonly RollMember[];
   readonly running: readonly RollMember[];
-  /** Recovered, or found fixed at the recheck (nothing ran). */
+  /** Fixed by the roll's fix and verified. */
   readonly done: readonly RollMember[];
+  /**
+   * Nodes whose cause was gone before their fix ran (their recheck found it gone, or they had
+   * recovered before their batch): nothing was run on them, so they are not counted as fixed.
+   * Absent on a roll recorded before this field: none.
+   */
+  readonly causeGone?: readonly RollMember[];
   /** Nodes that left the roll before their batch (their incident ended otherwise), with why. */
   readonly skipped: readonly RollFailure[];
   /** The first failed node: the roll stopped there. */
@@ -301,8 +307,14 @@ export type RollEvent =
       readonly by: string;
       readonly at: string;
     }
-  /** A node's incident ended: recovered, or the recheck found the cause gone (`skipped`). */
+  /** A node's incident ended recovered: its fix ran and its verification passed. */
   | { readonly kind: 'node-recovered'; readonly incidentId: string }
+  /**
+   * A node's cause was gone before its fix ran (the recheck found it gone, or it had recovered
+   * before its batch): nothing was run on it. The roll goes on as after a recovery, but the node
+   * is counted apart, never as fixed.
+   */
+  | { readonly kind: 'node-cause-gone'; readonly incidentId: string }
   /** A node's incident ended any other way after the roll started it (fix failed, not recovered). */
   | { readonly kind: 'node-failed'; readonly incidentId: string; readonly detail: string }
   /**
@@ -343,6 +355,7 @@ export function rollReduce(
       queued: offer.nodes,
       running: [],
       done: [],
+      causeGone: [],
       skipped: [],
       failed: null,
       alsoFailed: [],
@@ -354,26 +367,15 @@ export function rollReduce(
   const id = event.incidentId;
   const running = roll.running.find((m) => m.incidentId === id);
   const queued = roll.queued.find((m) => m.incidentId === id);
-  if (event.kind === 'node-recovered') {
-    if (running) {
-      const next = { ...roll, running: without(roll.running, id), done: [...roll.done, running] };
-      return advance(next, [{ kind: 'refresh' }]);
-    }
-    if (queued) {
-      // Ended on its own before its batch (the alarm went back to OK): nothing left to fix there.
-      const next = { ...roll, queued: without(roll.queued, id), done: [...roll.done, queued] };
-      return advance(next, [{ kind: 'refresh' }]);
-    }
-    return { roll, effects: [] };
-  }
-  if (event.kind === 'node-left') {
+  if (event.kind !== 'node-failed') {
+    // Recovered, its cause gone, or left: the roll goes on without it, counted where it belongs.
     const member = running ?? queued;
     if (!member) return { roll, effects: [] };
     const next = {
       ...roll,
       running: without(roll.running, id),
       queued: without(roll.queued, id),
-      skipped: [...roll.skipped, { ...member, detail: event.detail }],
+      ...through(roll, event, member),
     };
     return advance(next, [{ kind: 'refresh' }]);
   }
@@ -399,6 +401,22 @@ export function rollReduce(
     return advance(next, [{ kind: 'refresh' }]);
   }
   return { roll, effects: [] };
+}
+
+/** Where a node the roll is through with, without a failure, is counted: only a verified fix is `done`. */
+function through(
+  roll: Roll,
+  event: Extract<RollEvent, { kind: 'node-recovered' | 'node-cause-gone' | 'node-left' }>,
+  member: RollMember,
+): Partial<Pick<Roll, 'done' | 'causeGone' | 'skipped'>> {
+  switch (event.kind) {
+    case 'node-recovered':
+      return { done: [...roll.done, member] };
+    case 'node-cause-gone':
+      return { causeGone: [...(roll.causeGone ?? []), member] };
+    case 'node-left':
+      return { skipped: [...roll.skipped, { ...member, detail: event.detail }] };
+  }
 }
 
 /** Start the next batch once the current one is through; complete when nothing is left. */

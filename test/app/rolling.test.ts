@@ -180,6 +180,29 @@ function threadTexts(harness: Harness, ref: MessageRef): string[] {
     .map((m) => `${m.text}\n${JSON.stringify(m.blocks)}`);
 }
 
+/** The roll once it completed and its end was marked as said on the record. */
+function completedRoll(harness: Harness): Promise<Roll> {
+  return until(
+    async () => {
+      const roll = await rollOf(harness);
+      return roll?.state === 'completed' && roll.announced === 'completed' ? roll : null;
+    },
+    'the roll to complete',
+    45_000,
+  );
+}
+
+/**
+ * The thread's messages that match `pattern`, once there is one: the end is marked on the record
+ * before its one message goes out (paced).
+ */
+function saidInThread(harness: Harness, ref: MessageRef, pattern: RegExp): Promise<string[]> {
+  return until(async () => {
+    const found = threadTexts(harness, ref).filter((t) => pattern.test(t));
+    return found.length ? found : null;
+  }, `${pattern} in the thread`);
+}
+
 function ephemerals(harness: Harness, user: string): string[] {
   return harness.standIn
     .requestsOf('chat.postEphemeral')
@@ -245,14 +268,7 @@ describe('a rolling fix over a held cluster', () => {
     );
 
     expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
-    const done = await until(
-      async () => {
-        const roll = await rollOf(harness);
-        return roll?.state === 'completed' && roll.announced === 'completed' ? roll : null;
-      },
-      'the roll to complete',
-      45_000,
-    );
+    const done = await completedRoll(harness);
 
     expect(done).toMatchObject({ approvedBy: ALICE, batchSize: 3, batches: 3, failed: null });
     expect(done.done).toHaveLength(7);
@@ -283,11 +299,7 @@ describe('a rolling fix over a held cluster', () => {
     for (const incident of incidents) {
       expect((await harness.store.get(incident.id))!.approvals.map((a) => a.user)).toEqual([ALICE]);
     }
-    // The end is marked on the record before its one message goes out (paced): wait for it.
-    const said = await until(async () => {
-      const found = threadTexts(harness, ref).filter((t) => /Rolling Restart containerd completed/.test(t));
-      return found.length ? found : null;
-    }, 'the completion in the thread');
+    const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
     expect(said).toHaveLength(1);
     // The root shows the roll's end in place of the button.
     await expectRootShowsCompletedRoll(harness, ref);
@@ -310,10 +322,7 @@ describe('a rolling fix over a held cluster', () => {
     expect(held.phase).toBe('awaiting-approval');
     expect(held.approvals).toEqual([]);
     // Said once in the cluster thread, with the on-call group.
-    const said = await until(async () => {
-      const found = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
-      return found.length ? found : null;
-    }, 'the stop in the thread');
+    const said = await saidInThread(harness, ref, /stopped at/);
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(ids[4]);
     expect(said[0]).toContain('<!subteam^S0ONCALL>');
@@ -470,11 +479,96 @@ describe('a rolling fix over a held cluster', () => {
     expect(first.phase).toBe('awaiting-approval');
     expect(first.taskToken).not.toBeNull();
     expect(runner.sentTo('restart-containerd')).not.toContain(ids[0]);
-    const said = await until(async () => {
-      const found = threadTexts(harness, ref).filter((t) => /stopped at/.test(t));
-      return found.length ? found : null;
-    }, 'the stop in the thread');
+    const said = await saidInThread(harness, ref, /stopped at/);
     expect(said[0]).toContain(ids[0]);
     expect(said[0]).toContain('<!subteam^S0ONCALL>');
+  });
+
+  it('counts a node whose recheck found the cause gone apart: nothing ran there, so it is not called fixed', async () => {
+    const { harness, runner, ids } = await storm(3);
+    // The middle node's recheck finds containerd back: its workflow skips the fix.
+    const gone = ids[1]!;
+    for (const id of ids) {
+      if (id !== gone) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    }
+    runner
+      .queue(gone, 'diagnose', { stdout: recorded('daemon-stopped') }, { stdout: recorded('healthy') })
+      .queue(gone, 'restart-containerd', fixOk('restart-containerd'));
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 3);
+    await click(harness, ref, ALICE);
+
+    const done = await completedRoll(harness);
+    expect(await harness.workflow.finished(incidents[1]!.id)).toBe('skipped');
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([ids[0], ids[2]].sort());
+    expect(done).toMatchObject({ failed: null, skipped: [] });
+    expect(done.done.map((m) => m.node).sort()).toEqual([ids[0], ids[2]].sort());
+    expect(done.causeGone?.map((m) => m.node)).toEqual([gone]);
+
+    // The end message and the root say 2 fixed and 1 with nothing run, never 3 fixed.
+    const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(
+      '3 node(s) done, 2 fixed and verified, 1 recovered on its own before its fix (nothing run)',
+    );
+    expect(said[0]).not.toMatch(/3 node\(s\) fixed/);
+    const root = await until(
+      async () => {
+        const m = harness.standIn.message(CHANNEL, ref.ts);
+        return m?.text.includes('held nodes done') ? m : null;
+      },
+      'the summary to show the completed roll',
+      20_000,
+    );
+    expect(root.text).toMatch(
+      /^Cluster prod: all 3 held nodes done: 2 fixed and verified by a rolling fix, 1 recovered on its own before its fix \(nothing run\)\./,
+    );
+    expect(`${root.text}${JSON.stringify(root.blocks)}`).not.toContain('3 held nodes fixed');
+  });
+
+  it('counts a queued node that recovered before its batch apart: the roll ran nothing there', async () => {
+    const { harness, ids } = await storm(4);
+    // The first batch's fixes wait at the runner until the fourth node's alarm is back to OK.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    class GatedRunner extends FleetRunner {
+      override async send(request: CommandRequest): Promise<{ commandId: string }> {
+        if (request.script === 'restart-containerd') await gate;
+        return super.send(request);
+      }
+    }
+    const runner = new GatedRunner();
+    (harness.deps as { runner: CommandRunner }).runner = runner;
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 4);
+    await click(harness, ref, ALICE);
+    await until(async () => (await rollOf(harness))?.running.length === 3, 'the first batch to start');
+    const last = NODES.find((n) => n.instanceId === ids[3])!;
+    await handleAlarm(
+      harness.deps,
+      parseAlarmEvent(
+        notReadyAlarmEvent({
+          alarmName: 'nodemedic-prod',
+          instanceId: last.instanceId,
+          nodeName: last.nodeName!,
+          cluster: 'prod',
+          state: 'OK',
+        }),
+      ),
+    );
+    expect((await harness.store.get(incidents[3]!.id))!.phase).toBe('recovered');
+    release();
+
+    const done = await completedRoll(harness);
+    expect(runner.sentTo('restart-containerd').sort()).toEqual(ids.slice(0, 3).sort());
+    expect(done.done.map((m) => m.node).sort()).toEqual(ids.slice(0, 3).sort());
+    expect(done.causeGone?.map((m) => m.node)).toEqual([ids[3]]);
+    const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
+    expect(said[0]).toContain(
+      '4 node(s) done, 3 fixed and verified, 1 recovered on its own before its fix (nothing run)',
+    );
   });
 });

@@ -253,6 +253,39 @@ describe('the roll', () => {
     expect(effects.some((e) => e.kind === 'announce')).toBe(false);
   });
 
+  it('counts a node whose cause was gone before its fix apart from the fixed, and goes on as after a recovery', () => {
+    let { roll } = start(offer(seven.slice(0, 4)));
+    const [gone, ...rest] = roll!.running;
+    let effects: RollEffect[];
+    ({ roll, effects } = rollReduce(roll, { kind: 'node-cause-gone', incidentId: gone!.incidentId }));
+    expect(roll).toMatchObject({ state: 'running', done: [], causeGone: [gone] });
+    expect(effects).toEqual([{ kind: 'refresh' }]);
+    // Said again (a retried step), or as a recovery after it: nothing changes.
+    expect(rollReduce(roll, { kind: 'node-cause-gone', incidentId: gone!.incidentId })).toEqual({
+      roll,
+      effects: [],
+    });
+    expect(rollReduce(roll, { kind: 'node-recovered', incidentId: gone!.incidentId }).effects).toEqual([]);
+    for (const m of rest)
+      ({ roll, effects } = rollReduce(roll, { kind: 'node-recovered', incidentId: m.incidentId }));
+    // Not a failure: the next batch starts once the rest of this one recovered.
+    expect(resumed(effects)).toEqual([seven[3]!.node]);
+    ({ roll, effects } = rollReduce(roll, { kind: 'node-recovered', incidentId: seven[3]!.incidentId }));
+    expect(roll).toMatchObject({ state: 'completed', failed: null, skipped: [] });
+    expect(roll!.done.map((m) => m.node)).toEqual([...rest, seven[3]!].map((m) => m.node));
+    expect(roll!.causeGone).toEqual([gone]);
+    expect(effects).toContainEqual({ kind: 'announce', state: 'completed' });
+  });
+
+  it('counts a queued node whose cause was gone apart too, on a roll recorded before the count existed', () => {
+    const { roll } = start();
+    const { causeGone: _, ...older } = roll!;
+    const queued = older.queued[0]!;
+    const after = rollReduce(older, { kind: 'node-cause-gone', incidentId: queued.incidentId });
+    expect(after.roll).toMatchObject({ state: 'running', causeGone: [queued], done: [] });
+    expect(after.roll!.queued).not.toContainEqual(queued);
+  });
+
   it('completes when the last batch’s nodes leave the roll one way or another', () => {
     let { roll } = start(offer(seven.slice(0, 2)));
     ({ roll } = rollReduce(roll, { kind: 'node-recovered', incidentId: roll!.running[0]!.incidentId }));

@@ -11,7 +11,7 @@ import { SLACK_ID } from '../patterns.js';
 import type { ChatMessage } from '../ports.js';
 import { offerFromMembers, type RollPolicy } from '../rolling.js';
 import { clip, context, escapeMrkdwn, header, SLACK_LIMITS, section } from './mrkdwn.js';
-import { rollBlocks } from './rolling.js';
+import { rollBlocks, rollTally } from './rolling.js';
 
 /** Node names shown per group; the rest are counted. */
 const NODES_SHOWN = 12;
@@ -59,17 +59,29 @@ export function renderClusterSummary(
     : `${s.members} nodes held, ${s.members - s.diagnosed} still being diagnosed`;
   const counts = s.causeCounts.map((c) => `${escapeMrkdwn(c.cause)} ${c.count}`).join(' · ');
   const fleet = `${s.fleet.notReady} of ${s.fleet.total} nodes NotReady when the last one joined`;
-  // A roll that fixed and verified every held node ends the alarm this root raised: said first.
+  // A roll through with every held node (each fixed and verified, or its cause gone before its
+  // fix) ends the alarm this root raised: said first, a fix claimed only where one ran.
   const roll = record.roll;
-  const allFixed =
+  const tally = roll ? rollTally(roll, ' by a rolling fix') : null;
+  const allDone =
     roll?.state === 'completed' &&
     roll.skipped.length === 0 &&
-    roll.done.length >= s.members &&
+    tally !== null &&
+    tally.settled >= s.members &&
     s.members > 0;
-  const blocks: KnownBlock[] = allFixed
+  const allFixed = allDone && tally.causeGone === 0;
+  const blocks: KnownBlock[] = allDone
     ? [
-        header(`Cluster ${record.cluster}: ${s.members} nodes fixed by a rolling fix`),
-        section(`:white_check_mark: *All ${s.members} held nodes fixed and verified* (it was: ${headline})`),
+        header(
+          allFixed
+            ? `Cluster ${record.cluster}: ${s.members} nodes fixed by a rolling fix`
+            : `Cluster ${record.cluster}: all ${s.members} held nodes done`,
+        ),
+        section(
+          allFixed
+            ? `:white_check_mark: *All ${s.members} held nodes fixed and verified* (it was: ${headline})`
+            : `:white_check_mark: *All ${s.members} held nodes done*: ${tally.text}. It was: ${headline}`,
+        ),
       ]
     : [
         header(`Cluster ${record.cluster}: ${s.members} nodes NotReady, one incident`),
@@ -102,6 +114,8 @@ export function renderClusterSummary(
   );
   const text = allFixed
     ? `Cluster ${cluster}: all ${s.members} held nodes fixed and verified by a rolling fix (it was: ${headline}).`
-    : `${mention}Cluster ${cluster}: ${headline}${counts ? ` (${counts})` : ''}. Per-node fixes are held.`;
+    : allDone
+      ? `Cluster ${cluster}: all ${s.members} held nodes done: ${tally.text}. It was: ${headline}.`
+      : `${mention}Cluster ${cluster}: ${headline}${counts ? ` (${counts})` : ''}. Per-node fixes are held.`;
   return { text: clip(text, SLACK_LIMITS.messageText), blocks };
 }

@@ -74,19 +74,60 @@ export function rollBlocks(clusterId: string, offer: RollOffer, roll: Roll | nul
   ];
 }
 
+/** The nodes a roll is through with (not failed, not left), told apart by what is known of each. */
+export interface RollTally {
+  /** Fixed by the roll and verified. */
+  readonly fixed: number;
+  /** Their cause was gone before their fix: nothing was run on them. */
+  readonly causeGone: number;
+  /** Both together. */
+  readonly settled: number;
+  /** `4 fixed and verified, 1 recovered on its own before its fix (nothing run)`; zero parts left out. */
+  readonly text: string;
+}
+
+/**
+ * How the nodes the roll is through with ended: a fix is claimed only where one ran and was
+ * verified. `fixedBy` follows the fixed count (` by a rolling fix`).
+ */
+export function rollTally(roll: Roll, fixedBy = ''): RollTally {
+  const fixed = roll.done.length;
+  const causeGone = (roll.causeGone ?? []).length;
+  const parts = [
+    ...(fixed > 0 || causeGone === 0 ? [`${fixed} fixed and verified${fixedBy}`] : []),
+    ...(causeGone > 0 ? [`${causeGone} ${recoveredOnItsOwn(causeGone)} (nothing run)`] : []),
+  ];
+  return { fixed, causeGone, settled: fixed + causeGone, text: parts.join(', ') };
+}
+
+function recoveredOnItsOwn(n: number): string {
+  return n === 1 ? 'recovered on its own before its fix' : 'recovered on their own before their fix';
+}
+
 /** The roll's progress, for the summary. */
 function rollProgress(roll: Roll): KnownBlock[] {
   const title = escapeMrkdwn(getRemediation(roll.remediation).title);
+  const tally = rollTally(roll);
   const total =
-    roll.queued.length + roll.running.length + roll.done.length + roll.skipped.length + failedCount(roll);
+    roll.queued.length + roll.running.length + tally.settled + roll.skipped.length + failedCount(roll);
+  // Only a verified fix is counted as fixed: the parts are said once any node had nothing run.
+  const done = `${tally.settled} of ${total} done${tally.causeGone ? `: ${tally.text}` : ''}`;
+  const batches = `${roll.batches} batch${roll.batches === 1 ? '' : 'es'}`;
   const head =
     roll.state === 'running'
-      ? `:arrows_counterclockwise: *Rolling ${title}* (${roll.tier}), approved by ${mention(roll.approvedBy)}: batch ${roll.batches} of ${totalBatches(roll)}, ${roll.done.length} of ${total} done, ${roll.running.length} running, ${roll.queued.length} queued.`
+      ? `:arrows_counterclockwise: *Rolling ${title}* (${roll.tier}), approved by ${mention(roll.approvedBy)}: batch ${roll.batches} of ${totalBatches(roll)}, ${done}${tally.causeGone ? ';' : ','} ${roll.running.length} running, ${roll.queued.length} queued.`
       : roll.state === 'completed'
-        ? `:white_check_mark: *Rolling ${title} completed* (approved by ${mention(roll.approvedBy)}): ${roll.done.length} of ${total} nodes fixed in ${roll.batches} batch${roll.batches === 1 ? '' : 'es'}.`
-        : `:octagonal_sign: *Rolling ${title} stopped* at ${failureText(roll.failed)}. ${roll.done.length} of ${total} done; the ${nodes(roll.queued.length)} still queued stay held.`;
+        ? `:white_check_mark: *Rolling ${title} completed* (approved by ${mention(roll.approvedBy)}): ${
+            tally.causeGone
+              ? `${tally.settled} of ${total} nodes done in ${batches}: ${tally.text}.`
+              : `${tally.fixed} of ${total} nodes fixed in ${batches}.`
+          }`
+        : `:octagonal_sign: *Rolling ${title} stopped* at ${failureText(roll.failed)}. ${done}; the ${nodes(roll.queued.length)} still queued stay held.`;
   const lines = [head];
   if (roll.running.length) lines.push(`Running: ${names(roll.running)}`);
+  if (tally.causeGone) {
+    lines.push(`Cause gone before their fix, nothing run: ${names(roll.causeGone ?? [])}`);
+  }
   if (roll.skipped.length) lines.push(`Left the roll before their batch: ${failures(roll.skipped)}`);
   if (roll.alsoFailed.length) lines.push(`Also failed in the stopped batch: ${failures(roll.alsoFailed)}`);
   return [section(lines.join('\n'))];
@@ -97,7 +138,11 @@ export function renderRollEnded(roll: Roll, onCallGroupId: string | null): ChatM
   const title = escapeMrkdwn(getRemediation(roll.remediation).title);
   const group = onCallGroupId ? `<!subteam^${onCallGroupId}> ` : '';
   if (roll.state === 'completed') {
-    const text = `Rolling ${title} completed: ${roll.done.length} node(s) fixed and verified in ${roll.batches} batch(es).`;
+    const tally = rollTally(roll);
+    // A node whose cause was gone before its fix had nothing run: it is not counted as fixed.
+    const text = tally.causeGone
+      ? `Rolling ${title} completed in ${roll.batches} batch(es): ${tally.settled} node(s) done, ${tally.text}. Nothing was run on ${names(roll.causeGone ?? [])}: the cause was gone before the fix.`
+      : `Rolling ${title} completed: ${tally.fixed} node(s) fixed and verified in ${roll.batches} batch(es).`;
     if (!roll.skipped.length) return { text, blocks: [section(`:white_check_mark: ${text}`)] };
     // Nodes that left the roll (their wait ran out, a person took them) were not fixed: that is
     // for a person, said as a warning with the on-call group, never as a plain success.
