@@ -383,10 +383,12 @@ async function startNode(
 /** Why a node's incident cannot take the roll's approval now, as the event that says so. */
 function notWaiting(incident: Incident, remediation: string): RollEvent | null {
   const id = incident.id;
-  if (incident.phase === 'recovered' || incident.phase === 'closed') {
+  if (incident.phase === 'recovered') {
     // It ended before its batch (its alarm back to OK): the roll ran nothing on it.
     return { kind: 'node-cause-gone', incidentId: id };
   }
+  // `closed` is a person's decision (a deny from a card posted before the hold): it left the roll,
+  // as every other phase that is not a wait does.
   if (incident.phase !== 'awaiting-approval' || incident.taskToken === null) {
     return {
       kind: 'node-left',

@@ -526,7 +526,10 @@ describe('a rolling fix over a held cluster', () => {
     expect(`${root.text}${JSON.stringify(root.blocks)}`).not.toContain('3 held nodes fixed');
   });
 
-  it('counts a queued node that recovered before its batch apart: the roll ran nothing there', async () => {
+  it.each([
+    ['recovered before its batch: counted apart, the roll ran nothing there', 'recovered'],
+    ['was taken over by a person before its batch: counted as left, not as recovered', 'closed'],
+  ] as const)('counts a queued node that %s', async (_, phase) => {
     const { harness, ids } = await storm(4);
     // The first batch's fixes wait at the runner until the fourth node's alarm is back to OK.
     let release = () => {};
@@ -547,28 +550,48 @@ describe('a rolling fix over a held cluster', () => {
     await click(harness, ref, ALICE);
     await until(async () => (await rollOf(harness))?.running.length === 3, 'the first batch to start');
     const last = NODES.find((n) => n.instanceId === ids[3])!;
-    await handleAlarm(
-      harness.deps,
-      parseAlarmEvent(
-        notReadyAlarmEvent({
-          alarmName: 'nodemedic-prod',
-          instanceId: last.instanceId,
-          nodeName: last.nodeName!,
-          cluster: 'prod',
-          state: 'OK',
-        }),
-      ),
-    );
-    expect((await harness.store.get(incidents[3]!.id))!.phase).toBe('recovered');
+    if (phase === 'recovered') {
+      await handleAlarm(
+        harness.deps,
+        parseAlarmEvent(
+          notReadyAlarmEvent({
+            alarmName: 'nodemedic-prod',
+            instanceId: last.instanceId,
+            nodeName: last.nodeName!,
+            cluster: 'prod',
+            state: 'OK',
+          }),
+        ),
+      );
+    } else {
+      // As the deny button of a card posted before the hold closes it: a person handles the node.
+      await harness.store.update(incidents[3]!.id, (current) => ({
+        ...current,
+        phase: 'closed',
+        taskToken: null,
+        audit: [
+          ...current.audit,
+          {
+            at: new Date().toISOString(),
+            action: 'denied',
+            actor: BOB,
+            detail: 'denied the fixes: a person handles it',
+          },
+        ],
+      }));
+    }
+    expect((await harness.store.get(incidents[3]!.id))!.phase).toBe(phase);
     release();
 
     const done = await completedRoll(harness);
     expect(runner.sentTo('restart-containerd').sort()).toEqual(ids.slice(0, 3).sort());
     expect(done.done.map((m) => m.node).sort()).toEqual(ids.slice(0, 3).sort());
-    expect(done.causeGone?.map((m) => m.node)).toEqual([ids[3]]);
+    expect(done.causeGone?.map((m) => m.node) ?? []).toEqual(phase === 'recovered' ? [ids[3]] : []);
     const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
     expect(said[0]).toContain(
-      '4 node(s) done, 3 fixed and verified, 1 recovered on its own before its fix (nothing run)',
+      phase === 'recovered'
+        ? '4 node(s) done, 3 fixed and verified, 1 recovered on its own before its fix (nothing run)'
+        : 'it was closed, not waiting, when its batch came',
     );
   });
 });
