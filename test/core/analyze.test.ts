@@ -450,6 +450,33 @@ describe('analyze: the report', () => {
     expect(finding.remediations).toEqual(['raise-nofile', 'restart-containerd']);
   });
 
+  it('says how far past its soft limit containerd is, rather than "20 of 19"', () => {
+    const facts = patched(CASES['fd-exhaustion'].matched[0]!.facts(), (f) => {
+      f.fds.open = 20;
+      f.fds.limitSoft = 19;
+      f.fds.limitHard = 19;
+    });
+    const finding = analyze(facts, LENIENT).findings.find((f) => f.cause === 'fd-exhaustion')!;
+    expect(finding).toMatchObject({ severity: 'critical', confidence: 'high' });
+    expect(finding.summary).toBe('containerd is over its open-file limit (20 open, soft limit 19)');
+    expect(finding.evidence[0]!.text).toBe(
+      '20 open files for containerd, 1 over its soft limit of 19 (105.3%; hard 19): descriptors opened before the limit was lowered stay open',
+    );
+  });
+
+  it('says how far past fs.file-max the system is, rather than "105000 of 100000"', () => {
+    const facts = patched(CASES['fd-exhaustion'].matched[1]!.facts(), (f) => {
+      f.fds.systemAllocated = 105_000;
+    });
+    const finding = analyze(facts, LENIENT).findings.find((f) => f.cause === 'fd-exhaustion')!;
+    expect(finding.summary).toBe(
+      'the system is over fs.file-max (105000 file handles allocated, max 100000)',
+    );
+    expect(finding.evidence[0]!.text).toBe(
+      '105000 file handles allocated system-wide, 5000 over fs.file-max of 100000 (105.0%, /proc/sys/fs/file-nr): privileged processes may allocate past it',
+    );
+  });
+
   it('shows the failing config line and offers only the manual fix, never a restart', () => {
     const facts = patched(CASES['config-invalid'].matched[0]!.facts(), (f) => {
       f.containerd.pid = null;

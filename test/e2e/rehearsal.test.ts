@@ -182,7 +182,8 @@ describe.skipIf(!requireTools(true))('npm run demo -- --port 0, in chromium', ()
 
     const findings = tab.getByTestId('findings');
     expect(await text(findings)).toContain('fd-exhaustion');
-    expect(await text(findings)).toMatch(/open-file limit \(\d+ of \d+\)/);
+    // At the limit, or past it when prlimit lowered it under fds already open.
+    expect(await text(findings)).toMatch(/open-file limit \((\d+ of \d+|\d+ open, soft limit \d+)\)/);
     await tab
       .getByTestId('phase')
       .getByText(/^Awaiting approval: i-0de30c0ffee000001/)

@@ -20,22 +20,44 @@ export const fdExhaustion: Cause = {
     if (f.status === 'ok') {
       const proc = ratio(f.open, f.limitSoft);
       if (proc !== null && proc >= FD_THRESHOLD) {
+        const [open, soft, share] = [f.open!, f.limitSoft!, pct(f.open!, f.limitSoft!)];
+        const hard = f.limitHard ?? 'unlimited';
+        // The soft limit refuses new descriptors and closes none: more open than it allows is
+        // what a limit lowered under a running daemon (prlimit) leaves, a true reading.
         evidence.push({
           source: 'fds',
-          text: `${f.open} of ${f.limitSoft} open files (${pct(f.open!, f.limitSoft!)}) for containerd (soft limit; hard ${f.limitHard ?? 'unlimited'})`,
+          text:
+            open > soft
+              ? `${open} open files for containerd, ${open - soft} over its soft limit of ${soft} (${share}; hard ${hard}): descriptors opened before the limit was lowered stay open`
+              : `${open} of ${soft} open files (${share}) for containerd (soft limit; hard ${hard})`,
         });
-        summary = `containerd is at ${pct(f.open!, f.limitSoft!)} of its open-file limit (${f.open} of ${f.limitSoft})`;
+        summary =
+          open > soft
+            ? `containerd is over its open-file limit (${open} open, soft limit ${soft})`
+            : `containerd is at ${share} of its open-file limit (${open} of ${soft})`;
         critical = true;
       }
     }
     // file-nr is system-wide: read even when the daemon is not running (fds `n/a`).
     const sys = ratio(f.systemAllocated, f.systemMax);
     if (sys !== null && sys >= FD_THRESHOLD) {
+      const [allocated, max, share] = [
+        f.systemAllocated!,
+        f.systemMax!,
+        pct(f.systemAllocated!, f.systemMax!),
+      ];
+      // fs.file-max stops unprivileged allocations only: CAP_SYS_ADMIN may go past it.
       evidence.push({
         source: 'fds.system',
-        text: `${f.systemAllocated} of ${f.systemMax} file handles allocated system-wide (${pct(f.systemAllocated!, f.systemMax!)}, /proc/sys/fs/file-nr)`,
+        text:
+          allocated > max
+            ? `${allocated} file handles allocated system-wide, ${allocated - max} over fs.file-max of ${max} (${share}, /proc/sys/fs/file-nr): privileged processes may allocate past it`
+            : `${allocated} of ${max} file handles allocated system-wide (${share}, /proc/sys/fs/file-nr)`,
       });
-      summary ||= `the system is at ${pct(f.systemAllocated!, f.systemMax!)} of fs.file-max`;
+      summary ||=
+        allocated > max
+          ? `the system is over fs.file-max (${allocated} file handles allocated, max ${max})`
+          : `the system is at ${share} of fs.file-max`;
       critical = true;
     }
     const logged = logMatch(facts.logs.containerd, 'too-many-open-files');
