@@ -22,6 +22,7 @@ import { LOCAL_CHANNEL, LOCAL_ONCALL_GROUP, LOCAL_USER_NAMES, LOCAL_USERS } from
 import { ContainerdSandbox } from './sandbox/containerd.js';
 import { FAULTS } from './sandbox/faults.js';
 import { mountPage } from './slack-standin/page.js';
+import { chatLine, type TerminalNames } from './terminal.js';
 
 /** What the rehearsal needs from the demo. */
 export interface ClusterRehearsalOptions {
@@ -79,6 +80,14 @@ export interface ClusterRehearsalResult {
 }
 
 const TERMINAL = new Set(['recovered', 'escalated', 'closed']);
+
+/** The stand-in's users by their first names, and its on-call group, as chat text prints them here. */
+const NAMES: TerminalNames = {
+  users: Object.fromEntries(
+    Object.entries(LOCAL_USER_NAMES).map(([id, name]) => [id, name.split(' ')[0] ?? id]),
+  ),
+  groups: { [LOCAL_ONCALL_GROUP]: 'on-call' },
+};
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -260,9 +269,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
     log(
       `  held as ONE cluster incident (${record.reason}); ${Object.keys(record.members).length} nodes in it`,
     );
-    log(
-      `  its thread's root, the live summary: ${root ? root.text.replace(/\s+/g, ' ').slice(0, 200) : 'not posted yet'}`,
-    );
+    log(`  its thread's root, the live summary: ${root ? chatLine(root.text, NAMES) : 'not posted yet'}`);
   } else {
     log('  no cluster incident: the storm stayed under the hold threshold');
   }
@@ -327,7 +334,7 @@ export async function runClusterRehearsal(options: ClusterRehearsalOptions): Pro
         await sleep(500);
         for (const m of cluster.standIn.messages(record.thread.channel).slice(before)) {
           if (m.ephemeral_for === LOCAL_USERS.onCall) {
-            log(`    nodemedic, to alice only: ${m.text.replace(/\s+/g, ' ').slice(0, 200)}`);
+            log(`    nodemedic, to alice only: ${chatLine(m.text, NAMES)}`);
           }
         }
         rolled = (await cluster.store.getCluster(CLUSTER_NAME))?.roll != null;

@@ -25,6 +25,7 @@ describeWithContainerd('the cluster rehearsal over four real containerd nodes', 
   }, async () => {
     const sandboxes: ContainerdSandbox[] = [];
     const cleanups: (() => Promise<void>)[] = [];
+    const printed: string[] = [];
     onTestFinished(async () => {
       while (cleanups.length) await cleanups.pop()!();
       await Promise.all(sandboxes.map((sb) => sb.dispose()));
@@ -37,7 +38,7 @@ describeWithContainerd('the cluster rehearsal over four real containerd nodes', 
       installed: installedContainerd()!.version,
       policy: validateSafetyPolicy({ nodeCooldownMinutes: 0 }),
       policyNote: 'test',
-      log: () => {},
+      log: (line) => printed.push(line),
       registerSandbox: (sb) => sandboxes.push(sb),
       register: (c) => cleanups.push(c),
     });
@@ -52,6 +53,10 @@ describeWithContainerd('the cluster rehearsal over four real containerd nodes', 
     expect(result.storm).toEqual({ events: 4, opened: 2, duplicates: 2 });
     expect(result.clusterIncident).toMatchObject({ members: 2, thread: true });
     expect(result.rolled).toBe(true);
+    // The terminal shows the cluster thread's root as text, not as Slack markup.
+    const summary = printed.find((line) => line.includes("its thread's root, the live summary:"));
+    expect(summary).toContain('@on-call Cluster local:');
+    expect(summary).not.toMatch(/<[@#!]|&(lt|gt|amp);/);
 
     const rows = Object.fromEntries(result.rows.map((r) => [r.instanceId, r]));
     expect(rows[solo[0]!]).toMatchObject({
