@@ -390,6 +390,8 @@ export async function analyzeStep(deps: AppDeps, input: AnalyzeInput): Promise<A
       phase: isTerminal(current) ? current.phase : awaitApproval ? 'findings' : 'closed',
       findings: report.findings,
       offered: awaitApproval ? plan.offered : [],
+      notes: report.notes,
+      manual: plan.manual,
       requested: null,
       approvals: [],
       ...(shadow ? { shadow: true } : {}),

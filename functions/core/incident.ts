@@ -204,6 +204,13 @@ export interface Incident {
   readonly findings: readonly Finding[];
   /** Remediations offered, frozen once posted. */
   readonly offered: readonly RemediationId[];
+  /**
+   * What the findings message says beyond the findings and the offered fixes: the report's notes
+   * and the fixes for a person. Kept so that every later update of that message (a decision, an
+   * expiry, the alarm back to OK) keeps them. Absent on records written before: none.
+   */
+  readonly notes?: readonly string[];
+  readonly manual?: readonly RemediationId[];
   /** The remediation requested for approval and who asked for it (destructive: requester can't approve). */
   readonly requested: { readonly remediation: RemediationId; readonly by: string } | null;
   readonly approvals: readonly Approval[];

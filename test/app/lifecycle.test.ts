@@ -18,6 +18,7 @@ import {
 import type { ExecutionEnded } from '../../functions/core/execution.js';
 import type { Pager } from '../../functions/core/pager.js';
 import {
+  awaitingFindings,
   CHANNEL,
   type Harness,
   NODES,
@@ -37,17 +38,7 @@ afterEach(async () => {
   h = null;
 });
 
-/** An incident whose findings are up with buttons and whose approval wait holds a token. */
-async function waiting(harness: Harness): Promise<string> {
-  harness.runner.queue('diagnose', { stdout: recorded('daemon-stopped') });
-  const id = await openQuietly(harness);
-  const sent = await sendStep(harness.deps, { incidentId: id, purpose: 'diagnose' });
-  expect((await analyzeStep(harness.deps, { incidentId: id, commandId: sent.commandId })).awaitApproval).toBe(
-    true,
-  );
-  await awaitApprovalStep(harness.deps, { incidentId: id, taskToken: 'token-1' });
-  return id;
-}
+const waiting = (harness: Harness) => awaitingFindings(harness);
 
 const ARN = 'arn:aws:states:eu-west-1:123456789012';
 function ended(incidentId: string, over: Partial<ExecutionEnded> = {}): ExecutionEnded {

@@ -12,6 +12,7 @@ import { StaticNodeInventory } from '../../functions/adapters/local/static-inven
 import { WebApiChat } from '../../functions/adapters/slack/web-chat.js';
 import type { AppDeps } from '../../functions/app/deps.js';
 import { handleAlarm } from '../../functions/app/incidents.js';
+import { analyzeStep, awaitApprovalStep, sendStep } from '../../functions/app/steps.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { Catalog } from '../../functions/core/catalog.js';
 import type { Pager } from '../../functions/core/pager.js';
@@ -274,4 +275,15 @@ export async function openQuietly(harness: Harness): Promise<string> {
   } finally {
     harness.workflow.start = original;
   }
+}
+
+/** An incident whose findings (of recorded `fixture`) are up with buttons and whose approval wait holds a token. */
+export async function awaitingFindings(harness: Harness, fixture = 'daemon-stopped'): Promise<string> {
+  harness.runner.queue('diagnose', { stdout: recorded(fixture) });
+  const id = await openQuietly(harness);
+  const sent = await sendStep(harness.deps, { incidentId: id, purpose: 'diagnose' });
+  const analyzed = await analyzeStep(harness.deps, { incidentId: id, commandId: sent.commandId });
+  if (!analyzed.awaitApproval) throw new Error(`${fixture}: its analysis offers nothing to approve`);
+  await awaitApprovalStep(harness.deps, { incidentId: id, taskToken: 'token-1' });
+  return id;
 }

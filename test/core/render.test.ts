@@ -220,6 +220,24 @@ describe('renderDecision', () => {
     expect(all).toContain('out of file descriptors');
     expect(blockProblems(m.blocks)).toEqual([]);
   });
+
+  it('keeps the notes and the fixes for a person the findings message said, escaped', () => {
+    const inc = incident({
+      offered: ['restart-containerd'],
+      notes: ['could not read logs (journalctl timed out) <!here>'],
+      manual: ['replace-node'],
+    });
+    const m = renderDecision(
+      inc,
+      decisionText('Handled by a person', ['U0ALICE'], '2026-11-27T10:05:00.000Z'),
+    );
+    const all = textsOf(m).join('\n');
+    expect(all).toContain('*Notes*\n• could not read logs (journalctl timed out) &lt;!here&gt;');
+    expect(all).toContain(`*For a person* (nodemedic never guesses these)\n`);
+    expect(all).toContain(getRemediation('replace-node').title);
+    expect(buttonsOf(m)).toEqual([]);
+    expect(blockProblems(m.blocks)).toEqual([]);
+  });
 });
 
 describe('renderOutcome', () => {

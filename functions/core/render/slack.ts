@@ -340,13 +340,20 @@ export function renderFindings(
 }
 
 /**
- * The findings message once its buttons were used or expired: the same findings, the offered
- * fixes as text, and `text` (mrkdwn: who approved what, when) in place of the buttons. Like the
- * card's note, `text` keeps nodemedic's own mentions, so outside text in it (a workflow error, a
- * cause) must already be escaped.
+ * The findings message once its buttons were used or expired: the same findings, notes, offered
+ * fixes (as text) and fixes for a person, and `text` (mrkdwn: who approved what, when) in place of
+ * the buttons. Like the card's note, `text` keeps nodemedic's own mentions, so outside text in it
+ * (a workflow error, a cause) must already be escaped.
  */
 export function renderDecision(incident: Incident, text: string): ChatMessage {
-  const tail = tailBlocks(incident.id, [], incident.offered, [], null, false);
+  const tail = tailBlocks(
+    incident.id,
+    incident.notes ?? [],
+    incident.offered,
+    incident.manual ?? [],
+    null,
+    false,
+  );
   tail.push(section(text));
   const message = findingsMessage(incident, incident.findings, false, tail);
   return { text: clip(`${message.text} — ${text}`, SLACK_LIMITS.messageText), blocks: message.blocks };
