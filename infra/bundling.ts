@@ -9,14 +9,19 @@
  *   effect to esbuild, so every shape stayed in every bundle: `@aws-sdk/client-ec2` alone was
  *   550 KiB of each bundle that touched EC2. The plugin writes those keys as the string literals
  *   the constants hold (the same object, key for key), and esbuild drops the unused shapes.
- * - **Modeled SDK errors left unregistered.** The same file imports every modeled error class of the
- *   service and registers each one, a side effect that keeps all of them in the bundle (SSM's 140
- *   classes are 39 KiB of the alarm bundle). nodemedic tells SDK errors apart by name only
- *   (`errorName` in functions/adapters/aws/sdk-errors.ts), and the SDK names every error after its
- *   code, registered or not: an unregistered code becomes the service's base exception with that
- *   name, its `$fault`, `$metadata` and the response's fields copied on
- *   (`ProtocolLib.getErrorSchemaOrThrowBaseException` in @aws-sdk/core). So the plugin drops the
- *   per-error registrations and their import; the base exception stays registered. What is lost:
+ * - **Modeled SDK errors left unregistered, for the JSON protocols.** The same file imports every
+ *   modeled error class of the service and registers each one, a side effect that keeps all of
+ *   them in the bundle (SSM's 140 classes are 39 KiB of the alarm bundle). nodemedic tells SDK
+ *   errors apart by name only (`errorName` in functions/adapters/aws/sdk-errors.ts). Over awsJson1_0
+ *   and awsJson1_1 the error code on the wire (`__type`) is the error's shape name, and an
+ *   unregistered code becomes the service's base exception with that name, its `$fault`,
+ *   `$metadata` and the response's fields copied on
+ *   (`ProtocolLib.getErrorSchemaOrThrowBaseException` in @aws-sdk/core): the same name. Not so over
+ *   awsQuery (Auto Scaling) or a query-compatible JSON service (CloudWatch): their codes differ
+ *   from their shape names (`ScalingActivityInProgress` for `ScalingActivityInProgressFault`),
+ *   and only the registry turns one into the other. So the plugin drops the per-error
+ *   registrations and their import only for a client whose runtime config uses a JSON protocol and
+ *   is not query-compatible; the base exception stays registered. What is lost:
  *   `instanceof <ModeledError>`, which test/infra/bundling.test.ts forbids in our sources, and the
  *   SDK's own retry of DynamoDB's ReplicatedWriteConflictException (the one modeled error of these
  *   clients with a retryable trait, raised only by multi-Region strongly consistent global tables,
@@ -29,7 +34,7 @@
  *   node --import tsx infra/bundling.ts <handler> <outfile> [--sdk-external]
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { BUNDLE_BANNER, BUNDLE_TARGET } from './bundle-options.js';
@@ -82,14 +87,30 @@ export function dropModeledErrors(source: string, file = 'schemas_0.js'): string
   return out;
 }
 
+/**
+ * Whether a client's errors keep their names without the registry: its runtime config (the
+ * `runtimeConfig.shared.js` of its dist-es, beside `schemas/`) speaks awsJson1_0 or awsJson1_1 and
+ * is not query-compatible, so each error's code on the wire is its shape name. Exported for its
+ * tests.
+ */
+export function errorCodesAreShapeNames(runtimeConfigShared: string): boolean {
+  return (
+    /\bAwsJson1_[01]Protocol\b/.test(runtimeConfigShared) && !/awsQueryCompatible/.test(runtimeConfigShared)
+  );
+}
+
 /** The two SDK schema rewrites above, as an esbuild plugin. */
 export const slimSdkSchemas: Plugin = {
   name: 'nodemedic-slim-sdk-schemas',
   setup(b) {
-    b.onLoad({ filter: SCHEMA_FILE }, async (args) => ({
-      contents: dropModeledErrors(inlineSchemaKeys(await readFile(args.path, 'utf8')), args.path),
-      loader: 'js',
-    }));
+    b.onLoad({ filter: SCHEMA_FILE }, async (args) => {
+      const keys = inlineSchemaKeys(await readFile(args.path, 'utf8'));
+      const shared = await readFile(join(dirname(args.path), '..', 'runtimeConfig.shared.js'), 'utf8');
+      return {
+        contents: errorCodesAreShapeNames(shared) ? dropModeledErrors(keys, args.path) : keys,
+        loader: 'js',
+      };
+    });
   },
 };
 

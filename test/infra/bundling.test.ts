@@ -17,6 +17,7 @@ import { signSlackRequest } from '../../functions/local/slack-standin/server.js'
 import {
   bundleHandler,
   dropModeledErrors,
+  errorCodesAreShapeNames,
   inlineSchemaKeys,
   LEFT_OUT_PACKAGES,
   slimSdkSchemas,
@@ -118,8 +119,31 @@ describe('the modeled SDK errors left unregistered', () => {
     );
   });
 
+  it('drops them only where an error code is its shape name: the JSON protocols, not query or query-compatible', () => {
+    const decided = Object.fromEntries(
+      CLIENTS.map((client) => [
+        client,
+        errorCodesAreShapeNames(
+          readFileSync(
+            join(ROOT, 'node_modules', '@aws-sdk', client, 'dist-es', 'runtimeConfig.shared.js'),
+            'utf8',
+          ),
+        ),
+      ]),
+    );
+    expect(decided).toEqual({
+      'client-auto-scaling': false,
+      'client-cloudwatch': false,
+      'client-dynamodb': true,
+      'client-ec2': false,
+      'client-secrets-manager': true,
+      'client-sfn': true,
+      'client-ssm': true,
+    });
+  });
+
   it.each(CLIENTS)(
-    'leaves every error class of %s out of a bundle that sends one command',
+    'leaves the error classes of %s out of a bundle that sends one command, where its protocol allows',
     async (client) => {
       // The client class, `<Service>Client`, is what every client's dist-es has a file for.
       const dist = join(ROOT, 'node_modules', '@aws-sdk', client, 'dist-es');
@@ -141,7 +165,11 @@ describe('the modeled SDK errors left unregistered', () => {
         .filter(([, input]) => input.bytesInOutput > 0)
         .map(([file]) => file);
       expect(inputs.some((file) => file.endsWith(`${client}/dist-es/schemas/schemas_0.js`))).toBe(true);
-      expect(inputs.filter((file) => file.includes(`${client}/dist-es/models/errors.js`))).toEqual([]);
+      const shared = readFileSync(join(dist, 'runtimeConfig.shared.js'), 'utf8');
+      const hasErrors = statSync(join(dist, 'models', 'errors.js'), { throwIfNoEntry: false }) !== undefined;
+      expect(inputs.some((file) => file.includes(`${client}/dist-es/models/errors.js`))).toBe(
+        hasErrors && !errorCodesAreShapeNames(shared),
+      );
     },
   );
 
@@ -200,7 +228,12 @@ describe('SDK errors out of the shipped bundle', () => {
   const ENTRY = `
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBClient, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { SsmCommandRunner } from './functions/adapters/aws/ssm-runner.ts';
+import { Ec2NodeInventory } from './functions/adapters/aws/ec2-inventory.ts';
+import { CloudWatchNodeReadiness } from './functions/adapters/aws/cloudwatch-readiness.ts';
 import { errorName } from './functions/adapters/aws/sdk-errors.ts';
 
 const settle = (p) => p.then((value) => ({ value }), (e) => ({
@@ -216,11 +249,16 @@ export async function run(endpoint) {
   const runner = new SsmCommandRunner({ client: new SSMClient(common), documents: { diagnose: 'nodemedic-diagnose' } });
   const node = { instanceId: 'i-0123456789abcdef0', nodeName: null, cluster: 'prod', autoScalingGroup: null };
   const dynamo = new DynamoDBClient(common);
+  const inventory = new Ec2NodeInventory({ ec2: new EC2Client(common), ssm: new SSMClient(common),
+    autoScaling: new AutoScalingClient(common), clusterTagKey: 'eks:cluster-name' });
+  const readiness = new CloudWatchNodeReadiness({ client: new CloudWatchClient(common) });
   return {
     pending: await settle(runner.get('11111111-2222-3333-4444-555555555555', node)),
     unmanaged: await settle(runner.send({ node, script: 'diagnose', parameters: {}, timeoutSeconds: 60, comment: 'x' })),
     throttled: await settle(runner.cancel('11111111-2222-3333-4444-555555555555', node)),
     cancelled: await settle(dynamo.send(new TransactWriteItemsCommand({ TransactItems: [] }))),
+    scaling: await settle(inventory.replace({ ...node, autoScalingGroup: 'prod-nodes' })),
+    limited: await settle(readiness.nodeState(node)),
   };
 }`;
 
@@ -264,6 +302,10 @@ export async function run(endpoint) {
             'application/x-amz-json-1.1',
             { __type: 'ThrottlingException', Message: 'Rate exceeded' },
           ],
+          'GraniteServiceVersion20100801.GetMetricData': [
+            'application/x-amz-json-1.0',
+            { __type: 'com.amazonaws.cloudwatch#LimitExceededFault', message: 'Limit exceeded' },
+          ],
           'DynamoDB_20120810.TransactWriteItems': [
             'application/x-amz-json-1.0',
             {
@@ -279,7 +321,25 @@ export async function run(endpoint) {
         } as Record<string, [string, unknown]>
       )[target] ?? ['application/x-amz-json-1.1', { __type: 'UnknownOperationException', Message: target }];
       req.resume();
-      res.writeHead(400, { 'content-type': type, 'x-amzn-requestid': 'req-1' });
+      if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) {
+        // Auto Scaling speaks awsQuery: its errors are XML, named by their code, which is not the
+        // shape's name (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html,
+        // https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#operation-error-serialization).
+        res.writeHead(400, { 'content-type': 'text/xml' });
+        res.end(
+          '<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><Error><Type>Sender</Type>' +
+            '<Code>ScalingActivityInProgress</Code><Message>Scaling activity 1234 is in progress</Message>' +
+            '</Error><RequestId>req-2</RequestId></ErrorResponse>',
+        );
+        return;
+      }
+      // CloudWatch is JSON and query-compatible: the query code rides in x-amzn-query-error
+      // (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#aws-protocols-awsquerycompatible-trait).
+      const queryError =
+        target === 'GraniteServiceVersion20100801.GetMetricData'
+          ? { 'x-amzn-query-error': 'LimitExceeded;Sender' }
+          : {};
+      res.writeHead(400, { 'content-type': type, 'x-amzn-requestid': 'req-1', ...queryError });
       res.end(JSON.stringify(body));
     });
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -307,6 +367,21 @@ export async function run(endpoint) {
           status: 400,
           reasons: ['None', 'ConditionalCheckFailed'],
           message: expect.stringContaining('Transaction cancelled'),
+        }),
+      },
+      // Named by their shapes, not their codes: the retryable lists are written against these.
+      scaling: {
+        error: expect.objectContaining({
+          code: 'INVENTORY_THROTTLED',
+          retryable: true,
+          causeName: 'ScalingActivityInProgressFault',
+        }),
+      },
+      limited: {
+        error: expect.objectContaining({
+          code: 'READINESS_THROTTLED',
+          retryable: true,
+          causeName: 'LimitExceededFault',
         }),
       },
     });

@@ -44,7 +44,15 @@ export interface CloudWatchNodeReadinessOptions {
   readonly windowSeconds?: number;
 }
 
-const RETRYABLE = new Set(['Throttling', 'ThrottlingException', 'LimitExceeded', 'ServiceUnavailable']);
+// CloudWatch is query-compatible: a modeled error is named by its shape (`LimitExceededFault`), an
+// unmodeled one by its code (`Throttling`).
+const RETRYABLE = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'LimitExceeded',
+  'LimitExceededFault',
+  'ServiceUnavailable',
+]);
 /** Container Insights' reporting period. */
 const PERIOD_SECONDS = 60;
 /** Pages of one query's results: 500 series × 5 datapoints fit in one; more means a fault. */
