@@ -42,7 +42,8 @@ const FLUSH_ATTEMPTS = 5;
 /** Reads of the record one flush makes at most (root posted, then brought up to date). */
 const FLUSH_ROUNDS = 12;
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+/** Wait `ms` (never negative). */
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** What the hold needs of the deps. */
 type HoldDeps = Pick<

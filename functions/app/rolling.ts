@@ -19,7 +19,7 @@
  * finds it there.
  */
 import { type ClusterIncident, clusterOfIncidentId } from '../core/cluster.js';
-import { NodemedicError } from '../core/errors.js';
+import { DependencyError, NodemedicError } from '../core/errors.js';
 import { type Incident, InFlightLimitError, isTerminal, roundOf } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
@@ -39,7 +39,7 @@ import {
 import { isShadowCluster } from '../core/shadow.js';
 import { CLICK_TTL_SECONDS, type Click, privately } from './approval.js';
 import { onCall } from './authorize.js';
-import { pacedChat } from './cluster.js';
+import { delay, pacedChat } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { describe } from './effects.js';
@@ -163,14 +163,21 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
       clusterIncident: record.id,
       error: describe(err),
     });
-    await privately(
-      deps,
-      click,
-      `The rolling fix could not be started (${escapeMrkdwn(describe(err))}). Nothing ran; press the button again.`,
-    ).catch((answer: unknown) =>
-      deps.logger.warn('could not answer the failed roll click privately', { error: describe(answer) }),
+    // The failure may have come after the roll was written (a node's start, the end's mark): say
+    // what the record says, not what the exception suggests.
+    const written = await deps.store.getCluster(cluster).catch(() => null);
+    const roll = written?.id === record.id ? written.roll : undefined;
+    if (roll && !(roll.approvedBy === click.user && roll.approvedAt === at))
+      return alreadyRolling(deps, click, roll);
+    const text = roll
+      ? rollStartedText(roll)
+      : `The rolling fix could not be started (${escapeMrkdwn(describe(err))}). Nothing ran; press the button again.`;
+    await privately(deps, click, text).catch((answer: unknown) =>
+      deps.logger.warn('could not answer the roll click privately', { error: describe(answer) }),
     );
-    return { kind: 'rejected', reason: `could not start: ${describe(err)}` };
+    return roll
+      ? { kind: 'started', roll }
+      : { kind: 'rejected', reason: `could not start: ${describe(err)}` };
   }
   if (!result.fresh) return alreadyRolling(deps, click, result.roll!);
   deps.logger.info('rolling fix approved', {
@@ -201,19 +208,33 @@ export async function rollNodeEnded(
   incident: Incident,
   ending: NodeEnding,
 ): Promise<void> {
-  try {
-    const record = await deps.store.getCluster(incident.node.cluster);
-    const roll = record?.roll;
-    if (!record || !roll || !inRoll(roll, incident.id)) return;
-    await transition(deps, record, endingEvent(incident.id, ending));
-  } catch (err) {
-    deps.logger.error('could not move the rolling fix on after a node ended', {
-      incidentId: incident.id,
-      ending: ending.kind,
-      error: describe(err),
-    });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const record = await deps.store.getCluster(incident.node.cluster);
+      const roll = record?.roll;
+      if (!record || !roll) return;
+      if (inRoll(roll, incident.id)) await transition(deps, record, endingEvent(incident.id, ending));
+      // A member that left it already: an end that a failed post could not say yet is said now.
+      else if (isMember(roll, incident.id)) await announce(deps, record);
+      return;
+    } catch (err) {
+      // A throttled store would leave the roll waiting on a node that ended: try again, briefly.
+      if (err instanceof DependencyError && err.retryable && attempt < ROLL_EVENT_ATTEMPTS) {
+        await delay(200 * 2 ** attempt);
+        continue;
+      }
+      deps.logger.error('could not move the rolling fix on after a node ended', {
+        incidentId: incident.id,
+        ending: ending.kind,
+        error: describe(err),
+      });
+      return;
+    }
   }
 }
+
+/** Attempts of a node's ending on the roll when the store asks to slow down. */
+const ROLL_EVENT_ATTEMPTS = 3;
 
 /** A node's ending as the roll's event: only a verified fix counts as fixed. */
 function endingEvent(incidentId: string, ending: NodeEnding): RollEvent {
@@ -234,10 +255,28 @@ function inRoll(roll: Roll, incidentId: string): boolean {
   return [...roll.queued, ...roll.running].some((m) => m.incidentId === incidentId);
 }
 
+/** Whether the node was ever one of the roll's, wherever it is now. */
+function isMember(roll: Roll, incidentId: string): boolean {
+  const lists = [
+    roll.queued,
+    roll.running,
+    roll.done,
+    roll.causeGone ?? [],
+    roll.skipped,
+    roll.alsoFailed,
+    roll.failed ? [roll.failed] : [],
+  ];
+  return lists.some((list) => list.some((m) => m.incidentId === incidentId));
+}
+
 /**
  * Apply one event to the cluster's roll in the record's conditional update, then perform its
- * effects: resume nodes (whose failure to start is itself an event), refresh the summary, say the
- * end once. `fresh` is false when the event changed nothing (a repeat).
+ * effects: resume nodes, and apply the event of each node that could not start the same way (it
+ * may resume the next one), until nothing is left; then refresh the summary and say the end, once
+ * each, from the record as it stands. `fresh` is false when the first event changed nothing (a
+ * repeat). `paceWaitMs` bounds the summary's wait for the channel's slot (a click must answer
+ * Slack); the end is said with the full wait, as it is said once and must not be lost, and only
+ * when these events ended the roll.
  */
 async function transition(
   deps: RollingDeps,
@@ -245,34 +284,32 @@ async function transition(
   event: RollEvent,
   paceWaitMs?: number,
 ): Promise<{ roll: Roll | null; fresh: boolean }> {
-  let effects: RollEffect[] = [];
-  let fresh = false;
-  const updated = await deps.store.updateCluster(record.cluster, record.id, (current) => {
-    const next = rollReduce(current.roll ?? null, event);
-    effects = next.effects;
-    fresh = next.roll !== (current.roll ?? null);
-    return fresh ? { ...current, roll: next.roll } : current;
-  });
-  let latest = updated;
-  for (const effect of effects) {
-    if (effect.kind !== 'resume') continue;
-    const failed = await startNode(deps, updated, updated.roll!, effect.member, effect.batch);
-    if (failed) latest = await applyQuietly(deps, latest, failed, paceWaitMs);
+  let latest = record;
+  let fresh: boolean | null = null;
+  let refresh = false;
+  const pending: RollEvent[] = [event];
+  for (let next = pending.shift(); next; next = pending.shift()) {
+    const applied = next;
+    let effects: RollEffect[] = [];
+    let changed = false;
+    latest = await deps.store.updateCluster(record.cluster, record.id, (current) => {
+      const reduced = rollReduce(current.roll ?? null, applied);
+      effects = reduced.effects;
+      changed = reduced.roll !== (current.roll ?? null);
+      return changed ? { ...current, roll: reduced.roll } : current;
+    });
+    fresh ??= changed;
+    for (const effect of effects) {
+      if (effect.kind === 'refresh') refresh = true;
+      if (effect.kind !== 'resume') continue;
+      const failed = await startNode(deps, latest, latest.roll!, effect.member, effect.batch);
+      if (failed) pending.push(failed);
+    }
   }
-  if (effects.some((e) => e.kind === 'refresh')) await refreshSummary(deps, latest, paceWaitMs);
-  await announce(deps, latest, paceWaitMs);
-  return { roll: latest.roll ?? null, fresh };
-}
-
-/** A node that could not start: its event, applied with its own effects. */
-async function applyQuietly(
-  deps: RollingDeps,
-  record: ClusterIncident,
-  event: RollEvent,
-  paceWaitMs?: number,
-): Promise<ClusterIncident> {
-  await transition(deps, record, event, paceWaitMs);
-  return (await deps.store.getCluster(record.cluster)) ?? record;
+  if (refresh) await refreshSummary(deps, latest, paceWaitMs);
+  // Said by the transition whose events ended the roll (one that ended it elsewhere says it there).
+  if (latest.roll && latest.roll.state !== 'running') await announce(deps, latest);
+  return { roll: latest.roll ?? null, fresh: fresh ?? false };
 }
 
 /**
@@ -450,7 +487,7 @@ async function refreshSummary(
  * it; a failed post takes the mark back, and the roll's next event (or the summary, which shows
  * the state) says it then.
  */
-async function announce(deps: RollingDeps, record: ClusterIncident, paceWaitMs?: number): Promise<void> {
+async function announce(deps: RollingDeps, record: ClusterIncident): Promise<void> {
   const thread = record.thread;
   if (!thread) return;
   let said: Roll | null = null;
@@ -464,11 +501,7 @@ async function announce(deps: RollingDeps, record: ClusterIncident, paceWaitMs?:
   const roll = said as Roll | null;
   if (!roll) return;
   try {
-    await pacedChat(deps, { maxWaitMs: paceWaitMs }).post(
-      thread.channel,
-      renderRollEnded(roll, deps.onCallUserGroupId),
-      thread.ts,
-    );
+    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallUserGroupId), thread.ts);
     deps.logger.info(`rolling fix ${roll.state}`, {
       clusterIncident: record.id,
       failed: roll.failed?.node ?? null,

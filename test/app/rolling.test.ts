@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleAlarm } from '../../functions/app/incidents.js';
-import { heldNodes } from '../../functions/app/rolling.js';
+import { heldNodes, rollNodeEnded } from '../../functions/app/rolling.js';
 import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { ClusterIncident } from '../../functions/core/cluster.js';
 import { DependencyError } from '../../functions/core/errors.js';
@@ -176,7 +176,7 @@ async function rollOf(harness: Harness): Promise<Roll | null> {
 function threadTexts(harness: Harness, ref: MessageRef): string[] {
   return harness.standIn
     .messages(CHANNEL)
-    .filter((m) => m.thread_ts === ref.ts)
+    .filter((m) => m.thread_ts === ref.ts && !m.ephemeral_for)
     .map((m) => `${m.text}\n${JSON.stringify(m.blocks)}`);
 }
 
@@ -456,32 +456,84 @@ describe('a rolling fix over a held cluster', () => {
     expect(ephemerals(harness, ALICE).join('\n')).not.toMatch(/already pressed/);
   });
 
-  it("stops the roll, and says so, when a node's approval cannot be recorded: no node is left started on paper only", async () => {
+  it.each([
+    ["one node's approval cannot be recorded", 1, 0],
+    // Every start fails inside the click, and other writers hold the channel's pace: the stop is
+    // said all the same (it is said once, with the full wait), never left for an event to come.
+    ["no node's approval can be recorded, in a busy channel", 3, 3],
+  ] as const)(
+    'stops the roll, and says so, when %s: no node is left started on paper only',
+    async (_, failing, busySeconds) => {
+      const { harness, runner, ids } = await storm(3);
+      for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+      const incidents = await arrive(harness, ids);
+      const { ref } = await clusterThread(harness, 3);
+      const update = harness.store.update.bind(harness.store);
+      const failures = new Set(incidents.slice(0, failing).map((i) => i.id));
+      harness.store.update = async (...args: Parameters<typeof update>) => {
+        if (failures.delete(args[0]))
+          throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal server error`);
+        return update(...args);
+      };
+      const now = Math.floor(Date.now() / 1000);
+      for (let second = now; second < now + busySeconds; second++)
+        await harness.store.claimOnce(`slack-pace:${CHANNEL}:${second}`, 60);
+      expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+      const stopped = await stoppedRoll(harness);
+      expect(stopped.failed).toMatchObject({
+        node: ids[0],
+        detail: expect.stringContaining('its approval could not be recorded (STORE_FAILED'),
+      });
+      // The nodes never got the approval: they still wait, held, and nothing ran on them.
+      for (const incident of incidents.slice(0, failing)) {
+        const held = (await harness.store.get(incident.id))!;
+        expect(held.phase).toBe('awaiting-approval');
+        expect(held.taskToken).not.toBeNull();
+        expect(runner.sentTo('restart-containerd')).not.toContain(incident.node.instanceId);
+      }
+      const said = await saidInThread(harness, ref, /stopped at/);
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain(ids[0]);
+      expect(said[0]).toContain('<!subteam^S0ONCALL>');
+    },
+  );
+
+  it('tells the clicker what became of the roll when a write after it failed, and says its end later', async () => {
     const { harness, runner, ids } = await storm(3);
     for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
     const incidents = await arrive(harness, ids);
     const { ref } = await clusterThread(harness, 3);
+    // No node's approval can be recorded, so the roll stops inside the click; then the mark of its
+    // end, the click's last write, is throttled.
     const update = harness.store.update.bind(harness.store);
-    let failures = 1;
+    const failing = new Set(incidents.map((i) => i.id));
     harness.store.update = async (...args: Parameters<typeof update>) => {
-      if (args[0] === incidents[0]!.id && failures-- > 0)
-        throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal server error`);
+      if (failing.delete(args[0]))
+        throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal error`);
       return update(...args);
     };
+    const updateCluster = harness.store.updateCluster.bind(harness.store);
+    let throttled = 0;
+    harness.store.updateCluster = async (...args: Parameters<typeof updateCluster>) => {
+      const roll = (await harness.store.getCluster('prod'))?.roll;
+      if (roll?.state === 'stopped' && roll.running.length === 0 && throttled++ === 0)
+        throw new DependencyError('STORE_THROTTLED', 'update cluster prod: throttled', { retryable: true });
+      return updateCluster(...args);
+    };
     expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
-    const stopped = await stoppedRoll(harness);
-    expect(stopped.failed).toMatchObject({
-      node: ids[0],
-      detail: expect.stringContaining('its approval could not be recorded (STORE_FAILED'),
+    expect(throttled).toBe(1);
+    const answer = ephemerals(harness, ALICE);
+    expect(answer).toHaveLength(1);
+    expect(answer[0]).toMatch(/^Approved, and over already: Rolling Restart containerd stopped at /);
+    expect(answer[0]).not.toMatch(/Nothing ran/);
+    expect(threadTexts(harness, ref).filter((t) => /stopped at/.test(t))).toEqual([]);
+    // A held node's wait running out moves the roll no more, but says the end no one said yet.
+    await rollNodeEnded(harness.deps, (await harness.store.get(incidents[0]!.id))!, {
+      kind: 'escalated',
+      reason: 'approval-timeout',
     });
-    // The node never got the approval: it still waits, held, and nothing ran on it.
-    const first = (await harness.store.get(incidents[0]!.id))!;
-    expect(first.phase).toBe('awaiting-approval');
-    expect(first.taskToken).not.toBeNull();
-    expect(runner.sentTo('restart-containerd')).not.toContain(ids[0]);
-    const said = await saidInThread(harness, ref, /stopped at/);
-    expect(said[0]).toContain(ids[0]);
-    expect(said[0]).toContain('<!subteam^S0ONCALL>');
+    expect(await saidInThread(harness, ref, /stopped at/)).toHaveLength(1);
+    expect((await rollOf(harness))!.announced).toBe('stopped');
   });
 
   it('counts a node whose recheck found the cause gone apart: nothing ran there, so it is not called fixed', async () => {
@@ -509,7 +561,7 @@ describe('a rolling fix over a held cluster', () => {
     const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
     expect(said).toHaveLength(1);
     expect(said[0]).toContain(
-      '3 node(s) done, 2 fixed and verified, 1 recovered on its own before its fix (nothing run)',
+      '3 node(s) done, 2 fixed and verified, 1 with its cause gone before its fix (nothing run)',
     );
     expect(said[0]).not.toMatch(/3 node\(s\) fixed/);
     const root = await until(
@@ -521,7 +573,7 @@ describe('a rolling fix over a held cluster', () => {
       20_000,
     );
     expect(root.text).toMatch(
-      /^Cluster prod: all 3 held nodes done: 2 fixed and verified by a rolling fix, 1 recovered on its own before its fix \(nothing run\)\./,
+      /^Cluster prod: all 3 held nodes done: 2 fixed and verified by a rolling fix, 1 with its cause gone before its fix \(nothing run\)\./,
     );
     expect(`${root.text}${JSON.stringify(root.blocks)}`).not.toContain('3 held nodes fixed');
   });
@@ -590,7 +642,7 @@ describe('a rolling fix over a held cluster', () => {
     const said = await saidInThread(harness, ref, /Rolling Restart containerd completed/);
     expect(said[0]).toContain(
       phase === 'recovered'
-        ? '4 node(s) done, 3 fixed and verified, 1 recovered on its own before its fix (nothing run)'
+        ? '4 node(s) done, 3 fixed and verified, 1 with its cause gone before its fix (nothing run)'
         : 'it was closed, not waiting, when its batch came',
     );
   });

@@ -146,14 +146,14 @@ describe('the roll region of the cluster summary', () => {
     };
     const ended = renderRollEnded(completed, 'S0ONCALL');
     expect(ended.text).toContain(
-      'completed in 1 batch(es): 7 node(s) done, 6 fixed and verified, 1 recovered on its own before its fix (nothing run). Nothing was run on i-&lt;gone&gt;',
+      'completed in 1 batch(es): 7 node(s) done, 6 fixed and verified, 1 with its cause gone before its fix (nothing run). Nothing was run on i-&lt;gone&gt;',
     );
     expect(ended.text).not.toMatch(/7 node\(s\) fixed/);
     expect(JSON.stringify(ended.blocks)).toContain(':white_check_mark:');
 
     const progress = JSON.stringify(rollBlocks('cluster#prod#t', { kind: 'none', reason: '' }, completed));
     expect(progress).toContain(
-      '7 of 7 nodes done in 1 batch: 6 fixed and verified, 1 recovered on its own before its fix (nothing run).',
+      '7 of 7 nodes done in 1 batch: 6 fixed and verified, 1 with its cause gone before its fix (nothing run).',
     );
     expect(progress).toContain('Cause gone before their fix, nothing run: i-&lt;gone&gt;');
     expect(progress).not.toContain('7 of 7 nodes fixed');
@@ -162,7 +162,7 @@ describe('the roll region of the cluster summary', () => {
     const running = rollReduce(roll, { kind: 'node-cause-gone', incidentId: roll.running[0]!.incidentId })
       .roll!;
     expect(JSON.stringify(rollBlocks('cluster#prod#t', { kind: 'none', reason: '' }, running))).toContain(
-      'batch 1 of 3, 1 of 7 done: 1 recovered on its own before its fix (nothing run); 2 running, 4 queued.',
+      'batch 1 of 3, 1 of 7 done: 1 with its cause gone before its fix (nothing run); 2 running, 4 queued.',
     );
     const stopped = rollReduce(running, {
       kind: 'node-failed',
@@ -170,21 +170,21 @@ describe('the roll region of the cluster summary', () => {
       detail: 'not-recovered',
     }).roll!;
     expect(JSON.stringify(rollBlocks('cluster#prod#t', { kind: 'none', reason: '' }, stopped))).toContain(
-      '1 of 7 done: 1 recovered on its own before its fix (nothing run); the 4 nodes still queued stay held.',
+      '1 of 7 done: 1 with its cause gone before its fix (nothing run); the 4 nodes still queued stay held.',
     );
 
     // The root: every held node is done, but only 6 were fixed.
     const record = heldCluster([gone, ...others], roll.approvedAt);
     const root = renderClusterSummary({ ...record, roll: completed }, { onCallGroupId: 'S0ONCALL', policy });
     expect(root.text).toMatch(
-      /^Cluster prod: all 7 held nodes done: 6 fixed and verified by a rolling fix, 1 recovered on its own before its fix \(nothing run\)\. It was: /,
+      /^Cluster prod: all 7 held nodes done: 6 fixed and verified by a rolling fix, 1 with its cause gone before its fix \(nothing run\)\. It was: /,
     );
     expect(root.text).not.toContain('7 held nodes fixed');
     expect(root.text).not.toContain('<!subteam^');
     const blocks = JSON.stringify(root.blocks);
     expect(blocks).toContain('Cluster prod: all 7 held nodes done');
     expect(blocks).toContain(
-      '*All 7 held nodes done*: 6 fixed and verified by a rolling fix, 1 recovered on its own before its fix (nothing run).',
+      '*All 7 held nodes done*: 6 fixed and verified by a rolling fix, 1 with its cause gone before its fix (nothing run).',
     );
     expect(blocks).not.toContain('nodes fixed by a rolling fix');
     expect(blocks).not.toContain('NotReady, one incident');

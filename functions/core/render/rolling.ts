@@ -82,7 +82,7 @@ export interface RollTally {
   readonly causeGone: number;
   /** Both together. */
   readonly settled: number;
-  /** `4 fixed and verified, 1 recovered on its own before its fix (nothing run)`; zero parts left out. */
+  /** `4 fixed and verified, 1 with its cause gone before its fix (nothing run)`; zero parts left out. */
   readonly text: string;
 }
 
@@ -95,13 +95,13 @@ export function rollTally(roll: Roll, fixedBy = ''): RollTally {
   const causeGone = (roll.causeGone ?? []).length;
   const parts = [
     ...(fixed > 0 || causeGone === 0 ? [`${fixed} fixed and verified${fixedBy}`] : []),
-    ...(causeGone > 0 ? [`${causeGone} ${recoveredOnItsOwn(causeGone)} (nothing run)`] : []),
+    ...(causeGone > 0 ? [`${causeGone} ${causeGoneBeforeFix(causeGone)} (nothing run)`] : []),
   ];
   return { fixed, causeGone, settled: fixed + causeGone, text: parts.join(', ') };
 }
 
-function recoveredOnItsOwn(n: number): string {
-  return n === 1 ? 'recovered on its own before its fix' : 'recovered on their own before their fix';
+function causeGoneBeforeFix(n: number): string {
+  return n === 1 ? 'with its cause gone before its fix' : 'with their cause gone before their fix';
 }
 
 /** The roll's progress, for the summary. */
@@ -153,8 +153,9 @@ export function renderRollEnded(roll: Roll, onCallGroupId: string | null): ChatM
   return { text, blocks: [section(`:octagonal_sign: ${group}${text}`)] };
 }
 
-/** The private answer to the clicker. */
+/** The private answer to the clicker: the roll starting, or over already (no node could start). */
 export function rollStartedText(roll: Roll): string {
+  if (roll.state !== 'running') return `Approved, and over already: ${renderRollEnded(roll, null).text}`;
   const title = getRemediation(roll.remediation).title;
   return `Rolling ${escapeMrkdwn(title)} approved: batch 1 of ${totalBatches(roll)} (${roll.running.length} node(s)) is starting.`;
 }
