@@ -69,6 +69,18 @@ export type RollingDeps = Pick<
  */
 const CLICK_PACE_WAIT_MS = 1_000;
 
+/**
+ * How long the roll's end, said once, may wait for the channel's slot: in a click (the Slack
+ * function has 15 s), and in a node's outcome or escalation step (30 s, after the summary's refresh
+ * of at most {@link STEP_PACE_WAIT_MS}). An end not said in time is said when another member ends.
+ */
+const CLICK_END_WAIT_MS = 8_000;
+const STEP_END_WAIT_MS = 12_000;
+const STEP_PACE_WAIT_MS = 8_000;
+
+/** Attempts of one write of the roll when the store asks to slow down (a throttled write did not commit). */
+const ROLL_WRITE_ATTEMPTS = 3;
+
 /** The cluster button's click: the value is the cluster incident's id. */
 export interface RollClick extends Click {
   /** The remediation the button named. */
@@ -157,7 +169,12 @@ export async function approveRoll(deps: RollingDeps, click: RollClick): Promise<
   // again.
   let result: { roll: Roll | null; fresh: boolean };
   try {
-    result = await transition(deps, record, { kind: 'start', offer, by: click.user, at }, CLICK_PACE_WAIT_MS);
+    result = await transition(
+      deps,
+      record,
+      { kind: 'start', offer, by: click.user, at },
+      { paceWaitMs: CLICK_PACE_WAIT_MS, endWaitMs: CLICK_END_WAIT_MS },
+    );
   } catch (err) {
     deps.logger.error('could not start the rolling fix', {
       clusterIncident: record.id,
@@ -275,14 +292,18 @@ function isMember(roll: Roll, incidentId: string): boolean {
  * may resume the next one), until nothing is left; then refresh the summary and say the end, once
  * each, from the record as it stands. `fresh` is false when the first event changed nothing (a
  * repeat). `paceWaitMs` bounds the summary's wait for the channel's slot (a click must answer
- * Slack); the end is said with the full wait, as it is said once and must not be lost, and only
- * when these events ended the roll.
+ * Slack), `endWaitMs` the end's, which is said only when these events ended the roll. Each write
+ * of the roll is tried again while the store throttles: a repeat changes nothing, so the effects
+ * of a write must not be lost to a throttle.
  */
 async function transition(
   deps: RollingDeps,
   record: ClusterIncident,
   event: RollEvent,
-  paceWaitMs?: number,
+  {
+    paceWaitMs = STEP_PACE_WAIT_MS,
+    endWaitMs = STEP_END_WAIT_MS,
+  }: { paceWaitMs?: number; endWaitMs?: number } = {},
 ): Promise<{ roll: Roll | null; fresh: boolean }> {
   let latest = record;
   let fresh: boolean | null = null;
@@ -292,12 +313,14 @@ async function transition(
     const applied = next;
     let effects: RollEffect[] = [];
     let changed = false;
-    latest = await deps.store.updateCluster(record.cluster, record.id, (current) => {
-      const reduced = rollReduce(current.roll ?? null, applied);
-      effects = reduced.effects;
-      changed = reduced.roll !== (current.roll ?? null);
-      return changed ? { ...current, roll: reduced.roll } : current;
-    });
+    latest = await retried(() =>
+      deps.store.updateCluster(record.cluster, record.id, (current) => {
+        const reduced = rollReduce(current.roll ?? null, applied);
+        effects = reduced.effects;
+        changed = reduced.roll !== (current.roll ?? null);
+        return changed ? { ...current, roll: reduced.roll } : current;
+      }),
+    );
     fresh ??= changed;
     for (const effect of effects) {
       if (effect.kind === 'refresh') refresh = true;
@@ -308,8 +331,20 @@ async function transition(
   }
   if (refresh) await refreshSummary(deps, latest, paceWaitMs);
   // Said by the transition whose events ended the roll (one that ended it elsewhere says it there).
-  if (latest.roll && latest.roll.state !== 'running') await announce(deps, latest);
+  if (latest.roll && latest.roll.state !== 'running') await announce(deps, latest, endWaitMs);
   return { roll: latest.roll ?? null, fresh: fresh ?? false };
+}
+
+/** `write`, tried again (briefly) while the store answers with a retryable error. */
+async function retried<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof DependencyError && err.retryable) || attempt >= ROLL_WRITE_ATTEMPTS) throw err;
+      await delay(100 * 2 ** attempt);
+    }
+  }
 }
 
 /**
@@ -399,16 +434,25 @@ async function startNode(
       incidentId: member.incidentId,
       error: reason,
     });
-    await deps.store.update(member.incidentId, (current) =>
-      isTerminal(current)
-        ? current
-        : {
-            ...current,
-            phase: 'escalated',
-            taskToken: null,
-            audit: [...current.audit, auditEntry(deps, 'resume-failed', 'nodemedic', reason)],
-          },
-    );
+    try {
+      await deps.store.update(member.incidentId, (current) =>
+        isTerminal(current)
+          ? current
+          : {
+              ...current,
+              phase: 'escalated',
+              taskToken: null,
+              audit: [...current.audit, auditEntry(deps, 'resume-failed', 'nodemedic', reason)],
+            },
+      );
+    } catch (err) {
+      // The roll still learns the node failed (it stops there); the node's record says `fixing`
+      // until its approval wait runs out and escalates it, as the state machine's catch does.
+      deps.logger.error('could not record that a node of the rolling fix was not resumed', {
+        incidentId: member.incidentId,
+        error: describe(err),
+      });
+    }
     return {
       kind: 'node-failed',
       incidentId: member.incidentId,
@@ -487,7 +531,11 @@ async function refreshSummary(
  * it; a failed post takes the mark back, and the roll's next event (or the summary, which shows
  * the state) says it then.
  */
-async function announce(deps: RollingDeps, record: ClusterIncident): Promise<void> {
+async function announce(
+  deps: RollingDeps,
+  record: ClusterIncident,
+  waitMs = STEP_END_WAIT_MS,
+): Promise<void> {
   const thread = record.thread;
   if (!thread) return;
   let said: Roll | null = null;
@@ -501,7 +549,11 @@ async function announce(deps: RollingDeps, record: ClusterIncident): Promise<voi
   const roll = said as Roll | null;
   if (!roll) return;
   try {
-    await pacedChat(deps).post(thread.channel, renderRollEnded(roll, deps.onCallUserGroupId), thread.ts);
+    await pacedChat(deps, { maxWaitMs: waitMs }).post(
+      thread.channel,
+      renderRollEnded(roll, deps.onCallUserGroupId),
+      thread.ts,
+    );
     deps.logger.info(`rolling fix ${roll.state}`, {
       clusterIncident: record.id,
       failed: roll.failed?.node ?? null,

@@ -439,14 +439,14 @@ describe('a rolling fix over a held cluster', () => {
     let failures = 1;
     harness.store.updateCluster = async (...args: Parameters<typeof updateCluster>) => {
       if (failures-- > 0)
-        throw new DependencyError('STORE_THROTTLED', 'update cluster prod: throttled', { retryable: true });
+        throw new DependencyError('STORE_FAILED', 'update cluster prod: internal server error');
       return updateCluster(...args);
     };
     expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
     expect(await rollOf(harness)).toBeNull();
     expect(runner.sentTo('restart-containerd')).toEqual([]);
     expect(ephemerals(harness, ALICE)).toEqual([
-      'The rolling fix could not be started (STORE_THROTTLED: update cluster prod: throttled). Nothing ran; press the button again.',
+      'The rolling fix could not be started (STORE_FAILED: update cluster prod: internal server error). Nothing ran; press the button again.',
     ]);
 
     // Her second press is not taken for a repeat of the first: it starts the roll.
@@ -457,22 +457,35 @@ describe('a rolling fix over a held cluster', () => {
   });
 
   it.each([
-    ["one node's approval cannot be recorded", 1, 0],
+    ["one node's approval cannot be recorded", 1, 0, false],
     // Every start fails inside the click, and other writers hold the channel's pace: the stop is
-    // said all the same (it is said once, with the full wait), never left for an event to come.
-    ["no node's approval can be recorded, in a busy channel", 3, 3],
+    // said all the same (the click waits for it), never left for an event to come.
+    ["no node's approval can be recorded, in a busy channel", 3, 3, false],
+    // The store throttles the roll's write of that failure once: tried again, it still stops there.
+    ["one node's approval cannot be recorded and the roll's next write is throttled", 1, 0, true],
   ] as const)(
     'stops the roll, and says so, when %s: no node is left started on paper only',
-    async (_, failing, busySeconds) => {
+    async (_, failing, busySeconds, throttleOnce) => {
       const { harness, runner, ids } = await storm(3);
       for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
       const incidents = await arrive(harness, ids);
       const { ref } = await clusterThread(harness, 3);
       const update = harness.store.update.bind(harness.store);
       const failures = new Set(incidents.slice(0, failing).map((i) => i.id));
+      let throttles = throttleOnce ? 1 : 0;
       harness.store.update = async (...args: Parameters<typeof update>) => {
-        if (failures.delete(args[0]))
+        if (failures.delete(args[0])) {
+          // The next write of the roll, the one that records this failure, is throttled.
+          const updateCluster = harness.store.updateCluster.bind(harness.store);
+          harness.store.updateCluster = async (...more: Parameters<typeof updateCluster>) => {
+            if (throttles-- > 0)
+              throw new DependencyError('STORE_THROTTLED', 'update cluster prod: throttled', {
+                retryable: true,
+              });
+            return updateCluster(...more);
+          };
           throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal server error`);
+        }
         return update(...args);
       };
       const now = Math.floor(Date.now() / 1000);
@@ -497,6 +510,37 @@ describe('a rolling fix over a held cluster', () => {
       expect(said[0]).toContain('<!subteam^S0ONCALL>');
     },
   );
+
+  it('stops at a node whose execution cannot be resumed, though its escalation cannot be written either, and starts the rest of its batch', async () => {
+    const { harness, runner, ids } = await storm(3);
+    for (const id of ids) runner.node(id, 'daemon-stopped', 'restart-containerd');
+    const incidents = await arrive(harness, ids);
+    const { ref } = await clusterThread(harness, 3);
+    const token = (await harness.store.get(incidents[1]!.id))!.taskToken!;
+    const resume = harness.workflow.resume.bind(harness.workflow);
+    harness.workflow.resume = async (taskToken, output) => {
+      if (taskToken === token)
+        throw new DependencyError('SFN_FAILED', 'SendTaskSuccess failed (InternalFailure)');
+      return resume(taskToken, output);
+    };
+    const update = harness.store.update.bind(harness.store);
+    let writes = 0;
+    harness.store.update = async (...args: Parameters<typeof update>) => {
+      // Its approval is written; the write that would escalate it is not.
+      if (args[0] === incidents[1]!.id && ++writes === 2)
+        throw new DependencyError('STORE_FAILED', `update ${args[0]}: internal server error`);
+      return update(...args);
+    };
+    expect((await click(harness, ref, ALICE)).statusCode).toBe(200);
+    const stopped = await stoppedRoll(harness);
+    expect(writes).toBe(2);
+    expect(stopped.failed).toMatchObject({
+      node: ids[1],
+      detail: expect.stringContaining('its workflow could not be resumed (SFN_FAILED'),
+    });
+    expect(runner.sentTo('restart-containerd').sort()).toEqual([ids[0], ids[2]].sort());
+    expect(await saidInThread(harness, ref, /stopped at/)).toHaveLength(1);
+  });
 
   it('tells the clicker what became of the roll when a write after it failed, and says its end later', async () => {
     const { harness, runner, ids } = await storm(3);
