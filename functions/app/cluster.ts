@@ -42,8 +42,7 @@ const FLUSH_ATTEMPTS = 5;
 /** Reads of the record one flush makes at most (root posted, then brought up to date). */
 const FLUSH_ROUNDS = 12;
 
-/** Wait `ms` (never negative). */
-export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** What the hold needs of the deps. */
 type HoldDeps = Pick<
@@ -335,12 +334,24 @@ export async function scheduleSummary(deps: HoldDeps, record: ClusterIncident): 
  * would leave its change unwritten to Slack when it is the storm's last.
  */
 async function claimRetried(deps: HoldDeps, key: string): Promise<boolean> {
+  return whileThrottled(() => deps.store.claimOnce(key, SLOT_TTL_SECONDS), FLUSH_ATTEMPTS, 50);
+}
+
+/**
+ * `work` (a store call), tried again with a doubling delay from `baseMs` while the store answers
+ * with a retryable DependencyError (a throttled write did not commit), `attempts` times in all.
+ */
+export async function whileThrottled<T>(
+  work: () => Promise<T>,
+  attempts: number,
+  baseMs: number,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deps.store.claimOnce(key, SLOT_TTL_SECONDS);
+      return await work();
     } catch (error) {
-      if (!(error instanceof DependencyError && error.retryable) || attempt >= FLUSH_ATTEMPTS) throw error;
-      await delay(50 * 2 ** attempt);
+      if (!(error instanceof DependencyError && error.retryable) || attempt >= attempts) throw error;
+      await delay(baseMs * 2 ** attempt);
     }
   }
 }

@@ -19,7 +19,7 @@
  * finds it there.
  */
 import { type ClusterIncident, clusterOfIncidentId } from '../core/cluster.js';
-import { DependencyError, NodemedicError } from '../core/errors.js';
+import { NodemedicError } from '../core/errors.js';
 import { type Incident, InFlightLimitError, isTerminal, roundOf } from '../core/incident.js';
 import { SLACK_ID } from '../core/patterns.js';
 import { applyApproval } from '../core/plan.js';
@@ -39,7 +39,7 @@ import {
 import { isShadowCluster } from '../core/shadow.js';
 import { CLICK_TTL_SECONDS, type Click, privately } from './approval.js';
 import { onCall } from './authorize.js';
-import { delay, pacedChat } from './cluster.js';
+import { pacedChat, whileThrottled } from './cluster.js';
 import type { ApprovalDecision } from './contract.js';
 import type { AppDeps } from './deps.js';
 import { describe } from './effects.js';
@@ -225,33 +225,27 @@ export async function rollNodeEnded(
   incident: Incident,
   ending: NodeEnding,
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const record = await deps.store.getCluster(incident.node.cluster);
-      const roll = record?.roll;
-      if (!record || !roll) return;
-      if (inRoll(roll, incident.id)) await transition(deps, record, endingEvent(incident.id, ending));
-      // A member that left it already: an end that a failed post could not say yet is said now.
-      else if (isMember(roll, incident.id)) await announce(deps, record);
-      return;
-    } catch (err) {
-      // A throttled store would leave the roll waiting on a node that ended: try again, briefly.
-      if (err instanceof DependencyError && err.retryable && attempt < ROLL_EVENT_ATTEMPTS) {
-        await delay(200 * 2 ** attempt);
-        continue;
-      }
-      deps.logger.error('could not move the rolling fix on after a node ended', {
-        incidentId: incident.id,
-        ending: ending.kind,
-        error: describe(err),
-      });
-      return;
-    }
+  try {
+    // A throttled store would leave the roll waiting on a node that ended: its reads and writes
+    // are tried again, briefly.
+    const record = await whileThrottled(
+      () => deps.store.getCluster(incident.node.cluster),
+      ROLL_WRITE_ATTEMPTS,
+      100,
+    );
+    const roll = record?.roll;
+    if (!record || !roll) return;
+    if (inRoll(roll, incident.id)) await transition(deps, record, endingEvent(incident.id, ending));
+    // A member that left it already: an end that a failed post could not say yet is said now.
+    else if (isMember(roll, incident.id)) await announce(deps, record);
+  } catch (err) {
+    deps.logger.error('could not move the rolling fix on after a node ended', {
+      incidentId: incident.id,
+      ending: ending.kind,
+      error: describe(err),
+    });
   }
 }
-
-/** Attempts of a node's ending on the roll when the store asks to slow down. */
-const ROLL_EVENT_ATTEMPTS = 3;
 
 /** A node's ending as the roll's event: only a verified fix counts as fixed. */
 function endingEvent(incidentId: string, ending: NodeEnding): RollEvent {
@@ -313,13 +307,16 @@ async function transition(
     const applied = next;
     let effects: RollEffect[] = [];
     let changed = false;
-    latest = await retried(() =>
-      deps.store.updateCluster(record.cluster, record.id, (current) => {
-        const reduced = rollReduce(current.roll ?? null, applied);
-        effects = reduced.effects;
-        changed = reduced.roll !== (current.roll ?? null);
-        return changed ? { ...current, roll: reduced.roll } : current;
-      }),
+    latest = await whileThrottled(
+      () =>
+        deps.store.updateCluster(record.cluster, record.id, (current) => {
+          const reduced = rollReduce(current.roll ?? null, applied);
+          effects = reduced.effects;
+          changed = reduced.roll !== (current.roll ?? null);
+          return changed ? { ...current, roll: reduced.roll } : current;
+        }),
+      ROLL_WRITE_ATTEMPTS,
+      100,
     );
     fresh ??= changed;
     for (const effect of effects) {
@@ -333,18 +330,6 @@ async function transition(
   // Said by the transition whose events ended the roll (one that ended it elsewhere says it there).
   if (latest.roll && latest.roll.state !== 'running') await announce(deps, latest, endWaitMs);
   return { roll: latest.roll ?? null, fresh: fresh ?? false };
-}
-
-/** `write`, tried again (briefly) while the store answers with a retryable error. */
-async function retried<T>(write: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      if (!(err instanceof DependencyError && err.retryable) || attempt >= ROLL_WRITE_ATTEMPTS) throw err;
-      await delay(100 * 2 ** attempt);
-    }
-  }
 }
 
 /**
