@@ -12,12 +12,7 @@ import { parseAlarmEvent } from '../../functions/core/alarm.js';
 import type { ClusterIncident } from '../../functions/core/cluster.js';
 import { DependencyError } from '../../functions/core/errors.js';
 import type { Incident } from '../../functions/core/incident.js';
-import type {
-  CommandInvocation,
-  CommandRequest,
-  CommandRunner,
-  MessageRef,
-} from '../../functions/core/ports.js';
+import type { CommandRequest, CommandRunner, MessageRef } from '../../functions/core/ports.js';
 import { offerRoll, type Roll } from '../../functions/core/rolling.js';
 import { notReadyAlarmEvent } from '../../functions/local/alarm-event.js';
 import {
@@ -28,6 +23,7 @@ import {
   type Harness,
   MALLORY,
   NODES,
+  PlaybackRunner,
   recorded,
   startHarness,
   until,
@@ -39,56 +35,21 @@ afterEach(async () => {
   h = null;
 });
 
-type Reply = { stdout: string };
-
 /** Plays back outputs per node and script (the harness's runner shares one queue per script). */
-class FleetRunner implements CommandRunner {
-  readonly sent: CommandRequest[] = [];
-  private readonly queues = new Map<string, Reply[]>();
-  private readonly results = new Map<string, CommandInvocation>();
-
-  queue(instanceId: string, script: string, ...replies: Reply[]): this {
-    const key = `${instanceId}:${script}`;
-    this.queues.set(key, [...(this.queues.get(key) ?? []), ...replies]);
-    return this;
+class FleetRunner extends PlaybackRunner {
+  constructor() {
+    super((request) => `${request.node.instanceId}:${request.script}`);
   }
 
   /** A node the fix cures (`verify` healthy) or not (`verify` still the fault). */
   node(instanceId: string, fault: string, remediation: string, cured = true): this {
     return this.queue(
-      instanceId,
-      'diagnose',
+      `${instanceId}:diagnose`,
       { stdout: recorded(fault) },
       { stdout: recorded(fault) },
       { stdout: recorded(cured ? 'healthy' : fault) },
-    ).queue(instanceId, remediation, fixOk(remediation));
+    ).queue(`${instanceId}:${remediation}`, fixOk(remediation));
   }
-
-  async send(request: CommandRequest): Promise<{ commandId: string }> {
-    this.sent.push(request);
-    const queue = this.queues.get(`${request.node.instanceId}:${request.script}`);
-    if (!queue?.length) throw new Error(`no playback for ${request.node.instanceId} ${request.script}`);
-    const reply = queue.length > 1 ? queue.shift()! : queue[0]!;
-    const commandId = `cmd-${this.sent.length}`;
-    this.results.set(commandId, {
-      commandId,
-      status: 'success',
-      detail: 'Success',
-      exitCode: 0,
-      stdout: reply.stdout,
-      stderr: '',
-      stdoutTruncated: false,
-    });
-    return { commandId };
-  }
-
-  async get(commandId: string): Promise<CommandInvocation> {
-    const result = this.results.get(commandId);
-    if (!result) throw new Error(`unknown command ${commandId}`);
-    return result;
-  }
-
-  async cancel(): Promise<void> {}
 
   /** Nodes a script was sent to, in order. */
   sentTo(script: string): string[] {
@@ -588,8 +549,8 @@ describe('a rolling fix over a held cluster', () => {
       if (id !== gone) runner.node(id, 'daemon-stopped', 'restart-containerd');
     }
     runner
-      .queue(gone, 'diagnose', { stdout: recorded('daemon-stopped') }, { stdout: recorded('healthy') })
-      .queue(gone, 'restart-containerd', fixOk('restart-containerd'));
+      .queue(`${gone}:diagnose`, { stdout: recorded('daemon-stopped') }, { stdout: recorded('healthy') })
+      .queue(`${gone}:restart-containerd`, fixOk('restart-containerd'));
     const incidents = await arrive(harness, ids);
     const { ref } = await clusterThread(harness, 3);
     await click(harness, ref, ALICE);

@@ -60,22 +60,28 @@ export function recorded(name: string): string {
 
 type Reply = { stdout: string; status?: CommandInvocation['status']; exitCode?: number; stderr?: string };
 
-/** Plays back scripted outputs per script id; records every send. */
+/**
+ * Plays back scripted outputs per script id (or per any key of the request: `keyOf`); records
+ * every send.
+ */
 export class PlaybackRunner implements CommandRunner {
   readonly sent: CommandRequest[] = [];
   private readonly results = new Map<string, CommandInvocation>();
   private readonly queues = new Map<string, Reply[]>();
 
-  /** Queue replies for a script id (`diagnose`, or a remediation id); the last one repeats. */
-  queue(script: string, ...replies: Reply[]): this {
-    this.queues.set(script, [...(this.queues.get(script) ?? []), ...replies]);
+  constructor(private readonly keyOf: (request: CommandRequest) => string = (r) => r.script) {}
+
+  /** Queue replies for a key (the script id, `diagnose` or a remediation id); the last one repeats. */
+  queue(key: string, ...replies: Reply[]): this {
+    this.queues.set(key, [...(this.queues.get(key) ?? []), ...replies]);
     return this;
   }
 
   async send(request: CommandRequest): Promise<{ commandId: string }> {
     this.sent.push(request);
-    const queue = this.queues.get(request.script);
-    if (!queue?.length) throw new Error(`no playback queued for ${request.script}`);
+    const key = this.keyOf(request);
+    const queue = this.queues.get(key);
+    if (!queue?.length) throw new Error(`no playback queued for ${key}`);
     const reply = queue.length > 1 ? queue.shift()! : queue[0]!;
     const commandId = `cmd-${this.sent.length}`;
     const status = reply.status ?? 'success';
